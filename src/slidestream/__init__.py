@@ -1,0 +1,84 @@
+"""slidestream: turn a topic or a Markdown outline into a narrated presentation, slide by slide.
+
+The :class:`StreamingPipeline` yields each slide the moment it is complete and starts each
+slide's image and narration work as soon as its script exists.
+"""
+
+from ._context import current_slide_index as current_slide_index
+from ._events import AudioReady as AudioReady
+from ._events import DeckReady as DeckReady
+from ._events import Event as Event
+from ._events import ImagesReady as ImagesReady
+from ._events import OutlineReady as OutlineReady
+from ._events import SlideScripted as SlideScripted
+from ._exceptions import ConfigurationError as ConfigurationError
+from ._exceptions import InvalidInputError as InvalidInputError
+from ._exceptions import PipelineError as PipelineError
+from ._exceptions import ProviderError as ProviderError
+from ._exceptions import ProviderNotFoundError as ProviderNotFoundError
+from ._exceptions import ProviderRateLimitError as ProviderRateLimitError
+from ._exceptions import ProviderResponseError as ProviderResponseError
+from ._exceptions import ProviderTimeoutError as ProviderTimeoutError
+from ._exceptions import RenderError as RenderError
+from ._exceptions import SlidestreamError as SlidestreamError
+from ._limits import ConcurrencyLimits as ConcurrencyLimits
+from ._models import DeckRequest as DeckRequest
+from ._models import DeckResult as DeckResult
+from ._models import ImageAsset as ImageAsset
+from ._models import Outline as Outline
+from ._models import OutlineItem as OutlineItem
+from ._models import SlideError as SlideError
+from ._models import SlideResult as SlideResult
+from ._models import SlideScript as SlideScript
+from ._models import SpeechClip as SpeechClip
+from ._models import StageSpan as StageSpan
+from ._models import WordTiming as WordTiming
+from ._pipeline import SequentialPipeline as SequentialPipeline
+from ._pipeline import StreamingPipeline as StreamingPipeline
+from ._stream import DeckEventStream as DeckEventStream
+from .providers import ImageProvider as ImageProvider
+from .providers import ScriptProvider as ScriptProvider
+from .providers import TTSProvider as TTSProvider
+from .render import RenderOptions as RenderOptions
+
+__version__ = "0.1.0"
+
+__all__ = [
+    "AudioReady",
+    "ConcurrencyLimits",
+    "ConfigurationError",
+    "DeckEventStream",
+    "DeckReady",
+    "DeckRequest",
+    "DeckResult",
+    "Event",
+    "ImageAsset",
+    "ImageProvider",
+    "ImagesReady",
+    "InvalidInputError",
+    "Outline",
+    "OutlineItem",
+    "OutlineReady",
+    "PipelineError",
+    "ProviderError",
+    "ProviderNotFoundError",
+    "ProviderRateLimitError",
+    "ProviderResponseError",
+    "ProviderTimeoutError",
+    "RenderError",
+    "RenderOptions",
+    "ScriptProvider",
+    "SequentialPipeline",
+    "SlideError",
+    "SlideResult",
+    "SlideScript",
+    "SlideScripted",
+    "SlidestreamError",
+    "SpeechClip",
+    "StageSpan",
+    "StreamingPipeline",
+    "TTSProvider",
+    "WordTiming",
+    "__version__",
+    "current_slide_index",
+]

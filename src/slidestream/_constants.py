@@ -1,0 +1,21 @@
+"""Defaults shared across slidestream, in one place."""
+
+from __future__ import annotations
+
+DEFAULT_MAX_CONCURRENT_SCRIPTS = 4
+DEFAULT_MAX_CONCURRENT_IMAGES = 5
+DEFAULT_MAX_CONCURRENT_TTS = 3
+DEFAULT_OUTPUT_DIR = "outputs"
+DEFAULT_LANGUAGE = "en"
+DEFAULT_SLIDE_COUNT = 8
+
+MANIFEST_NAME = "slidestream.json"
+AUDIO_DIR = "audio"
+IMAGES_DIR = "images"
+
+# HTTP providers
+DEFAULT_TIMEOUT_S = 60.0
+DEFAULT_CONNECT_TIMEOUT_S = 10.0
+DEFAULT_MAX_RETRIES = 4
+INITIAL_RETRY_DELAY_S = 0.5
+MAX_RETRY_DELAY_S = 20.0

@@ -1,0 +1,117 @@
+"""The exceptions slidestream raises.
+
+Every exception is rooted at :class:`SlidestreamError`, so callers can catch
+ours apart from everything else::
+
+    SlidestreamError
+    ├── InvalidInputError          something the user must fix (topic, project, file, option)
+    ├── ConfigurationError         a provider or extra is missing or misconfigured
+    │   └── ProviderNotFoundError  no provider registered under that name
+    ├── ProviderError              a provider call failed after its retries
+    │   ├── ProviderTimeoutError
+    │   ├── ProviderRateLimitError
+    │   └── ProviderResponseError  the service answered, but not with what we asked for
+    ├── RenderError                building a deck file (PPTX, audio, subtitles, video) failed
+    └── PipelineError              the run as a whole failed (outline failed, every slide failed)
+"""
+
+from __future__ import annotations
+
+from typing import TYPE_CHECKING
+
+if TYPE_CHECKING:
+    from ._models import SlideResult
+
+__all__ = [
+    "ConfigurationError",
+    "InvalidInputError",
+    "PipelineError",
+    "ProviderError",
+    "ProviderNotFoundError",
+    "ProviderRateLimitError",
+    "ProviderResponseError",
+    "ProviderTimeoutError",
+    "RenderError",
+    "SlidestreamError",
+]
+
+
+class SlidestreamError(Exception):
+    """Base class of every error slidestream raises."""
+
+
+class InvalidInputError(SlidestreamError, ValueError):
+    """The input cannot be used as given; the message says what to change."""
+
+
+class ConfigurationError(SlidestreamError):
+    """A provider, extra or setting is missing or wrong; the message says how to fix it."""
+
+
+class ProviderNotFoundError(ConfigurationError, LookupError):
+    """No provider is registered under the requested name."""
+
+
+class ProviderError(SlidestreamError):
+    """A provider call failed (after retries, where the provider retries).
+
+    Attributes:
+        provider: the provider's name, e.g. ``"openai"`` or ``"edge-tts"``.
+        stage: the pipeline stage, e.g. ``"outline"``, ``"script"``, ``"images"``, ``"tts"``.
+        slide_index: the slide concerned, or ``None`` for deck-level calls.
+        status_code: the last HTTP status seen, when there was one.
+    """
+
+    def __init__(
+        self,
+        message: str,
+        *,
+        provider: str | None = None,
+        stage: str | None = None,
+        slide_index: int | None = None,
+        status_code: int | None = None,
+    ) -> None:
+        super().__init__(message)
+        self.provider = provider
+        self.stage = stage
+        self.slide_index = slide_index
+        self.status_code = status_code
+
+
+class ProviderTimeoutError(ProviderError):
+    """A provider call timed out."""
+
+
+class ProviderRateLimitError(ProviderError):
+    """A provider kept answering 429 (rate limited) until the retries ran out."""
+
+
+class ProviderResponseError(ProviderError):
+    """A provider answered with something we could not use (bad status, malformed body)."""
+
+
+class RenderError(SlidestreamError):
+    """Building one of the deck files failed."""
+
+
+class PipelineError(SlidestreamError):
+    """The run as a whole failed.
+
+    Attributes:
+        stage: the stage that failed (``"outline"``, ``"script"``, ``"images"``, ``"tts"``).
+        provider: the provider behind that stage, when known.
+        slides: every slide finished before the run failed; their files stay on disk.
+    """
+
+    def __init__(
+        self,
+        message: str,
+        *,
+        stage: str,
+        provider: str | None = None,
+        slides: list[SlideResult] | None = None,
+    ) -> None:
+        super().__init__(message)
+        self.stage = stage
+        self.provider = provider
+        self.slides: list[SlideResult] = list(slides or [])

@@ -1,0 +1,235 @@
+"""The data slidestream passes around: requests, scripts, assets and results.
+
+Every type is a frozen dataclass with a ``to_dict()`` that returns plain JSON-serialisable
+values (paths become strings, bytes become base64 unless ``include_data=False``).
+"""
+
+from __future__ import annotations
+
+import base64
+import dataclasses
+from collections.abc import Mapping
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any, Literal
+
+from ._exceptions import InvalidInputError
+
+__all__ = [
+    "DeckRequest",
+    "DeckResult",
+    "ImageAsset",
+    "Outline",
+    "OutlineItem",
+    "SlideError",
+    "SlideResult",
+    "SlideScript",
+    "SpeechClip",
+    "StageSpan",
+    "WordTiming",
+]
+
+MAX_SLIDES = 200
+
+
+def _jsonable(value: Any, include_data: bool) -> Any:
+    if dataclasses.is_dataclass(value) and not isinstance(value, type):
+        return {
+            f.name: _jsonable(getattr(value, f.name), include_data)
+            for f in dataclasses.fields(value)
+            if include_data or not isinstance(getattr(value, f.name), bytes)
+        }
+    if isinstance(value, bytes):
+        return base64.b64encode(value).decode("ascii")
+    if isinstance(value, Path):
+        return str(value)
+    if isinstance(value, Mapping):
+        return {str(k): _jsonable(v, include_data) for k, v in value.items()}
+    if isinstance(value, (list, tuple)):
+        return [_jsonable(v, include_data) for v in value]
+    return value
+
+
+class _Serializable:
+    def to_dict(self, *, include_data: bool = True) -> dict[str, Any]:
+        """Return the value as plain JSON-serialisable data.
+
+        Bytes are base64-encoded, or left out when ``include_data`` is false.
+        """
+        result: dict[str, Any] = _jsonable(self, include_data)
+        return result
+
+
+@dataclass(frozen=True, kw_only=True)
+class DeckRequest(_Serializable):
+    """What the user asked for: the topic and the shape of the deck."""
+
+    topic: str
+    project: str
+    language: str = "en"
+    slides: int | None = None
+    voice: str | None = None
+    images_per_slide: int = 1
+    source_text: str | None = None
+    audience: str | None = None
+    tone: str | None = None
+
+    def __post_init__(self) -> None:
+        if not self.topic.strip():
+            raise InvalidInputError("The topic is empty: give a topic or a Markdown outline file.")
+        if self.slides is not None and not 1 <= self.slides <= MAX_SLIDES:
+            raise InvalidInputError(
+                f"slides={self.slides} is out of range: ask for 1 to {MAX_SLIDES} slides."
+            )
+        if not 0 <= self.images_per_slide <= 10:
+            raise InvalidInputError(
+                f"images_per_slide={self.images_per_slide} is out of range: use 0 to 10."
+            )
+        if not self.language.strip():
+            raise InvalidInputError("The language is empty: use a code such as 'en' or 'de-DE'.")
+
+
+@dataclass(frozen=True)
+class OutlineItem(_Serializable):
+    """One planned slide: its title and the points it should make."""
+
+    title: str
+    key_points: list[str] = field(default_factory=list)
+
+
+@dataclass(frozen=True, kw_only=True)
+class Outline(_Serializable):
+    """The deck plan: a title and one item per slide."""
+
+    title: str
+    items: list[OutlineItem]
+
+
+@dataclass(frozen=True, kw_only=True)
+class SlideScript(_Serializable):
+    """A written slide: what it shows and what the narrator says.
+
+    ``narration`` is the spoken text and also the speaker notes. ``image_path`` names a
+    local image the script itself asks for (a Markdown outline's ``![alt](path)``).
+    """
+
+    index: int
+    title: str
+    bullets: list[str] = field(default_factory=list)
+    narration: str = ""
+    image_query: str | None = None
+    image_path: str | None = None
+
+
+@dataclass(frozen=True, kw_only=True)
+class ImageAsset(_Serializable):
+    """An image for a slide, with where it came from and under which licence."""
+
+    data: bytes
+    mime_type: str
+    width: int
+    height: int
+    source_url: str | None = None
+    attribution: str | None = None
+    license: str | None = None
+    path: Path | None = None
+    """Where the pipeline saved the image, once it has."""
+
+
+@dataclass(frozen=True)
+class WordTiming(_Serializable):
+    """When a word (or sentence, for engines that give no word timings) is spoken."""
+
+    text: str
+    start_s: float
+    end_s: float
+
+
+@dataclass(frozen=True, kw_only=True)
+class SpeechClip(_Serializable):
+    """Synthesised narration for one slide."""
+
+    audio: bytes
+    format: str
+    duration_s: float
+    words: list[WordTiming] = field(default_factory=list)
+
+
+@dataclass(frozen=True)
+class SlideError(_Serializable):
+    """A stage that failed for one slide; the slide still arrives without that stage's output."""
+
+    stage: str
+    message: str
+    provider: str | None = None
+
+
+@dataclass(frozen=True, kw_only=True)
+class StageSpan(_Serializable):
+    """When one stage of one slide (or of the deck, when ``index`` is None) ran.
+
+    Times are seconds since the run started.
+    """
+
+    stage: str
+    index: int | None
+    start_s: float
+    end_s: float
+
+    @property
+    def duration_s(self) -> float:
+        """How long the stage ran."""
+        return self.end_s - self.start_s
+
+
+@dataclass(frozen=True, kw_only=True)
+class SlideResult(_Serializable):
+    """A slide complete with all its assets; also the event ``stream()`` yields for it."""
+
+    index: int
+    script: SlideScript
+    images: list[ImageAsset] = field(default_factory=list)
+    audio_path: Path | None = None
+    duration_s: float = 0.0
+    timings: dict[str, float] = field(default_factory=dict)
+    errors: list[SlideError] = field(default_factory=list)
+    words: list[WordTiming] = field(default_factory=list)
+    ready_s: float = 0.0
+    """Seconds from the start of the run until this slide was complete."""
+    kind: Literal["slide"] = field(default="slide", init=False)
+
+    @property
+    def ok(self) -> bool:
+        """True when every stage of the slide succeeded."""
+        return not self.errors
+
+
+@dataclass(frozen=True, kw_only=True)
+class DeckResult(_Serializable):
+    """The finished deck: its slides in order, the files written, and timings."""
+
+    request: DeckRequest
+    title: str
+    slides: list[SlideResult]
+    project_dir: Path | None = None
+    pptx_path: Path | None = None
+    audio_path: Path | None = None
+    video_path: Path | None = None
+    subtitles_path: Path | None = None
+    files: dict[str, Path] = field(default_factory=dict)
+    """Every file written for the deck, by kind (``"pptx"``, ``"srt"``, ``"vtt"``, ...)."""
+    timings: dict[str, float] = field(default_factory=dict)
+    spans: list[StageSpan] = field(default_factory=list)
+    mode: str = "streaming"
+
+    def report(self) -> str:
+        """A human-readable table of stage timings, like::
+
+        Performance report: Quantum computing (8 slides, streaming)
+        stage       work (sum)   wall (span)
+        outline         7.00 s        7.00 s
+        ...
+        """
+        from ._report import format_report
+
+        return format_report(self)

@@ -1,0 +1,200 @@
+"""The public pipelines: :class:`StreamingPipeline` and the :class:`SequentialPipeline` baseline."""
+
+from __future__ import annotations
+
+from pathlib import Path
+from typing import Any
+
+import anyio
+from anyio.streams.memory import MemoryObjectSendStream
+
+from . import _registry, render
+from ._constants import (
+    DEFAULT_LANGUAGE,
+    DEFAULT_MAX_CONCURRENT_IMAGES,
+    DEFAULT_MAX_CONCURRENT_SCRIPTS,
+    DEFAULT_MAX_CONCURRENT_TTS,
+    DEFAULT_OUTPUT_DIR,
+)
+from ._events import Event
+from ._exceptions import ConfigurationError
+from ._files import resolve_project_dir
+from ._limits import ConcurrencyLimits, _Limiters
+from ._models import DeckRequest, DeckResult
+from ._run import Providers, _Run
+from ._stream import DeckEventStream
+from .providers._protocols import ImageProvider, ScriptProvider, TTSProvider
+from .render import AssemblerFactory, RenderOptions
+
+__all__ = ["SequentialPipeline", "StreamingPipeline"]
+
+
+def _resolve(value: object, kind: str, owned: list[object]) -> Any:
+    if value is None or not isinstance(value, str):
+        if value is not None and _registry.provider_kind(value) != kind:
+            raise ConfigurationError(
+                f"{type(value).__name__} is not a {kind} provider: it lacks the protocol's methods."
+            )
+        return value
+    provider = _registry.get(value)
+    if _registry.provider_kind(provider) != kind:
+        raise ConfigurationError(f"Provider {value!r} is not a {kind} provider.")
+    owned.append(provider)
+    return provider
+
+
+class StreamingPipeline:
+    """Writes a deck slide by slide, starting each slide's image and TTS work at once.
+
+    Providers may be given as objects or as registered names (``"edge-tts"``); providers the
+    pipeline creates from names are closed at the end of each run. Each run writes into
+    ``output_dir/<project>/``.
+
+    Example::
+
+        pipeline = StreamingPipeline(script_provider=..., tts_provider=..., output_dir="out")
+        deck = await pipeline.run("Quantum computing", slides=8)
+        print(deck.report())
+    """
+
+    mode = "streaming"
+
+    def __init__(
+        self,
+        *,
+        script_provider: ScriptProvider | str,
+        image_provider: ImageProvider | str | None = None,
+        tts_provider: TTSProvider | str | None = None,
+        max_concurrent_scripts: int = DEFAULT_MAX_CONCURRENT_SCRIPTS,
+        max_concurrent_images: int = DEFAULT_MAX_CONCURRENT_IMAGES,
+        max_concurrent_tts: int = DEFAULT_MAX_CONCURRENT_TTS,
+        output_dir: str | Path = DEFAULT_OUTPUT_DIR,
+        render_options: RenderOptions | None = None,
+        assembler: AssemblerFactory | None = None,
+        progressive: bool = True,
+    ) -> None:
+        """Configure the pipeline; nothing runs until :meth:`run` or :meth:`stream`.
+
+        Args:
+            render_options: which deck files to write and how (defaults: all of them).
+            assembler: builds the deck files from completed slides (a custom one replaces
+                the built-in PPTX/audio/subtitle/video assembly).
+            progressive: hand each slide to the assembler the moment it completes (default);
+                ``False`` waits until every slide is done, as older pipelines did.
+        """
+        self.limits = ConcurrencyLimits(
+            scripts=max_concurrent_scripts, images=max_concurrent_images, tts=max_concurrent_tts
+        )
+        self.script_provider = script_provider
+        self.image_provider = image_provider
+        self.tts_provider = tts_provider
+        self.output_dir = Path(output_dir)
+        self.render_options = render_options or RenderOptions()
+        self.assembler = assembler
+        self.progressive = progressive
+
+    def stream(
+        self,
+        topic: str,
+        *,
+        project: str | None = None,
+        language: str = DEFAULT_LANGUAGE,
+        slides: int | None = None,
+        voice: str | None = None,
+        images_per_slide: int = 1,
+        source_text: str | None = None,
+        audience: str | None = None,
+        tone: str | None = None,
+        video: bool | None = None,
+    ) -> DeckEventStream:
+        """Start a run and get its events as they happen.
+
+        Use it as ``async with pipeline.stream(topic) as events: async for event in events``.
+        Bad input (an unsafe project name, an empty topic) raises
+        :class:`InvalidInputError` here, before anything is written.
+        """
+        project_dir = resolve_project_dir(self.output_dir, topic, project)
+        request = DeckRequest(
+            topic=topic,
+            project=project_dir.name,
+            language=language,
+            slides=slides,
+            voice=voice,
+            images_per_slide=images_per_slide,
+            source_text=source_text,
+            audience=audience,
+            tone=tone,
+        )
+        options = self.render_options
+        if video is not None:
+            options = render.RenderOptions(**{**vars(options), "video": video})
+
+        async def produce(send: MemoryObjectSendStream[Event]) -> None:
+            await self._produce(request, project_dir, options, send)
+
+        return DeckEventStream(produce)
+
+    async def run(self, topic: str, **options: Any) -> DeckResult:
+        """Run the whole pipeline and return the finished deck (``stream()`` drained).
+
+        Takes the same keyword arguments as :meth:`stream`.
+        """
+        async with self.stream(topic, **options) as events:
+            async for _event in events:
+                pass
+        assert events.deck is not None
+        return events.deck
+
+    async def _produce(
+        self,
+        request: DeckRequest,
+        project_dir: Path,
+        options: RenderOptions,
+        send: MemoryObjectSendStream[Event],
+    ) -> None:
+        owned: list[object] = []
+        providers = Providers(
+            script=_resolve(self.script_provider, "script", owned),
+            images=_resolve(self.image_provider, "images", owned),
+            tts=_resolve(self.tts_provider, "tts", owned),
+            owned=owned,
+        )
+        try:
+            await anyio.Path(project_dir).mkdir(parents=True, exist_ok=True)
+            run = _Run(
+                request=request,
+                project_dir=project_dir,
+                providers=providers,
+                limiters=_Limiters.create(self.limits),
+                options=options,
+                assembler_factory=self.assembler or render.default_assembler,
+                send=send,
+                mode=self.mode,
+                progressive=self.progressive,
+            )
+            await run.write_manifest("running")
+            try:
+                await self._schedule(run)
+            except Exception as error:
+                with anyio.CancelScope(shield=True):
+                    await run.write_manifest("failed", error=str(error))
+                raise
+        finally:
+            await providers.aclose()
+
+    async def _schedule(self, run: _Run) -> DeckResult:
+        return await run.streaming()
+
+
+class SequentialPipeline(StreamingPipeline):
+    """The baseline: every stage for all slides, one call at a time, before the next stage.
+
+    Same providers, same options and the same slides as :class:`StreamingPipeline`; only the
+    schedule differs (outline, then all scripts, then all images, then all narration, then
+    the deck files), as pipelines did before streaming. Use it for comparisons and benchmarks.
+    """
+
+    mode = "sequential"
+
+    async def _schedule(self, run: _Run) -> DeckResult:
+        return await run.sequential()

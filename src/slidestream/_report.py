@@ -1,0 +1,41 @@
+"""Formatting of :meth:`DeckResult.report`."""
+
+from __future__ import annotations
+
+from collections import defaultdict
+from typing import TYPE_CHECKING
+
+if TYPE_CHECKING:
+    from ._models import DeckResult
+
+STAGE_ORDER = ("outline", "script", "images", "tts", "assemble")
+
+
+def format_report(deck: DeckResult) -> str:
+    """Render the per-stage work (sum over slides) and wall-clock span of a finished deck."""
+    work: dict[str, float] = defaultdict(float)
+    first: dict[str, float] = {}
+    last: dict[str, float] = {}
+    for span in deck.spans:
+        work[span.stage] += span.duration_s
+        first[span.stage] = min(first.get(span.stage, span.start_s), span.start_s)
+        last[span.stage] = max(last.get(span.stage, span.end_s), span.end_s)
+    stages = [s for s in STAGE_ORDER if s in work] + sorted(set(work) - set(STAGE_ORDER))
+    failed = sum(1 for slide in deck.slides if slide.errors)
+    lines = [
+        f"Performance report: {deck.title} ({len(deck.slides)} slides, {deck.mode}"
+        + (f", {failed} with errors)" if failed else ")"),
+        f"{'stage':<12}{'work (sum)':>12}{'wall (span)':>13}",
+    ]
+    for stage in stages:
+        lines.append(f"{stage:<12}{work[stage]:>10.2f} s{last[stage] - first[stage]:>11.2f} s")
+    total = deck.timings.get("total")
+    if total is not None:
+        busy = sum(work.values())
+        lines.append(f"{'total':<12}{busy:>10.2f} s{total:>11.2f} s")
+        if total > 0:
+            lines.append(f"overlap: {busy / total:.2f}x the work done per second of wall time")
+    first_slide = deck.timings.get("first_slide")
+    if first_slide is not None:
+        lines.append(f"first slide ready after {first_slide:.2f} s")
+    return "\n".join(lines)

@@ -1,0 +1,224 @@
+"""The ``slidestream`` command.
+
+Exit codes: 0 success, 1 a run that failed, 2 bad usage or input (the message says what to fix),
+130 interrupted.
+"""
+
+from __future__ import annotations
+
+import argparse
+import os
+import sys
+from collections.abc import Sequence
+from pathlib import Path
+from typing import Any
+
+import anyio
+from rich.console import Console
+
+from . import __version__, _registry
+from ._constants import (
+    DEFAULT_MAX_CONCURRENT_IMAGES,
+    DEFAULT_MAX_CONCURRENT_SCRIPTS,
+    DEFAULT_MAX_CONCURRENT_TTS,
+    DEFAULT_OUTPUT_DIR,
+)
+from ._events import AudioReady, DeckReady, Event, ImagesReady, OutlineReady, SlideScripted
+from ._exceptions import ConfigurationError, InvalidInputError, SlidestreamError
+from ._models import DeckResult, SlideResult
+from ._pipeline import SequentialPipeline, StreamingPipeline
+from .render import RenderOptions
+
+__all__ = ["main"]
+
+EXIT_OK, EXIT_FAILED, EXIT_USAGE, EXIT_INTERRUPTED = 0, 1, 2, 130
+
+
+def _positive(text: str) -> int:
+    try:
+        value = int(text)
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"{text!r} is not a whole number") from None
+    if value < 1:
+        raise argparse.ArgumentTypeError(f"{value} is too small: use 1 or more")
+    return value
+
+
+def build_parser() -> argparse.ArgumentParser:
+    """The argument parser for ``slidestream``."""
+    parser = argparse.ArgumentParser(
+        prog="slidestream",
+        description="Turn a topic or a Markdown outline into a narrated presentation.",
+    )
+    parser.add_argument("--version", action="version", version=f"slidestream {__version__}")
+    commands = parser.add_subparsers(dest="command", metavar="COMMAND")
+    commands.required = True
+
+    make = commands.add_parser("make", help="make a deck from a topic or a Markdown file")
+    make.add_argument("source", metavar="TOPIC_OR_FILE", help="a topic, or a Markdown outline file")
+    _add_run_options(make)
+
+    commands.add_parser("providers", help="list the registered providers")
+    return parser
+
+
+def _add_run_options(command: argparse.ArgumentParser) -> None:
+    command.add_argument(
+        "--out", default=DEFAULT_OUTPUT_DIR, help="output folder (default: %(default)s)"
+    )
+    command.add_argument(
+        "--project", help="project folder name inside --out (default: from the topic)"
+    )
+    command.add_argument("--slides", type=_positive, help="how many slides to write")
+    command.add_argument("--lang", default="en", help="language code (default: %(default)s)")
+    command.add_argument("--voice", help="TTS voice name")
+    command.add_argument("--script", metavar="NAME", help="script provider")
+    command.add_argument("--images", metavar="NAME", help="image provider ('none' for no images)")
+    command.add_argument("--tts", metavar="NAME", help="TTS provider ('none' for no narration)")
+    command.add_argument(
+        "--max-concurrent-scripts",
+        type=_positive,
+        default=DEFAULT_MAX_CONCURRENT_SCRIPTS,
+        metavar="N",
+    )
+    command.add_argument(
+        "--max-concurrent-images",
+        type=_positive,
+        default=DEFAULT_MAX_CONCURRENT_IMAGES,
+        metavar="N",
+    )
+    command.add_argument(
+        "--max-concurrent-tts", type=_positive, default=DEFAULT_MAX_CONCURRENT_TTS, metavar="N"
+    )
+    command.add_argument("--no-video", action="store_true", help="skip the MP4")
+    command.add_argument(
+        "--sequential", action="store_true", help="run the sequential baseline instead of streaming"
+    )
+
+
+def _topic_or_file(source: str) -> tuple[str, Path | None]:
+    path = Path(source).expanduser()
+    if path.is_file():
+        return source, path
+    if path.suffix.lower() in {".md", ".markdown", ".txt"} or os.sep in source:
+        raise InvalidInputError(f"File {source} does not exist: check the path, or give a topic.")
+    return source, None
+
+
+def choose_providers(args: argparse.Namespace, source_file: Path | None) -> dict[str, Any]:
+    """The providers for a run: the ones named on the command line, else the defaults."""
+    chosen: dict[str, Any] = {}
+    script = args.script
+    if script is None:
+        raise ConfigurationError(
+            "No script provider chosen: pass --script NAME "
+            "(`slidestream providers` lists them; `--script test-script` needs no network)."
+        )
+    chosen["script_provider"] = script
+    chosen["image_provider"] = None if args.images in (None, "none") else args.images
+    chosen["tts_provider"] = None if args.tts in (None, "none") else args.tts
+    return chosen
+
+
+class _Printer:
+    """Prints one line per event as it happens."""
+
+    def __init__(self, console: Console) -> None:
+        self.console = console
+
+    def __call__(self, event: Event) -> None:
+        say = self.console.print
+        if isinstance(event, OutlineReady):
+            say(f"Outline: {event.outline.title} ({len(event.outline.items)} slides)")
+        elif isinstance(event, SlideScripted):
+            say(f"[✔ script] Slide {event.script.index + 1}: {event.script.title}")
+            say(f"  [⚡ started] images and narration for slide {event.script.index + 1}")
+        elif isinstance(event, ImagesReady):
+            count = len(event.images)
+            say(f"  [✔ images] slide {event.index + 1}: {count} image{'s' * (count != 1)}")
+        elif isinstance(event, AudioReady):
+            say(f"  [✔ audio] slide {event.index + 1}: {event.duration_s:.1f} s of narration")
+        elif isinstance(event, SlideResult):
+            self._slide(event)
+        elif isinstance(event, DeckReady):
+            self._deck(event.deck)
+
+    def _slide(self, slide: SlideResult) -> None:
+        if slide.errors:
+            problems = "; ".join(f"{e.stage}: {e.message}" for e in slide.errors)
+            self.console.print(f"[✖ slide] Slide {slide.index + 1} done with errors: {problems}")
+        else:
+            self.console.print(
+                f"[✔ slide] Slide {slide.index + 1} complete at {slide.ready_s:.1f} s"
+            )
+
+    def _deck(self, deck: DeckResult) -> None:
+        say = self.console.print
+        say(f"\nDeck ready in {deck.project_dir}")
+        for kind, path in sorted(deck.files.items()):
+            say(f"  {kind:<10} {path}")
+        say("")
+        say(deck.report())
+
+
+async def _make(args: argparse.Namespace, console: Console) -> int:
+    topic, source_file = _topic_or_file(args.source)
+    providers = choose_providers(args, source_file)
+    pipeline_class = SequentialPipeline if args.sequential else StreamingPipeline
+    pipeline = pipeline_class(
+        **providers,
+        max_concurrent_scripts=args.max_concurrent_scripts,
+        max_concurrent_images=args.max_concurrent_images,
+        max_concurrent_tts=args.max_concurrent_tts,
+        output_dir=args.out,
+        render_options=RenderOptions(video=not args.no_video),
+    )
+    printer = _Printer(console)
+    console.print(
+        f"Starting the {pipeline.mode} pipeline (scripts {args.max_concurrent_scripts}, "
+        f"images {args.max_concurrent_images}, TTS {args.max_concurrent_tts} at once)"
+    )
+    async with pipeline.stream(
+        topic, project=args.project, language=args.lang, slides=args.slides, voice=args.voice
+    ) as events:
+        async for event in events:
+            printer(event)
+    return EXIT_OK
+
+
+def _providers(console: Console) -> int:
+    infos = _registry.list_providers()
+    width = max((len(info.name) for info in infos), default=4)
+    for info in infos:
+        try:
+            kind = _registry.provider_kind(_registry.load(info.name))
+        except ConfigurationError as error:
+            kind = f"unavailable ({error})"
+        source = info.distribution or "runtime"
+        console.print(f"{info.name:<{width}}  {kind:<7}  {info.target}  [{source}]")
+    return EXIT_OK
+
+
+def main(argv: Sequence[str] | None = None) -> int:
+    """Run the ``slidestream`` command; returns the exit code."""
+    parser = build_parser()
+    args = parser.parse_args(argv)
+    console = Console(highlight=False, markup=False, soft_wrap=True)
+    errors = Console(stderr=True, highlight=False, markup=False, soft_wrap=True)
+    try:
+        if args.command == "providers":
+            return _providers(console)
+        return anyio.run(_make, args, console)
+    except (InvalidInputError, ConfigurationError) as error:
+        errors.print(f"slidestream: error: {error}")
+        return EXIT_USAGE
+    except SlidestreamError as error:
+        errors.print(f"slidestream: the run failed: {error}")
+        return EXIT_FAILED
+    except KeyboardInterrupt:
+        errors.print("slidestream: interrupted")
+        return EXIT_INTERRUPTED
+
+
+if __name__ == "__main__":
+    sys.exit(main())

@@ -1,0 +1,90 @@
+"""The hook through which deck files are built progressively, as slides complete.
+
+The pipeline opens one assembler per run (an async context manager, so it can own background
+workers), hands it each :class:`SlideResult` the moment the slide is complete, and asks it for
+the finished files once every slide is in. Leaving the context early cancels its work.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable, Sequence
+from contextlib import AbstractAsyncContextManager
+from dataclasses import dataclass, field
+from pathlib import Path
+from types import TracebackType
+from typing import Protocol, runtime_checkable
+
+from .._models import DeckRequest, SlideResult
+from ._options import RenderOptions
+
+__all__ = [
+    "AssemblerFactory",
+    "AssemblyContext",
+    "DeckAssembler",
+    "DeckFiles",
+    "NullAssembler",
+]
+
+
+@dataclass(frozen=True, kw_only=True)
+class AssemblyContext:
+    """What an assembler knows about the run it builds files for."""
+
+    request: DeckRequest
+    title: str
+    project_dir: Path
+    options: RenderOptions
+    slide_count: int
+
+
+@dataclass(frozen=True, kw_only=True)
+class DeckFiles:
+    """The files an assembler wrote."""
+
+    pptx_path: Path | None = None
+    audio_path: Path | None = None
+    video_path: Path | None = None
+    subtitles_path: Path | None = None
+    files: dict[str, Path] = field(default_factory=dict)
+
+
+@runtime_checkable
+class DeckAssembler(Protocol):
+    """Builds deck files from slides as they complete."""
+
+    async def add_slide(self, slide: SlideResult) -> None:
+        """Take a completed slide; start its share of the work without blocking for long."""
+        ...
+
+    async def finish(self, slides: Sequence[SlideResult]) -> DeckFiles:
+        """Every slide is in (``slides`` in slide order): finish and write the files."""
+        ...
+
+
+AssemblerFactory = Callable[[AssemblyContext], AbstractAsyncContextManager[DeckAssembler]]
+"""Creates the assembler for one run."""
+
+
+class NullAssembler:
+    """An assembler that writes nothing (used when every output is switched off)."""
+
+    def __init__(self, context: AssemblyContext) -> None:
+        self.context = context
+
+    async def __aenter__(self) -> NullAssembler:
+        return self
+
+    async def __aexit__(
+        self,
+        exc_type: type[BaseException] | None,
+        exc: BaseException | None,
+        tb: TracebackType | None,
+    ) -> None:
+        return None
+
+    async def add_slide(self, slide: SlideResult) -> None:
+        """Ignore the slide."""
+
+    async def finish(self, slides: Sequence[SlideResult]) -> DeckFiles:
+        """Write nothing."""
+        return DeckFiles()

@@ -1,0 +1,54 @@
+"""Options for the deck files a run writes."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Literal
+
+from .._exceptions import InvalidInputError
+
+__all__ = ["RenderOptions"]
+
+
+@dataclass(frozen=True, kw_only=True)
+class RenderOptions:
+    """What to build from the slides, and how.
+
+    Attributes:
+        pptx: write the PowerPoint file.
+        audio: merge the per-slide narration into one MP3.
+        subtitles: write SRT and WebVTT subtitles.
+        video: render the MP4 (needs narration).
+        template: a ``.pptx`` whose theme and layouts the deck uses.
+        embed_narration: embed each slide's narration in the PPTX and auto-advance;
+            ``None`` means "when there is audio".
+        pause_s: silence between slides in the merged narration and the video.
+        burn_subtitles: draw the subtitles into the video frames.
+        transitions: ``"none"`` (fast, stream-copied segments), ``"crossfade"`` or ``"zoom"``
+            (rendered through moviepy; slower).
+        video_workers: background encoders working while slides still arrive.
+    """
+
+    pptx: bool = True
+    audio: bool = True
+    subtitles: bool = True
+    video: bool = True
+    template: Path | None = None
+    embed_narration: bool | None = None
+    pause_s: float = 0.6
+    burn_subtitles: bool = False
+    transitions: Literal["none", "crossfade", "zoom"] = "none"
+    video_workers: int = 2
+
+    def __post_init__(self) -> None:
+        if not 0 <= self.pause_s <= 10:
+            raise InvalidInputError(f"pause_s={self.pause_s} is out of range: use 0 to 10 seconds.")
+        if self.transitions not in ("none", "crossfade", "zoom"):
+            raise InvalidInputError(
+                f"transitions={self.transitions!r} is unknown: use 'none', 'crossfade' or 'zoom'."
+            )
+        if self.video_workers < 1:
+            raise InvalidInputError("video_workers must be at least 1.")
+        if self.template is not None and not Path(self.template).is_file():
+            raise InvalidInputError(f"Template {self.template} does not exist: give a .pptx file.")
