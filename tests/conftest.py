@@ -1,0 +1,59 @@
+"""Shared test setup: the anyio backend, and a guard that refuses real network access."""
+
+from __future__ import annotations
+
+import ipaddress
+import socket
+from collections.abc import Iterator
+from typing import Any
+
+import pytest
+
+_LOCAL_NAMES = {"localhost", "localhost.localdomain", "127.0.0.1", "::1", ""}
+
+
+def _is_local(host: Any) -> bool:
+    if isinstance(host, bytes):
+        host = host.decode()
+    if not isinstance(host, str) or host in _LOCAL_NAMES:
+        return True
+    try:
+        return ipaddress.ip_address(host.split("%")[0]).is_loopback
+    except ValueError:
+        return False
+
+
+@pytest.fixture(autouse=True)
+def _no_internet(monkeypatch: pytest.MonkeyPatch) -> Iterator[None]:
+    """Tests never reach a real service: only loopback and Unix sockets are allowed."""
+    real_connect = socket.socket.connect
+    real_connect_ex = socket.socket.connect_ex
+    real_getaddrinfo = socket.getaddrinfo
+
+    def check(address: Any) -> None:
+        if isinstance(address, tuple) and not _is_local(address[0]):
+            raise OSError(f"tests may not reach the network (tried {address!r})")
+
+    def connect(self: socket.socket, address: Any) -> None:
+        check(address)
+        return real_connect(self, address)
+
+    def connect_ex(self: socket.socket, address: Any) -> int:
+        check(address)
+        return real_connect_ex(self, address)
+
+    def getaddrinfo(host: Any, *args: Any, **kwargs: Any) -> Any:
+        if not _is_local(host):
+            raise socket.gaierror(f"tests may not resolve {host!r}")
+        return real_getaddrinfo(host, *args, **kwargs)
+
+    monkeypatch.setattr(socket.socket, "connect", connect)
+    monkeypatch.setattr(socket.socket, "connect_ex", connect_ex)
+    monkeypatch.setattr(socket, "getaddrinfo", getaddrinfo)
+    yield
+
+
+@pytest.fixture
+def anyio_backend() -> str:
+    """Async tests run under asyncio unless they parametrize ``anyio_backend`` themselves."""
+    return "asyncio"
