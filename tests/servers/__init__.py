@@ -1,0 +1,1 @@
+"""Protocol-faithful local servers that stand in for online services in tests."""
