@@ -4,7 +4,6 @@ from __future__ import annotations
 
 import ipaddress
 import socket
-from collections.abc import Iterator
 from typing import Any
 
 import pytest
@@ -24,7 +23,7 @@ def _is_local(host: Any) -> bool:
 
 
 @pytest.fixture(autouse=True)
-def _no_internet(monkeypatch: pytest.MonkeyPatch) -> Iterator[None]:
+def _no_internet(monkeypatch: pytest.MonkeyPatch) -> None:
     """Tests never reach a real service: only loopback and Unix sockets are allowed."""
     real_connect = socket.socket.connect
     real_connect_ex = socket.socket.connect_ex
@@ -50,7 +49,6 @@ def _no_internet(monkeypatch: pytest.MonkeyPatch) -> Iterator[None]:
     monkeypatch.setattr(socket.socket, "connect", connect)
     monkeypatch.setattr(socket.socket, "connect_ex", connect_ex)
     monkeypatch.setattr(socket, "getaddrinfo", getaddrinfo)
-    yield
 
 
 @pytest.fixture
