@@ -10,6 +10,7 @@ out the caller gets a :class:`ProviderError` naming the provider, the call and t
 from __future__ import annotations
 
 import email.utils
+import random
 import time
 from collections.abc import Awaitable, Callable
 from dataclasses import dataclass
@@ -22,7 +23,6 @@ from tenacity import (
     RetryCallState,
     retry_if_exception,
     stop_after_attempt,
-    wait_exponential_jitter,
 )
 
 from .._constants import (
@@ -97,8 +97,9 @@ def retry_after_seconds(response: httpx.Response) -> float | None:
         return max(0.0, float(value))
     except ValueError:
         pass
-    parsed = email.utils.parsedate_to_datetime(value) if value.strip() else None
-    if parsed is None:
+    try:
+        parsed = email.utils.parsedate_to_datetime(value)
+    except (TypeError, ValueError):
         return None
     return max(0.0, parsed.timestamp() - time.time())
 
@@ -158,14 +159,16 @@ async def request_with_retries(
         ProviderError: the connection kept failing.
     """
     policy = policy or RetryPolicy()
-    backoff = wait_exponential_jitter(initial=policy.initial_delay_s, max=policy.max_delay_s)
     where: dict[str, Any] = {"provider": provider, "stage": stage}
 
     def wait(state: RetryCallState) -> float:
         error = state.outcome.exception() if state.outcome else None
         if isinstance(error, _RetryableResponse) and error.retry_after is not None:
             return error.retry_after
-        return float(backoff(state))
+        # Capped exponential backoff with "equal jitter": half fixed, half random.
+        exponent: int = state.attempt_number - 1
+        delay = min(policy.max_delay_s, policy.initial_delay_s * 2.0**exponent)
+        return delay / 2 + random.uniform(0, delay / 2)
 
     def retryable(error: BaseException) -> bool:
         if isinstance(error, _RetryableResponse):

@@ -1,0 +1,104 @@
+"""The ``slidestream`` command: output per event, exit codes, provider listing."""
+
+from __future__ import annotations
+
+import subprocess
+import sys
+from pathlib import Path
+
+import pytest
+
+from slidestream import cli
+
+TEST_PROVIDERS = ["--script", "test-script", "--images", "test-images", "--tts", "test-tts"]
+
+
+def test_make_prints_a_line_per_event_and_the_report(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    code = cli.main(["make", "Volcanoes", "--out", str(tmp_path), "--slides", "3", *TEST_PROVIDERS])
+    out = capsys.readouterr().out
+    assert code == 0
+    assert "Outline: Volcanoes (3 slides)" in out
+    for n in (1, 2, 3):
+        assert f"[✔ script] Slide {n}:" in out
+        assert f"[✔ slide] Slide {n} complete" in out
+        assert f"[✔ audio] slide {n}:" in out
+    assert "Performance report: Volcanoes (3 slides, streaming)" in out
+    assert (tmp_path / "volcanoes" / "audio" / "slide-03.wav").is_file()
+
+
+def test_make_sequential_with_limits(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
+    code = cli.main(
+        [
+            "make",
+            "Rivers",
+            "--out",
+            str(tmp_path),
+            "--project",
+            "r",
+            "--sequential",
+            "--max-concurrent-tts",
+            "1",
+            "--slides",
+            "2",
+            *TEST_PROVIDERS,
+        ]
+    )
+    assert code == 0
+    assert "sequential" in capsys.readouterr().out
+
+
+@pytest.mark.parametrize(
+    ("argv", "message"),
+    [
+        (["make", "T", "--project", "../up", *TEST_PROVIDERS], "Invalid project name"),
+        (["make", "missing.md", *TEST_PROVIDERS], "missing.md does not exist"),
+        (["make", "T", "--script", "nope"], "No provider named 'nope'"),
+        (["make", "T", "--script", "test-tts"], "not a script provider"),
+    ],
+)
+def test_bad_input_exits_2_with_a_message(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str], argv: list[str], message: str
+) -> None:
+    assert cli.main([*argv, "--out", str(tmp_path / "out")]) == 2
+    assert message in capsys.readouterr().err
+    assert not (tmp_path / "out" / ".." / "up").exists()
+
+
+def test_bad_usage_exits_2(capsys: pytest.CaptureFixture[str]) -> None:
+    with pytest.raises(SystemExit) as caught:
+        cli.main(["make", "T", "--slides", "0"])
+    assert caught.value.code == 2
+    assert "too small" in capsys.readouterr().err
+
+
+def test_a_failed_run_exits_1(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str], monkeypatch: pytest.MonkeyPatch
+) -> None:
+    from slidestream import providers
+    from slidestream.testing import FakeScriptProvider
+
+    monkeypatch.setattr("slidestream._registry._runtime", {})
+    providers.register("broken-script", lambda: FakeScriptProvider(fail_outline=True))
+    assert cli.main(["make", "T", "--out", str(tmp_path), "--script", "broken-script"]) == 1
+    assert "the run failed: Writing the outline failed" in capsys.readouterr().err
+
+
+def test_providers_lists_names_and_kinds(capsys: pytest.CaptureFixture[str]) -> None:
+    assert cli.main(["providers"]) == 0
+    lines = capsys.readouterr().out.splitlines()
+    rows = {line.split()[0]: line.split()[1] for line in lines}
+    assert rows["test-script"] == "script"
+    assert rows["test-images"] == "images"
+    assert rows["test-tts"] == "tts"
+
+
+def test_python_dash_m_runs_the_cli() -> None:
+    result = subprocess.run(
+        [sys.executable, "-m", "slidestream", "--version"],
+        capture_output=True,
+        text=True,
+        check=True,
+    )
+    assert result.stdout.startswith("slidestream ")

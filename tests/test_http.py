@@ -1,0 +1,121 @@
+"""Retries shared by the online providers, against a real local HTTP server."""
+
+from __future__ import annotations
+
+import time
+from collections.abc import Iterator
+
+import httpx
+import pytest
+from aiohttp import web
+
+import slidestream as ss
+from slidestream.providers._http import (
+    RetryPolicy,
+    create_client,
+    request_with_retries,
+    retry_after_seconds,
+)
+from tests.servers._base import serve_app
+
+pytestmark = pytest.mark.anyio
+FAST = RetryPolicy(max_retries=3, initial_delay_s=0.01, max_delay_s=0.05)
+
+
+class Script:
+    """Answers requests with a scripted list of (status, headers) and records arrival times."""
+
+    def __init__(self, *answers: tuple[int, dict[str, str]]) -> None:
+        self.answers = list(answers)
+        self.times: list[float] = []
+
+    async def handle(self, request: web.Request) -> web.Response:
+        self.times.append(time.monotonic())
+        status, headers = self.answers.pop(0) if self.answers else (200, {})
+        body = {"ok": True} if status == 200 else {"error": {"message": f"status {status}"}}
+        return web.json_response(body, status=status, headers=headers)
+
+
+@pytest.fixture
+def script() -> Script:
+    return Script()
+
+
+@pytest.fixture
+def base_url(script: Script) -> Iterator[str]:
+    app = web.Application()
+    app.router.add_post("/v1/thing", script.handle)
+    with serve_app(app) as url:
+        yield url
+
+
+async def call(base_url: str, policy: RetryPolicy = FAST) -> httpx.Response:
+    async with create_client(base_url=base_url) as client:
+        return await request_with_retries(
+            lambda: client.post("/v1/thing", json={}),
+            provider="demo",
+            call="POST /v1/thing",
+            stage="tts",
+            policy=policy,
+        )
+
+
+async def test_429_with_retry_after_is_honoured_then_succeeds(
+    script: Script, base_url: str
+) -> None:
+    script.answers = [(429, {"Retry-After": "1"}), (200, {})]
+    response = await call(base_url)
+    assert response.json() == {"ok": True}
+    assert len(script.times) == 2
+    assert script.times[1] - script.times[0] >= 0.9
+
+
+async def test_a_500_storm_ends_in_a_provider_error(script: Script, base_url: str) -> None:
+    script.answers = [(500, {})] * 10
+    with pytest.raises(ss.ProviderResponseError) as caught:
+        await call(base_url)
+    error = caught.value
+    assert error.status_code == 500 and error.provider == "demo" and error.stage == "tts"
+    assert "POST /v1/thing failed after 4 attempt(s); last status 500" in str(error)
+    assert len(script.times) == 4
+    assert not isinstance(error.__cause__, httpx.HTTPError)
+
+
+async def test_persistent_429_is_a_rate_limit_error(script: Script, base_url: str) -> None:
+    script.answers = [(429, {"retry-after-ms": "10"})] * 10
+    with pytest.raises(ss.ProviderRateLimitError, match="last status 429"):
+        await call(base_url)
+
+
+async def test_client_errors_are_not_retried_and_say_what_to_check(
+    script: Script, base_url: str
+) -> None:
+    script.answers = [(401, {})]
+    with pytest.raises(ss.ProviderResponseError, match="Check the API key") as caught:
+        await call(base_url)
+    assert caught.value.status_code == 401 and len(script.times) == 1
+
+
+async def test_a_retry_after_longer_than_allowed_gives_up_at_once(
+    script: Script, base_url: str
+) -> None:
+    script.answers = [(503, {"Retry-After": "3600"})]
+    with pytest.raises(ss.ProviderResponseError, match="after 1 attempt"):
+        await call(base_url)
+
+
+async def test_connection_errors_are_retried_then_reported() -> None:
+    with pytest.raises(ss.ProviderError, match="could not connect after 4 attempt") as caught:
+        await call("http://127.0.0.1:9")
+    assert type(caught.value) is ss.ProviderError
+
+
+def test_retry_after_parsing() -> None:
+    def response(**headers: str) -> httpx.Response:
+        return httpx.Response(429, headers=headers)
+
+    assert retry_after_seconds(response()) is None
+    assert retry_after_seconds(response(**{"retry-after": "2.5"})) == 2.5
+    assert retry_after_seconds(response(**{"retry-after-ms": "250"})) == 0.25
+    assert retry_after_seconds(response(**{"retry-after": "Wed, 21 Oct 2015 07:28:00 GMT"})) == 0.0
+    assert retry_after_seconds(response(**{"retry-after": "soon"})) is None
