@@ -18,7 +18,7 @@ _LINK = re.compile(r"!?\[([^\]]*)\]\([^)]*\)")
 _EMPHASIS = re.compile(r"(\*\*|__|\*|_|`|~~)(?=\S)(.+?)(?<=\S)\1")
 _SPACES = re.compile(r"\s+")
 _LEADS = frozenset(
-    "why how what when where who which the a an our your their its this these those".split()
+    "why how what when where who which the a an our your their its this these those".split()  # noqa: SIM905
 )
 _ORDINALS = ("First", "Next", "Then", "After that", "On top of that", "Beyond that")
 
