@@ -70,7 +70,9 @@ _STOPWORDS = frozenset(
     new no nor not now of off often on once one only or other our out over own same she should
     so some such than that the their them then there these they this those through to too two
     under until up us use used uses using very was way ways we well were what when where which
-    while who whom why will with without would you your yours slide slides""".split()  # noqa: SIM905
+    while who whom why will with without would you your yours slide slides key different help
+    helps work works show shows thing things good better best important really first next last
+    three four five start starts keep keeps""".split()  # noqa: SIM905
 )
 
 _MOTIF_WORDS: dict[str, tuple[str, ...]] = {
@@ -119,7 +121,12 @@ def keywords(slide: SlideScript, count: int = 3) -> list[str]:
 
 
 def _motif_for(slide: SlideScript, rng: random.Random) -> str:
-    text = " ".join([slide.image_query or "", slide.title, *slide.bullets]).lower()
+    """The motif the title and image query call for; a seeded choice when they call for none.
+
+    Bullets are left out on purpose: they repeat the deck's vocabulary, and every slide of a
+    deck about vaccines would otherwise show cells.
+    """
+    text = f"{slide.image_query or ''} {slide.title}".lower()
     scores = {
         motif: sum(text.count(stem) for stem in stems) for motif, stems in _MOTIF_WORDS.items()
     }
@@ -244,7 +251,7 @@ def _wrap(c: _Canvas, text: str, size: int, width: float) -> list[str]:
     return lines
 
 
-def _title_block(c: _Canvas, title: str, words: list[str], number: int) -> None:
+def _title_block(c: _Canvas, title: str, words: list[str], number: int, deck: str) -> None:
     theme = c.theme
     left, width = 96.0, 640.0
     size = 76
@@ -256,7 +263,8 @@ def _title_block(c: _Canvas, title: str, words: list[str], number: int) -> None:
     line_height = size * 1.16
     block = len(lines) * line_height
     top = max(150.0, (HEIGHT - block) / 2 - 40)
-    kicker = f"{number:02d}" + (f"  ·  {words[0].upper()}" if words else "")
+    deck = deck if c.text_width(deck.upper(), 26, True) < width - 80 else ""
+    kicker = f"{number:02d}" + (f"  ·  {deck.upper()}" if deck else "")
     c.text((left, top - 64), kicker, 26, _rgba(theme.accent, 255), bold=True)
     for i, text in enumerate(lines):
         c.text((left, top + i * line_height), text, size, _rgba(theme.ink, 255), bold=True)
@@ -463,13 +471,18 @@ _MOTIFS: dict[str, Callable[[_Canvas, Box], None]] = {
 
 
 def render_illustration(
-    slide: SlideScript, *, theme: Theme, variant: int = 0, motif: str | None = None
+    slide: SlideScript,
+    *,
+    theme: Theme,
+    variant: int = 0,
+    motif: str | None = None,
+    deck_title: str = "",
 ) -> bytes:
     """Draw the illustration for ``slide`` (blocking; a 1600x900 PNG).
 
-    The same slide, theme and variant always give the same picture.
+    The same slide, theme, variant and deck title always give the same picture.
     """
-    content = "\x1e".join([slide.title, *slide.bullets, slide.image_query or ""])
+    content = "\x1e".join([slide.title, *slide.bullets, slide.image_query or "", deck_title])
     rng = random.Random(_seed(content, theme.name, str(variant)))
     canvas = _Canvas(theme, rng)
     _decorate(canvas)
@@ -483,7 +496,7 @@ def render_illustration(
     canvas.flush()
     _MOTIFS[chosen](canvas, (panel[0] + 30, panel[1] + 30, panel[2] - 30, panel[3] - 30))
     canvas.flush()
-    _title_block(canvas, plain_text(slide.title), words, slide.index + 1)
+    _title_block(canvas, plain_text(slide.title), words, slide.index + 1, deck_title)
     return canvas.png()
 
 
@@ -525,7 +538,13 @@ class GeneratedImageProvider:
         theme = self.theme_for(request)
         images = []
         for variant in range(limit):
-            draw = functools.partial(render_illustration, slide, theme=theme, variant=variant)
+            draw = functools.partial(
+                render_illustration,
+                slide,
+                theme=theme,
+                variant=variant,
+                deck_title=request.topic if len(request.topic) <= 60 else "",
+            )
             data = await anyio.to_thread.run_sync(draw)
             images.append(
                 ImageAsset(
