@@ -220,7 +220,7 @@ class _Canvas:
         self.flush()
         final = self.image.convert("RGB").resize((WIDTH, HEIGHT), Image.Resampling.LANCZOS)
         out = io.BytesIO()
-        final.save(out, format="PNG", optimize=True)
+        final.save(out, format="PNG", compress_level=6)
         return out.getvalue()
 
 
@@ -232,13 +232,15 @@ def _decorate(c: _Canvas) -> None:
     for _ in range(3):
         x, y = rng.uniform(0, WIDTH), rng.choice([rng.uniform(-150, 200), rng.uniform(700, 1050)])
         c.circle(x, y, rng.uniform(160, 340), fill=_rgba(theme.accent2, rng.randint(14, 26)))
+    size = c.layer.size
+    small = c.layer.resize((size[0] // 8, size[1] // 8), Image.Resampling.BOX)
+    c.layer = small.filter(ImageFilter.GaussianBlur(1.5)).resize(size, Image.Resampling.BILINEAR)
+    c.flush()
     gx, gy = rng.choice([(70, 650), (1280, 60), (70, 60)])
     for row in range(5):
         for col in range(8):
             c.circle(gx + col * 28, gy + row * 28, 3.2, fill=_rgba(theme.muted, 70))
     c.flush()
-    soft = c.image.filter(ImageFilter.GaussianBlur(6 * _SCALE))
-    c.image = soft
 
 
 def _wrap(c: _Canvas, text: str, size: int, width: float) -> list[str]:
