@@ -51,7 +51,8 @@ async def test_matches_by_file_name_words(folder: Path) -> None:
     assert (image.width, image.height, image.mime_type) == (40, 30, "image/png")
     assert image.data == (folder / "herd-immunity.png").read_bytes()
     [jpeg] = await provider.find_images(REQUEST, slide("Merging", "git branch"), limit=1)
-    assert jpeg.mime_type == "image/jpeg" and jpeg.source_url.endswith("git_branches.jpg")
+    assert jpeg.mime_type == "image/jpeg"
+    assert jpeg.source_url.endswith("git_branches.jpg")
 
 
 @pytest.mark.anyio
@@ -66,10 +67,9 @@ async def test_ties_break_by_name_and_broken_files_are_skipped(folder: Path) -> 
 @pytest.mark.anyio
 async def test_query_outweighs_title_and_no_match_is_empty(folder: Path) -> None:
     provider = LocalImageProvider(folder)
-    [image] = await provider.find_images(
-        REQUEST, slide("Herd immunity", "merge conflict"), limit=1
-    )
-    assert image.source_url is not None and image.source_url.endswith("mergeConflict.png")
+    [image] = await provider.find_images(REQUEST, slide("Herd immunity", "merge conflict"), limit=1)
+    assert image.source_url is not None
+    assert image.source_url.endswith("mergeConflict.png")
     assert await provider.find_images(REQUEST, slide("Quantum computing"), limit=3) == []
     assert await provider.find_images(REQUEST, slide("Vaccines"), limit=0) == []
 

@@ -92,7 +92,8 @@ def test_good_outline() -> None:
     assert second.narration == (
         "Branches are pointers to commits. Creating one is instant. Switching is fast too."
     )
-    assert third.bullets == [] and third.narration == ""
+    assert third.bullets == []
+    assert third.narration == ""
     assert third.spoken() == "Only a title."
 
 
@@ -178,7 +179,8 @@ def test_composed_narration_is_full_sentences() -> None:
     )
     assert compose_narration("Summary", []) == "Summary."
     for sentence in re.split(r"(?<=\.) ", text):
-        assert sentence[0].isupper() and sentence.endswith(".")
+        assert sentence[0].isupper()
+        assert sentence.endswith(".")
 
 
 @pytest.mark.anyio
@@ -193,7 +195,8 @@ async def test_provider_outline_slides_and_stream(tmp_path: Path) -> None:
     assert outline.items[0].key_points == ["alpha", "beta"]
     first = await provider.write_slide(request, outline, 0)
     assert first.narration == "One. First, alpha. Finally, beta."
-    assert first.image_query == "One" and first.image_path is None
+    assert first.image_query == "One"
+    assert first.image_path is None
     streamed = [script async for script in provider.stream_slides(request, outline)]
     assert [s.index for s in streamed] == [0, 1]
     assert streamed[1].image_path == str(picture.resolve())
@@ -224,5 +227,6 @@ async def test_pipeline_uses_the_outline_and_its_image(tmp_path: Path) -> None:
     assert deck.slides[0].script.narration == "First words."
     assert deck.slides[0].images == []
     own = deck.slides[1].images[0]
-    assert own.path is not None and own.path.read_bytes() == (tmp_path / "img.png").read_bytes()
+    assert own.path is not None
+    assert own.path.read_bytes() == (tmp_path / "img.png").read_bytes()
     assert all(slide.audio_path and slide.audio_path.is_file() for slide in deck.slides)
