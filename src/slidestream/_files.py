@@ -91,6 +91,13 @@ def resolve_project_dir(output_dir: Path, topic: str, project: str | None) -> Pa
         candidate = f"{base}-{n}"
 
 
+def _default_mode() -> int:
+    """0o666 minus the process umask: what a plain ``open(path, "w")`` would have given."""
+    umask = os.umask(0)
+    os.umask(umask)
+    return 0o666 & ~umask
+
+
 @contextlib.contextmanager
 def atomic_writer(path: Path) -> Iterator[BinaryIO]:
     """Open a temporary binary file next to ``path``; on success it replaces ``path`` atomically.
@@ -105,6 +112,7 @@ def atomic_writer(path: Path) -> Iterator[BinaryIO]:
             yield handle
             handle.flush()
             os.fsync(handle.fileno())
+        os.chmod(tmp, _default_mode())
         os.replace(tmp, path)
     except BaseException:
         tmp.unlink(missing_ok=True)
@@ -120,6 +128,7 @@ def temporary_sibling(path: Path, suffix: str | None = None) -> Path:
         dir=path.parent,
     )
     os.close(fd)
+    os.chmod(name, _default_mode())
     return Path(name)
 
 

@@ -1,0 +1,51 @@
+"""Atomic writes and project folders."""
+
+from __future__ import annotations
+
+import os
+import stat
+from pathlib import Path
+
+import pytest
+
+from slidestream import InvalidInputError
+from slidestream._files import (
+    atomic_write_bytes,
+    atomic_writer,
+    resolve_project_dir,
+    slugify,
+    temporary_sibling,
+)
+
+
+def test_atomic_write_replaces_and_respects_the_umask(tmp_path: Path) -> None:
+    target = tmp_path / "sub" / "file.bin"
+    atomic_write_bytes(target, b"one")
+    atomic_write_bytes(target, b"two")
+    assert target.read_bytes() == b"two"
+    umask = os.umask(0)
+    os.umask(umask)
+    assert stat.S_IMODE(target.stat().st_mode) == 0o666 & ~umask
+    assert stat.S_IMODE(temporary_sibling(target).stat().st_mode) == 0o666 & ~umask
+
+
+def test_a_failed_write_leaves_the_old_file_and_no_temporary(tmp_path: Path) -> None:
+    target = tmp_path / "file.txt"
+    target.write_text("old")
+    with pytest.raises(RuntimeError), atomic_writer(target) as handle:
+        handle.write(b"half")
+        raise RuntimeError("disk full")
+    assert target.read_text() == "old"
+    assert [p.name for p in tmp_path.iterdir()] == ["file.txt"]
+
+
+def test_slugify() -> None:
+    assert slugify("Quantum computing!") == "quantum-computing"
+    assert slugify("日本語") == "deck"
+    assert len(slugify("x" * 500)) <= 60
+
+
+def test_explicit_projects_stay_inside_the_output_folder(tmp_path: Path) -> None:
+    assert resolve_project_dir(tmp_path, "t", "deck") == (tmp_path / "deck").resolve()
+    with pytest.raises(InvalidInputError, match="path separator"):
+        resolve_project_dir(tmp_path, "t", "a/../../b")
