@@ -24,6 +24,8 @@ from ._layout import (
     ImagePlacement,
     PagePlan,
     builtin_geometry,
+    cover_geometry,
+    deck_subtitle,
     fit_title,
     plan_pages,
     text_width,
@@ -188,23 +190,22 @@ def render_title_frame(
 ) -> Path:
     """Draw the deck's title slide as a PNG of ``size`` pixels at ``path`` (written atomically)."""
     canvas = _Canvas(size, THEME.cover_background)
-    height = canvas.height_pt
-    box = Box(72, height * 0.30, 960 - 144, height * 0.34)
-    block = fit_title(context.title, box, max_size=46, min_size=28, max_lines=3)
-    top = box.bottom - block.height
-    canvas.rect(Box(72, top - 28, 64, 6), THEME.accent, 3)
+    cover = cover_geometry(960, canvas.height_pt)
+    block = fit_title(
+        context.title,
+        cover.title,
+        max_size=cover.title_max,
+        min_size=cover.title_min,
+        max_lines=cover.title_lines,
+    )
+    top = cover.title.bottom - block.height
     pitch = block.height / len(block.lines)
     for i, text in enumerate(block.lines):
-        canvas.line(72, top + i * pitch, text, block.size, THEME.cover_title, bold=True)
-    subtitle = _subtitle(context)
+        canvas.line(cover.title.x, top + i * pitch, text, block.size, THEME.cover_title, bold=True)
+    canvas.rect(cover.rule, THEME.accent, cover.rule.h / 2)
+    subtitle = deck_subtitle(context.title, context.request.topic)
     if subtitle:
-        canvas.line(72, box.bottom + 18, subtitle, 18, THEME.cover_subtitle)
+        canvas.line(
+            cover.subtitle.x, cover.subtitle.y, subtitle, cover.subtitle_size, THEME.cover_subtitle
+        )
     return atomic_write_bytes(path, canvas.png())
-
-
-def _subtitle(context: AssemblyContext) -> str | None:
-    """The line under the deck title: the topic, when it says more than the title."""
-    topic = " ".join(context.request.topic.split())
-    if topic and topic.casefold() != context.title.casefold() and len(topic) <= 120:
-        return topic
-    return None

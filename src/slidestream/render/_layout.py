@@ -26,12 +26,15 @@ __all__ = [
     "THEME",
     "Box",
     "Bullet",
+    "CoverGeometry",
     "ImagePlacement",
     "PagePlan",
     "SlideGeometry",
     "TextBlock",
     "Theme",
     "builtin_geometry",
+    "cover_geometry",
+    "deck_subtitle",
     "fit_title",
     "place_image",
     "plan_pages",
@@ -424,6 +427,8 @@ def plan_pages(
     texts = [b.strip() for b in bullets if b.strip()]
     first_box = geometry.body_with_image if image_size else geometry.body
     image = place_image(*image_size, geometry.image) if image_size else None
+    if image_size and not texts:
+        image = place_image(*image_size, geometry.body)
     title_block = _title_for(title, geometry)
 
     def page(
@@ -514,3 +519,35 @@ def _single_page(
             kept[-1] = Bullet([*last.lines[:-1], _ellipsize(last.lines[-1] + " …", size, text_w)])
         break
     return page(kept, size, box, 0, 1, True)
+
+
+def deck_subtitle(title: str, topic: str) -> str | None:
+    """The line under the deck title: the topic, when it says more than the title."""
+    text = " ".join(topic.split())
+    if text and text.casefold() != title.casefold() and len(text) <= 120 and "\n" not in topic:
+        return text
+    return None
+
+
+@dataclass(frozen=True)
+class CoverGeometry:
+    """The title slide: the deck title grows upwards from the bottom of ``title``."""
+
+    title: Box
+    rule: Box
+    subtitle: Box
+    title_max: int = 46
+    title_min: int = 28
+    title_lines: int = 3
+    subtitle_size: int = 18
+
+
+def cover_geometry(width: float = 960.0, height: float = 540.0) -> CoverGeometry:
+    """The built-in title slide's geometry for a slide of ``width`` x ``height`` pt."""
+    margin = width * 72 / 960
+    title = Box(margin, height * 0.16, width - 2 * margin, height * 0.46)
+    return CoverGeometry(
+        title=title,
+        rule=Box(margin, title.bottom + 16, 64, 6),
+        subtitle=Box(margin, title.bottom + 40, width - 2 * margin, 18 * LINE_HEIGHT * 2),
+    )
