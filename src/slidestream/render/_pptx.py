@@ -263,9 +263,20 @@ class PptxDeckBuilder:
                 _delete(subtitle)
         else:
             if title is not None:
-                title.text_frame.text = self.context.title
+                box = _box_of(title)
+                block = fit_title(self.context.title, box, max_size=44, min_size=24, max_lines=3)
+                _fill_text(
+                    title.text_frame,
+                    self.context.title,
+                    block.size,
+                    None,
+                    anchor=MSO_ANCHOR.MIDDLE,
+                    align=None,
+                )
             if subtitle is not None and sub_text:
-                subtitle.text_frame.text = sub_text
+                box = _box_of(subtitle)
+                size = fit_title(sub_text, box, max_size=20, min_size=12, max_lines=3).size
+                _fill_text(subtitle.text_frame, sub_text, size, None, align=None, bold=False)
             elif subtitle is not None:
                 _delete(subtitle)
         return slide.slide_id
@@ -433,6 +444,15 @@ def _placeholder(slide: Slide, idx: int | None) -> SlidePlaceholder | None:
     return None
 
 
+def _box_of(shape: BaseShape) -> Box:
+    return Box(
+        (shape.left or 0) / EMU_PER_PT,
+        (shape.top or 0) / EMU_PER_PT,
+        (shape.width or 0) / EMU_PER_PT,
+        (shape.height or 0) / EMU_PER_PT,
+    )
+
+
 def _delete(shape: BaseShape) -> None:
     element = shape.element
     parent = element.getparent()
@@ -463,13 +483,14 @@ def _fill_text(
     bold: bool | None = None,
     anchor: MSO_ANCHOR = MSO_ANCHOR.TOP,
     font: str | None = None,
-    align: PP_ALIGN = PP_ALIGN.LEFT,
+    align: PP_ALIGN | None = PP_ALIGN.LEFT,
 ) -> None:
     """Put ``text`` in ``frame`` as one paragraph at ``size`` points with exact line pitch."""
     _prepare(frame, anchor)
     frame.text = ""
     paragraph = frame.paragraphs[0]
-    paragraph.alignment = align
+    if align is not None:
+        paragraph.alignment = align
     paragraph.line_spacing = Pt(line_pitch(size))
     _no_bullet(paragraph)
     run = paragraph.add_run()
