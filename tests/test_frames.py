@@ -164,3 +164,12 @@ def test_arabic_is_shaped_right_to_left_when_raqm_is_available() -> None:
     joined = _line("بب")
     apart = _line("ب ب")
     assert ImageChops.difference(joined, apart).getbbox() is not None
+
+
+def test_the_fonts_doc_code_runs(capsys: pytest.CaptureFixture[str]) -> None:
+    doc = (Path(__file__).parent.parent / "docs" / "fonts.md").read_text(encoding="utf-8")
+    blocks = doc.split("```python\n")[1:]
+    assert blocks
+    for block in blocks:
+        exec(compile(block.split("```")[0], "docs/fonts.md", "exec"), {})
+    assert "'Hello" in capsys.readouterr().out
