@@ -11,6 +11,7 @@ from slidestream.render._layout import (
     body_height,
     builtin_geometry,
     fit_title,
+    join_lines,
     place_image,
     plan_pages,
     text_width,
@@ -151,3 +152,11 @@ def test_box_drawing_characters_fall_back_too() -> None:
     if face.is_lato:
         pytest.skip("no installed font covers box drawing characters")
     assert not face.is_lato
+
+
+def test_a_huge_cjk_bullet_splits_without_inventing_spaces() -> None:
+    text = "量子コンピュータは量子力学の原理を利用して計算を行います。" * 150
+    pages = plan_pages("量子", [text], GEOMETRY)
+    assert len(pages) >= 2
+    parts = [join_lines(b.lines) for p in pages for b in p.bullets]
+    assert "".join(parts) == text

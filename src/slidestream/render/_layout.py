@@ -36,6 +36,7 @@ __all__ = [
     "cover_geometry",
     "deck_subtitle",
     "fit_title",
+    "join_lines",
     "place_image",
     "plan_pages",
     "text_width",
@@ -225,6 +226,16 @@ def wrap(text: str, size: float, width: float, *, bold: bool = False) -> list[st
     return lines
 
 
+def join_lines(lines: Sequence[str]) -> str:
+    """Undo wrapping: lines meet with a space, except between CJK characters."""
+    text = ""
+    for line in lines:
+        if text and line and not (_CJK.match(text[-1]) or _CJK.match(line[0])):
+            text += " "
+        text += line
+    return text
+
+
 def line_pitch(size: float) -> float:
     """The distance between baselines of two lines at ``size`` points."""
     return size * LINE_HEIGHT
@@ -383,7 +394,7 @@ def _split_long(texts: Sequence[str], size: int, box: Box) -> list[tuple[str, bo
     for text in texts:
         lines = wrap(text, size, box.w - size * BULLET_INDENT)
         for start in range(0, len(lines), capacity):
-            out.append((" ".join(lines[start : start + capacity]), start > 0))
+            out.append((join_lines(lines[start : start + capacity]), start > 0))
     return out
 
 

@@ -14,7 +14,6 @@ layouts (chosen by placeholder type, see ``_pptx_layouts.py``) and drops its sli
 from __future__ import annotations
 
 import io
-import re
 import threading
 from dataclasses import dataclass
 from pathlib import Path
@@ -45,6 +44,7 @@ from ._layout import (
     cover_geometry,
     deck_subtitle,
     fit_title,
+    join_lines,
     line_pitch,
     plan_pages,
 )
@@ -60,7 +60,6 @@ FONT = "Lato"
 TITLE_SLIDE_MS = 4000
 """How long the title slide stays up when the deck plays by itself."""
 CREDITS_TITLE = "Image credits"
-_CJK_EDGE = re.compile("[\u2e80-\u9fff\uac00-\ud7af\uf900-\ufaff\uff00-\uffef]")
 
 
 def _emu(points: float) -> Emu:
@@ -69,16 +68,6 @@ def _emu(points: float) -> Emu:
 
 def _rgb(colour: tuple[int, int, int]) -> RGBColor:
     return RGBColor(*colour)  # type: ignore[no-untyped-call]
-
-
-def _join(lines: list[str]) -> str:
-    """Undo wrapping: lines meet with a space, except between CJK characters."""
-    text = ""
-    for line in lines:
-        if text and not (_CJK_EDGE.match(text[-1]) or _CJK_EDGE.match(line[:1])):
-            text += " "
-        text += line
-    return text
 
 
 @dataclass
@@ -528,7 +517,7 @@ def _fill_bullets(frame: TextFrame, plan: PagePlan, *, builtin: bool) -> None:
         paragraph.space_after = Pt(0)
         _bullet(paragraph, indent, bullet, builtin=builtin)
         run = paragraph.add_run()
-        run.text = _join(bullet.lines)
+        run.text = join_lines(bullet.lines)
         run.font.size = Pt(size)
         if builtin:
             run.font.name = FONT
