@@ -1,0 +1,175 @@
+from __future__ import annotations
+
+import threading
+from pathlib import Path
+
+import pytest
+from PIL import Image, ImageChops, ImageStat
+
+from slidestream.render._fallback import face_for, raqm_available
+from slidestream.render._frames import _Canvas, render_frame, render_title_frame
+from slidestream.render._layout import THEME, builtin_geometry
+from tests._render_data import IMAGE_COLOUR, context, image_asset, slide
+
+SCALE = 2  # pixels per point at 1920 x 1080
+
+
+def _open(path: Path) -> Image.Image:
+    with Image.open(path) as image:
+        image.load()
+        return image.copy()
+
+
+def _region(image: Image.Image, box: tuple[float, float, float, float]) -> Image.Image:
+    return image.crop(tuple(round(v * SCALE) for v in box))
+
+
+def _ink(image: Image.Image, background: tuple[int, int, int] = THEME.background) -> int:
+    """How many pixels differ clearly from the background."""
+    diff = ImageChops.difference(image.convert("RGB"), Image.new("RGB", image.size, background))
+    return sum(1 for v in diff.convert("L").getdata() if v > 60)
+
+
+def test_a_frame_shows_title_bullets_and_image(tmp_path: Path) -> None:
+    path = render_frame(
+        slide(1, images=[image_asset(1200, 800)]),
+        context=context(tmp_path),
+        path=tmp_path / "frames" / "slide-002.png",
+    )
+    assert path == tmp_path / "frames" / "slide-002.png"
+    assert [p.name for p in path.parent.iterdir()] == ["slide-002.png"]  # no temp file left
+    image = _open(path)
+    assert image.size == (1920, 1080)
+    assert image.mode == "RGB"
+    stats = ImageStat.Stat(image.convert("L"))
+    assert stats.stddev[0] > 20  # not blank
+    geometry = builtin_geometry()
+    title = _region(
+        image, (geometry.title.x, geometry.title.y, geometry.title.right, geometry.title.bottom)
+    )
+    assert _ink(title) > 2000
+    body = geometry.body_with_image
+    assert _ink(_region(image, (body.x, body.y, body.right, body.bottom))) > 2000
+    box = geometry.image
+    centre = _region(
+        image, (box.x + box.w * 0.1, box.y + box.h * 0.6, box.x + box.w * 0.3, box.bottom - 20)
+    )
+    r, g, b = (round(c) for c in ImageStat.Stat(centre).mean)
+    assert abs(r - IMAGE_COLOUR[0]) < 12
+    assert abs(g - IMAGE_COLOUR[1]) < 12
+    assert abs(b - IMAGE_COLOUR[2]) < 12
+
+
+def test_without_an_image_the_text_uses_the_full_width(tmp_path: Path) -> None:
+    long = ["A point that is long enough to run past the middle of the slide in one line"]
+    path = render_frame(slide(0, bullets=long), context=context(tmp_path), path=tmp_path / "f.png")
+    image = _open(path)
+    geometry = builtin_geometry()
+    right = _region(
+        image, (geometry.image.x, geometry.body.y, geometry.body.right, geometry.body.y + 40)
+    )
+    assert _ink(right) > 200
+
+
+def test_other_sizes_scale_the_same_layout(tmp_path: Path) -> None:
+    path = render_frame(
+        slide(0, images=[image_asset()]),
+        context=context(tmp_path),
+        path=tmp_path / "small.png",
+        size=(960, 540),
+    )
+    assert _open(path).size == (960, 540)
+
+
+def test_title_frame(tmp_path: Path) -> None:
+    path = render_title_frame(context(tmp_path, title="Deck title"), tmp_path / "title.png")
+    image = _open(path)
+    assert image.size == (1920, 1080)
+    assert _ink(image, THEME.cover_background) > 5000
+
+
+def test_frames_render_the_same_from_many_threads(tmp_path: Path) -> None:
+    ctx = context(tmp_path, slide_count=4)
+    slides = [slide(i, images=[image_asset(640 + 40 * i, 480)]) for i in range(4)]
+    sequential = [
+        render_frame(s, context=ctx, path=tmp_path / f"seq-{s.index}.png").read_bytes()
+        for s in slides
+    ]
+    threads = [
+        threading.Thread(
+            target=render_frame,
+            args=(s,),
+            kwargs={"context": ctx, "path": tmp_path / f"par-{s.index}.png"},
+        )
+        for s in slides
+    ]
+    for thread in threads:
+        thread.start()
+    for thread in threads:
+        thread.join()
+    assert [(tmp_path / f"par-{i}.png").read_bytes() for i in range(4)] == sequential
+
+
+def _line(text: str) -> Image.Image:
+    canvas = _Canvas((800, 120), (255, 255, 255))
+    canvas.line(10, 10, text, 24, (0, 0, 0))
+    return canvas.image
+
+
+def _lato_only(text: str) -> Image.Image:
+    from slidestream.render._fonts import load_font
+
+    canvas = _Canvas((800, 120), (255, 255, 255))
+    canvas.draw.text((20, 20 + 46), text, font=load_font(48), fill=(0, 0, 0), anchor="ls")
+    return canvas.image
+
+
+def test_characters_lato_lacks_are_drawn_with_a_fallback_font() -> None:
+    georgian = "ქართული ენა"
+    if face_for("ქ", bold=False).is_lato:
+        pytest.skip("no installed font covers Georgian (DejaVu Sans does)")
+    fallback = _line(georgian)
+    tofu = _lato_only(georgian)
+    assert _ink(fallback, (255, 255, 255)) > 300
+    assert ImageChops.difference(fallback, tofu).getbbox() is not None
+    # each glyph differs: tofu boxes all look alike, real glyphs do not
+    first, second = (_line(c) for c in "ქა")
+    assert ImageChops.difference(first, second).getbbox() is not None
+
+
+def test_a_cjk_title_uses_a_cjk_font_when_one_is_installed(tmp_path: Path) -> None:
+    face = face_for("漢", bold=True)
+    if face.is_lato:
+        pytest.skip("no CJK font installed (e.g. apt install fonts-noto-cjk); see docs/fonts.md")
+    path = render_frame(
+        slide(0, title="量子コンピュータの仕組み", bullets=["量子ビットは0と1を同時に表す"]),
+        context=context(tmp_path),
+        path=tmp_path / "cjk.png",
+    )
+    geometry = builtin_geometry()
+    title = _region(
+        _open(path),
+        (geometry.title.x, geometry.title.y, geometry.title.right, geometry.title.bottom),
+    )
+    assert _ink(title) > 2000
+    one, two = (_line(c) for c in "量子")
+    assert ImageChops.difference(one, two).getbbox() is not None
+
+
+def test_arabic_is_shaped_right_to_left_when_raqm_is_available() -> None:
+    if face_for("ب", bold=False).is_lato:
+        pytest.skip("no installed font covers Arabic")
+    if not raqm_available():
+        pytest.skip("Pillow was built without libraqm: Arabic is drawn unshaped (docs/fonts.md)")
+    joined = _line("بب")
+    apart = _line("ب ب")
+    assert ImageChops.difference(joined, apart).getbbox() is not None
+
+
+def test_the_fonts_doc_code_runs(capsys: pytest.CaptureFixture[str]) -> None:
+    doc = (Path(__file__).parent.parent / "docs" / "fonts.md").read_text(encoding="utf-8")
+    blocks = doc.split("```python\n")[1:]
+    assert blocks
+    for block in blocks:
+        exec(compile(block.split("```")[0], "docs/fonts.md", "exec"), {})
+    assert "'Hello" in capsys.readouterr().out
