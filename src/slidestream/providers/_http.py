@@ -10,6 +10,7 @@ out the caller gets a :class:`ProviderError` naming the provider, the call and t
 from __future__ import annotations
 
 import email.utils
+import random
 import time
 from collections.abc import Awaitable, Callable
 from dataclasses import dataclass
@@ -22,7 +23,6 @@ from tenacity import (
     RetryCallState,
     retry_if_exception,
     stop_after_attempt,
-    wait_exponential_jitter,
 )
 
 from .._constants import (
@@ -60,6 +60,13 @@ class RetryPolicy:
     max_delay_s: float = MAX_RETRY_DELAY_S
     max_retry_after_s: float = 120.0
     """The longest ``Retry-After`` we wait for; longer asks give up at once."""
+
+    def backoff_s(self, attempt: int) -> float:
+        """The wait after failed attempt number ``attempt`` (1-based) when no
+        ``Retry-After`` says otherwise: capped exponential backoff with "equal jitter"
+        (half fixed, half random), so concurrent clients do not retry in lockstep."""
+        ceiling = min(self.max_delay_s, self.initial_delay_s * 2 ** max(0, attempt - 1))
+        return ceiling / 2 + random.uniform(0, ceiling / 2)
 
 
 def create_client(
@@ -158,14 +165,13 @@ async def request_with_retries(
         ProviderError: the connection kept failing.
     """
     policy = policy or RetryPolicy()
-    backoff = wait_exponential_jitter(initial=policy.initial_delay_s, max=policy.max_delay_s)
     where: dict[str, Any] = {"provider": provider, "stage": stage}
 
     def wait(state: RetryCallState) -> float:
         error = state.outcome.exception() if state.outcome else None
         if isinstance(error, _RetryableResponse) and error.retry_after is not None:
             return error.retry_after
-        return float(backoff(state))
+        return policy.backoff_s(state.attempt_number)
 
     def retryable(error: BaseException) -> bool:
         if isinstance(error, _RetryableResponse):
