@@ -33,6 +33,7 @@ from tests.servers._base import serve_app
 PEXELS_KEY = "pexels-test-key"
 UNSPLASH_KEY = "unsplash-test-key"
 BIG_BYTES = 3 * 1024 * 1024
+PEXELS_SIZES = ("original", "large2x", "large", "medium", "small", "portrait", "landscape", "tiny")
 
 
 def _picture(size: tuple[int, int], mode: str = "RGB") -> Image.Image:
@@ -155,7 +156,9 @@ def make_app(state: ImageServerState) -> web.Application:
         if (refusal := record(request)) is not None:
             return refusal
         q = request.query
-        assert q["action"] == "query" and q["generator"] == "search" and q["prop"] == "imageinfo"
+        assert q["action"] == "query"
+        assert q["generator"] == "search"
+        assert q["prop"] == "imageinfo"
         assert set(q["iiprop"].split("|")) >= {"url", "extmetadata", "size", "mime"}
         limit = int(q.get("gsrlimit", "10"))
         mimes = {"jpg": "image/jpeg", "png": "image/png", "webp": "image/webp"}
@@ -180,7 +183,8 @@ def make_app(state: ImageServerState) -> web.Application:
                             "thumbheight": 1200,
                             "url": url,
                             "descriptionurl": f"https://commons.wikimedia.org/wiki/{title}",
-                            "descriptionshorturl": f"https://commons.wikimedia.org/w/index.php?curid={1000 + n}",
+                            "descriptionshorturl": "https://commons.wikimedia.org/w/"
+                            f"index.php?curid={1000 + n}",
                             "mime": mime,
                             "extmetadata": {
                                 "LicenseShortName": {
