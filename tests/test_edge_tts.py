@@ -170,7 +170,6 @@ async def test_cancelling_under_trio_stops_the_request(edge_service: EdgeServerS
         voice="en-US-AriaNeural",
         retry=RetryPolicy(max_retries=50, initial_delay_s=0.05, max_delay_s=0.05),
     )
-    before = threading.active_count()
     with anyio.move_on_after(0.3) as scope:
         await tts.synthesize("Never finished.", voice=None, language="en")
     assert scope.cancelled_caught
@@ -179,7 +178,6 @@ async def test_cancelling_under_trio_stops_the_request(edge_service: EdgeServerS
             break
         await anyio.sleep(0.02)
     assert not any(t.name == "slidestream-asyncio" for t in threading.enumerate())
-    assert threading.active_count() <= before + 1  # at most an idle worker thread
 
 
 def test_options_are_validated() -> None:
