@@ -99,6 +99,7 @@ async def test_each_provider_returns_licensed_images(kind: str, server: ImageSer
     assert first.license == expected[0]
     assert first.attribution is not None
     assert first.attribution.startswith(expected[1])
+    assert headers["User-Agent"].startswith("slidestream/")
     if kind == "pexels":
         assert headers["Authorization"] == PEXELS_KEY
     if kind == "unsplash":

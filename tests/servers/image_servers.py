@@ -314,8 +314,11 @@ def make_app(state: ImageServerState) -> web.Application:
             raise web.HTTPFound("/img/photo.jpg")
         if name == "redirect-loop.jpg":
             raise web.HTTPFound("/img/redirect-loop.jpg")
-        if name == "slow.jpg":
-            await asyncio.sleep(3)
+        if name == "slow.jpg":  # three seconds, unless the client gives up first
+            for _ in range(60):
+                await asyncio.sleep(0.05)
+                if request.transport is None or request.transport.is_closing():
+                    return web.Response(status=499)
         if name == "huge.jpg":
             body = image_files()["photo.jpg"][0]
             return web.Response(body=body + b"\0" * BIG_BYTES, content_type="image/jpeg")

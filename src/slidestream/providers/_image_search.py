@@ -45,6 +45,16 @@ class ImageCandidate:
     """Provider-specific data kept for :meth:`SearchImageProvider.on_used`."""
 
 
+def user_agent() -> str:
+    """A descriptive User-Agent, as Wikimedia's policy asks of API clients."""
+    from .. import __version__
+
+    return (
+        f"slidestream/{__version__} (+https://pypi.org/project/slidestream/) "
+        f"httpx/{httpx.__version__}"
+    )
+
+
 def plain_text(value: object) -> str:
     """Text from an HTML fragment (Wikimedia's ``Artist`` field), whitespace collapsed."""
     text = html.unescape(_TAG.sub(" ", str(value or "")))
@@ -99,11 +109,12 @@ class SearchImageProvider:
             min_height=min(min_size),
             allow_private_addresses=allow_private_addresses,
         )
+        agent = {"User-Agent": user_agent()}
         self._api = create_client(
-            headers=self.api_headers(), timeout_s=timeout_s, transport=transport
+            headers={**agent, **self.api_headers()}, timeout_s=timeout_s, transport=transport
         )
         self._downloads = create_client(
-            timeout_s=timeout_s, transport=transport, follow_redirects=False
+            headers=agent, timeout_s=timeout_s, transport=transport, follow_redirects=False
         )
 
     def api_headers(self) -> dict[str, str]:
