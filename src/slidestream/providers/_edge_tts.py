@@ -225,16 +225,17 @@ class EdgeTTSProvider:
         chosen = voice or self.voice or await self._voice_for(language)
         audio = bytearray()
         words: list[WordTiming] = []
+        start = 0.0  # where the current piece begins in the joined audio
         for piece_text in pieces:
             piece = await self._speak(piece_text, chosen)
-            start = mp3_duration(bytes(audio)) if audio else 0.0
             words.extend(
                 WordTiming(w.text, round(start + w.start_s, 4), round(start + w.end_s, 4))
                 for w in piece.words
             )
             audio += piece.audio
+            start += mp3_duration(piece.audio)
         data = bytes(audio)
-        duration = max(mp3_duration(data), words[-1].end_s if words else 0.0)
+        duration = max(start, words[-1].end_s if words else 0.0)
         return SpeechClip(audio=data, format="mp3", duration_s=duration, words=words)
 
     async def list_voices(self) -> list[dict[str, Any]]:
