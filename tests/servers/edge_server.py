@@ -17,6 +17,7 @@ encoded once with the ffmpeg that imageio-ffmpeg ships.
 
 from __future__ import annotations
 
+import asyncio
 import functools
 import json
 import re
@@ -87,6 +88,8 @@ class EdgeServerState:
     """Drop this many connections mid-stream (after half the words) before answering fully."""
     handshake_statuses: list[int] = field(default_factory=list)
     """Refuse the next websocket handshakes with these HTTP statuses (``Retry-After: 0``)."""
+    word_delay_s: float = 0.0
+    """Pause this long before each word, to make a slow stream."""
     connections: int = 0
     voice_list_requests: int = 0
     configs: list[dict[str, Any]] = field(default_factory=list)
@@ -178,6 +181,9 @@ def make_app(state: EdgeServerState) -> web.Application:
         await ws.send_bytes(_audio_message(request_id, b"".join(frames[:LEAD_FRAMES])))
         position = LEAD_FRAMES
         for number, word in enumerate(words):
+            await asyncio.sleep(state.word_delay_s)
+            if ws.closed:
+                return ws
             count = 4 + 2 * len(word)
             if word_boundaries:
                 meta = {

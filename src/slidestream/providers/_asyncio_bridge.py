@@ -31,7 +31,6 @@ async def run_on_asyncio(function: Callable[[], Awaitable[T]]) -> T:
         return await function()
 
     loop = asyncio.new_event_loop()
-    finished = threading.Event()
     outcome: dict[str, T] = {}
     failure: list[BaseException] = []
 
@@ -48,19 +47,19 @@ async def run_on_asyncio(function: Callable[[], Awaitable[T]]) -> T:
         finally:
             try:
                 loop.run_until_complete(loop.shutdown_asyncgens())
+                loop.run_until_complete(loop.shutdown_default_executor())
             finally:
                 loop.close()
-                finished.set()
 
-    threading.Thread(target=run, name="slidestream-asyncio", daemon=True).start()
+    thread = threading.Thread(target=run, name="slidestream-asyncio", daemon=True)
+    thread.start()
     try:
-        await anyio.to_thread.run_sync(finished.wait, abandon_on_cancel=True)
+        await anyio.to_thread.run_sync(thread.join, abandon_on_cancel=True)
     except anyio.get_cancelled_exc_class():
-        if not finished.is_set():
-            with contextlib.suppress(RuntimeError):  # the loop closed meanwhile
-                loop.call_soon_threadsafe(task.cancel)
+        with contextlib.suppress(RuntimeError):  # the loop has closed already
+            loop.call_soon_threadsafe(task.cancel)
         with anyio.CancelScope(shield=True):
-            await anyio.to_thread.run_sync(finished.wait)
+            await anyio.to_thread.run_sync(thread.join)
         raise
     if failure:
         raise failure[0]
