@@ -10,12 +10,16 @@ from .._registry import get as get
 from .._registry import list_providers as list_providers
 from .._registry import provider_kind as provider_kind
 from .._registry import register as register
+from ._fallback import FallbackImages as FallbackImages
+from ._fallback import FallbackTTS as FallbackTTS
 from ._protocols import ImageProvider as ImageProvider
 from ._protocols import ScriptProvider as ScriptProvider
 from ._protocols import SlideStreamingScriptProvider as SlideStreamingScriptProvider
 from ._protocols import TTSProvider as TTSProvider
 
 __all__ = [
+    "FallbackImages",
+    "FallbackTTS",
     "ImageProvider",
     "ProviderInfo",
     "ScriptProvider",

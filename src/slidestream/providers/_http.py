@@ -61,6 +61,13 @@ class RetryPolicy:
     max_retry_after_s: float = 120.0
     """The longest ``Retry-After`` we wait for; longer asks give up at once."""
 
+    def backoff_s(self, attempt: int) -> float:
+        """The wait after failed attempt number ``attempt`` (1-based) when no
+        ``Retry-After`` says otherwise: capped exponential backoff with "equal jitter"
+        (half fixed, half random), so concurrent clients do not retry in lockstep."""
+        ceiling = min(self.max_delay_s, self.initial_delay_s * 2.0 ** max(0, attempt - 1))
+        return ceiling / 2 + random.uniform(0, ceiling / 2)
+
 
 def create_client(
     *,
@@ -146,11 +153,14 @@ async def request_with_retries(
     call: str,
     stage: str | None = None,
     policy: RetryPolicy | None = None,
+    return_redirects: bool = False,
 ) -> httpx.Response:
     """Call ``send`` until it returns a successful response, retrying what is worth retrying.
 
     ``send`` may open a streamed response (``client.send(request, stream=True)``); a failed
     attempt's response is closed before the next, and the successful one is returned open.
+    With ``return_redirects`` a 3xx response is returned too, for callers that follow
+    redirects themselves.
 
     Raises:
         ProviderRateLimitError: still 429 after the last retry.
@@ -165,10 +175,7 @@ async def request_with_retries(
         error = state.outcome.exception() if state.outcome else None
         if isinstance(error, _RetryableResponse) and error.retry_after is not None:
             return error.retry_after
-        # Capped exponential backoff with "equal jitter": half fixed, half random.
-        exponent: int = state.attempt_number - 1
-        delay = min(policy.max_delay_s, policy.initial_delay_s * 2.0**exponent)
-        return delay / 2 + random.uniform(0, delay / 2)
+        return policy.backoff_s(state.attempt_number)
 
     def retryable(error: BaseException) -> bool:
         if isinstance(error, _RetryableResponse):
@@ -212,7 +219,7 @@ async def request_with_retries(
             f"{type(error).__name__}: {error}",
             **where,
         ) from error
-    if response.is_success:
+    if response.is_success or (return_redirects and response.is_redirect):
         return response
     body = await _body_text(response)
     raise ProviderResponseError(

@@ -1,0 +1,333 @@
+"""Download images from URLs that came from a search API, safely.
+
+Image URLs come from third parties, so the downloader treats them as untrusted:
+
+- only ``http`` and ``https``; every other scheme (``file``, ``ftp``, ``data``, ...) is refused;
+- the host is resolved first and refused when any address is not a public one (private,
+  loopback, link-local, reserved, multicast, shared); the request then goes to the address
+  that was checked (the ``Host`` header and TLS server name keep the original name), so a DNS
+  answer cannot change between the check and the connection. Redirects are followed by hand
+  and every hop is checked the same way. ``allow_private_addresses=True`` turns this off
+  (for a self-hosted image server, and for tests on 127.0.0.1);
+- a size cap, checked against ``Content-Length`` first and enforced while streaming;
+- a time limit for the whole download;
+- the type is sniffed from the first bytes (the ``Content-Type`` header is not trusted), then
+  Pillow verifies the file and opens it again to convert it.
+
+What comes out is always 8-bit RGB: JPEG for photographic formats (JPEG, WEBP, AVIF, TIFF)
+and PNG for graphics formats (PNG, GIF, BMP), with any transparency flattened onto white. An
+RGB or greyscale JPEG or PNG that needs no change is kept byte for byte. Images smaller than
+the minimum size are skipped (``None``), not failed.
+"""
+
+from __future__ import annotations
+
+import functools
+import io
+import ipaddress
+import socket
+from dataclasses import dataclass
+from typing import Final
+
+import anyio
+import httpx
+from PIL import Image, ImageOps, UnidentifiedImageError
+
+from .._exceptions import ProviderError, ProviderResponseError, ProviderTimeoutError
+from ._http import RetryPolicy, request_with_retries
+
+__all__ = [
+    "DownloadPolicy",
+    "PreparedImage",
+    "UnsafeURLError",
+    "check_url",
+    "fetch_image",
+    "prepare_image",
+    "sniff_image_type",
+]
+
+ALLOWED_SCHEMES: Final = frozenset({"http", "https"})
+_PHOTO_FORMATS: Final = frozenset({"JPEG", "MPO", "WEBP", "AVIF", "TIFF"})
+_KEEP_MODES: Final = frozenset({"RGB", "L"})
+_REDIRECTS: Final = frozenset({301, 302, 303, 307, 308})
+
+IPAddress = ipaddress.IPv4Address | ipaddress.IPv6Address
+
+
+class UnsafeURLError(ProviderError):
+    """A URL was refused: not http(s), or its host is a private, loopback or link-local one."""
+
+
+@dataclass(frozen=True, kw_only=True)
+class DownloadPolicy:
+    """Limits for downloading one image."""
+
+    max_bytes: int = 15 * 1024 * 1024
+    timeout_s: float = 30.0
+    min_width: int = 400
+    """The long side must be at least this many pixels."""
+    min_height: int = 300
+    """The short side must be at least this many pixels."""
+    max_pixels: int = 40_000_000
+    max_redirects: int = 5
+    allow_private_addresses: bool = False
+    jpeg_quality: int = 90
+
+
+@dataclass(frozen=True)
+class PreparedImage:
+    """Image bytes ready for a slide."""
+
+    data: bytes
+    mime_type: str
+    width: int
+    height: int
+
+
+def sniff_image_type(head: bytes) -> str | None:
+    """The image format that ``head`` (the first bytes of a file) starts with, if any."""
+    if head.startswith(b"\xff\xd8\xff"):
+        return "jpeg"
+    if head.startswith(b"\x89PNG\r\n\x1a\n"):
+        return "png"
+    if head[:6] in (b"GIF87a", b"GIF89a"):
+        return "gif"
+    if head[:4] == b"RIFF" and head[8:12] == b"WEBP":
+        return "webp"
+    if head[4:8] == b"ftyp" and head[8:12] in (b"avif", b"avis"):
+        return "avif"
+    if head[:4] in (b"II*\x00", b"MM\x00*"):
+        return "tiff"
+    if head[:2] == b"BM":
+        return "bmp"
+    return None
+
+
+def _is_public(address: IPAddress) -> bool:
+    if isinstance(address, ipaddress.IPv6Address) and address.ipv4_mapped is not None:
+        address = address.ipv4_mapped
+    return address.is_global and not address.is_multicast
+
+
+async def check_url(
+    url: str, *, allow_private_addresses: bool = False, provider: str = "images"
+) -> IPAddress | None:
+    """Refuse ``url`` unless it is http(s) to a public address; returns the address to use.
+
+    Returns ``None`` when ``allow_private_addresses`` is set (nothing is resolved then).
+
+    Raises:
+        UnsafeURLError: the scheme is not http(s), or the host resolves to a non-public
+            address.
+        ProviderError: the host name does not resolve.
+    """
+    try:
+        parsed = httpx.URL(url)
+    except httpx.InvalidURL as error:
+        raise UnsafeURLError(f"{provider}: refused {url!r}: {error}", provider=provider) from error
+    if parsed.scheme not in ALLOWED_SCHEMES or not parsed.host:
+        raise UnsafeURLError(
+            f"{provider}: refused {url!r}: only http and https URLs are downloaded.",
+            provider=provider,
+        )
+    if allow_private_addresses:
+        return None
+    port = parsed.port or (443 if parsed.scheme == "https" else 80)
+    try:
+        addresses = [ipaddress.ip_address(parsed.host)]
+    except ValueError:
+        try:
+            found = await anyio.getaddrinfo(parsed.host, port, type=socket.SOCK_STREAM)
+        except OSError as error:
+            raise ProviderError(
+                f"{provider}: cannot resolve {parsed.host!r}: {error}", provider=provider
+            ) from error
+        addresses = [ipaddress.ip_address(str(info[4][0]).split("%")[0]) for info in found]
+    for address in addresses:
+        if not _is_public(address):
+            raise UnsafeURLError(
+                f"{provider}: refused {url!r}: {parsed.host} is a private, loopback, "
+                "link-local or reserved address. Pass allow_private_addresses=True to allow "
+                "it (only for servers you trust).",
+                provider=provider,
+            )
+    if not addresses:
+        raise ProviderError(f"{provider}: {parsed.host!r} has no address.", provider=provider)
+    return addresses[0]
+
+
+def _pinned_request(
+    client: httpx.AsyncClient, url: str, address: IPAddress | None
+) -> httpx.Request:
+    if address is None:
+        return client.build_request("GET", url)
+    parsed = httpx.URL(url)
+    host_header = parsed.netloc.decode("ascii")
+    request = client.build_request(
+        "GET",
+        parsed.copy_with(host=str(address)),
+        headers={"Host": host_header},
+        extensions={"sni_hostname": parsed.host} if parsed.scheme == "https" else None,
+    )
+    return request
+
+
+async def _read_capped(response: httpx.Response, limit: int, url: str, provider: str) -> bytes:
+    declared = response.headers.get("content-length", "")
+    if declared.isdigit() and int(declared) > limit:
+        raise ProviderResponseError(
+            f"{provider}: {url} is {int(declared)} bytes, more than the {limit}-byte limit.",
+            provider=provider,
+        )
+    body = bytearray()
+    async for chunk in response.aiter_bytes():
+        body += chunk
+        if len(body) > limit:
+            raise ProviderResponseError(
+                f"{provider}: {url} is more than the {limit}-byte limit.", provider=provider
+            )
+    return bytes(body)
+
+
+async def _download(
+    client: httpx.AsyncClient, url: str, policy: DownloadPolicy, retry: RetryPolicy, provider: str
+) -> bytes:
+    for _ in range(policy.max_redirects + 1):
+        address = await check_url(
+            url, allow_private_addresses=policy.allow_private_addresses, provider=provider
+        )
+        request = _pinned_request(client, url, address)
+        response = await request_with_retries(
+            functools.partial(client.send, request, stream=True),
+            provider=provider,
+            call=f"download {url}",
+            stage="images",
+            policy=retry,
+            return_redirects=True,
+        )
+        try:
+            if response.status_code in _REDIRECTS and "location" in response.headers:
+                url = str(httpx.URL(url).join(response.headers["location"]))
+                continue
+            return await _read_capped(response, policy.max_bytes, url, provider)
+        finally:
+            await response.aclose()
+    raise ProviderResponseError(
+        f"{provider}: more than {policy.max_redirects} redirects downloading {url}.",
+        provider=provider,
+    )
+
+
+def _flatten(image: Image.Image) -> Image.Image:
+    """8-bit RGB, with transparency composited onto white."""
+    if image.mode in ("I;16", "I;16B", "I;16L", "I;16N", "I", "F"):
+        scale = 1 / 257 if image.mode != "F" else 255.0
+        image = image.convert("I") if image.mode.startswith("I;16") else image
+        image = image.point(lambda value: value * scale).convert("L")
+    if image.mode == "P":
+        image = image.convert("RGBA" if "transparency" in image.info else "RGB")
+    if image.mode in ("LA", "La", "PA", "RGBa") or (
+        image.mode == "L" and "transparency" in image.info
+    ):
+        image = image.convert("RGBA")
+    if image.mode == "RGB" and "transparency" in image.info:
+        image = image.convert("RGBA")
+    if image.mode == "RGBA":
+        background = Image.new("RGB", image.size, (255, 255, 255))
+        background.paste(image, mask=image.getchannel("A"))
+        return background
+    return image.convert("RGB") if image.mode != "RGB" else image
+
+
+def prepare_image(data: bytes, policy: DownloadPolicy) -> PreparedImage | None:
+    """Verify ``data`` with Pillow and convert it for slides; ``None`` when it is too small.
+
+    Blocking: run it in a worker thread.
+
+    Raises:
+        ValueError: the data is not an image Pillow can read, or it is too large.
+    """
+    try:
+        with Image.open(io.BytesIO(data)) as probe:
+            if probe.width * probe.height > policy.max_pixels:
+                raise ValueError(f"{probe.width}x{probe.height} pixels is too large")
+            probe.verify()
+        with Image.open(io.BytesIO(data)) as opened:
+            source_format = opened.format or ""
+            opened.seek(0)  # the first frame of an animation
+            opened.load()
+            rotated = opened.getexif().get(0x0112, 1) != 1
+            image = ImageOps.exif_transpose(opened) if rotated else opened
+            width, height = image.size
+            if max(width, height) < policy.min_width or min(width, height) < policy.min_height:
+                return None
+            keep = (
+                source_format in ("JPEG", "PNG")
+                and opened.mode in _KEEP_MODES
+                and "transparency" not in opened.info
+                and not rotated
+                and not getattr(opened, "is_animated", False)
+            )
+            if keep:
+                mime = "image/jpeg" if source_format == "JPEG" else "image/png"
+                return PreparedImage(data, mime, width, height)
+            rgb = _flatten(image)
+            out = io.BytesIO()
+            if source_format in _PHOTO_FORMATS:
+                rgb.save(out, "JPEG", quality=policy.jpeg_quality, optimize=True)
+                mime = "image/jpeg"
+            else:
+                rgb.save(out, "PNG", optimize=True)
+                mime = "image/png"
+            return PreparedImage(out.getvalue(), mime, width, height)
+    except (UnidentifiedImageError, Image.DecompressionBombError) as error:
+        raise ValueError(str(error)) from error
+    except (OSError, SyntaxError, EOFError, IndexError) as error:
+        raise ValueError(f"damaged image: {error}") from error
+
+
+async def fetch_image(
+    client: httpx.AsyncClient,
+    url: str,
+    *,
+    policy: DownloadPolicy | None = None,
+    retry: RetryPolicy | None = None,
+    provider: str = "images",
+) -> PreparedImage | None:
+    """Download ``url`` safely and prepare it for a slide; ``None`` when it is too small.
+
+    ``client`` must not follow redirects itself (each hop is checked here).
+
+    Raises:
+        UnsafeURLError: the URL, or a redirect, was refused.
+        ProviderTimeoutError: the download took longer than ``policy.timeout_s``.
+        ProviderResponseError: too large, not an image, or damaged.
+        ProviderError: the server could not be reached.
+    """
+    policy = policy or DownloadPolicy()
+    retry = retry or RetryPolicy()
+    try:
+        with anyio.fail_after(policy.timeout_s):
+            data = await _download(client, url, policy, retry, provider)
+    except TimeoutError as error:
+        raise ProviderTimeoutError(
+            f"{provider}: downloading {url} took longer than {policy.timeout_s:g} s.",
+            provider=provider,
+            stage="images",
+        ) from error
+    kind = sniff_image_type(data[:16])
+    if kind is None:
+        start = data[:24].decode("latin-1").strip()
+        raise ProviderResponseError(
+            f"{provider}: {url} is not an image (it starts with {start!r}).",
+            provider=provider,
+            stage="images",
+        )
+    try:
+        return await anyio.to_thread.run_sync(prepare_image, data, policy)
+    except ValueError as error:
+        raise ProviderResponseError(
+            f"{provider}: cannot use the {kind} image at {url}: {error}",
+            provider=provider,
+            stage="images",
+        ) from error

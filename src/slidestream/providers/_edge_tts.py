@@ -1,0 +1,364 @@
+"""Microsoft Edge's online neural voices, through the ``edge-tts`` package.
+
+The provider asks for word boundaries explicitly (edge-tts 7.2 made sentence boundaries the
+default), turns them into :class:`WordTiming` values, splits long narrations at sentence
+boundaries into several requests and stitches the MP3 audio and the timings back together.
+When no voice is given it picks one for the language from the service's voice list, which is
+fetched once per process.
+
+edge-tts talks to the service through aiohttp, which runs only under asyncio. Under trio each
+request runs in a private asyncio loop on a worker thread (see ``_asyncio_bridge``), so the
+provider works on both backends; cancelling the caller stops the request.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import re
+from collections.abc import Awaitable, Callable, Sequence
+from dataclasses import dataclass
+from typing import Any, Final, TypeVar
+
+import aiohttp
+import anyio
+import edge_tts
+import edge_tts.exceptions
+from tenacity import (
+    AsyncRetrying,
+    RetryCallState,
+    retry_if_exception,
+    stop_after_attempt,
+)
+
+from .._context import current_slide_index
+from .._exceptions import (
+    ConfigurationError,
+    ProviderError,
+    ProviderRateLimitError,
+    ProviderResponseError,
+    ProviderTimeoutError,
+)
+from .._models import SpeechClip, WordTiming
+from ._asyncio_bridge import run_on_asyncio
+from ._http import RETRY_STATUSES, RetryPolicy
+from ._mp3 import mp3_duration
+
+__all__ = ["EdgeTTSProvider", "pick_voice", "split_sentences"]
+
+NAME: Final = "edge-tts"
+TICKS_PER_SECOND: Final = 10_000_000
+"""Edge reports offsets and durations in 100-nanosecond ticks."""
+DEFAULT_MAX_CHARS: Final = 1500
+"""Longer narrations are sent as several requests, split between sentences."""
+
+_DEFAULT_REGIONS: Final = {
+    "ar": "ar-SA",
+    "de": "de-DE",
+    "en": "en-US",
+    "es": "es-ES",
+    "fr": "fr-FR",
+    "hi": "hi-IN",
+    "it": "it-IT",
+    "ja": "ja-JP",
+    "ko": "ko-KR",
+    "nl": "nl-NL",
+    "pl": "pl-PL",
+    "pt": "pt-BR",
+    "ru": "ru-RU",
+    "sv": "sv-SE",
+    "tr": "tr-TR",
+    "uk": "uk-UA",
+    "zh": "zh-CN",
+}
+_PERCENT = re.compile(r"^[+-]\d+%$")
+_HERTZ = re.compile(r"^[+-]\d+Hz$")
+_SENTENCE_END = re.compile(r"(?<=[.!?…。！？])\s+")
+
+_voice_cache: dict[str, list[dict[str, Any]]] = {}
+"""The voice list per voice-list URL, fetched once per process."""
+
+T = TypeVar("T")
+
+
+def split_sentences(text: str, max_chars: int = DEFAULT_MAX_CHARS) -> list[str]:
+    """Split ``text`` between sentences into pieces of at most ``max_chars`` characters.
+
+    A single sentence longer than ``max_chars`` stays whole (edge-tts itself splits a
+    request that exceeds the service's size limit at a space).
+    """
+    pieces: list[str] = []
+    current = ""
+    for sentence in _SENTENCE_END.split(" ".join(text.split())):
+        if current and len(current) + 1 + len(sentence) > max_chars:
+            pieces.append(current)
+            current = sentence
+        else:
+            current = f"{current} {sentence}" if current else sentence
+    if current:
+        pieces.append(current)
+    return pieces
+
+
+def pick_voice(voices: Sequence[dict[str, Any]], language: str) -> str | None:
+    """The ``ShortName`` of the voice that fits ``language`` best, or ``None``.
+
+    ``"de-DE"`` matches that locale exactly; a bare ``"en"`` prefers the language's main
+    region (``en-US``) and then any locale of the language. Neural voices come first, then
+    the service's own order.
+    """
+    wanted = language.strip().replace("_", "-").lower()
+    base = wanted.split("-")[0]
+
+    def locale(voice: dict[str, Any]) -> str:
+        return str(voice.get("Locale", "")).lower()
+
+    candidates = [v for v in voices if locale(v) == wanted]
+    if not candidates and "-" not in wanted:
+        region = _DEFAULT_REGIONS.get(base, "").lower()
+        candidates = [v for v in voices if region and locale(v) == region]
+    if not candidates:
+        candidates = [v for v in voices if locale(v).split("-")[0] == base]
+    candidates.sort(key=lambda v: not str(v.get("ShortName", "")).endswith("Neural"))
+    return str(candidates[0]["ShortName"]) if candidates else None
+
+
+class _TruncatedStream(Exception):
+    """The service closed the connection before the end of the turn."""
+
+
+@dataclass(frozen=True)
+class _Piece:
+    audio: bytes
+    words: list[WordTiming]
+
+
+def _status(error: BaseException) -> int | None:
+    return error.status if isinstance(error, aiohttp.ClientResponseError) else None
+
+
+def _is_transient(error: BaseException) -> bool:
+    status = _status(error)
+    if status is not None:
+        return status in RETRY_STATUSES or status >= 500
+    return isinstance(
+        error,
+        (
+            aiohttp.ClientError,
+            TimeoutError,
+            asyncio.TimeoutError,
+            OSError,
+            edge_tts.exceptions.WebSocketError,
+            edge_tts.exceptions.NoAudioReceived,
+            _TruncatedStream,
+        ),
+    )
+
+
+def _retry_after(error: BaseException) -> float | None:
+    if not isinstance(error, aiohttp.ClientResponseError) or not error.headers:
+        return None
+    value = error.headers.get("Retry-After")
+    try:
+        return max(0.0, float(value)) if value else None
+    except ValueError:
+        return None
+
+
+class EdgeTTSProvider:
+    """Speech from Microsoft Edge's online text-to-speech service (``edge-tts``).
+
+    Args:
+        voice: an Edge voice such as ``"en-US-AriaNeural"``; by default one is picked for the
+            deck's language. A voice passed to :meth:`synthesize` wins over this one.
+        rate: speaking rate change, e.g. ``"+10%"`` or ``"-5%"``.
+        pitch: pitch change, e.g. ``"+0Hz"`` or ``"-20Hz"``.
+        volume: volume change, e.g. ``"+0%"``.
+        max_chars: longer narrations are split between sentences into several requests.
+        timeout_s: the longest one request may take, end to end.
+        retry: how often and how patiently to retry dropped connections, 429 and 5xx.
+    """
+
+    name = NAME
+
+    def __init__(
+        self,
+        *,
+        voice: str | None = None,
+        rate: str | None = None,
+        pitch: str | None = None,
+        volume: str | None = None,
+        max_chars: int = DEFAULT_MAX_CHARS,
+        timeout_s: float = 60.0,
+        retry: RetryPolicy | None = None,
+    ) -> None:
+        for option, value, pattern, example in (
+            ("rate", rate, _PERCENT, "+10%"),
+            ("volume", volume, _PERCENT, "-5%"),
+            ("pitch", pitch, _HERTZ, "+0Hz"),
+        ):
+            if value is not None and not pattern.match(value):
+                raise ConfigurationError(
+                    f"edge-tts: {option}={value!r} is not valid; use a signed value "
+                    f"such as {example!r}."
+                )
+        if max_chars < 100:
+            raise ConfigurationError("edge-tts: max_chars must be at least 100.")
+        self.voice = voice
+        self.rate = rate or "+0%"
+        self.pitch = pitch or "+0Hz"
+        self.volume = volume or "+0%"
+        self.max_chars = max_chars
+        self.timeout_s = timeout_s
+        self.retry = retry or RetryPolicy()
+        self._voices_lock = anyio.Lock()
+
+    async def aclose(self) -> None:
+        """Nothing to release: every request opens and closes its own connection."""
+
+    async def synthesize(self, text: str, *, voice: str | None, language: str) -> SpeechClip:
+        """Speak ``text``; returns MP3 audio with one :class:`WordTiming` per spoken word."""
+        pieces = split_sentences(text, self.max_chars)
+        if not pieces:
+            raise ProviderResponseError(
+                "edge-tts: there is no text to speak.", provider=NAME, stage="tts"
+            )
+        chosen = voice or self.voice or await self._voice_for(language)
+        audio = bytearray()
+        words: list[WordTiming] = []
+        start = 0.0  # where the current piece begins in the joined audio
+        for piece_text in pieces:
+            piece = await self._speak(piece_text, chosen)
+            words.extend(
+                WordTiming(w.text, round(start + w.start_s, 4), round(start + w.end_s, 4))
+                for w in piece.words
+            )
+            audio += piece.audio
+            start += mp3_duration(piece.audio)
+        data = bytes(audio)
+        duration = max(start, words[-1].end_s if words else 0.0)
+        return SpeechClip(audio=data, format="mp3", duration_s=duration, words=words)
+
+    async def list_voices(self) -> list[dict[str, Any]]:
+        """The service's voice list (``ShortName``, ``Locale``, ``Gender``, ...), cached."""
+        url: str = edge_tts.voices.VOICE_LIST  # type: ignore[attr-defined]
+        async with self._voices_lock:
+            if url not in _voice_cache:
+                _voice_cache[url] = [
+                    dict(v)
+                    for v in await self._with_retries(
+                        lambda: run_on_asyncio(edge_tts.list_voices), call="list_voices"
+                    )
+                ]
+        return _voice_cache[url]
+
+    async def _voice_for(self, language: str) -> str:
+        voice = pick_voice(await self.list_voices(), language)
+        if voice is None:
+            raise ConfigurationError(
+                f"edge-tts has no voice for language {language!r}; pass a voice such as "
+                "'en-US-AriaNeural' (`edge-tts --list-voices` lists them)."
+            )
+        return voice
+
+    def _communicate(self, text: str, voice: str) -> edge_tts.Communicate:
+        return edge_tts.Communicate(
+            text,
+            voice,
+            rate=self.rate,
+            pitch=self.pitch,
+            volume=self.volume,
+            boundary="WordBoundary",
+            connect_timeout=max(1, round(min(self.timeout_s, 10))),
+            receive_timeout=max(1, round(self.timeout_s)),
+        )
+
+    async def _speak(self, text: str, voice: str) -> _Piece:
+        try:
+            self._communicate(text, voice)  # validates the voice before any request
+        except ValueError as error:
+            raise ConfigurationError(
+                f"edge-tts: {error} Use a voice name such as 'en-US-AriaNeural'."
+            ) from error
+
+        async def attempt() -> _Piece:
+            communicate = self._communicate(text, voice)
+            audio = bytearray()
+            words: list[WordTiming] = []
+            async for chunk in communicate.stream():
+                if chunk["type"] == "audio":
+                    audio += chunk.get("data", b"")
+                elif chunk["type"] == "WordBoundary":
+                    offset, duration = chunk.get("offset", 0), chunk.get("duration", 0)
+                    words.append(
+                        WordTiming(
+                            chunk.get("text", ""),
+                            offset / TICKS_PER_SECOND,
+                            (offset + duration) / TICKS_PER_SECOND,
+                        )
+                    )
+            # edge-tts ends a turn quietly when the socket closes early; it counts the
+            # audio of every completed turn, so a mismatch means a dropped connection.
+            completed = communicate.state.get("cumulative_audio_bytes")
+            if completed is not None and completed != len(audio):
+                raise _TruncatedStream(
+                    f"the connection closed mid-stream after {len(audio)} bytes of audio"
+                )
+            return _Piece(bytes(audio), words)
+
+        async def timed_attempt() -> _Piece:
+            with anyio.fail_after(self.timeout_s):
+                return await run_on_asyncio(attempt)
+
+        return await self._with_retries(timed_attempt, call="synthesize")
+
+    async def _with_retries(self, call_once: Callable[[], Awaitable[T]], *, call: str) -> T:
+        policy = self.retry
+
+        def wait(state: RetryCallState) -> float:
+            error = state.outcome.exception() if state.outcome else None
+            after = _retry_after(error) if error else None
+            return after if after is not None else policy.backoff_s(state.attempt_number)
+
+        def retryable(error: BaseException) -> bool:
+            after = _retry_after(error)
+            return _is_transient(error) and (after is None or after <= policy.max_retry_after_s)
+
+        attempts = 0
+        try:
+            async for attempt in AsyncRetrying(
+                stop=stop_after_attempt(policy.max_retries + 1),
+                wait=wait,
+                retry=retry_if_exception(retryable),
+                sleep=anyio.sleep,
+                reraise=True,
+            ):
+                with attempt:
+                    attempts += 1
+                    return await call_once()
+        except (ConfigurationError, ProviderError):
+            raise
+        except Exception as error:
+            raise self._error(error, call, attempts) from error
+        raise AssertionError("unreachable")  # pragma: no cover
+
+    def _error(self, error: Exception, call: str, attempts: int) -> ProviderError:
+        status = _status(error)
+        where: dict[str, Any] = {
+            "provider": NAME,
+            "stage": "tts",
+            "slide_index": current_slide_index(),
+            "status_code": status,
+        }
+        detail = f"{type(error).__name__}: {error}"
+        message = f"{NAME}: {call} failed after {attempts} attempt(s)"
+        if status is not None:
+            message += f"; last status {status}"
+        if isinstance(error, (TimeoutError, asyncio.TimeoutError)):
+            return ProviderTimeoutError(f"{message} (timed out).", **where)
+        if status == 429:
+            return ProviderRateLimitError(f"{message}: {detail}", **where)
+        if status is not None or isinstance(
+            error, (edge_tts.exceptions.UnexpectedResponse, edge_tts.exceptions.UnknownResponse)
+        ):
+            return ProviderResponseError(f"{message}: {detail}", **where)
+        return ProviderError(f"{message}: {detail}", **where)

@@ -1,0 +1,75 @@
+"""Measure MPEG audio (MP3) without decoding it or calling ffprobe.
+
+An MP3 stream is a sequence of self-describing frames: each header gives the frame's
+length and its sample count, so walking the headers yields the exact duration. Streams can
+be concatenated frame by frame, which is how the Edge TTS provider stitches the audio of
+several requests into one clip.
+"""
+
+from __future__ import annotations
+
+__all__ = ["mp3_duration"]
+
+# Bitrates in kbit/s by [MPEG-1?][layer][index]; layer 1, 2, 3.
+_BITRATES = {
+    (True, 1): (0, 32, 64, 96, 128, 160, 192, 224, 256, 288, 320, 352, 384, 416, 448),
+    (True, 2): (0, 32, 48, 56, 64, 80, 96, 112, 128, 160, 192, 224, 256, 320, 384),
+    (True, 3): (0, 32, 40, 48, 56, 64, 80, 96, 112, 128, 160, 192, 224, 256, 320),
+    (False, 1): (0, 32, 48, 56, 64, 80, 96, 112, 128, 144, 160, 176, 192, 224, 256),
+    (False, 2): (0, 8, 16, 24, 32, 40, 48, 56, 64, 80, 96, 112, 128, 144, 160),
+    (False, 3): (0, 8, 16, 24, 32, 40, 48, 56, 64, 80, 96, 112, 128, 144, 160),
+}
+_SAMPLE_RATES = {3: (44100, 48000, 32000), 2: (22050, 24000, 16000), 0: (11025, 12000, 8000)}
+
+
+def _frame(data: bytes, pos: int) -> tuple[int, int, int] | None:
+    """``(frame length, samples, sample rate)`` of the frame header at ``pos``, if valid."""
+    if pos + 4 > len(data) or data[pos] != 0xFF or data[pos + 1] & 0xE0 != 0xE0:
+        return None
+    version = (data[pos + 1] >> 3) & 0x3  # 0: MPEG-2.5, 2: MPEG-2, 3: MPEG-1
+    layer = 4 - ((data[pos + 1] >> 1) & 0x3)  # 1, 2 or 3; 4 is reserved
+    bitrate_index = data[pos + 2] >> 4
+    rate_index = (data[pos + 2] >> 2) & 0x3
+    if version == 1 or layer == 4 or bitrate_index in (0, 15) or rate_index == 3:
+        return None
+    mpeg1 = version == 3
+    bitrate = _BITRATES[(mpeg1, layer)][bitrate_index] * 1000
+    rate = _SAMPLE_RATES[version][rate_index]
+    padding = (data[pos + 2] >> 1) & 0x1
+    if layer == 1:
+        return (12 * bitrate // rate + padding) * 4, 384, rate
+    samples = 1152 if layer == 2 or mpeg1 else 576
+    return samples // 8 * bitrate // rate + padding, samples, rate
+
+
+def _skip_id3v2(data: bytes, pos: int) -> int:
+    if data[pos : pos + 3] != b"ID3" or pos + 10 > len(data):
+        return pos
+    size = 0
+    for byte in data[pos + 6 : pos + 10]:
+        size = (size << 7) | (byte & 0x7F)
+    footer = 10 if data[pos + 5] & 0x10 else 0
+    return pos + 10 + size + footer
+
+
+def mp3_duration(data: bytes) -> float:
+    """The playing time of ``data`` in seconds (0.0 when it holds no MPEG audio frame).
+
+    ID3v2 tags (also in the middle of concatenated files) and junk between frames are
+    skipped; a frame only counts when it fits in the data.
+    """
+    pos = 0
+    samples_by_rate: dict[int, int] = {}
+    while pos < len(data):
+        skipped = _skip_id3v2(data, pos)
+        if skipped != pos:
+            pos = skipped
+            continue
+        frame = _frame(data, pos)
+        if frame is None or pos + frame[0] > len(data):
+            pos += 1
+            continue
+        length, samples, rate = frame
+        samples_by_rate[rate] = samples_by_rate.get(rate, 0) + samples
+        pos += length
+    return sum(samples / rate for rate, samples in samples_by_rate.items())

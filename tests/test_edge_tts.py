@@ -1,0 +1,220 @@
+"""EdgeTTSProvider against a local server that speaks the Edge TTS websocket exchange.
+
+The real ``edge-tts`` client runs unchanged; only its service URLs (module constants of
+the library) point at 127.0.0.1.
+"""
+
+from __future__ import annotations
+
+import subprocess
+import threading
+from collections.abc import Iterator
+from pathlib import Path
+
+import anyio
+import edge_tts
+import imageio_ffmpeg
+import pytest
+
+from slidestream import ConfigurationError, ProviderError
+from slidestream._exceptions import ProviderRateLimitError
+from slidestream.providers import get
+from slidestream.providers._edge_tts import pick_voice, split_sentences
+from slidestream.providers._http import RetryPolicy
+from slidestream.providers._mp3 import mp3_duration
+from slidestream.providers.edge import EdgeTTSProvider
+from tests.servers.edge_server import (
+    FRAME_TICKS,
+    LEAD_FRAMES,
+    VOICES,
+    EdgeServerState,
+    client_urls,
+    mp3_frames,
+    serve_edge,
+)
+
+
+def decoded_seconds(path: Path) -> float:
+    """Decode an audio file to 16-bit mono PCM with ffmpeg and measure it."""
+    command = [imageio_ffmpeg.get_ffmpeg_exe(), "-v", "error", "-i", str(path)]
+    command += ["-f", "s16le", "-ac", "1", "-ar", "24000", "-"]
+    pcm = subprocess.run(command, capture_output=True, check=True, timeout=60).stdout
+    return len(pcm) / 2 / 24000
+
+
+FAST = RetryPolicy(max_retries=2, initial_delay_s=0.01, max_delay_s=0.02)
+
+
+@pytest.fixture
+def edge_service(monkeypatch: pytest.MonkeyPatch) -> Iterator[EdgeServerState]:
+    with serve_edge() as (base_url, state):
+        wss_url, voice_list_url = client_urls(base_url)
+        monkeypatch.setattr(edge_tts.communicate, "WSS_URL", wss_url)
+        monkeypatch.setattr(edge_tts.voices, "VOICE_LIST", voice_list_url)
+        yield state
+
+
+@pytest.mark.parametrize("anyio_backend", ["asyncio", "trio"])
+@pytest.mark.anyio
+async def test_audio_and_word_timings(edge_service: EdgeServerState, tmp_path: Path) -> None:
+    tts = EdgeTTSProvider(retry=FAST)
+    clip = await tts.synthesize("Hello streaming world.", voice=None, language="en")
+
+    assert clip.format == "mp3"
+    assert [w.text for w in clip.words] == ["Hello", "streaming", "world"]
+    assert clip.words[0].start_s == pytest.approx(LEAD_FRAMES * FRAME_TICKS / 1e7)
+    assert all(a.end_s <= b.start_s for a, b in zip(clip.words, clip.words[1:], strict=False))
+    # The audio is real MP3 that ffmpeg decodes, as long as the provider says.
+    path = tmp_path / "clip.mp3"
+    path.write_bytes(clip.audio)
+    assert clip.duration_s == pytest.approx(decoded_seconds(path), abs=0.05)
+    assert clip.duration_s >= clip.words[-1].end_s
+    # It asked for word boundaries and got the voice picked for "en".
+    options = edge_service.configs[0]["context"]["synthesis"]["audio"]["metadataoptions"]
+    assert options["wordBoundaryEnabled"] == "true"
+    assert edge_service.requests[0][0].endswith("(en-US, AriaNeural)")
+    await tts.aclose()
+
+
+@pytest.mark.anyio
+async def test_voice_from_language_and_list_fetched_once(edge_service: EdgeServerState) -> None:
+    tts = EdgeTTSProvider(retry=FAST)
+    await tts.synthesize("Guten Tag.", voice=None, language="de")
+    await tts.synthesize("Bonjour.", voice=None, language="fr-FR")
+    await tts.synthesize("Hello.", voice="en-GB-SoniaNeural", language="de")
+    voices = [voice for voice, _ in edge_service.requests]
+    assert voices[0].endswith("(de-DE, KatjaNeural)")
+    assert voices[1].endswith("(fr-FR, DeniseNeural)")
+    assert voices[2].endswith("(en-GB, SoniaNeural)")
+    assert edge_service.voice_list_requests == 1
+    await EdgeTTSProvider(retry=FAST).synthesize("Hi.", voice=None, language="en")
+    assert edge_service.voice_list_requests == 1  # cached per process
+
+    with pytest.raises(ConfigurationError, match="no voice for language 'xx'"):
+        await tts.synthesize("Hi.", voice=None, language="xx")
+
+
+@pytest.mark.anyio
+async def test_long_narration_is_split_between_sentences(edge_service: EdgeServerState) -> None:
+    sentences = [f"Sentence number {n} talks about streaming pipelines." for n in range(6)]
+    tts = EdgeTTSProvider(voice="en-US-GuyNeural", max_chars=120, retry=FAST)
+    clip = await tts.synthesize(" ".join(sentences), voice=None, language="en")
+
+    texts = [text for _, text in edge_service.requests]
+    assert len(texts) == 3
+    assert " ".join(texts) == " ".join(sentences)
+    assert len(clip.words) == 6 * 7
+    starts = [w.start_s for w in clip.words]
+    assert starts == sorted(starts)
+    assert clip.duration_s == pytest.approx(mp3_duration(clip.audio))
+    assert clip.words[-1].end_s <= clip.duration_s
+
+
+@pytest.mark.anyio
+async def test_dropped_connection_is_retried(edge_service: EdgeServerState) -> None:
+    edge_service.drop_connections = 1
+    tts = EdgeTTSProvider(voice="en-US-AriaNeural", retry=FAST)
+    clip = await tts.synthesize("One two three four five six.", voice=None, language="en")
+    assert edge_service.connections == 2
+    assert [w.text for w in clip.words] == ["One", "two", "three", "four", "five", "six"]
+
+
+@pytest.mark.parametrize("anyio_backend", ["asyncio", "trio"])
+@pytest.mark.anyio
+async def test_connection_dropped_every_time_gives_provider_error(
+    edge_service: EdgeServerState,
+) -> None:
+    edge_service.drop_connections = 10
+    tts = EdgeTTSProvider(voice="en-US-AriaNeural", retry=FAST)
+    with pytest.raises(ProviderError) as caught:
+        await tts.synthesize("One two three four five six.", voice=None, language="en")
+    assert caught.value.provider == "edge-tts"
+    assert caught.value.stage == "tts"
+    assert "synthesize failed after 3 attempt(s)" in str(caught.value)
+    assert "mid-stream" in str(caught.value)
+    assert edge_service.connections == 3
+
+
+@pytest.mark.anyio
+async def test_handshake_statuses_are_retried_and_reported(
+    edge_service: EdgeServerState,
+) -> None:
+    edge_service.handshake_statuses = [503]
+    tts = EdgeTTSProvider(voice="en-US-AriaNeural", retry=FAST)
+    clip = await tts.synthesize("Back again.", voice=None, language="en")
+    assert len(clip.words) == 2
+
+    edge_service.handshake_statuses = [429, 429, 429]
+    with pytest.raises(ProviderRateLimitError) as caught:
+        await tts.synthesize("Busy.", voice=None, language="en")
+    assert caught.value.status_code == 429
+    assert "last status 429" in str(caught.value)
+
+
+@pytest.mark.anyio
+async def test_unreachable_service(monkeypatch: pytest.MonkeyPatch) -> None:
+    with serve_edge() as (base_url, _):
+        wss_url, _ = client_urls(base_url)
+    monkeypatch.setattr(edge_tts.communicate, "WSS_URL", wss_url)  # server now stopped
+    tts = EdgeTTSProvider(voice="en-US-AriaNeural", retry=FAST)
+    with pytest.raises(ProviderError, match="edge-tts: synthesize failed after 3") as caught:
+        await tts.synthesize("Nobody home.", voice=None, language="en")
+    assert caught.value.status_code is None
+
+
+@pytest.mark.parametrize("anyio_backend", ["trio"])
+@pytest.mark.anyio
+async def test_cancelling_under_trio_stops_the_request(edge_service: EdgeServerState) -> None:
+    edge_service.word_delay_s = 0.2  # ten words: two seconds of streaming
+    tts = EdgeTTSProvider(voice="en-US-AriaNeural", retry=FAST)
+    with anyio.move_on_after(0.5) as scope:
+        await tts.synthesize(
+            "one two three four five six seven eight nine ten", voice=None, language="en"
+        )
+    assert scope.cancelled_caught
+    # The asyncio loop thread is gone by the time the cancelled call returns.
+    assert not any(t.name == "slidestream-asyncio" for t in threading.enumerate())
+    assert edge_service.connections == 1
+
+
+def test_options_are_validated() -> None:
+    with pytest.raises(ConfigurationError, match="rate='fast'"):
+        EdgeTTSProvider(rate="fast")
+    with pytest.raises(ConfigurationError, match="pitch"):
+        EdgeTTSProvider(pitch="+5%")
+    assert EdgeTTSProvider(rate="+10%", pitch="-5Hz", volume="+0%").rate == "+10%"
+
+
+@pytest.mark.anyio
+async def test_bad_voice_is_a_configuration_error() -> None:
+    tts = EdgeTTSProvider(voice="not a voice")
+    with pytest.raises(ConfigurationError, match="en-US-AriaNeural"):
+        await tts.synthesize("Hello.", voice=None, language="en")
+
+
+def test_registered_under_its_name() -> None:
+    assert isinstance(get("edge-tts", voice="en-US-AriaNeural"), EdgeTTSProvider)
+
+
+def test_pick_voice() -> None:
+    assert pick_voice(VOICES, "en") == "en-US-AriaNeural"
+    assert pick_voice(VOICES, "en-GB") == "en-GB-SoniaNeural"
+    assert pick_voice(VOICES, "de_AT") == "de-AT-IngridNeural"
+    assert pick_voice(VOICES, "fr") == "fr-FR-DeniseNeural"
+    assert pick_voice(VOICES, "en-AU") == "en-GB-SoniaNeural"  # any voice of the language
+    assert pick_voice(VOICES, "ja") is None
+
+
+def test_split_sentences() -> None:
+    assert split_sentences("  One.  Two!\nThree?  ") == ["One. Two! Three?"]
+    assert split_sentences("One. Two. Three.", max_chars=9) == ["One. Two.", "Three."]
+    assert split_sentences("") == []
+    long = "word " * 50
+    assert split_sentences(long.strip(), max_chars=100) == [long.strip()]
+
+
+def test_mp3_duration_counts_frames() -> None:
+    frames = mp3_frames()
+    assert mp3_duration(b"".join(frames[:50])) == pytest.approx(50 * 0.024)
+    assert mp3_duration(b"ID3\x03\x00\x00\x00\x00\x00\x05hello" + frames[0]) == 0.024
+    assert mp3_duration(b"not audio") == 0.0

@@ -1,0 +1,108 @@
+"""FallbackTTS and FallbackImages: a deck still gets a voice and images when a service is down."""
+
+from __future__ import annotations
+
+from collections.abc import Iterator
+
+import edge_tts
+import pytest
+
+import slidestream as ss
+from slidestream import ConfigurationError, DeckRequest, ProviderError, SlideScript, SpeechClip
+from slidestream.providers import FallbackImages, FallbackTTS
+from slidestream.providers._http import RetryPolicy
+from slidestream.providers.edge import EdgeTTSProvider
+from slidestream.providers.images import OpenverseImages
+from slidestream.testing import FakeImageProvider, FakeTTSProvider
+from tests.servers.edge_server import EdgeServerState, client_urls, serve_edge
+from tests.servers.image_servers import BASE_PATHS, ImageServerState, serve_images
+
+FAST = RetryPolicy(max_retries=1, initial_delay_s=0.01, max_delay_s=0.02)
+REQUEST = DeckRequest(topic="Tides", project="tides")
+SLIDE = SlideScript(index=0, title="The moon", image_query="moon tide")
+
+
+@pytest.fixture
+def edge_service(monkeypatch: pytest.MonkeyPatch) -> Iterator[EdgeServerState]:
+    with serve_edge() as (base_url, state):
+        wss_url, voice_list_url = client_urls(base_url)
+        monkeypatch.setattr(edge_tts.communicate, "WSS_URL", wss_url)
+        monkeypatch.setattr(edge_tts.voices, "VOICE_LIST", voice_list_url)
+        yield state
+
+
+class PickyTTS:
+    """A TTS double that knows no voice by name."""
+
+    name = "picky"
+
+    async def synthesize(self, text: str, *, voice: str | None, language: str) -> SpeechClip:
+        if voice is not None:
+            raise ConfigurationError(f"picky has no voice {voice!r}")
+        return await FakeTTSProvider().synthesize(text, voice=None, language=language)
+
+
+@pytest.mark.anyio
+async def test_tts_falls_back_when_the_network_is_down(edge_service: EdgeServerState) -> None:
+    edge_service.drop_connections = 100  # Edge never finishes a turn
+    chain = FallbackTTS([EdgeTTSProvider(voice="en-US-AriaNeural", retry=FAST), PickyTTS()])
+    assert chain.name == "fallback(edge-tts,picky)"
+
+    clip = await chain.synthesize("Still spoken.", voice="en-US-AriaNeural", language="en")
+    assert clip.format == "wav"
+    assert [w.text for w in clip.words] == ["Still", "spoken."]
+    assert edge_service.connections == 2  # one try and one retry
+
+    await chain.synthesize("Again.", voice=None, language="en")
+    assert edge_service.connections == 2  # Edge rests for the cool-down
+    await chain.aclose()
+
+
+@pytest.mark.anyio
+async def test_tts_uses_the_first_member_that_works(edge_service: EdgeServerState) -> None:
+    chain = FallbackTTS([EdgeTTSProvider(retry=FAST), FakeTTSProvider()])
+    clip = await chain.synthesize("Edge speaks.", voice=None, language="en")
+    assert clip.format == "mp3"
+
+
+@pytest.mark.anyio
+async def test_a_later_member_may_choose_its_own_voice() -> None:
+    chain = FallbackTTS([FakeTTSProvider(fail_every=1), PickyTTS()])
+    clip = await chain.synthesize("Spoken anyway.", voice="en-US-AriaNeural", language="en")
+    assert clip.duration_s > 0
+
+
+@pytest.mark.anyio
+async def test_every_failure_is_named() -> None:
+    chain = FallbackTTS([FakeTTSProvider(fail_every=1), FakeTTSProvider(fail_every=1)])
+    with pytest.raises(ProviderError, match="every provider failed") as caught:
+        await chain.synthesize("Nope.", voice=None, language="en")
+    assert caught.value.stage == "tts"
+    assert str(caught.value).count("test-tts: ") == 2  # both failures are listed
+
+
+@pytest.mark.anyio
+async def test_images_fall_back_and_empty_results_pass_on() -> None:
+    with serve_images(ImageServerState(results=["photo.jpg"])) as server:
+        refused = OpenverseImages(base_url=server.base_url + BASE_PATHS["openverse"], retry=FAST)
+        chain = FallbackImages([refused, FakeImageProvider()])
+        [image] = await chain.find_images(REQUEST, SLIDE, limit=1)
+        assert image.license == "CC0-1.0"  # from the second member
+        await chain.aclose()
+
+        server.results = []
+        empty = OpenverseImages(
+            base_url=server.base_url + BASE_PATHS["openverse"],
+            allow_private_addresses=True,
+            retry=FAST,
+        )
+        chain = FallbackImages([empty, FakeImageProvider()])
+        assert len(await chain.find_images(REQUEST, SLIDE, limit=1)) == 1
+        assert await FallbackImages([empty]).find_images(REQUEST, SLIDE, limit=1) == []
+        await chain.aclose()
+
+
+def test_chains_are_public_and_need_members() -> None:
+    assert ss.providers.FallbackTTS is FallbackTTS
+    with pytest.raises(ConfigurationError):
+        FallbackImages([])
