@@ -10,6 +10,7 @@ out the caller gets a :class:`ProviderError` naming the provider, the call and t
 from __future__ import annotations
 
 import email.utils
+import random
 import time
 from collections.abc import Awaitable, Callable, Collection
 from dataclasses import dataclass
@@ -22,7 +23,6 @@ from tenacity import (
     RetryCallState,
     retry_if_exception,
     stop_after_attempt,
-    wait_exponential_jitter,
 )
 
 from .._constants import (
@@ -104,6 +104,12 @@ def retry_after_seconds(response: httpx.Response) -> float | None:
     return max(0.0, parsed.timestamp() - time.time())
 
 
+def _backoff(policy: RetryPolicy, attempt: int) -> float:
+    """Capped exponential backoff with up to 25 % jitter (attempt 1 waits ~initial_delay_s)."""
+    nominal = min(policy.max_delay_s, policy.initial_delay_s * 2 ** (attempt - 1))
+    return nominal * (1 - 0.25 * random.random())
+
+
 def _is_retryable(status: int) -> bool:
     return status in RETRY_STATUSES or status >= 500
 
@@ -162,14 +168,13 @@ async def request_with_retries(
         ProviderError: the connection kept failing.
     """
     policy = policy or RetryPolicy()
-    backoff = wait_exponential_jitter(initial=policy.initial_delay_s, max=policy.max_delay_s)
     where: dict[str, Any] = {"provider": provider, "stage": stage}
 
     def wait(state: RetryCallState) -> float:
         error = state.outcome.exception() if state.outcome else None
         if isinstance(error, _RetryableResponse) and error.retry_after is not None:
             return error.retry_after
-        return float(backoff(state))
+        return _backoff(policy, state.attempt_number)
 
     def retryable(error: BaseException) -> bool:
         if isinstance(error, _RetryableResponse):

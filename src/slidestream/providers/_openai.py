@@ -167,7 +167,9 @@ class OpenAIScriptProvider:
             value, _ = extract_json(content)
             outline = parse_outline(value, request)
         except MalformedJSONError as error:
-            raise self._unreadable("outline", content, finish, error, stage="outline") from error
+            raise self._unreadable(
+                "the outline", content, finish, error, stage="outline"
+            ) from error
         if finish == "length" and request.slides and len(outline.items) < request.slides:
             raise ProviderResponseError(
                 f"{self.name}: the outline was cut off at the token limit after "
@@ -442,11 +444,13 @@ class OpenAIScriptProvider:
                 whole, state.finish_reason = self._parse_completion(response, call)
                 yield whole
                 return
+            done = False
             async for event in EventSource(response).aiter_sse():
+                # Read on to the end of the body after [DONE] (it ends right away), so every
+                # httpx iterator is exhausted rather than left for the garbage collector.
                 data = event.data.strip()
-                if data == "[DONE]":
-                    break
-                if not data:
+                done = done or data == "[DONE]"
+                if done or not data:
                     continue
                 try:
                     chunk = json.loads(data)

@@ -164,15 +164,25 @@ def _strip_wrapping(text: str) -> str:
     return text.strip()
 
 
-def _first_json_value(text: str) -> Any:
+def _first_json_value(text: str) -> tuple[Any, int]:
+    """The first JSON object or array in ``text``, or where a broken one starts.
+
+    Returns ``(value, -1)``, or ``(None, start)`` for JSON that is malformed or cut off (so
+    its inner objects are not mistaken for the whole). Brackets in prose are skipped.
+    """
     decoder = json.JSONDecoder()
     for match in re.finditer(r"[\[{]", text):
+        start = match.start()
         try:
-            value, _ = decoder.raw_decode(text, match.start())
-        except json.JSONDecodeError:
-            continue
-        if isinstance(value, (dict, list)):
-            return value
+            value, _ = decoder.raw_decode(text, start)
+        except json.JSONDecodeError as error:
+            if error.pos > start + 1:
+                return None, start  # JSON that is malformed or cut off: repair from here
+            continue  # a bracket in prose
+        if isinstance(value, dict) or (
+            isinstance(value, list) and value and all(isinstance(v, (dict, str)) for v in value)
+        ):
+            return value, -1
     raise MalformedJSONError("no complete JSON object in the text")
 
 
@@ -193,11 +203,15 @@ def extract_json(text: str) -> tuple[Any, bool]:
             return value, False
     except json.JSONDecodeError:
         pass
+    start = min((i for i in (body.find("{"), body.find("[")) if i >= 0), default=-1)
     try:
-        return _first_json_value(body), False
+        value, cut_at = _first_json_value(body)
     except MalformedJSONError:
         pass
-    start = min((i for i in (body.find("{"), body.find("[")) if i >= 0), default=-1)
+    else:
+        if cut_at < 0:
+            return value, False
+        start = cut_at
     if start < 0:
         raise MalformedJSONError("the reply contains no JSON")
     try:
@@ -289,21 +303,21 @@ def parse_slide_object(text: str, *, index: int, outline: Outline | None = None)
     return normalize_slide(value, index=index, outline=outline)
 
 
-def _slide_list(value: Any) -> list[Any]:
+def _slide_list(value: Any, *, single: bool) -> list[Any]:
     if isinstance(value, list):
         return value
     if isinstance(value, Mapping):
         listed = _first(value, *_ITEM_LIST_KEYS)
         if isinstance(listed, list):
             return listed
-        if looks_like_slide(value):
+        if single and looks_like_slide(value):
             return [value]
     return []
 
 
 def slides_from_document(value: Any) -> list[Any]:
     """The slide objects of a whole ``{"slides": [...]}`` document (or a bare list)."""
-    return [slide for slide in _slide_list(value) if looks_like_slide(slide)]
+    return [slide for slide in _slide_list(value, single=True) if looks_like_slide(slide)]
 
 
 def parse_outline(value: Any, request: DeckRequest) -> Outline:
@@ -313,7 +327,7 @@ def parse_outline(value: Any, request: DeckRequest) -> Outline:
         MalformedJSONError: the JSON holds no slide list at all.
     """
     items: list[OutlineItem] = []
-    for number, entry in enumerate(_slide_list(value), start=1):
+    for number, entry in enumerate(_slide_list(value, single=False), start=1):
         if isinstance(entry, str) and entry.strip():
             items.append(OutlineItem(entry.strip(), []))
         elif isinstance(entry, Mapping):
