@@ -27,6 +27,7 @@ from ._events import AudioReady, DeckReady, Event, ImagesReady, OutlineReady, Sl
 from ._exceptions import ConfigurationError, InvalidInputError, SlidestreamError
 from ._models import DeckResult, SlideResult
 from ._pipeline import SequentialPipeline, StreamingPipeline
+from .providers._openai_config import CONFIGURE_BY_ENV, endpoint_configured
 from .render import RenderOptions
 
 __all__ = ["main"]
@@ -109,6 +110,14 @@ def choose_providers(args: argparse.Namespace, source_file: Path | None) -> dict
     """The providers for a run: the ones named on the command line, else the defaults."""
     chosen: dict[str, Any] = {}
     script = args.script
+    if script is None and source_file is None:
+        if not endpoint_configured():
+            raise ConfigurationError(
+                "No language model is configured to write slides about a topic. "
+                + CONFIGURE_BY_ENV
+                + " Or pass a Markdown outline file instead of a topic, or --script NAME."
+            )
+        script = "openai"
     if script is None:
         raise ConfigurationError(
             "No script provider chosen: pass --script NAME "

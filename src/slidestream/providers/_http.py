@@ -106,7 +106,7 @@ def retry_after_seconds(response: httpx.Response) -> float | None:
 
 def _backoff(policy: RetryPolicy, attempt: int) -> float:
     """Capped exponential backoff with up to 25 % jitter (attempt 1 waits ~initial_delay_s)."""
-    nominal = min(policy.max_delay_s, policy.initial_delay_s * 2 ** (attempt - 1))
+    nominal = min(policy.max_delay_s, policy.initial_delay_s * 2.0 ** (attempt - 1))
     return nominal * (1 - 0.25 * random.random())
 
 

@@ -13,8 +13,10 @@ from dataclasses import dataclass
 from .._exceptions import ConfigurationError
 
 __all__ = [
+    "CONFIGURE_BY_ENV",
     "DEFAULT_CHAT_MODEL",
     "DEFAULT_TTS_MODEL",
+    "HOW_TO_CONFIGURE",
     "OPENAI_BASE_URL",
     "EndpointConfig",
     "endpoint_configured",
@@ -25,11 +27,11 @@ OPENAI_BASE_URL = "https://api.openai.com/v1"
 DEFAULT_CHAT_MODEL = "gpt-4o-mini"
 DEFAULT_TTS_MODEL = "gpt-4o-mini-tts"
 
-HOW_TO_CONFIGURE = (
+CONFIGURE_BY_ENV = (
     "Set OPENAI_API_KEY for OpenAI, or OPENAI_BASE_URL for any OpenAI-compatible server "
-    "(for Ollama: OPENAI_BASE_URL=http://localhost:11434/v1 SLIDESTREAM_MODEL=llama3.1), "
-    "or pass base_url=, api_key= and model= to the provider."
+    "(for Ollama: OPENAI_BASE_URL=http://localhost:11434/v1 SLIDESTREAM_MODEL=llama3.1)."
 )
+HOW_TO_CONFIGURE = CONFIGURE_BY_ENV + " Or pass base_url=, api_key= and model= to the provider."
 
 
 @dataclass(frozen=True, kw_only=True)
