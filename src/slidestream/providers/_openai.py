@@ -372,7 +372,9 @@ class OpenAIScriptProvider:
             if self.mode is mode:
                 self.mode = next_mode
 
-    def _parse_completion(self, response: httpx.Response, call: str) -> tuple[str, str | None]:
+    def _parse_completion(
+        self, response: httpx.Response, call: str, stage: str
+    ) -> tuple[str, str | None]:
         try:
             data = response.json()
             choice = data["choices"][0]
@@ -382,6 +384,7 @@ class OpenAIScriptProvider:
                 f"{self.name}: {call} answered with something that is not a chat completion: "
                 f"{response.text[:200]!r}",
                 provider=self.name,
+                stage=stage,
                 status_code=response.status_code,
             ) from error
         content = message.get("content")
@@ -389,7 +392,7 @@ class OpenAIScriptProvider:
             refusal = message.get("refusal")
             reason = f"the model refused: {refusal}" if refusal else "the reply was empty"
             raise ProviderResponseError(
-                f"{self.name}: {call} failed: {reason}.", provider=self.name
+                f"{self.name}: {call} failed: {reason}.", provider=self.name, stage=stage
             )
         return str(content), choice.get("finish_reason")
 
@@ -418,9 +421,9 @@ class OpenAIScriptProvider:
         finally:
             await response.aclose()
         try:
-            return self._parse_completion(response, call)
+            return self._parse_completion(response, call, stage)
         except ProviderError as error:
-            error.stage, error.slide_index = stage, index
+            error.slide_index = index
             raise
 
     async def _stream_text(
@@ -441,7 +444,7 @@ class OpenAIScriptProvider:
             if "text/event-stream" not in response.headers.get("content-type", ""):
                 # The server ignored "stream": true and sent the whole completion.
                 await response.aread()
-                whole, state.finish_reason = self._parse_completion(response, call)
+                whole, state.finish_reason = self._parse_completion(response, call, stage)
                 yield whole
                 return
             done = False
