@@ -29,6 +29,7 @@ from ._exceptions import ConfigurationError, InvalidInputError, SlidestreamError
 from ._models import DeckResult, SlideResult
 from ._pipeline import SequentialPipeline, StreamingPipeline
 from .providers._markdown import MARKDOWN_SUFFIXES, MarkdownScriptProvider
+from .providers._openai_config import CONFIGURE_BY_ENV, endpoint_configured
 from .render import RenderOptions
 
 __all__ = ["main"]
@@ -127,6 +128,14 @@ def choose_providers(args: argparse.Namespace, source_file: Path | None) -> dict
         and script in (None, "markdown")
     ):
         script = MarkdownScriptProvider(source_file)
+    elif script is None and source_file is None:
+        if not endpoint_configured():
+            raise ConfigurationError(
+                "No language model is configured to write slides about a topic. "
+                + CONFIGURE_BY_ENV
+                + " Or pass a Markdown outline file instead of a topic, or --script NAME."
+            )
+        script = "openai"
     if script is None:
         raise ConfigurationError(
             "No script provider chosen: pass --script NAME "

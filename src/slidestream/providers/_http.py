@@ -12,7 +12,7 @@ from __future__ import annotations
 import email.utils
 import random
 import time
-from collections.abc import Awaitable, Callable
+from collections.abc import Awaitable, Callable, Collection
 from dataclasses import dataclass
 from typing import Any
 
@@ -43,6 +43,7 @@ __all__ = [
     "RETRY_STATUSES",
     "RetryPolicy",
     "create_client",
+    "refused_error",
     "request_with_retries",
     "retry_after_seconds",
 ]
@@ -154,6 +155,7 @@ async def request_with_retries(
     stage: str | None = None,
     policy: RetryPolicy | None = None,
     return_redirects: bool = False,
+    pass_statuses: Collection[int] = (),
 ) -> httpx.Response:
     """Call ``send`` until it returns a successful response, retrying what is worth retrying.
 
@@ -161,6 +163,8 @@ async def request_with_retries(
     attempt's response is closed before the next, and the successful one is returned open.
     With ``return_redirects`` a 3xx response is returned too, for callers that follow
     redirects themselves.
+    A response whose status is in ``pass_statuses`` (non-retryable ones such as 400 or 422)
+    is returned as it is, still open, for the caller to inspect and close.
 
     Raises:
         ProviderRateLimitError: still 429 after the last retry.
@@ -219,12 +223,24 @@ async def request_with_retries(
             f"{type(error).__name__}: {error}",
             **where,
         ) from error
-    if response.is_success or (return_redirects and response.is_redirect):
+    if (
+        response.is_success
+        or (return_redirects and response.is_redirect)
+        or response.status_code in pass_statuses
+    ):
         return response
+    raise await refused_error(response, provider=provider, call=call, stage=stage)
+
+
+async def refused_error(
+    response: httpx.Response, *, provider: str, call: str, stage: str | None = None
+) -> ProviderResponseError:
+    """The error for a refused (non-retryable) response; reads and closes the response."""
     body = await _body_text(response)
-    raise ProviderResponseError(
+    return ProviderResponseError(
         f"{provider}: {call} was refused with status {response.status_code}: {_snippet(body)}."
         + _status_hint(response.status_code),
         status_code=response.status_code,
-        **where,
+        provider=provider,
+        stage=stage,
     )

@@ -1,0 +1,344 @@
+"""Turning a language model's JSON text into outlines and slides, incrementally when streamed.
+
+Pure functions and one small state machine, no I/O:
+
+- :class:`SlideObjectScanner` finds each slide object the moment its closing brace arrives in
+  streamed text such as ``{"slides": [{...}, {...}]}`` (or a bare ``[{...}, {...}]``), even
+  when the JSON is wrapped in prose or a code fence;
+- :func:`extract_json` pulls the JSON value out of a whole reply (prose, code fences and
+  ``<think>`` blocks around it are ignored) with one repair attempt for malformed or cut-off
+  JSON;
+- :func:`parse_outline` and :func:`normalize_slide` validate what the model wrote and fill in
+  defaults for missing fields, so a slide without narration is a slide, not a crash.
+"""
+
+from __future__ import annotations
+
+import json
+import re
+from collections.abc import Mapping
+from typing import Any
+
+import json_repair
+
+from .._models import DeckRequest, Outline, OutlineItem, SlideScript
+
+__all__ = [
+    "MalformedJSONError",
+    "SlideObjectScanner",
+    "ThinkFilter",
+    "extract_json",
+    "looks_like_slide",
+    "normalize_slide",
+    "parse_outline",
+    "parse_slide_object",
+    "slides_from_document",
+]
+
+_FENCE = re.compile(r"```[a-zA-Z0-9_-]*[ \t]*\n?(.*?)```", re.DOTALL)
+_THINK = re.compile(r"<think>.*?(</think>|$)", re.DOTALL | re.IGNORECASE)
+_SLIDE_KEYS = ("title", "bullets", "narration", "points", "key_points", "notes", "script")
+_ITEM_LIST_KEYS = ("slides", "items", "outline", "sections")
+
+
+class MalformedJSONError(ValueError):
+    """The text holds no JSON value we could read, even after one repair attempt."""
+
+
+class ThinkFilter:
+    """Drops ``<think>...</think>`` blocks from streamed text (reasoning models emit them).
+
+    Text is held back only while it might be the start of a tag, so everything else passes
+    through at once.
+    """
+
+    _OPEN, _CLOSE = "<think>", "</think>"
+
+    def __init__(self) -> None:
+        self._held = ""
+        self._thinking = False
+
+    def feed(self, text: str) -> str:
+        """Return the part of ``text`` (plus any held-back text) that is not thinking."""
+        data, self._held = self._held + text, ""
+        out: list[str] = []
+        while data:
+            tag = self._CLOSE if self._thinking else self._OPEN
+            at = data.find(tag)
+            if at >= 0:
+                if not self._thinking:
+                    out.append(data[:at])
+                data = data[at + len(tag) :]
+                self._thinking = not self._thinking
+                continue
+            keep = _partial_suffix(data, tag)
+            if not self._thinking:
+                out.append(data[: len(data) - keep])
+            self._held = data[len(data) - keep :]
+            break
+        return "".join(out)
+
+    def flush(self) -> str:
+        """The held-back text once the stream has ended."""
+        held, self._held = self._held, ""
+        return "" if self._thinking else held
+
+
+def _partial_suffix(text: str, tag: str) -> int:
+    for size in range(min(len(tag) - 1, len(text)), 0, -1):
+        if tag.startswith(text[-size:]):
+            return size
+    return 0
+
+
+class SlideObjectScanner:
+    """Finds slide objects in streamed JSON text as soon as each one closes.
+
+    A slide object is an object that is an element of an array which is either the top-level
+    value or a member of the top-level object (``{"slides": [...]}``). Text before the first
+    ``{`` or ``[`` (prose, a code fence) is skipped; strings and escapes are tracked so braces
+    inside text do not count.
+    """
+
+    def __init__(self) -> None:
+        self._text: list[str] = []
+        self._stack: list[str] = []
+        self._in_string = False
+        self._escape = False
+        self._current: list[str] | None = None
+
+    @property
+    def text(self) -> str:
+        """Everything fed so far."""
+        return "".join(self._text)
+
+    @property
+    def pending(self) -> str | None:
+        """The text of a slide object that has started but not closed, if any."""
+        return "".join(self._current) if self._current is not None else None
+
+    def _at_element_level(self) -> bool:
+        return self._stack == ["["] or self._stack == ["{", "["]
+
+    def feed(self, text: str) -> list[str]:
+        """Feed the next piece of text; return the slide objects it completed, in order."""
+        self._text.append(text)
+        done: list[str] = []
+        start = 0
+        for position, char in enumerate(text):
+            if self._in_string:
+                if self._escape:
+                    self._escape = False
+                elif char == "\\":
+                    self._escape = True
+                elif char == '"':
+                    self._in_string = False
+                continue
+            if char == '"':
+                if self._stack:
+                    self._in_string = True
+            elif char in "{[":
+                if char == "{" and self._current is None and self._at_element_level():
+                    self._current = []
+                    start = position
+                self._stack.append(char)
+            elif char in "}]" and self._stack:
+                opener = self._stack.pop()
+                if (opener, char) not in (("{", "}"), ("[", "]")):
+                    self._stack.append(opener)  # unbalanced prose bracket: ignore it
+                    continue
+                if char == "}" and self._current is not None and self._at_element_level():
+                    self._current.append(text[start : position + 1])
+                    done.append("".join(self._current))
+                    self._current = None
+        if self._current is not None:
+            self._current.append(text[start:])
+        return done
+
+
+def _strip_wrapping(text: str) -> str:
+    text = _THINK.sub("", text)
+    fenced = _FENCE.search(text)
+    if fenced and fenced.group(1).strip()[:1] in ("{", "["):
+        return fenced.group(1).strip()
+    return text.strip()
+
+
+def _first_json_value(text: str) -> tuple[Any, int]:
+    """The first JSON object or array in ``text``, or where a broken one starts.
+
+    Returns ``(value, -1)``, or ``(None, start)`` for JSON that is malformed or cut off (so
+    its inner objects are not mistaken for the whole). Brackets in prose are skipped.
+    """
+    decoder = json.JSONDecoder()
+    for match in re.finditer(r"[\[{]", text):
+        start = match.start()
+        try:
+            value, _ = decoder.raw_decode(text, start)
+        except json.JSONDecodeError as error:
+            if error.pos > start + 1:
+                return None, start  # JSON that is malformed or cut off: repair from here
+            continue  # a bracket in prose
+        if isinstance(value, dict) or (
+            isinstance(value, list) and value and all(isinstance(v, (dict, str)) for v in value)
+        ):
+            return value, -1
+    raise MalformedJSONError("no complete JSON object in the text")
+
+
+def extract_json(text: str) -> tuple[Any, bool]:
+    """The JSON object or array in a model's reply, and whether it needed repairing.
+
+    Tries, in order: the whole text; the first complete JSON value inside it (prose or a
+    code fence around it); then one repair attempt (json-repair) for malformed or cut-off
+    JSON.
+
+    Raises:
+        MalformedJSONError: nothing usable, even after the repair attempt.
+    """
+    body = _strip_wrapping(text)
+    try:
+        value = json.loads(body)
+        if isinstance(value, (dict, list)):
+            return value, False
+    except json.JSONDecodeError:
+        pass
+    start = min((i for i in (body.find("{"), body.find("[")) if i >= 0), default=-1)
+    try:
+        value, cut_at = _first_json_value(body)
+    except MalformedJSONError:
+        pass
+    else:
+        if cut_at < 0:
+            return value, False
+        start = cut_at
+    if start < 0:
+        raise MalformedJSONError("the reply contains no JSON")
+    try:
+        repaired = json_repair.repair_json(body[start:], return_objects=True)
+    except Exception as error:  # json-repair has no documented error type
+        raise MalformedJSONError(f"the JSON could not be repaired: {error}") from error
+    if not isinstance(repaired, (dict, list)) or not repaired:
+        raise MalformedJSONError("the JSON could not be repaired")
+    return repaired, True
+
+
+def _text(value: Any) -> str:
+    if value is None:
+        return ""
+    if isinstance(value, str):
+        return value.strip()
+    if isinstance(value, (list, tuple)):
+        return " ".join(_text(v) for v in value if _text(v))
+    if isinstance(value, Mapping):
+        return _text(value.get("text") or value.get("title") or "")
+    return str(value).strip()
+
+
+def _strings(value: Any) -> list[str]:
+    if value is None:
+        return []
+    if isinstance(value, str):
+        lines = [line.strip().lstrip("-*•").strip() for line in value.splitlines()]
+        return [line for line in lines if line]
+    if isinstance(value, (list, tuple)):
+        return [text for text in (_text(v) for v in value) if text]
+    text = _text(value)
+    return [text] if text else []
+
+
+def _first(data: Mapping[str, Any], *keys: str) -> Any:
+    for key in keys:
+        if key in data and data[key] not in (None, "", []):
+            return data[key]
+    return None
+
+
+def looks_like_slide(value: Any) -> bool:
+    """True for an object with at least one slide field (title, bullets, narration, ...)."""
+    return isinstance(value, Mapping) and any(key in value for key in _SLIDE_KEYS)
+
+
+def _compose_narration(title: str, bullets: list[str]) -> str:
+    sentences = [title.rstrip(".!?") + "."] if title else []
+    sentences += [bullet.rstrip(".!?") + "." for bullet in bullets]
+    return " ".join(sentences)
+
+
+def normalize_slide(data: Any, *, index: int, outline: Outline | None = None) -> SlideScript:
+    """A :class:`SlideScript` from whatever object the model wrote for slide ``index``.
+
+    Missing fields get defaults: the title from the outline item (else ``Slide N``), no
+    bullets, narration composed from the title and bullets, the image query from the title.
+    """
+    fields: Mapping[str, Any] = data if isinstance(data, Mapping) else {}
+    item = outline.items[index] if outline is not None and 0 <= index < len(outline.items) else None
+    title = _text(_first(fields, "title", "heading", "name"))
+    if not title:
+        title = item.title if item is not None else f"Slide {index + 1}"
+    bullets = _strings(_first(fields, "bullets", "points", "key_points", "bullet_points"))
+    narration = _text(
+        _first(fields, "narration", "notes", "speaker_notes", "script", "speech", "text")
+    )
+    if not narration:
+        narration = _compose_narration(title, bullets)
+    query = _text(_first(fields, "image_query", "image", "image_prompt", "image_search"))
+    return SlideScript(
+        index=index,
+        title=title,
+        bullets=bullets,
+        narration=narration,
+        image_query=query or title,
+    )
+
+
+def parse_slide_object(text: str, *, index: int, outline: Outline | None = None) -> SlideScript:
+    """A slide from the text of one JSON object (one repair attempt if it is malformed)."""
+    try:
+        value: Any = json.loads(text)
+    except json.JSONDecodeError:
+        value, _ = extract_json(text)
+    if isinstance(value, list) and value:
+        value = value[0]
+    return normalize_slide(value, index=index, outline=outline)
+
+
+def _slide_list(value: Any, *, single: bool) -> list[Any]:
+    if isinstance(value, list):
+        return value
+    if isinstance(value, Mapping):
+        listed = _first(value, *_ITEM_LIST_KEYS)
+        if isinstance(listed, list):
+            return listed
+        if single and looks_like_slide(value):
+            return [value]
+    return []
+
+
+def slides_from_document(value: Any) -> list[Any]:
+    """The slide objects of a whole ``{"slides": [...]}`` document (or a bare list)."""
+    return [slide for slide in _slide_list(value, single=True) if looks_like_slide(slide)]
+
+
+def parse_outline(value: Any, request: DeckRequest) -> Outline:
+    """An :class:`Outline` from the model's JSON; titles and points get defaults when missing.
+
+    Raises:
+        MalformedJSONError: the JSON holds no slide list at all.
+    """
+    items: list[OutlineItem] = []
+    for number, entry in enumerate(_slide_list(value, single=False), start=1):
+        if isinstance(entry, str) and entry.strip():
+            items.append(OutlineItem(entry.strip(), []))
+        elif isinstance(entry, Mapping):
+            title = _text(_first(entry, "title", "heading", "name")) or f"Part {number}"
+            points = _strings(_first(entry, "key_points", "points", "bullets", "bullet_points"))
+            items.append(OutlineItem(title, points))
+    if not items:
+        raise MalformedJSONError("the outline has no slides")
+    if request.slides is not None:
+        items = items[: request.slides]
+    title = ""
+    if isinstance(value, Mapping):
+        title = _text(_first(value, "title", "deck_title", "presentation_title"))
+    return Outline(title=title or request.topic, items=items)

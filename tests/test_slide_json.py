@@ -1,0 +1,147 @@
+"""The pure JSON layer of the chat-completion script provider."""
+
+from __future__ import annotations
+
+import json
+
+import pytest
+
+from slidestream import DeckRequest
+from slidestream._models import Outline, OutlineItem
+from slidestream.providers._slide_json import (
+    MalformedJSONError,
+    SlideObjectScanner,
+    ThinkFilter,
+    extract_json,
+    normalize_slide,
+    parse_outline,
+    parse_slide_object,
+    slides_from_document,
+)
+
+SLIDES = [
+    {"title": 'Braces {in} "text"', "bullets": ["a [b] c", "\\ back"], "narration": "One {"},
+    {"title": "Nested", "bullets": [], "narration": "Two", "extra": {"deep": [{"x": 1}]}},
+    {"title": "Ünïcode 🎉", "bullets": ["日本"], "narration": "Three ]}"},
+]
+DOCUMENT = json.dumps({"slides": SLIDES}, ensure_ascii=False)
+
+
+def _scan(pieces: list[str]) -> list[dict[str, object]]:
+    scanner = SlideObjectScanner()
+    found = [json.loads(raw) for piece in pieces for raw in scanner.feed(piece)]
+    return found
+
+
+def test_scanner_finds_every_slide_whole() -> None:
+    assert _scan([DOCUMENT]) == SLIDES
+
+
+def test_scanner_finds_the_same_slides_at_every_split() -> None:
+    for cut in range(len(DOCUMENT) + 1):
+        assert _scan([DOCUMENT[:cut], DOCUMENT[cut:]]) == SLIDES, cut
+    assert _scan(list(DOCUMENT)) == SLIDES
+
+
+def test_scanner_yields_a_slide_as_soon_as_it_closes() -> None:
+    scanner = SlideObjectScanner()
+    first_end = DOCUMENT.index(', {"title": "Nested"')
+    assert [json.loads(raw) for raw in scanner.feed(DOCUMENT[:first_end])] == SLIDES[:1]
+    assert scanner.pending is None
+    assert scanner.feed(DOCUMENT[first_end : first_end + 12]) == []
+    assert scanner.pending is not None
+
+
+@pytest.mark.parametrize(
+    "text",
+    [
+        "Sure! Here are your slides:\n```json\n" + DOCUMENT + "\n```\nEnjoy [really].",
+        json.dumps(SLIDES, ensure_ascii=False),
+        "Intro [1] (ok).\n" + json.dumps(SLIDES, ensure_ascii=False),
+    ],
+)
+def test_scanner_ignores_prose_and_accepts_a_bare_array(text: str) -> None:
+    assert _scan(list(text)) == SLIDES
+
+
+def test_think_filter_drops_reasoning_at_every_split() -> None:
+    text = "<think>I could use {braces} here</think>" + DOCUMENT + "<think>more</think>"
+    for cut in range(len(text) + 1):
+        think = ThinkFilter()
+        out = think.feed(text[:cut]) + think.feed(text[cut:]) + think.flush()
+        assert out == DOCUMENT, cut
+
+
+def test_think_filter_passes_text_through_at_once() -> None:
+    think = ThinkFilter()
+    assert think.feed('{"a": 1 <') == '{"a": 1 '
+    assert think.feed("b}") == "<b}"
+    assert think.flush() == ""
+
+
+@pytest.mark.parametrize(
+    ("text", "repaired"),
+    [
+        (DOCUMENT, False),
+        ("Here you go:\n```json\n" + DOCUMENT + "\n```", False),
+        ("Of course! " + DOCUMENT + " Let me know if you need more.", False),
+        ("<think>hmm {</think>" + DOCUMENT, False),
+        (DOCUMENT[:-2], True),  # cut off: the repair closes it
+    ],
+)
+def test_extract_json(text: str, repaired: bool) -> None:
+    value, was_repaired = extract_json(text)
+    assert was_repaired is repaired
+    assert slides_from_document(value)[0] == SLIDES[0]
+
+
+@pytest.mark.parametrize("text", ["", "I cannot help with that.", "```\nplain\n```"])
+def test_extract_json_gives_up_clearly(text: str) -> None:
+    with pytest.raises(MalformedJSONError):
+        extract_json(text)
+
+
+OUTLINE = Outline(title="Deck", items=[OutlineItem("Planned title", ["p1", "p2"])])
+
+
+def test_a_slide_missing_fields_gets_defaults() -> None:
+    slide = normalize_slide({}, index=0, outline=OUTLINE)
+    assert slide.title == "Planned title"
+    assert slide.bullets == []
+    assert slide.narration == "Planned title."
+    assert slide.image_query == "Planned title"
+    unplanned = normalize_slide({"bullets": ["x.", "y"]}, index=4, outline=OUTLINE)
+    assert unplanned.title == "Slide 5"
+    assert unplanned.index == 4
+    assert unplanned.narration == "Slide 5. x. y."
+
+
+def test_a_slide_with_other_shapes_is_read() -> None:
+    slide = normalize_slide(
+        {"heading": " T ", "points": "- one\n- two", "notes": ["Say", "this"], "image": 3},
+        index=0,
+    )
+    assert (slide.title, slide.bullets, slide.narration, slide.image_query) == (
+        "T",
+        ["one", "two"],
+        "Say this",
+        "3",
+    )
+
+
+def test_parse_slide_object_repairs_once() -> None:
+    slide = parse_slide_object('{"title": "A", "narration": "B",}', index=2)
+    assert (slide.index, slide.title, slide.narration) == (2, "A", "B")
+
+
+def test_parse_outline_validates_and_defaults() -> None:
+    request = DeckRequest(topic="Tides", project="t", slides=2)
+    outline = parse_outline(
+        {"slides": [{"title": "One", "key_points": ["a"]}, "Two", {"points": ["b"]}]}, request
+    )
+    assert outline.title == "Tides"
+    assert [(i.title, i.key_points) for i in outline.items] == [("One", ["a"]), ("Two", [])]
+    with pytest.raises(MalformedJSONError):
+        parse_outline({"title": "No slides"}, request)
+    bare = parse_outline([{"title": "X"}], DeckRequest(topic="T", project="t"))
+    assert bare.items[0].title == "X"
