@@ -120,3 +120,11 @@ def ffmpeg_children() -> list[int]:
         if ppid == me and b"ffmpeg" in cmdline:
             found.append(int(entry.name))
     return found
+
+
+def audio_codec(path: Path) -> str:
+    """The codec name of the first audio stream (from ffmpeg's stream listing)."""
+    info = subprocess.run([FFMPEG, "-hide_banner", "-i", str(path)], capture_output=True, text=True)
+    found = re.search(r"Audio: (\w+)", info.stderr)
+    assert found, info.stderr
+    return found.group(1)

@@ -48,8 +48,6 @@ SILENT_SLIDE_S = 3.0
 MIN_PIECE_S = 1.0
 """The shortest piece (a video frame is held at least this long)."""
 
-_CODECS = {"mp3": "mp3", "vorbis": "vorbis", "opus": "opus", "flac": "flac"}
-
 
 def setup_pydub() -> Any:
     """Import pydub, pointed at imageio-ffmpeg's ffmpeg; return its ``AudioSegment`` class.
@@ -75,19 +73,17 @@ def load_clip(path: Path) -> AudioSegment:
     """Decode a narration clip (wav, mp3 or ogg) as 48 kHz mono 16-bit pydub audio."""
     audio_segment = setup_pydub()
     suffix = path.suffix.lower().lstrip(".")
+    formats = {"wav": "wav", "mp3": "mp3", "ogg": "ogg", "oga": "ogg", "opus": "ogg"}
+    fmt = formats.get(suffix)
+    if fmt is None:
+        raise InvalidInputError(f"Cannot read narration {path.name}: use mp3, wav or ogg audio.")
+    # An explicit format, and a codec for compressed audio, keep pydub away from ffprobe.
+    codec = {"wav": None, "mp3": "mp3", "ogg": None}[fmt]
     try:
-        if suffix == "wav":
-            clip = audio_segment.from_file(str(path), format="wav")
-        elif suffix in ("mp3", "ogg", "oga", "opus", "flac"):
-            codec = _CODECS["mp3" if suffix == "mp3" else suffix]
-            fmt = {"oga": "ogg", "opus": "ogg"}.get(suffix, suffix)
-            if fmt == "ogg":
-                codec = _ogg_codec(path)
-            clip = audio_segment.from_file(str(path), format=fmt, codec=codec)
-        else:
-            raise InvalidInputError(
-                f"Cannot read narration {path.name}: use mp3, wav or ogg audio."
-            )
+        if fmt == "ogg":
+            codec = _ogg_codec(path)
+        with path.open("rb") as handle:
+            clip = audio_segment.from_file(handle, format=fmt, codec=codec)
     except InvalidInputError:
         raise
     except Exception as error:

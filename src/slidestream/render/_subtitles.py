@@ -154,12 +154,16 @@ def slide_cues(words: Sequence[WordTiming], narration: str, duration_s: float) -
 
 
 def _tidy(cues: list[Cue]) -> list[Cue]:
-    """Order cues, make them non-overlapping, and drop empty ones."""
+    """Order cues and drop empty ones; a cue that overlaps the next one ends where it starts."""
     out: list[Cue] = []
     for cue in sorted(cues, key=lambda c: c.start_s):
-        start = max(cue.start_s, out[-1].end_s if out else 0.0)
-        if cue.end_s > start and cue.text.strip():
-            out.append(Cue(start, cue.end_s, cue.text.strip()))
+        if not cue.text.strip() or cue.end_s <= cue.start_s:
+            continue
+        if out and out[-1].end_s > cue.start_s:
+            previous = out.pop()
+            if cue.start_s > previous.start_s:
+                out.append(replace(previous, end_s=cue.start_s))
+        out.append(Cue(cue.start_s, cue.end_s, cue.text.strip()))
     return out
 
 
