@@ -104,7 +104,7 @@ def test_merge_duration_is_sum_plus_pauses(tmp_path: Path, pause: float) -> None
 def test_merged_slides_are_levelled(tmp_path: Path) -> None:
     clips = [tone_wav(tmp_path / "q.wav", 1.0, 600), tone_wav(tmp_path / "l.wav", 1.0, 20000)]
     out = merge_narration(clips, tmp_path / "deck.mp3", pause_s=1.0)
-    pcm = decoded_pcm(out)
+    pcm = decoded_pcm(out, SAMPLE_RATE)
     first = pcm[int(0.2 * SAMPLE_RATE) * 2 : int(0.8 * SAMPLE_RATE) * 2]
     second = pcm[int(2.2 * SAMPLE_RATE) * 2 : int(2.8 * SAMPLE_RATE) * 2]
     assert abs(rms_dbfs(first) - rms_dbfs(second)) < 1.5

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import itertools
+
 import pytest
 
 from slidestream import WordTiming
@@ -39,7 +41,7 @@ def assert_readable(cues: list[Cue]) -> None:
         assert len(wrap(cue.text)) <= 2, cue.text
         assert all(len(line) <= 42 for line in wrap(cue.text))
         assert cue.end_s - cue.start_s <= MAX_CUE_S + 1e-9
-    for before, after in zip(cues, cues[1:]):
+    for before, after in itertools.pairwise(cues):
         assert before.end_s <= after.start_s
 
 
@@ -118,12 +120,12 @@ def test_formats_parse_back(fmt: object) -> None:
     text = fmt(cues)  # type: ignore[operator]
     parsed = parse_subtitles(text)
     assert len(parsed) == len(cues)
-    for got, want in zip(parsed, cues):
+    for got, want in zip(parsed, cues, strict=True):
         assert got.start_s == pytest.approx(want.start_s, abs=0.001)
         assert got.end_s == pytest.approx(want.end_s, abs=0.001)
         assert got.text.split() == want.text.split()
         assert len(got.text.splitlines()) <= 2
-    for before, after in zip(parsed, parsed[1:]):
+    for before, after in itertools.pairwise(parsed):
         assert before.end_s <= after.start_s
     assert parsed[-1].end_s <= 43.0
 

@@ -41,7 +41,7 @@ from ._video import (
 __all__ = ["StreamingDeckAssembler"]
 
 BUILD_DIR = "build"
-AUDIO_BITRATE = "128k"
+AUDIO_BITRATE = "64k"
 
 
 class StreamingDeckAssembler:

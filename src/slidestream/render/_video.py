@@ -41,7 +41,7 @@ __all__ = [
 SIZE = (1920, 1080)
 """The video's frame size."""
 TICKS = 48000
-"""Timestamps are counted in 1/48000 s, the narration's sample clock."""
+"""Timestamps are counted in 1/48000 s, a multiple of the narration's sample clock."""
 STILL_FPS = 1
 """Frames per second of a still slide (x264 skips repeated frames almost for free)."""
 MOTION_FPS = 24
