@@ -78,7 +78,12 @@ def naive(folder: Path, slides: list[SlideResult]) -> float:
         audio = AudioFileClip(str(slide.audio_path))
         clips.append(ImageClip(str(frame)).with_duration(audio.duration).with_audio(audio))
     video = concatenate_videoclips(clips)
-    video.write_videofile(str(folder / "naive.mp4"), fps=24, logger=None)
+    video.write_videofile(
+        str(folder / "naive.mp4"),
+        fps=24,
+        logger=None,
+        temp_audiofile=str(folder / "naive-audio.mp3"),
+    )
     video.close()
     return time.perf_counter() - started
 
