@@ -5,9 +5,10 @@ from ._assembler import AssemblyContext as AssemblyContext
 from ._assembler import DeckAssembler as DeckAssembler
 from ._assembler import DeckFiles as DeckFiles
 from ._assembler import NullAssembler as NullAssembler
+from ._deck import StreamingDeckAssembler as StreamingDeckAssembler
 from ._options import RenderOptions as RenderOptions
 
-default_assembler: AssemblerFactory = NullAssembler
+default_assembler: AssemblerFactory = StreamingDeckAssembler
 """The assembler a pipeline uses unless given another."""
 
 __all__ = [
@@ -17,5 +18,6 @@ __all__ = [
     "DeckFiles",
     "NullAssembler",
     "RenderOptions",
+    "StreamingDeckAssembler",
     "default_assembler",
 ]

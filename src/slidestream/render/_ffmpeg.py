@@ -1,0 +1,145 @@
+"""Running ffmpeg (the binary shipped by imageio-ffmpeg) as a cancellable anyio subprocess.
+
+Nothing is asked of the system: no ffmpeg or ffprobe on ``PATH`` is needed. A process that is
+still running when its task is cancelled is killed and waited for, and outputs are written to
+temporary files that only replace their targets once ffmpeg has succeeded.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import functools
+import os
+import subprocess
+import tempfile
+from collections.abc import Iterator, Sequence
+from pathlib import Path
+from typing import IO
+
+import anyio
+from anyio.abc import Process
+
+from .._exceptions import RenderError
+from .._files import temporary_sibling
+
+__all__ = ["FfmpegPipe", "atomic_output", "ffmpeg_exe", "run_ffmpeg"]
+
+_STDERR_LIMIT = 4000
+
+
+@functools.lru_cache(maxsize=1)
+def ffmpeg_exe() -> str:
+    """The path of the ffmpeg binary shipped by imageio-ffmpeg."""
+    import imageio_ffmpeg
+
+    exe: str = imageio_ffmpeg.get_ffmpeg_exe()
+    return exe
+
+
+def _command(args: Sequence[str | os.PathLike[str]]) -> list[str]:
+    return [ffmpeg_exe(), "-hide_banner", "-nostdin", "-loglevel", "error", "-y", *map(str, args)]
+
+
+async def _stop(process: Process) -> None:
+    """Kill ``process`` if it still runs, wait for it and close its pipes (even if cancelled)."""
+    with anyio.CancelScope(shield=True):
+        if process.returncode is None:
+            with contextlib.suppress(ProcessLookupError):
+                process.kill()
+        await process.wait()
+        await process.aclose()
+
+
+def _check(returncode: int | None, stderr: IO[bytes], what: str) -> None:
+    if returncode != 0:
+        stderr.seek(0, os.SEEK_END)
+        stderr.seek(max(0, stderr.tell() - _STDERR_LIMIT))
+        message = stderr.read().decode("utf-8", "replace").strip().splitlines()
+        detail = message[-1] if message else f"exit status {returncode}"
+        raise RenderError(f"ffmpeg failed while {what}: {detail}")
+
+
+async def run_ffmpeg(args: Sequence[str | os.PathLike[str]], *, what: str) -> None:
+    """Run ffmpeg with ``args`` and wait for it; raise :class:`RenderError` if it fails.
+
+    ``what`` names the job in error messages ("encoding slide 3"). On cancellation the
+    process is killed and waited for before the cancellation propagates.
+    """
+    with tempfile.TemporaryFile() as stderr:
+        process = await anyio.open_process(
+            _command(args), stdin=subprocess.DEVNULL, stdout=subprocess.DEVNULL, stderr=stderr
+        )
+        try:
+            await process.wait()
+        finally:
+            await _stop(process)
+        _check(process.returncode, stderr, what)
+
+
+class FfmpegPipe:
+    """An ffmpeg process fed through its standard input (raw audio or video frames).
+
+    Use as ``async with FfmpegPipe(args, what=...) as pipe: await pipe.send(data)``; leaving
+    the block normally closes the input and waits for ffmpeg to finish (raising
+    :class:`RenderError` if it failed); leaving it with an error or a cancellation kills it.
+    """
+
+    def __init__(self, args: Sequence[str | os.PathLike[str]], *, what: str) -> None:
+        self._args = list(args)
+        self._what = what
+        self._process: Process | None = None
+        self._stderr: IO[bytes] | None = None
+
+    async def __aenter__(self) -> FfmpegPipe:
+        self._stderr = tempfile.TemporaryFile()  # noqa: SIM115 (closed in __aexit__)
+        try:
+            self._process = await anyio.open_process(
+                _command(self._args),
+                stdin=subprocess.PIPE,
+                stdout=subprocess.DEVNULL,
+                stderr=self._stderr,
+            )
+        except BaseException:
+            self._stderr.close()
+            raise
+        return self
+
+    async def send(self, data: bytes) -> None:
+        """Write ``data`` to ffmpeg's input."""
+        assert self._process is not None
+        assert self._process.stdin is not None
+        assert self._stderr is not None
+        try:
+            await self._process.stdin.send(data)
+        except (anyio.BrokenResourceError, anyio.ClosedResourceError) as error:
+            await self._process.wait()
+            _check(self._process.returncode or -1, self._stderr, self._what)
+            raise RenderError(f"ffmpeg stopped reading while {self._what}") from error
+
+    async def __aexit__(self, exc_type: object, exc: BaseException | None, tb: object) -> None:
+        process, stderr = self._process, self._stderr
+        assert process is not None
+        assert stderr is not None
+        try:
+            if exc is None:
+                if process.stdin is not None:
+                    await process.stdin.aclose()
+                await process.wait()
+        finally:
+            await _stop(process)
+        try:
+            if exc is None:
+                _check(process.returncode, stderr, self._what)
+        finally:
+            stderr.close()
+
+
+@contextlib.contextmanager
+def atomic_output(path: Path) -> Iterator[Path]:
+    """A temporary path (same suffix) for a tool to write; it replaces ``path`` on success."""
+    tmp = temporary_sibling(path)
+    try:
+        yield tmp
+        os.replace(tmp, path)
+    finally:
+        tmp.unlink(missing_ok=True)

@@ -1,0 +1,130 @@
+"""Probing helpers for media files written in tests (imageio-ffmpeg only, no ffprobe)."""
+
+from __future__ import annotations
+
+import os
+import re
+import subprocess
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+import imageio_ffmpeg
+
+FFMPEG = imageio_ffmpeg.get_ffmpeg_exe()
+
+
+def probe(path: Path) -> dict[str, Any]:
+    """The meta dict imageio-ffmpeg reads (codec, audio_codec, duration, size, fps...)."""
+    frames = imageio_ffmpeg.read_frames(str(path))
+    try:
+        meta: dict[str, Any] = next(frames)
+    finally:
+        frames.close()
+    return meta
+
+
+def stream_end(path: Path, stream: str) -> float:
+    """When the last packet of stream ``"v"`` or ``"a"`` ends, in seconds (0 if none)."""
+    out = subprocess.run(
+        [FFMPEG, "-v", "error", "-i", str(path), "-map", f"0:{stream}?", "-c", "copy",
+         "-f", "framemd5", "-"],
+        capture_output=True, text=True, check=True,
+    ).stdout  # fmt: skip
+    timebase = re.search(r"#tb 0: (\d+)/(\d+)", out)
+    packets = [line.split(",") for line in out.splitlines() if line and not line.startswith("#")]
+    if not timebase or not packets:
+        return 0.0
+    num, den = int(timebase.group(1)), int(timebase.group(2))
+    return max(int(p[2]) + int(p[3]) for p in packets) * num / den
+
+
+def video_packet_times(path: Path) -> list[float]:
+    """Presentation times of every video packet, in seconds."""
+    out = subprocess.run(
+        [FFMPEG, "-v", "error", "-i", str(path), "-map", "0:v", "-c", "copy", "-f", "framemd5",
+         "-"],
+        capture_output=True, text=True, check=True,
+    ).stdout  # fmt: skip
+    timebase = re.search(r"#tb 0: (\d+)/(\d+)", out)
+    assert timebase is not None
+    num, den = int(timebase.group(1)), int(timebase.group(2))
+    lines = [line.split(",") for line in out.splitlines() if line and not line.startswith("#")]
+    return sorted(int(p[2]) * num / den for p in lines)
+
+
+def decoded_seconds(path: Path, rate: int = 48000) -> float:
+    """The length of the decoded audio of ``path``, in seconds."""
+    pcm = subprocess.run(
+        [FFMPEG, "-v", "error", "-i", str(path), "-map", "0:a", "-f", "s16le", "-ac", "1",
+         "-ar", str(rate), "-"],
+        capture_output=True, check=True,
+    ).stdout  # fmt: skip
+    return len(pcm) / 2 / rate
+
+
+def decoded_pcm(path: Path, rate: int = 48000) -> bytes:
+    """The decoded mono 16-bit audio of ``path``."""
+    return subprocess.run(
+        [FFMPEG, "-v", "error", "-i", str(path), "-map", "0:a", "-f", "s16le", "-ac", "1",
+         "-ar", str(rate), "-"],
+        capture_output=True, check=True,
+    ).stdout  # fmt: skip
+
+
+@dataclass(frozen=True)
+class ParsedCue:
+    start_s: float
+    end_s: float
+    text: str
+
+
+_TIME = r"(\d+):(\d\d):(\d\d)[,.](\d\d\d)"
+
+
+def _seconds(match: tuple[str, ...]) -> float:
+    h, m, s, ms = (int(x) for x in match)
+    return h * 3600 + m * 60 + s + ms / 1000
+
+
+def parse_subtitles(text: str) -> list[ParsedCue]:
+    """Parse SRT or WebVTT text into cues (strict enough to catch format slips)."""
+    cues = []
+    for block in re.split(r"\n\s*\n", text.strip()):
+        lines = block.strip().splitlines()
+        timing = next((n for n, line in enumerate(lines) if "-->" in line), None)
+        if timing is None:
+            continue
+        found = re.fullmatch(rf"{_TIME} --> {_TIME}", lines[timing].strip())
+        assert found, f"bad timing line {lines[timing]!r}"
+        groups = found.groups()
+        cues.append(
+            ParsedCue(_seconds(groups[:4]), _seconds(groups[4:]), "\n".join(lines[timing + 1 :]))
+        )
+    return cues
+
+
+def ffmpeg_children() -> list[int]:
+    """Process ids of ffmpeg processes started by this test process."""
+    me = os.getpid()
+    found = []
+    for entry in Path("/proc").iterdir():
+        if not entry.name.isdigit():
+            continue
+        try:
+            stat = (entry / "stat").read_text()
+            cmdline = (entry / "cmdline").read_bytes()
+        except OSError:
+            continue
+        ppid = int(stat.rsplit(")", 1)[1].split()[1])
+        if ppid == me and b"ffmpeg" in cmdline:
+            found.append(int(entry.name))
+    return found
+
+
+def audio_codec(path: Path) -> str:
+    """The codec name of the first audio stream (from ffmpeg's stream listing)."""
+    info = subprocess.run([FFMPEG, "-hide_banner", "-i", str(path)], capture_output=True, text=True)
+    found = re.search(r"Audio: (\w+)", info.stderr)
+    assert found, info.stderr
+    return found.group(1)
