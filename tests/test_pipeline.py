@@ -362,3 +362,26 @@ async def test_custom_assembler_receives_slides_progressively(tmp_path: Path) ->
     assert log[0] == "open 3" and log[-2:] == ["finish", "close"]
     assert sorted(log[1:4]) == ["slide 0", "slide 1", "slide 2"]
     assert events.deck is not None and events.deck.files == {"custom": tmp_path / "x"}
+
+
+async def test_assemblers_can_start_visual_work_before_the_narration(tmp_path: Path) -> None:
+    log: list[str] = []
+
+    class Early(ss.render.NullAssembler):
+        async def prepare_slide(self, slide: ss.SlideResult) -> None:
+            log.append(f"prepare {slide.index} images={len(slide.images)}")
+
+        async def add_slide(self, slide: ss.SlideResult) -> None:
+            log.append(f"add {slide.index}")
+
+    pipeline = ss.StreamingPipeline(
+        script_provider=FakeStreamingScriptProvider(slides=2),
+        image_provider=FakeImageProvider(size=(32, 18)),
+        tts_provider=FakeTTSProvider(latency=0.2),
+        output_dir=tmp_path,
+        assembler=Early,
+    )
+    await pipeline.run("Early frames")
+    for index in (0, 1):
+        assert log.index(f"prepare {index} images=1") < log.index(f"add {index}")
+    assert log.index("prepare 1 images=1") < log.index("add 0")  # long before slide 0 was done

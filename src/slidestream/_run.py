@@ -346,13 +346,19 @@ class _Run:
         work = self._work(script, error)
         await self.emit(SlideScripted(script))
         async with anyio.create_task_group() as task_group:
-            task_group.start_soon(self.find_images, work)
+            task_group.start_soon(self._images_then_prepare, work, assembler)
             task_group.start_soon(self.synthesize, work)
         result = self.result(work)
         self.results[result.index] = result
         await self.emit(result)
         if self.progressive:
             await assembler.add_slide(result)
+
+    async def _images_then_prepare(self, work: _SlideWork, assembler: DeckAssembler) -> None:
+        await self.find_images(work)
+        prepare = getattr(assembler, "prepare_slide", None)
+        if self.progressive and callable(prepare):
+            await prepare(self.result(work))
 
     async def _script_then_complete(
         self, outline: Outline, index: int, assembler: DeckAssembler

@@ -29,7 +29,6 @@ import contextlib
 import io
 import math
 import struct
-import wave
 from collections import Counter
 from collections.abc import AsyncIterator, Callable, Iterable
 from dataclasses import dataclass
@@ -49,6 +48,7 @@ from ._models import (
     SpeechClip,
     WordTiming,
 )
+from .providers._wav import mono_wav
 
 __all__ = [
     "CallRecord",
@@ -345,13 +345,8 @@ def _wav(duration_s: float, sample_rate: int, tone_hz: float | None) -> bytes:
         pcm = (cycle * (frames // period + 1))[: frames * 2]
     else:
         pcm = bytes(frames * 2)
-    out = io.BytesIO()
-    with wave.open(out, "wb") as writer:
-        writer.setnchannels(1)
-        writer.setsampwidth(2)
-        writer.setframerate(sample_rate)
-        writer.writeframes(pcm)
-    return out.getvalue()
+
+    return mono_wav(pcm, sample_rate)
 
 
 class FakeTTSProvider(_FakeBase):

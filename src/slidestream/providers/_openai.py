@@ -27,8 +27,8 @@ from .._constants import DEFAULT_TIMEOUT_S
 from .._exceptions import ProviderError, ProviderResponseError
 from .._models import DeckRequest, Outline, SlideScript
 from . import _prompts
-from ._http import RetryPolicy, create_client, refused_error, request_with_retries
-from ._openai_config import DEFAULT_CHAT_MODEL, resolve_endpoint
+from ._http import RetryPolicy, refused_error, request_with_retries
+from ._openai_config import DEFAULT_CHAT_MODEL, EndpointClient, resolve_endpoint
 from ._slide_json import (
     MalformedJSONError,
     SlideObjectScanner,
@@ -80,7 +80,7 @@ def _error_message(data: Any) -> str:
     return str(data)
 
 
-class OpenAIScriptProvider:
+class OpenAIScriptProvider(EndpointClient):
     """Writes outlines and slides with an OpenAI-compatible chat-completions endpoint.
 
     Args:
@@ -128,27 +128,7 @@ class OpenAIScriptProvider:
         self.retry_policy = retry_policy or RetryPolicy()
         self.mode = OutputMode.JSON_SCHEMA if structured_output else OutputMode.TEXT
         """The output mode calls start with; lowered when a server refuses one."""
-        self._client = create_client(
-            base_url=self.config.base_url + "/",
-            headers=self.config.headers,
-            timeout_s=timeout_s,
-            transport=transport,
-        )
-
-    def __repr__(self) -> str:
-        return (
-            f"{type(self).__name__}(base_url={self.config.base_url!r}, model={self.config.model!r})"
-        )
-
-    async def aclose(self) -> None:
-        """Close the HTTP connections."""
-        await self._client.aclose()
-
-    async def __aenter__(self) -> OpenAIScriptProvider:
-        return self
-
-    async def __aexit__(self, *exc_info: object) -> None:
-        await self.aclose()
+        self._open_client(timeout_s=timeout_s, transport=transport)
 
     # -- the protocol -------------------------------------------------------------------
 

@@ -20,8 +20,8 @@ import mutagen
 from .._constants import DEFAULT_TIMEOUT_S
 from .._exceptions import InvalidInputError, ProviderError, ProviderResponseError
 from .._models import SpeechClip
-from ._http import RetryPolicy, create_client, request_with_retries
-from ._openai_config import DEFAULT_TTS_MODEL, resolve_endpoint
+from ._http import RetryPolicy, request_with_retries
+from ._openai_config import DEFAULT_TTS_MODEL, EndpointClient, resolve_endpoint
 
 __all__ = ["MAX_INPUT_CHARS", "OpenAITTSProvider", "audio_duration_s", "split_text"]
 
@@ -87,7 +87,7 @@ def _join(chunks: list[bytes], audio_format: str) -> bytes:
     return out.getvalue()
 
 
-class OpenAITTSProvider:
+class OpenAITTSProvider(EndpointClient):
     """Speaks narration with an OpenAI-compatible ``/v1/audio/speech`` endpoint.
 
     Args:
@@ -141,27 +141,7 @@ class OpenAITTSProvider:
         self.speed = speed
         self.instructions = instructions
         self.retry_policy = retry_policy or RetryPolicy()
-        self._client = create_client(
-            base_url=self.config.base_url + "/",
-            headers=self.config.headers,
-            timeout_s=timeout_s,
-            transport=transport,
-        )
-
-    def __repr__(self) -> str:
-        return (
-            f"{type(self).__name__}(base_url={self.config.base_url!r}, model={self.config.model!r})"
-        )
-
-    async def aclose(self) -> None:
-        """Close the HTTP connections."""
-        await self._client.aclose()
-
-    async def __aenter__(self) -> OpenAITTSProvider:
-        return self
-
-    async def __aexit__(self, *exc_info: object) -> None:
-        await self.aclose()
+        self._open_client(timeout_s=timeout_s, transport=transport)
 
     async def synthesize(self, text: str, *, voice: str | None, language: str) -> SpeechClip:
         """Speak ``text``; the endpoint detects the language itself.

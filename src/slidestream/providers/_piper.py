@@ -22,6 +22,7 @@ import anyio
 
 from .._exceptions import ConfigurationError, ProviderError
 from .._models import SpeechClip, WordTiming
+from ._wav import mono_wav
 
 __all__ = ["PiperTTSProvider", "split_sentences"]
 
@@ -187,21 +188,11 @@ class PiperTTSProvider:
             pcm += audio
             timings.append(WordTiming(sentence, round(start, 3), round(len(pcm) / 2 / rate, 3)))
         duration = len(pcm) / 2 / rate
-        wav = _wav(bytes(pcm), rate)
+        wav = mono_wav(bytes(pcm), rate)
         if self.format == "wav" and self.sample_rate in (None, rate):
             return SpeechClip(audio=wav, format="wav", duration_s=duration, words=timings)
         audio = await _transcode(wav, self.format, self.sample_rate)
         return SpeechClip(audio=audio, format=self.format, duration_s=duration, words=timings)
-
-
-def _wav(pcm: bytes, sample_rate: int) -> bytes:
-    out = io.BytesIO()
-    with wave.open(out, "wb") as writer:
-        writer.setnchannels(1)
-        writer.setsampwidth(2)
-        writer.setframerate(sample_rate)
-        writer.writeframes(pcm)
-    return out.getvalue()
 
 
 async def _transcode(wav: bytes, fmt: str, sample_rate: int | None) -> bytes:
@@ -221,7 +212,7 @@ async def _transcode(wav: bytes, fmt: str, sample_rate: int | None) -> bytes:
             f"ffmpeg could not encode the speech as {fmt}: {detail}", provider="piper", stage="tts"
         )
     if fmt == "wav":
-        return _wav(result.stdout, sample_rate or _wav_rate(wav))
+        return mono_wav(result.stdout, sample_rate or _wav_rate(wav))
     return result.stdout
 
 

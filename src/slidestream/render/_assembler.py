@@ -50,7 +50,12 @@ class DeckFiles:
 
 @runtime_checkable
 class DeckAssembler(Protocol):
-    """Builds deck files from slides as they complete."""
+    """Builds deck files from slides as they complete.
+
+    An assembler may also offer ``prepare_slide(slide)``: the pipeline then calls it as soon
+    as a slide's script and images exist (its narration may still be on the way), so visual
+    work such as drawing the slide's frame can start early.
+    """
 
     async def add_slide(self, slide: SlideResult) -> None:
         """Take a completed slide; start its share of the work without blocking for long."""

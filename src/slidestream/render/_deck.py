@@ -68,6 +68,7 @@ class StreamingDeckAssembler:
         self._cues: dict[int, list[Cue]] = {}
         self._frames: dict[int, Path] = {}
         self._segments: dict[int, Path] = {}
+        self._frames_started: set[int] = set()
         self._errors: list[str] = []
         self._track_started = False
         self._task_group: TaskGroup | None = None
@@ -114,6 +115,22 @@ class StreamingDeckAssembler:
         self.received.append(slide.index)
         self._task_group.start_soon(self._slide_work, slide)
 
+    async def prepare_slide(self, slide: SlideResult) -> None:
+        """Start drawing a slide's frame as soon as its script and images exist.
+
+        The pipeline calls this before the slide's narration is done, so the frame is
+        usually ready by the time :meth:`add_slide` needs it for the video segment.
+        """
+        if self._task_group is None:
+            raise RuntimeError("Use the assembler as an async context manager.")
+        if self.options.video and 0 <= slide.index < self.count:
+            self._start_frame(slide, self._task_group)
+
+    def _start_frame(self, slide: SlideResult, task_group: TaskGroup) -> None:
+        if slide.index not in self._frames_started:
+            self._frames_started.add(slide.index)
+            task_group.start_soon(self._make_frame, slide)
+
     async def _slide_work(self, slide: SlideResult) -> None:
         index = slide.index
         try:
@@ -123,7 +140,7 @@ class StreamingDeckAssembler:
                 if self._media:
                     task_group.start_soon(self._make_piece, slide)
                 if self.options.video:
-                    task_group.start_soon(self._make_frame, slide)
+                    self._start_frame(slide, task_group)
             if self.options.video:
                 await self._make_segment(slide)
         except Exception as error:
@@ -173,6 +190,7 @@ class StreamingDeckAssembler:
     async def _make_segment(self, slide: SlideResult) -> None:
         index = slide.index
         await self._piece_ready[index].wait()
+        await self._frame_ready[index].wait()
         frame, piece = self._frames.get(index), self._pieces.get(index)
         if frame is None or piece is None:
             return
