@@ -41,6 +41,7 @@ def make_pipeline(
         image_provider=FakeImageProvider(latency=image_latency, size=(64, 36), recorder=recorder),
         tts_provider=FakeTTSProvider(latency=tts_latency, fail_slides=tts_fail, recorder=recorder),
         output_dir=tmp_path,
+        assembler=ss.render.NullAssembler,  # scheduling tests: deck files are tested elsewhere
         **limits,
     )
 
