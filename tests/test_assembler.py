@@ -157,3 +157,19 @@ async def test_cancelling_leaves_no_ffmpeg_and_no_partial_files(tmp_path: Path) 
     assert not (folder / "build").exists()
     assert not [p for p in folder.rglob("*") if p.suffix in (".mp4", ".tmp", ".m4a")]
     assert not list(folder.glob(".deck.*"))
+
+
+async def test_a_failed_video_keeps_the_pptx(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    async def broken_encoder(*args: object, **kwargs: object) -> None:
+        raise ss.RenderError("the encoder crashed")
+
+    # Fault injection at the encoder seam; everything else runs for real.
+    monkeypatch.setattr("slidestream.render._deck.encode_still_segment", broken_encoder)
+    with pytest.raises(ss.RenderError, match=r"encoder crashed.*PPTX was still written") as caught:
+        await pipeline(tmp_path).run("Broken video", project="deck")
+    pptx = tmp_path / "deck" / "deck.pptx"
+    assert str(pptx) in str(caught.value)
+    assert len(Presentation(str(pptx)).slides) == 5
+    assert not (tmp_path / "deck" / "deck.mp4").exists()

@@ -386,3 +386,20 @@ async def test_assemblers_can_start_visual_work_before_the_narration(tmp_path: P
     for index in (0, 1):
         assert log.index(f"prepare {index} images=1") < log.index(f"add {index}")
     assert log.index("prepare 1 images=1") < log.index("add 0")  # long before slide 0 was done
+
+
+async def test_a_configuration_error_stops_the_run_at_once(tmp_path: Path) -> None:
+    class Misconfigured(FakeTTSProvider):
+        async def synthesize(self, text: str, *, voice: str | None, language: str) -> ss.SpeechClip:
+            raise ss.ConfigurationError(f"voice {voice!r} does not speak {language!r}")
+
+    recorder = CallRecorder()
+    pipeline = ss.StreamingPipeline(
+        script_provider=FakeStreamingScriptProvider(slides=6, recorder=recorder),
+        tts_provider=Misconfigured(),
+        output_dir=tmp_path,
+        assembler=ss.render.NullAssembler,
+    )
+    with pytest.raises(ss.ConfigurationError, match="does not speak 'fr'"):
+        await pipeline.run("Config", language="fr", voice="joe")
+    assert recorder.running == 0

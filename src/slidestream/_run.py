@@ -25,7 +25,7 @@ from PIL import Image
 from ._constants import AUDIO_DIR, IMAGES_DIR, MANIFEST_NAME
 from ._context import _slide_index
 from ._events import AudioReady, DeckReady, Event, ImagesReady, OutlineReady, SlideScripted
-from ._exceptions import PipelineError, SlidestreamError
+from ._exceptions import ConfigurationError, PipelineError, SlidestreamError
 from ._files import atomic_write_bytes, atomic_write_text
 from ._limits import _Limiters
 from ._models import (
@@ -211,6 +211,8 @@ class _Run:
             async with self.limiters.scripts:
                 with self._span("script", index), _for_slide(index):
                     script = await provider.write_slide(self.request, outline, index)
+        except ConfigurationError:
+            raise  # the same for every slide: the user must fix it, so stop now
         except Exception as error:
             fallback = fallback_script(outline, index)
             return fallback, SlideError("script", _error_text(error), provider_name(provider))
@@ -238,6 +240,8 @@ class _Run:
                     )
                     last = arrived
                     on_script(script)
+        except ConfigurationError:
+            raise  # the same for every slide: the user must fix it, so stop now
         except Exception as error:
             self.stream_error = _error_text(error)
         finally:
@@ -269,6 +273,8 @@ class _Run:
                             self.request, script, limit=wanted - len(work.images)
                         )
                 work.images.extend(found[: wanted - len(work.images)])
+            except ConfigurationError:
+                raise  # the same for every slide: the user must fix it, so stop now
             except Exception as error:
                 work.errors.append(
                     SlideError("images", _error_text(error), provider_name(provider))
@@ -308,6 +314,8 @@ class _Run:
             fmt = clip.format.lower().lstrip(".") or "mp3"
             path = self.project_dir / AUDIO_DIR / f"slide-{script.index + 1:02d}.{fmt}"
             await anyio.to_thread.run_sync(atomic_write_bytes, path, clip.audio)
+        except ConfigurationError:
+            raise  # the same for every slide: the user must fix it, so stop now
         except Exception as error:
             work.errors.append(SlideError("tts", _error_text(error), provider_name(provider)))
             work.timings["tts"] = self.now() - start

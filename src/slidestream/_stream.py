@@ -18,6 +18,7 @@ from anyio.abc import TaskGroup
 from anyio.streams.memory import MemoryObjectReceiveStream, MemoryObjectSendStream
 
 from ._events import DeckReady, Event
+from ._exceptions import SlidestreamError
 from ._models import DeckResult
 
 if sys.version_info < (3, 11):
@@ -29,10 +30,26 @@ Producer = Callable[[MemoryObjectSendStream[Event]], Awaitable[None]]
 
 
 def _unwrap(error: BaseException) -> BaseException:
-    """The single exception inside (nested) one-member exception groups, else ``error``."""
-    while isinstance(error, BaseExceptionGroup) and len(error.exceptions) == 1:
-        error = error.exceptions[0]
+    """The error to show for ``error``: the first slidestream error inside an exception group.
+
+    Several slides failing the same way at once arrive as a group; the user needs one clear
+    error, not a tree of copies.
+    """
+    if isinstance(error, BaseExceptionGroup):
+        leaves = _leaves(error)
+        ours = [leaf for leaf in leaves if isinstance(leaf, SlidestreamError)]
+        if ours:
+            return ours[0]
+        if len(leaves) == 1:
+            return leaves[0]
     return error
+
+
+def _leaves(group: BaseExceptionGroup[BaseException]) -> list[BaseException]:
+    found: list[BaseException] = []
+    for error in group.exceptions:
+        found += _leaves(error) if isinstance(error, BaseExceptionGroup) else [error]
+    return found
 
 
 class DeckEventStream:

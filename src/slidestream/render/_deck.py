@@ -259,7 +259,16 @@ class StreamingDeckAssembler:
         if self._track_started:
             await self._track_done.wait()
         if self._errors:
-            raise RenderError("Building the deck files failed: " + "; ".join(self._errors))
+            kept = ""
+            if self._pptx is not None:
+                # The slides themselves are fine: keep the PPTX even when the media failed.
+                saved: dict[str, Path] = {}
+                with contextlib.suppress(Exception):
+                    await self._save_pptx(saved)
+                kept = f" The PPTX was still written to {saved['pptx']}." if saved else ""
+            raise RenderError(
+                "Building the deck files failed: " + "; ".join(self._errors) + "." + kept
+            )
         speech = any(piece.speech_s > 0 for piece in self._pieces.values())
         files: dict[str, Path] = {}
         async with anyio.create_task_group() as task_group:
