@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import json
 import subprocess
 import sys
 from pathlib import Path
@@ -102,3 +103,11 @@ def test_python_dash_m_runs_the_cli() -> None:
         check=True,
     )
     assert result.stdout.startswith("slidestream ")
+
+
+def test_audience_and_tone_reach_the_request(tmp_path: Path) -> None:
+    argv = ["make", "Stars", "--out", str(tmp_path), "--project", "s", "--slides", "1"]
+    argv += ["--audience", "children", "--tone", "playful", "--no-video", *TEST_PROVIDERS]
+    assert cli.main(argv) == 0
+    request = json.loads((tmp_path / "s" / "slidestream.json").read_text())["request"]
+    assert (request["audience"], request["tone"]) == ("children", "playful")

@@ -103,6 +103,8 @@ def _add_run_options(command: argparse.ArgumentParser) -> None:
     command.add_argument(
         "--max-concurrent-tts", type=_positive, default=DEFAULT_MAX_CONCURRENT_TTS, metavar="N"
     )
+    command.add_argument("--audience", help="who the deck is for, e.g. 'high-school students'")
+    command.add_argument("--tone", help="how it should sound, e.g. 'friendly' or 'formal'")
     command.add_argument("--no-video", action="store_true", help="skip the MP4")
     command.add_argument(
         "--sequential", action="store_true", help="run the sequential baseline instead of streaming"
@@ -233,6 +235,8 @@ async def _make(args: argparse.Namespace, console: Console) -> int:
         language=language or "en",
         slides=args.slides,
         voice=voice,
+        audience=args.audience,
+        tone=args.tone,
     ) as events:
         async for event in events:
             printer(event)
