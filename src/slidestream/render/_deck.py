@@ -141,8 +141,8 @@ class StreamingDeckAssembler:
                     task_group.start_soon(self._make_piece, slide)
                 if self.options.video:
                     self._start_frame(slide, task_group)
-            if self.options.video:
-                await self._make_segment(slide)
+                    # Waits for the piece and the frame, not for the PPTX page.
+                    task_group.start_soon(self._make_segment_or_fail, slide)
         except Exception as error:
             self._fail(f"slide {index + 1}", error)
         finally:
@@ -186,6 +186,13 @@ class StreamingDeckAssembler:
             )
         finally:
             self._frame_ready[slide.index].set()
+
+    async def _make_segment_or_fail(self, slide: SlideResult) -> None:
+        # A failed video must not cancel the slide's PPTX page running beside it.
+        try:
+            await self._make_segment(slide)
+        except Exception as error:
+            self._fail(f"slide {slide.index + 1}", error)
 
     async def _make_segment(self, slide: SlideResult) -> None:
         index = slide.index
