@@ -14,10 +14,12 @@ layouts (chosen by placeholder type, see ``_pptx_layouts.py``) and drops its sli
 from __future__ import annotations
 
 import io
+import subprocess
 import threading
 from dataclasses import dataclass
 from pathlib import Path
 
+import imageio_ffmpeg
 from lxml import etree
 from pptx import Presentation
 from pptx.dml.color import RGBColor
@@ -374,16 +376,23 @@ class PptxDeckBuilder:
 
     # -- narration ---------------------------------------------------------------------------
 
-    def _narration(self, slide: SlideResult) -> bytes | None:
+    def _narration(self, slide: SlideResult) -> tuple[bytes, str] | None:
+        """The clip to embed and its file suffix; uncompressed clips are embedded as MP3."""
         wanted = self.context.options.embed_narration
         if wanted is False or slide.audio_path is None:
             return None
+        path = Path(slide.audio_path)
         try:
-            return Path(slide.audio_path).read_bytes()
+            data = path.read_bytes()
         except OSError as err:
             if wanted:
                 raise RenderError(f"Cannot read the narration {slide.audio_path}: {err}") from err
             return None
+        suffix = path.suffix.lower() or ".wav"
+        if suffix in _COMPACT_AUDIO:
+            return data, suffix
+        compact = _to_mp3(data)
+        return (compact, ".mp3") if compact else (data, suffix)
 
     @staticmethod
     def _page_ms(slide: SlideResult, plans: list[PagePlan], page: int) -> int:
@@ -391,10 +400,14 @@ class PptxDeckBuilder:
         return round(slide.duration_s * 1000 * weights[page] / sum(weights))
 
     def _embed(
-        self, pptx_slide: Slide, slide: SlideResult, plans: list[PagePlan], audio: bytes
+        self,
+        pptx_slide: Slide,
+        slide: SlideResult,
+        plans: list[PagePlan],
+        narration: tuple[bytes, str],
     ) -> None:
         width, height = self._size
-        suffix = Path(str(slide.audio_path)).suffix.lower() or ".wav"
+        audio, suffix = narration
         total_ms = round(slide.duration_s * 1000) if slide.duration_s > 0 else None
         embed_audio(
             pptx_slide,
@@ -410,6 +423,22 @@ class PptxDeckBuilder:
 
 
 # -- helpers -----------------------------------------------------------------------------------
+
+_COMPACT_AUDIO = (".mp3", ".m4a")
+"""Clips embedded as they are; others (WAV from local voices) are made MP3 to keep decks small."""
+
+
+def _to_mp3(audio: bytes) -> bytes | None:
+    """``audio`` (any format ffmpeg reads) as a 64 kbit/s MP3, or ``None`` if that fails."""
+    command = [
+        imageio_ffmpeg.get_ffmpeg_exe(), "-hide_banner", "-loglevel", "error", "-i", "pipe:0",
+        "-c:a", "libmp3lame", "-b:a", "64k", "-f", "mp3", "pipe:1",
+    ]  # fmt: skip
+    try:
+        result = subprocess.run(command, input=audio, capture_output=True, check=True, timeout=60)
+    except (OSError, subprocess.SubprocessError):
+        return None
+    return result.stdout or None
 
 
 def _credit_line(index: int, asset: ImageAsset) -> str | None:
