@@ -10,6 +10,7 @@ so a :class:`FallbackImages` chain can try the next provider.
 
 from __future__ import annotations
 
+import abc
 import html
 import json
 import os
@@ -72,7 +73,7 @@ def api_key(value: str | None, env_var: str, provider: str, where: str) -> str:
     return key
 
 
-class SearchImageProvider:
+class SearchImageProvider(abc.ABC):
     """Base class of the image-search providers (Openverse, Wikimedia, Pexels, Unsplash).
 
     Args:
@@ -121,12 +122,12 @@ class SearchImageProvider:
         """Headers sent with every API call (authorisation, API version)."""
         return {"Accept": "application/json"}
 
+    @abc.abstractmethod
     async def search(self, query: str, *, count: int, request: DeckRequest) -> list[ImageCandidate]:
         """Ask the service for up to ``count`` images matching ``query``."""
-        raise NotImplementedError
 
-    async def on_used(self, candidate: ImageCandidate) -> None:
-        """Called for each image that was downloaded and will be used."""
+    async def on_used(self, candidate: ImageCandidate) -> None:  # noqa: B027 (optional hook)
+        """Called for each image that was downloaded and will be used (does nothing here)."""
 
     async def get_json(self, url: str, params: dict[str, Any], *, call: str) -> Any:
         """GET ``url`` with retries and return its JSON body."""
