@@ -403,3 +403,12 @@ async def test_a_configuration_error_stops_the_run_at_once(tmp_path: Path) -> No
     with pytest.raises(ss.ConfigurationError, match="does not speak 'fr'"):
         await pipeline.run("Config", language="fr", voice="joe")
     assert recorder.running == 0
+
+
+def test_a_provider_object_of_the_wrong_kind_is_refused_at_once(tmp_path: Path) -> None:
+    with pytest.raises(ss.ConfigurationError, match="FakeTTSProvider is not an image provider"):
+        ss.StreamingPipeline(
+            script_provider=FakeScriptProvider(),
+            image_provider=FakeTTSProvider(),
+            output_dir=tmp_path,
+        )

@@ -29,16 +29,23 @@ from .render import AssemblerFactory, RenderOptions
 __all__ = ["SequentialPipeline", "StreamingPipeline"]
 
 
+_LABELS = {"script": "a script provider", "images": "an image provider", "tts": "a TTS provider"}
+
+
+def _check_kind(value: object, kind: str) -> None:
+    """Refuse a provider object (not a name) that lacks the ``kind`` protocol's methods."""
+    if value is not None and not isinstance(value, str) and _registry.provider_kind(value) != kind:
+        raise ConfigurationError(
+            f"{type(value).__name__} is not {_LABELS[kind]}: it lacks the protocol's methods."
+        )
+
+
 def _resolve(value: object, kind: str, owned: list[object]) -> Any:
     if value is None or not isinstance(value, str):
-        if value is not None and _registry.provider_kind(value) != kind:
-            raise ConfigurationError(
-                f"{type(value).__name__} is not a {kind} provider: it lacks the protocol's methods."
-            )
         return value
     provider = _registry.get(value)
     if _registry.provider_kind(provider) != kind:
-        raise ConfigurationError(f"Provider {value!r} is not a {kind} provider.")
+        raise ConfigurationError(f"Provider {value!r} is not {_LABELS[kind]}.")
     owned.append(provider)
     return provider
 
@@ -85,6 +92,12 @@ class StreamingPipeline:
         self.limits = ConcurrencyLimits(
             scripts=max_concurrent_scripts, images=max_concurrent_images, tts=max_concurrent_tts
         )
+        for value, kind in (
+            (script_provider, "script"),
+            (image_provider, "images"),
+            (tts_provider, "tts"),
+        ):
+            _check_kind(value, kind)
         self.script_provider = script_provider
         self.image_provider = image_provider
         self.tts_provider = tts_provider
