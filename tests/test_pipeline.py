@@ -412,3 +412,20 @@ def test_a_provider_object_of_the_wrong_kind_is_refused_at_once(tmp_path: Path) 
             image_provider=FakeTTSProvider(),
             output_dir=tmp_path,
         )
+
+
+async def test_a_broken_stream_is_named_when_the_recovery_fails_too(tmp_path: Path) -> None:
+    class BreaksAtOnce(FakeStreamingScriptProvider):
+        async def stream_slides(self, request: ss.DeckRequest, outline: ss.Outline):  # type: ignore[no-untyped-def,override]
+            raise ss.ProviderError("connection lost", provider="test-script")
+            yield  # an async generator
+
+    pipeline = ss.StreamingPipeline(
+        script_provider=BreaksAtOnce(slides=2, fail_slides={1}),
+        output_dir=tmp_path,
+        assembler=ss.render.NullAssembler,
+    )
+    deck = await pipeline.run("Broken stream")
+    assert deck.slides[0].ok
+    (error,) = deck.slides[1].errors
+    assert "after the slide stream broke off: connection lost" in error.message

@@ -17,7 +17,3 @@ def current_slide_index() -> int | None:
     slide.
     """
     return _slide_index.get()
-
-
-def _set_slide_index(index: int | None) -> None:
-    _slide_index.set(index)

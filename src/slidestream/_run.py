@@ -158,6 +158,7 @@ class _Run:
         self.spans: list[StageSpan] = []
         self.results: dict[int, SlideResult] = {}
         self.stream_error: str | None = None
+        """Why ``stream_slides()`` stopped early, if it did; named in later script errors."""
 
     # -- helpers -----------------------------------------------------------------------------
 
@@ -214,8 +215,11 @@ class _Run:
         except ConfigurationError:
             raise  # the same for every slide: the user must fix it, so stop now
         except Exception as error:
+            message = _error_text(error)
+            if self.stream_error:
+                message += f" (after the slide stream broke off: {self.stream_error})"
             fallback = fallback_script(outline, index)
-            return fallback, SlideError("script", _error_text(error), provider_name(provider))
+            return fallback, SlideError("script", message, provider_name(provider))
         return (script if script.index == index else replace(script, index=index)), None
 
     async def stream_scripts(
