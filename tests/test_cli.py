@@ -111,3 +111,12 @@ def test_audience_and_tone_reach_the_request(tmp_path: Path) -> None:
     assert cli.main(argv) == 0
     request = json.loads((tmp_path / "s" / "slidestream.json").read_text())["request"]
     assert (request["audience"], request["tone"]) == ("children", "playful")
+
+
+def test_a_tts_chain_on_the_command_line(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    argv = ["make", "Chain", "--out", str(tmp_path), "--slides", "1", "--no-video"]
+    argv += ["--script", "test-script", "--images", "none", "--tts", "test-tts,test-tts"]
+    assert cli.main(argv) == 0
+    assert "[✔ audio] slide 1" in capsys.readouterr().out

@@ -429,3 +429,24 @@ async def test_a_broken_stream_is_named_when_the_recovery_fails_too(tmp_path: Pa
     assert deck.slides[0].ok
     (error,) = deck.slides[1].errors
     assert "after the slide stream broke off: connection lost" in error.message
+
+
+async def test_comma_separated_names_make_a_fallback_chain(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    from slidestream import providers
+
+    monkeypatch.setattr("slidestream._registry._runtime", {})
+    providers.register("down-tts", lambda: FakeTTSProvider(fail_every=1))
+    pipeline = ss.StreamingPipeline(
+        script_provider="test-script",
+        tts_provider="down-tts,test-tts",
+        output_dir=tmp_path,
+        assembler=ss.render.NullAssembler,
+    )
+    deck = await pipeline.run("Chained", slides=2)
+    assert all(slide.ok and slide.audio_path for slide in deck.slides)
+    with pytest.raises(ss.ConfigurationError, match="Only image and TTS providers"):
+        await ss.StreamingPipeline(
+            script_provider="test-script,test-script", output_dir=tmp_path
+        ).run("No script chains")

@@ -43,19 +43,29 @@ def _check_kind(value: object, kind: str) -> None:
 def _resolve(value: object, kind: str, owned: list[object]) -> Any:
     if value is None or not isinstance(value, str):
         return value
-    provider = _registry.get(value)
-    if _registry.provider_kind(provider) != kind:
-        raise ConfigurationError(f"Provider {value!r} is not {_LABELS[kind]}.")
-    owned.append(provider)
-    return provider
+    names = [name.strip() for name in value.split(",") if name.strip()]
+    members = []
+    for name in names:
+        member = _registry.get(name)
+        members.append(member)
+        if _registry.provider_kind(member) != kind:
+            owned.extend(members)
+            raise ConfigurationError(f"Provider {name!r} is not {_LABELS[kind]}.")
+    if len(members) == 1:
+        owned.append(members[0])
+        return members[0]
+    chain = _registry.fallback_chain(kind, members)
+    owned.append(chain)
+    return chain
 
 
 class StreamingPipeline:
     """Writes a deck slide by slide, starting each slide's image and TTS work at once.
 
-    Providers may be given as objects or as registered names (``"edge-tts"``); providers the
-    pipeline creates from names are closed at the end of each run. Each run writes into
-    ``output_dir/<project>/``.
+    Providers may be given as objects or as registered names (``"edge-tts"``); several image
+    or TTS names separated by commas (``"edge-tts,piper"``) make a fallback chain tried in
+    order. Providers the pipeline creates from names are closed at the end of each run. Each
+    run writes into ``output_dir/<project>/``.
 
     Example::
 

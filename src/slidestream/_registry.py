@@ -23,6 +23,7 @@ from ._exceptions import ConfigurationError, ProviderNotFoundError
 __all__ = [
     "ENTRY_POINT_GROUP",
     "ProviderInfo",
+    "fallback_chain",
     "get",
     "list_providers",
     "provider_kind",
@@ -105,6 +106,19 @@ def get(name: str, /, **options: Any) -> Any:
         return factory(**options)
     except TypeError as err:
         raise ConfigurationError(f"Provider {name!r} does not accept those options: {err}") from err
+
+
+def fallback_chain(kind: str, members: list[Any]) -> Any:
+    """``FallbackTTS``/``FallbackImages`` over ``members`` (tried in order) for ``kind``."""
+    from .providers._fallback import FallbackImages, FallbackTTS
+
+    if kind == "tts":
+        return FallbackTTS(members)
+    if kind == "images":
+        return FallbackImages(members)
+    raise ConfigurationError(
+        f"Only image and TTS providers can be chained with commas, not {kind} providers."
+    )
 
 
 _KIND_METHODS = (

@@ -86,8 +86,14 @@ def _add_run_options(command: argparse.ArgumentParser) -> None:
     )
     command.add_argument("--voice", help="TTS voice name")
     command.add_argument("--script", metavar="NAME", help="script provider")
-    command.add_argument("--images", metavar="NAME", help="image provider ('none' for no images)")
-    command.add_argument("--tts", metavar="NAME", help="TTS provider ('none' for no narration)")
+    command.add_argument(
+        "--images", metavar="NAME", help="image provider; A,B tries A then B; 'none' for no images"
+    )
+    command.add_argument(
+        "--tts",
+        metavar="NAME",
+        help="TTS provider; A,B tries A then B (e.g. edge-tts,piper); 'none' for no narration",
+    )
     command.add_argument(
         "--max-concurrent-scripts",
         type=_positive,
