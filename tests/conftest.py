@@ -4,9 +4,13 @@ from __future__ import annotations
 
 import ipaddress
 import socket
+from collections.abc import Iterator
 from typing import Any
 
+import edge_tts
 import pytest
+
+from tests.servers.edge_server import EdgeServerState, client_urls, serve_edge
 
 _LOCAL_NAMES = {"localhost", "localhost.localdomain", "127.0.0.1", "::1", ""}
 
@@ -55,3 +59,13 @@ def _no_internet(monkeypatch: pytest.MonkeyPatch) -> None:
 def anyio_backend() -> str:
     """Async tests run under asyncio unless they parametrize ``anyio_backend`` themselves."""
     return "asyncio"
+
+
+@pytest.fixture
+def edge_service(monkeypatch: pytest.MonkeyPatch) -> Iterator[EdgeServerState]:
+    """A local Edge TTS server, with the real edge-tts client pointed at it."""
+    with serve_edge() as (base_url, state):
+        wss_url, voice_list_url = client_urls(base_url)
+        monkeypatch.setattr(edge_tts.communicate, "WSS_URL", wss_url)
+        monkeypatch.setattr(edge_tts.voices, "VOICE_LIST", voice_list_url)
+        yield state

@@ -8,7 +8,6 @@ from __future__ import annotations
 
 import subprocess
 import threading
-from collections.abc import Iterator
 from pathlib import Path
 
 import anyio
@@ -43,15 +42,6 @@ def decoded_seconds(path: Path) -> float:
 
 
 FAST = RetryPolicy(max_retries=2, initial_delay_s=0.01, max_delay_s=0.02)
-
-
-@pytest.fixture
-def edge_service(monkeypatch: pytest.MonkeyPatch) -> Iterator[EdgeServerState]:
-    with serve_edge() as (base_url, state):
-        wss_url, voice_list_url = client_urls(base_url)
-        monkeypatch.setattr(edge_tts.communicate, "WSS_URL", wss_url)
-        monkeypatch.setattr(edge_tts.voices, "VOICE_LIST", voice_list_url)
-        yield state
 
 
 @pytest.mark.parametrize("anyio_backend", ["asyncio", "trio"])

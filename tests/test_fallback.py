@@ -2,9 +2,6 @@
 
 from __future__ import annotations
 
-from collections.abc import Iterator
-
-import edge_tts
 import pytest
 
 import slidestream as ss
@@ -14,21 +11,12 @@ from slidestream.providers._http import RetryPolicy
 from slidestream.providers.edge import EdgeTTSProvider
 from slidestream.providers.images import OpenverseImages
 from slidestream.testing import FakeImageProvider, FakeTTSProvider
-from tests.servers.edge_server import EdgeServerState, client_urls, serve_edge
+from tests.servers.edge_server import EdgeServerState
 from tests.servers.image_servers import BASE_PATHS, ImageServerState, serve_images
 
 FAST = RetryPolicy(max_retries=1, initial_delay_s=0.01, max_delay_s=0.02)
 REQUEST = DeckRequest(topic="Tides", project="tides")
 SLIDE = SlideScript(index=0, title="The moon", image_query="moon tide")
-
-
-@pytest.fixture
-def edge_service(monkeypatch: pytest.MonkeyPatch) -> Iterator[EdgeServerState]:
-    with serve_edge() as (base_url, state):
-        wss_url, voice_list_url = client_urls(base_url)
-        monkeypatch.setattr(edge_tts.communicate, "WSS_URL", wss_url)
-        monkeypatch.setattr(edge_tts.voices, "VOICE_LIST", voice_list_url)
-        yield state
 
 
 class PickyTTS:

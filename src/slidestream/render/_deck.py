@@ -161,7 +161,7 @@ class StreamingDeckAssembler:
     async def _make_piece(self, slide: SlideResult) -> None:
         index = slide.index
         pause = self.options.pause_s if index < self.count - 1 else 0.0
-        clip = slide.audio_path if slide.audio_path and slide.audio_path.is_file() else None
+        clip = slide.audio_path
         try:
             try:
                 piece = await anyio.to_thread.run_sync(_piece, clip, pause)
@@ -329,4 +329,5 @@ _KINDS = ("pptx", "mp3", "srt", "vtt", "mp4")
 
 
 def _piece(path: Path | None, pause_s: float) -> AudioPiece:
-    return make_piece(path, pause_s=pause_s)
+    # Runs in a worker thread, so the file check stays off the event loop.
+    return make_piece(path if path is not None and path.is_file() else None, pause_s=pause_s)
