@@ -319,7 +319,12 @@ class OpenAIServer:
 
         await send(chunk({"role": "assistant", "content": "", "refusal": None}))
         size = reply.chunk_size or self.chunk_size
-        for part in reply.parts:
+        for position, part in enumerate(reply.parts):
+            following = reply.parts[position + 1] if position + 1 < len(reply.parts) else None
+            if isinstance(following, Gate):
+                # Mark the gate before the bytes that precede it go out: once the client has
+                # them, it may check the gate, and must find it reached.
+                following.reached.set()
             if isinstance(part, Gate):
                 part.reached.set()
                 loop = asyncio.get_running_loop()
