@@ -10,10 +10,12 @@ import base64
 import dataclasses
 from collections.abc import Mapping
 from dataclasses import dataclass, field
+from enum import Enum
 from pathlib import Path
 from typing import Any, Literal
 
 from ._exceptions import InvalidInputError
+from ._types import AudioFormat, Stage
 
 __all__ = [
     "DeckRequest",
@@ -41,6 +43,8 @@ def _jsonable(value: Any, include_data: bool) -> Any:
         }
     if isinstance(value, bytes):
         return base64.b64encode(value).decode("ascii")
+    if isinstance(value, Enum):
+        return value.value
     if isinstance(value, Path):
         return str(value)
     if isinstance(value, Mapping):
@@ -150,7 +154,8 @@ class SpeechClip(_Serializable):
     """Synthesised narration for one slide."""
 
     audio: bytes
-    format: str
+    format: AudioFormat | str
+    """An :class:`AudioFormat` (a plain name such as ``"mp3"`` is accepted too)."""
     duration_s: float
     words: list[WordTiming] = field(default_factory=list)
 
@@ -159,9 +164,12 @@ class SpeechClip(_Serializable):
 class SlideError(_Serializable):
     """A stage that failed for one slide; the slide still arrives without that stage's output."""
 
-    stage: str
+    stage: Stage
     message: str
     provider: str | None = None
+
+    def __post_init__(self) -> None:
+        object.__setattr__(self, "stage", Stage(self.stage))
 
 
 @dataclass(frozen=True, kw_only=True)
@@ -171,10 +179,13 @@ class StageSpan(_Serializable):
     Times are seconds since the run started.
     """
 
-    stage: str
+    stage: Stage
     index: int | None
     start_s: float
     end_s: float
+
+    def __post_init__(self) -> None:
+        object.__setattr__(self, "stage", Stage(self.stage))
 
     @property
     def duration_s(self) -> float:
@@ -217,7 +228,8 @@ class DeckResult(_Serializable):
     video_path: Path | None = None
     subtitles_path: Path | None = None
     files: dict[str, Path] = field(default_factory=dict)
-    """Every file written for the deck, by kind (``"pptx"``, ``"srt"``, ``"vtt"``, ...)."""
+    """Every file written for the deck, by kind: a :class:`DeckFileKind` for the built-in
+    files (``"pptx"``, ``"srt"``, ...), any name a custom assembler chooses for its own."""
     timings: dict[str, float] = field(default_factory=dict)
     spans: list[StageSpan] = field(default_factory=list)
     mode: str = "streaming"

@@ -39,6 +39,7 @@ from ._models import (
     StageSpan,
     WordTiming,
 )
+from ._types import Stage
 from .providers._protocols import ImageProvider, ScriptProvider, TTSProvider
 from .render import AssemblerFactory, AssemblyContext, DeckAssembler, DeckFiles, RenderOptions
 
@@ -166,7 +167,7 @@ class _Run:
         return anyio.current_time() - self.started
 
     @contextlib.contextmanager
-    def _span(self, stage: str, index: int | None) -> Any:
+    def _span(self, stage: Stage, index: int | None) -> Any:
         start = self.now()
         try:
             yield
@@ -186,7 +187,7 @@ class _Run:
     async def write_outline(self) -> Outline:
         name = provider_name(self.providers.script)
         try:
-            with self._span("outline", None):
+            with self._span(Stage.OUTLINE, None):
                 outline = await self.providers.script.outline(self.request)
         except Exception as error:
             raise PipelineError(
@@ -210,7 +211,7 @@ class _Run:
         provider = self.providers.script
         try:
             async with self.limiters.scripts:
-                with self._span("script", index), _for_slide(index):
+                with self._span(Stage.SCRIPT, index), _for_slide(index):
                     script = await provider.write_slide(self.request, outline, index)
         except ConfigurationError:
             raise  # the same for every slide: the user must fix it, so stop now
@@ -219,7 +220,7 @@ class _Run:
             if self.stream_error:
                 message += f" (after the slide stream broke off: {self.stream_error})"
             fallback = fallback_script(outline, index)
-            return fallback, SlideError("script", message, provider_name(provider))
+            return fallback, SlideError(Stage.SCRIPT, message, provider_name(provider))
         return (script if script.index == index else replace(script, index=index)), None
 
     async def stream_scripts(
@@ -240,7 +241,9 @@ class _Run:
                     seen.add(script.index)
                     arrived = self.now()
                     self.spans.append(
-                        StageSpan(stage="script", index=script.index, start_s=last, end_s=arrived)
+                        StageSpan(
+                            stage=Stage.SCRIPT, index=script.index, start_s=last, end_s=arrived
+                        )
                     )
                     last = arrived
                     on_script(script)
@@ -266,13 +269,13 @@ class _Run:
             except (OSError, ValueError) as error:
                 work.errors.append(
                     SlideError(
-                        "images", f"cannot use image {script.image_path}: {error}", "outline"
+                        Stage.IMAGES, f"cannot use image {script.image_path}: {error}", "outline"
                     )
                 )
         if provider is not None and len(work.images) < wanted:
             try:
                 async with self.limiters.images:
-                    with self._span("images", script.index), _for_slide(script.index):
+                    with self._span(Stage.IMAGES, script.index), _for_slide(script.index):
                         found = await provider.find_images(
                             self.request, script, limit=wanted - len(work.images)
                         )
@@ -281,7 +284,7 @@ class _Run:
                 raise  # the same for every slide: the user must fix it, so stop now
             except Exception as error:
                 work.errors.append(
-                    SlideError("images", _error_text(error), provider_name(provider))
+                    SlideError(Stage.IMAGES, _error_text(error), provider_name(provider))
                 )
         if work.images:
             work.images = await anyio.to_thread.run_sync(
@@ -307,7 +310,7 @@ class _Run:
         start = self.now()
         try:
             async with self.limiters.tts:
-                with self._span("tts", script.index), _for_slide(script.index):
+                with self._span(Stage.TTS, script.index), _for_slide(script.index):
                     clip = await provider.synthesize(
                         spoken_text(script),
                         voice=self.request.voice,
@@ -321,7 +324,7 @@ class _Run:
         except ConfigurationError:
             raise  # the same for every slide: the user must fix it, so stop now
         except Exception as error:
-            work.errors.append(SlideError("tts", _error_text(error), provider_name(provider)))
+            work.errors.append(SlideError(Stage.TTS, _error_text(error), provider_name(provider)))
             work.timings["tts"] = self.now() - start
             return
         work.audio_path, work.duration_s, work.words = path, clip.duration_s, list(clip.words)
@@ -456,7 +459,7 @@ class _Run:
         )
 
     async def _finish(self, assembler: DeckAssembler, slides: list[SlideResult]) -> DeckFiles:
-        with self._span("assemble", None):
+        with self._span(Stage.ASSEMBLE, None):
             return await assembler.finish(slides)
 
     async def _deck(
