@@ -8,7 +8,6 @@ temporary files that only replace their targets once ffmpeg has succeeded.
 from __future__ import annotations
 
 import contextlib
-import functools
 import os
 import subprocess
 import tempfile
@@ -21,19 +20,11 @@ from anyio.abc import Process
 
 from .._exceptions import RenderError
 from .._files import temporary_sibling
+from .._media import ffmpeg_exe
 
 __all__ = ["FfmpegPipe", "atomic_output", "ffmpeg_exe", "run_ffmpeg"]
 
 _STDERR_LIMIT = 4000
-
-
-@functools.lru_cache(maxsize=1)
-def ffmpeg_exe() -> str:
-    """The path of the ffmpeg binary shipped by imageio-ffmpeg."""
-    import imageio_ffmpeg
-
-    exe: str = imageio_ffmpeg.get_ffmpeg_exe()
-    return exe
 
 
 def _command(args: Sequence[str | os.PathLike[str]]) -> list[str]:

@@ -1,0 +1,91 @@
+"""Checking narration clips: decode them with ffmpeg by the audio-format table and measure them.
+
+The ffmpeg binary comes from imageio-ffmpeg, so nothing is asked of the system. Every clip a
+TTS provider returns goes through :func:`check_clip` before it is used: its format must be a
+known :class:`AudioFormat` (a file name is never built from provider data) and it must decode
+to audio; its measured duration replaces whatever the provider claimed.
+"""
+
+from __future__ import annotations
+
+import functools
+import subprocess
+
+from ._exceptions import ProviderResponseError
+from ._types import PCM_SAMPLE_RATE, AudioFormat
+
+__all__ = ["CHECK_SAMPLE_RATE", "check_clip", "decode_args", "decode_pcm", "ffmpeg_exe"]
+
+CHECK_SAMPLE_RATE = 8000
+"""The rate clips are decoded at to measure them: cheap, and exact to 1/8000 s."""
+
+
+@functools.lru_cache(maxsize=1)
+def ffmpeg_exe() -> str:
+    """The path of the ffmpeg binary shipped by imageio-ffmpeg."""
+    import imageio_ffmpeg
+
+    exe: str = imageio_ffmpeg.get_ffmpeg_exe()
+    return exe
+
+
+def decode_args(audio_format: AudioFormat) -> list[str]:
+    """The ffmpeg input options that read a clip in ``audio_format`` (before ``-i``)."""
+    spec = audio_format.spec
+    args = ["-f", spec.demuxer]
+    if spec.raw:
+        args += ["-ar", str(PCM_SAMPLE_RATE), "-ac", "1"]
+    return args
+
+
+def decode_pcm(audio: bytes, audio_format: AudioFormat, *, sample_rate: int) -> bytes:
+    """Decode ``audio`` to mono signed 16-bit little-endian samples at ``sample_rate``.
+
+    Raises:
+        ValueError: ffmpeg could not decode it (the message is ffmpeg's last line).
+    """
+    command = [
+        ffmpeg_exe(), "-hide_banner", "-nostdin", "-loglevel", "error",
+        *decode_args(audio_format), "-i", "pipe:0",
+        "-f", "s16le", "-ac", "1", "-ar", str(sample_rate), "pipe:1",
+    ]  # fmt: skip
+    done = subprocess.run(command, input=audio, capture_output=True, check=False)
+    if done.returncode != 0:
+        lines = done.stderr.decode("utf-8", "replace").strip().splitlines()
+        raise ValueError(lines[-1] if lines else f"ffmpeg exit status {done.returncode}")
+    return done.stdout
+
+
+def check_clip(
+    audio: bytes, audio_format: str, *, provider: str | None = None
+) -> tuple[AudioFormat, float]:
+    """Check a clip a TTS provider returned; return its format and measured duration.
+
+    Raises:
+        ProviderResponseError: the format is unknown, the clip is empty, or it does not
+            decode to any audio. In a run this becomes the slide's TTS error, so a fallback
+            chain tries its next voice.
+    """
+    try:
+        fmt = AudioFormat.parse(audio_format)
+    except ValueError as err:
+        raise ProviderResponseError(
+            f"the TTS provider returned audio in an {err}", provider=provider, stage="tts"
+        ) from None
+    if not audio:
+        raise ProviderResponseError(
+            "the TTS provider returned no audio", provider=provider, stage="tts"
+        )
+    try:
+        pcm = decode_pcm(audio, fmt, sample_rate=CHECK_SAMPLE_RATE)
+    except ValueError as err:
+        raise ProviderResponseError(
+            f"the TTS provider's {fmt} audio cannot be decoded: {err}",
+            provider=provider,
+            stage="tts",
+        ) from None
+    if not pcm:
+        raise ProviderResponseError(
+            f"the TTS provider's {fmt} audio decodes to nothing", provider=provider, stage="tts"
+        )
+    return fmt, len(pcm) / 2 / CHECK_SAMPLE_RATE
