@@ -23,8 +23,8 @@ import anyio
 from PIL import Image, ImageChops, ImageDraw, ImageFilter
 
 from .._models import DeckRequest, ImageAsset, SlideScript
+from .._text import plain_text
 from ..render._fonts import load_font
-from ._narration import plain_text
 
 __all__ = ["GeneratedImageProvider", "Theme", "keywords", "render_illustration"]
 

@@ -19,8 +19,8 @@ from PIL import Image, UnidentifiedImageError
 
 from .._exceptions import ConfigurationError
 from .._models import DeckRequest, ImageAsset, SlideScript
+from .._text import plain_text
 from ._markdown import IMAGE_SUFFIXES
-from ._narration import plain_text
 
 __all__ = ["LocalImageProvider", "stem", "words"]
 

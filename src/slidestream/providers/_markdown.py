@@ -29,7 +29,7 @@ import anyio.lowlevel
 
 from .._exceptions import InvalidInputError
 from .._models import DeckRequest, Outline, OutlineItem, SlideScript
-from ._narration import compose_narration, plain_text
+from .._text import compose_narration, plain_text
 
 __all__ = [
     "IMAGE_SUFFIXES",

@@ -9,6 +9,7 @@
 Importing this module does not import piper; creating a :class:`PiperTTSProvider` does.
 """
 
+from .._text import compose_narration as compose_narration
 from ._generated_images import GeneratedImageProvider as GeneratedImageProvider
 from ._local_images import LocalImageProvider as LocalImageProvider
 from ._markdown import MarkdownDeck as MarkdownDeck
@@ -16,7 +17,6 @@ from ._markdown import MarkdownScriptProvider as MarkdownScriptProvider
 from ._markdown import MarkdownSlide as MarkdownSlide
 from ._markdown import load_outline as load_outline
 from ._markdown import parse_outline as parse_outline
-from ._narration import compose_narration as compose_narration
 from ._piper import PiperTTSProvider as PiperTTSProvider
 
 __all__ = [

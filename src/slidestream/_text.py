@@ -1,4 +1,4 @@
-"""Spoken narration composed from a slide's title and bullets, for slides that have none.
+"""Text helpers shared by every layer: plain text from inline Markdown, narration from points.
 
 A list read aloud sounds like a list ("Git. Commits. Branches."). This module turns the
 title and bullets into full sentences a narrator can say::
