@@ -4,6 +4,11 @@ The :class:`StreamingPipeline` yields each slide the moment it is complete and s
 slide's image and narration work as soon as its script exists.
 """
 
+from ._batch import BatchEvent as BatchEvent
+from ._batch import BatchEventKind as BatchEventKind
+from ._batch import BatchItemResult as BatchItemResult
+from ._batch import FilesMode as FilesMode
+from ._batch import batch as batch
 from ._context import current_slide_index as current_slide_index
 from ._events import AudioReady as AudioReady
 from ._events import DeckReady as DeckReady
@@ -45,6 +50,9 @@ __version__ = "0.1.0"
 
 __all__ = [
     "AudioReady",
+    "BatchEvent",
+    "BatchEventKind",
+    "BatchItemResult",
     "ConcurrencyLimits",
     "ConfigurationError",
     "DeckEventStream",
@@ -52,6 +60,7 @@ __all__ = [
     "DeckRequest",
     "DeckResult",
     "Event",
+    "FilesMode",
     "ImageAsset",
     "ImageProvider",
     "ImagesReady",
@@ -80,5 +89,6 @@ __all__ = [
     "TTSProvider",
     "WordTiming",
     "__version__",
+    "batch",
     "current_slide_index",
 ]

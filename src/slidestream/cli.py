@@ -7,6 +7,7 @@ Exit codes: 0 success, 1 a run that failed, 2 bad usage or input (the message sa
 from __future__ import annotations
 
 import argparse
+import functools
 import importlib
 import os
 import sys
@@ -18,6 +19,10 @@ import anyio
 from rich.console import Console
 
 from . import __version__, _registry
+from ._batch import FilesMode, batch
+from ._batch._api import DEFAULT_DECKS_AT_ONCE
+from ._batch._display import BatchProgress, summary_table
+from ._batch._inputs import expand_inputs
 from ._constants import (
     DEFAULT_MAX_CONCURRENT_IMAGES,
     DEFAULT_MAX_CONCURRENT_SCRIPTS,
@@ -69,17 +74,32 @@ def build_parser() -> argparse.ArgumentParser:
     )
     _add_run_options(demo)
 
+    batch = commands.add_parser(
+        "batch",
+        help="make a deck for each input: folders of Markdown outlines, files of topics",
+        description="Make a deck for each input, in this process or on a Dask cluster.",
+    )
+    batch.add_argument(
+        "inputs",
+        nargs="+",
+        metavar="INPUT",
+        help="a folder of Markdown outlines, a text file with one topic per line, an outline",
+    )
+    _add_run_options(batch, project=False)
+    _add_batch_options(batch)
+
     commands.add_parser("providers", help="list the registered providers")
     return parser
 
 
-def _add_run_options(command: argparse.ArgumentParser) -> None:
+def _add_run_options(command: argparse.ArgumentParser, *, project: bool = True) -> None:
     command.add_argument(
         "--out", default=DEFAULT_OUTPUT_DIR, help="output folder (default: %(default)s)"
     )
-    command.add_argument(
-        "--project", help="project folder name inside --out (default: from the topic)"
-    )
+    if project:
+        command.add_argument(
+            "--project", help="project folder name inside --out (default: from the topic)"
+        )
     command.add_argument("--slides", type=_positive, help="how many slides to write")
     command.add_argument(
         "--lang", help="language code (default: the outline's front matter, else en)"
@@ -114,6 +134,38 @@ def _add_run_options(command: argparse.ArgumentParser) -> None:
     command.add_argument("--no-video", action="store_true", help="skip the MP4")
     command.add_argument(
         "--sequential", action="store_true", help="run the sequential baseline instead of streaming"
+    )
+
+
+def _add_batch_options(command: argparse.ArgumentParser) -> None:
+    where = command.add_mutually_exclusive_group()
+    where.add_argument(
+        "--workers", type=_positive, metavar="N", help="make the decks on a local Dask cluster"
+    )
+    where.add_argument(
+        "--cluster", metavar="ADDRESS", help="make the decks on this Dask scheduler's cluster"
+    )
+    command.add_argument(
+        "--decks",
+        type=_positive,
+        default=DEFAULT_DECKS_AT_ONCE,
+        metavar="N",
+        help="decks made at once (per worker with --workers; default: %(default)s)",
+    )
+    command.add_argument(
+        "--files",
+        choices=[mode.value for mode in FilesMode],
+        default=FilesMode.AUTO.value,
+        help="how decks made on workers reach --out: 'shared' (a volume every worker "
+        "mounts at the same path), 'send' (back to this machine) or 'auto' (default: "
+        "each worker checks whether it sees --out)",
+    )
+    command.add_argument(
+        "--retries",
+        type=int,
+        default=1,
+        metavar="N",
+        help="on a cluster, tries again after an unexpected error (default: %(default)s)",
     )
 
 
@@ -249,6 +301,55 @@ async def _make(args: argparse.Namespace, console: Console) -> int:
     return EXIT_OK
 
 
+def _batch(args: argparse.Namespace, console: Console) -> int:
+    items = expand_inputs(args.inputs)
+    if all(item.markdown is not None for item in items):
+        # Outlines bring their own script provider; only images and TTS are chosen here.
+        args = argparse.Namespace(**{**vars(args), "script": args.script or "markdown"})
+    providers = choose_providers(args, None)
+    where = (
+        f"on the Dask cluster at {args.cluster}"
+        if args.cluster
+        else f"on a local Dask cluster of {args.workers} workers"
+        if args.workers
+        else "in this process"
+    )
+    console.print(
+        f"Making {len(items)} deck{'s' * (len(items) != 1)} {where}, {args.decks} at once"
+        f"{' per worker' if args.workers else ''} (scripts {args.max_concurrent_scripts}, "
+        f"images {args.max_concurrent_images}, TTS {args.max_concurrent_tts} at once across "
+        "the batch)"
+    )
+    with BatchProgress(console, len(items)) as progress:
+        run = functools.partial(
+            batch,
+            args.inputs,
+            **providers,
+            output_dir=args.out,
+            max_concurrent_scripts=args.max_concurrent_scripts,
+            max_concurrent_images=args.max_concurrent_images,
+            max_concurrent_tts=args.max_concurrent_tts,
+            decks_at_once=args.decks,
+            language=args.lang,
+            slides=args.slides,
+            voice=args.voice,
+            audience=args.audience,
+            tone=args.tone,
+            video=not args.no_video,
+            sequential=args.sequential,
+            workers=args.workers,
+            cluster=args.cluster,
+            files=args.files,
+            retries=args.retries,
+            on_event=progress,
+        )
+        results = anyio.run(run)
+    console.print(summary_table(results))
+    made = sum(result.ok for result in results)
+    console.print(f"{made} of {len(results)} decks made in {Path(args.out).resolve()}")
+    return EXIT_OK if made == len(results) else EXIT_FAILED
+
+
 def _providers(console: Console) -> int:
     infos = _registry.list_providers()
     width = max((len(info.name) for info in infos), default=4)
@@ -274,6 +375,8 @@ def main(argv: Sequence[str] | None = None) -> int:
         if args.command == "demo":
             args.source = str(DEMO_DECK)
             console.print(f"Making the example deck {DEMO_DECK.name}, offline")
+        if args.command == "batch":
+            return _batch(args, console)
         return anyio.run(_make, args, console)
     except (InvalidInputError, ConfigurationError) as error:
         errors.print(f"slidestream: error: {error}")
