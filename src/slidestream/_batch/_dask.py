@@ -25,7 +25,7 @@ import anyio
 from anyio.from_thread import BlockingPortal
 
 from .._exceptions import ConfigurationError, InvalidInputError
-from ._dask_worker import LEASE_TIMEOUT, ClusterRun, deck_task, event_topic
+from ._dask_worker import LEASE_TIMEOUT, ClusterRun, close_batch, deck_task, event_topic
 from ._deck import DeckJob, DeckOutcome
 from ._folders import attempt_dir, install, staging_root, unpack, write_probe
 from ._models import BatchEvent, BatchEventKind, FilesMode
@@ -293,7 +293,7 @@ async def run_on_cluster(
             finally:
                 with anyio.CancelScope(shield=True):
                     await anyio.to_thread.run_sync(
-                        _wind_down, connection, topic, list(futures.values())
+                        _wind_down, connection, batch_id, list(futures.values())
                     )
     finally:
         with anyio.CancelScope(shield=True):
@@ -309,9 +309,15 @@ def _call_soon(portal: BlockingPortal, function: Callable[..., object], *args: A
         portal.start_task_soon(function, *args)
 
 
-def _wind_down(connection: _Connection, topic: str, futures: list[Any]) -> None:
+def _wind_down(connection: _Connection, batch_id: str, futures: list[Any]) -> None:
+    """Cancel what still runs, stop listening, and end the batch on every worker."""
+    client = connection.client
     pending = [future for future in futures if not future.done()]
     if pending:
-        connection.client.cancel(pending)
+        client.cancel(pending)
     with contextlib.suppress(ValueError):  # never subscribed
-        connection.client.unsubscribe_topic(topic)
+        client.unsubscribe_topic(event_topic(batch_id))
+    try:
+        client.run(close_batch, batch_id)
+    except Exception:  # a worker lost meanwhile has nothing left to close
+        logger.info("ending batch %s on the workers failed", batch_id, exc_info=True)

@@ -7,8 +7,11 @@ lease stops refreshing it, and the scheduler frees it after the lease timeout, n
 so the limit is not exceeded meanwhile. Local work (Piper, drawn images) is limited per
 worker process instead, as each machine has its own CPU.
 
-Progress goes back to the client as structured events (``Worker.log_event``) on the
-batch's topic, through the scheduler; the deck itself comes back as the task's result.
+The decks of one batch on one worker share a :class:`BatchRuntime` (the semaphores, the
+local limiters, the providers made from names) until the client ends the batch there
+(:func:`close_batch`). Progress goes back to the client as structured events
+(``Worker.log_event``) on the batch's topic, through the scheduler; the deck itself comes
+back as the task's result.
 """
 
 from __future__ import annotations
@@ -22,12 +25,19 @@ from typing import Any
 import anyio
 
 from .._events import Event
-from ._deck import DeckJob, DeckOutcome, make_deck
+from ._deck import BatchRuntime, DeckJob, DeckOutcome, make_deck
 from ._folders import sees_output
 from ._models import FilesMode
 from ._slots import KindLimits, ServiceKey, local_work
 
-__all__ = ["ClusterRun", "DaskSlots", "deck_task", "event_topic", "semaphore_name"]
+__all__ = [
+    "ClusterRun",
+    "DaskSlots",
+    "close_batch",
+    "deck_task",
+    "event_topic",
+    "semaphore_name",
+]
 
 LEASE_TIMEOUT = "distributed.scheduler.locks.lease-timeout"
 
@@ -53,58 +63,23 @@ def semaphore_name(batch_id: str, key: ServiceKey) -> str:
     return f"slidestream-{batch_id}-{key}"
 
 
-class _ProcessLimiters:
-    """Per-process limiters for local work, shared by the decks a worker runs at once."""
-
-    def __init__(self) -> None:
-        self._limiters: dict[tuple[str, ServiceKey], anyio.CapacityLimiter] = {}
-        self._users: dict[str, int] = {}
-
-    def enter(self, batch_id: str) -> None:
-        self._users[batch_id] = self._users.get(batch_id, 0) + 1
-
-    def leave(self, batch_id: str) -> None:
-        self._users[batch_id] -= 1
-        if not self._users[batch_id]:
-            del self._users[batch_id]
-            for owner, key in list(self._limiters):
-                if owner == batch_id:
-                    del self._limiters[owner, key]
-
-    def get(self, batch_id: str, key: ServiceKey, limit: int) -> anyio.CapacityLimiter:
-        limiter = self._limiters.get((batch_id, key))
-        if limiter is None:
-            limiter = self._limiters[batch_id, key] = anyio.CapacityLimiter(limit)
-        return limiter
-
-
-_PROCESS = _ProcessLimiters()
-_registering: anyio.Lock | None = None
-
-
-def _registration_lock() -> anyio.Lock:
-    """One lock per worker process (made on its event loop) around config-dependent setup."""
-    global _registering
-    if _registering is None:
-        _registering = anyio.Lock()
-    return _registering
-
-
 class DaskSlots:
-    """Slots from cluster-wide semaphores (one per service key), for one deck on a worker.
+    """Slots of one batch in one worker process: a cluster-wide semaphore per service key,
+    a local limiter per key of local work.
 
-    Semaphores are made on first use and registered with the lease timeout the client
-    chose; :meth:`close` stops their lease refreshes (none is held by then).
+    Semaphores are made on first use with the lease timeout the client chose; :meth:`close`
+    stops their lease refreshes once the batch is over here.
     """
 
     def __init__(self, run: ClusterRun) -> None:
         self.run = run
         self._semaphores: dict[ServiceKey, Any] = {}
-        _PROCESS.enter(run.batch_id)
+        self._local: dict[ServiceKey, anyio.CapacityLimiter] = {}
+        self._setup = anyio.Lock()
 
     @property
     def names(self) -> tuple[str, ...]:
-        """The semaphores this deck used."""
+        """The semaphores used so far."""
         return tuple(semaphore.name for semaphore in self._semaphores.values())
 
     async def _semaphore(self, key: ServiceKey) -> Any:
@@ -112,7 +87,7 @@ class DaskSlots:
         import distributed
 
         semaphore_class: Any = distributed.Semaphore
-        async with _registration_lock():
+        async with self._setup:
             semaphore = self._semaphores.get(key)
             if semaphore is None:
                 # The lease timeout is read from the configuration when the semaphore is made
@@ -132,7 +107,9 @@ class DaskSlots:
     async def slot(self, key: ServiceKey) -> AsyncIterator[None]:
         """Hold one of ``key``'s slots: a lease of its semaphore, or a local one."""
         if local_work(key):
-            limiter = _PROCESS.get(self.run.batch_id, key, self.run.limits.of(key.kind))
+            limiter = self._local.get(key)
+            if limiter is None:
+                limiter = self._local[key] = anyio.CapacityLimiter(self.run.limits.of(key.kind))
             borrower = object()
             await limiter.acquire_on_behalf_of(borrower)
             try:
@@ -149,17 +126,34 @@ class DaskSlots:
                 await semaphore.release()
 
     def close(self) -> None:
-        """Stop the lease refreshes of this deck's semaphores."""
+        """Stop the lease refreshes of the semaphores (no lease is held any more)."""
         for semaphore in self._semaphores.values():
             callback = getattr(semaphore, "refresh_callback", None)
             if callback is not None:
                 callback.stop()
         self._semaphores.clear()
-        _PROCESS.leave(self.run.batch_id)
 
 
 async def _register(semaphore: Any) -> None:
     await semaphore
+
+
+_RUNTIMES: dict[str, BatchRuntime] = {}
+"""The runtime of each batch with decks on this worker process."""
+
+
+def _runtime(run: ClusterRun) -> BatchRuntime:
+    runtime = _RUNTIMES.get(run.batch_id)
+    if runtime is None:
+        runtime = _RUNTIMES[run.batch_id] = BatchRuntime(DaskSlots(run))
+    return runtime
+
+
+async def close_batch(batch_id: str) -> None:
+    """End batch ``batch_id`` on this worker: close its providers, stop its semaphores."""
+    runtime = _RUNTIMES.pop(batch_id, None)
+    if runtime is not None:
+        await runtime.aclose()
 
 
 async def deck_task(job: DeckJob, run: ClusterRun) -> DeckOutcome:
@@ -184,7 +178,9 @@ async def deck_task(job: DeckJob, run: ClusterRun) -> DeckOutcome:
         report("progress", event.to_dict(include_data=False))
 
     report("started", {})
-    shared = run.files is not FilesMode.SEND and sees_output(job.output_dir, run.batch_id)
+    shared = run.files is not FilesMode.SEND and await anyio.to_thread.run_sync(
+        sees_output, job.output_dir, run.batch_id
+    )
     if run.files is FilesMode.SHARED and not shared:
         return DeckOutcome(
             error=(
@@ -196,10 +192,7 @@ async def deck_task(job: DeckJob, run: ClusterRun) -> DeckOutcome:
             worker=worker.address,
             attempt=attempt,
         )
-    slots = DaskSlots(run)
-    try:
-        outcome = await make_deck(job, slots, progress, shared=shared)
-    finally:
-        names = slots.names
-        slots.close()
+    runtime = _runtime(run)
+    outcome = await make_deck(job, runtime, progress, shared=shared)
+    names = runtime.slots.names if isinstance(runtime.slots, DaskSlots) else ()
     return replace(outcome, worker=worker.address, attempt=attempt, semaphores=names)

@@ -30,10 +30,10 @@ from ._folders import (
     staging_root,
     without_image_bytes,
 )
-from ._providers import build_providers
+from ._providers import SharedProviders, build_providers
 from ._slots import KindLimits, Slots
 
-__all__ = ["DeckJob", "DeckOutcome", "DeckSettings", "make_deck"]
+__all__ = ["BatchRuntime", "DeckJob", "DeckOutcome", "DeckSettings", "make_deck"]
 
 
 @dataclass(frozen=True, kw_only=True)
@@ -90,13 +90,32 @@ class DeckOutcome:
     """Cluster-wide semaphores the attempt used (the client closes them at the end)."""
 
 
+@dataclass
+class BatchRuntime:
+    """What the decks of one batch share in one process: the limits and named providers."""
+
+    slots: Slots
+    providers: SharedProviders = field(default_factory=SharedProviders)
+
+    async def aclose(self) -> None:
+        """Close the shared providers and release the slots (the batch is over here)."""
+        try:
+            await self.providers.aclose()
+        finally:
+            self.slots.close()
+
+
 async def run_deck(
-    job: DeckJob, slots: Slots, staging: Path, on_event: Callable[[Event], None]
+    job: DeckJob, runtime: BatchRuntime, staging: Path, on_event: Callable[[Event], None]
 ) -> DeckResult:
     """Run ``job``'s pipeline into ``staging/<project>``; ``on_event`` gets its events."""
     settings = job.settings
     providers = await build_providers(
-        script=job.script, images=settings.images, tts=settings.tts, slots=slots
+        script=job.script,
+        images=settings.images,
+        tts=settings.tts,
+        slots=runtime.slots,
+        shared=runtime.providers,
     )
     try:
         pipeline_class = SequentialPipeline if settings.sequential else StreamingPipeline
@@ -143,9 +162,9 @@ def _packed(built: Path, job: DeckJob) -> bytes:
 
 
 async def make_deck(
-    job: DeckJob, slots: Slots, on_event: Callable[[Event], None], *, shared: bool
+    job: DeckJob, runtime: BatchRuntime, on_event: Callable[[Event], None], *, shared: bool
 ) -> DeckOutcome:
-    """Make ``job``'s deck under ``slots``.
+    """Make ``job``'s deck with the batch's shared ``runtime``.
 
     With ``shared``, the deck is made in the batch's staging area and moved into the output
     folder when complete; otherwise it is made in a temporary folder and returned as an
@@ -159,7 +178,7 @@ async def make_deck(
             staging = attempt_dir(job.output_dir, job.batch_id, job.project)
         else:
             temporary = staging = await anyio.to_thread.run_sync(_temporary_folder)
-        deck = await run_deck(job, slots, staging, on_event)
+        deck = await run_deck(job, runtime, staging, on_event)
         built = deck.project_dir or staging / job.project
         archive = None
         if shared:

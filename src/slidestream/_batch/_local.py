@@ -7,7 +7,7 @@ from collections.abc import Callable
 import anyio
 
 from .._events import Event
-from ._deck import DeckJob, DeckOutcome, make_deck
+from ._deck import BatchRuntime, DeckJob, DeckOutcome, make_deck
 from ._models import BatchEvent, BatchEventKind
 from ._slots import KindLimits, LocalSlots
 
@@ -27,7 +27,7 @@ async def run_here(
     ``emit`` gets each deck's start and pipeline events, ``finish`` each deck's outcome; a
     deck that raises an unexpected error is reported as failed and the batch goes on.
     """
-    slots = LocalSlots(limits)
+    runtime = BatchRuntime(LocalSlots(limits))
     decks = anyio.CapacityLimiter(max_decks)
 
     async def one(job: DeckJob) -> None:
@@ -44,7 +44,7 @@ async def run_here(
 
             started = anyio.current_time()
             try:
-                outcome = await make_deck(job, slots, progress, shared=True)
+                outcome = await make_deck(job, runtime, progress, shared=True)
             except Exception as error:
                 outcome = DeckOutcome(
                     error=f"{type(error).__name__}: {error}",
@@ -52,6 +52,9 @@ async def run_here(
                 )
             finish(job, outcome, 1)
 
-    async with anyio.create_task_group() as task_group:
-        for job in jobs:
-            task_group.start_soon(one, job)
+    try:
+        async with anyio.create_task_group() as task_group:
+            for job in jobs:
+                task_group.start_soon(one, job)
+    finally:
+        await runtime.aclose()

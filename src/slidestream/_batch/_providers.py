@@ -1,15 +1,14 @@
 """The providers of each deck of a batch: made per deck, each call under the batch's limits.
 
 A provider is chosen as a registered name (``"edge-tts"``; ``"edge-tts,piper"`` for a
-fallback chain), as a factory (a provider class or a ``functools.partial`` of one) called
-once per deck, or as a provider object. Names and factories are what travel well to cluster
-workers: each worker makes its own provider there. An object is shared by every deck run in
-one process, and copied (pickled) to each deck run on a worker.
+fallback chain), as a factory (a provider class or a ``functools.partial`` of one), or as a
+provider object. A name's provider is made once per process and shared by the batch's decks
+there (Piper loads its voice once); a factory is called once per deck; an object is shared
+by every deck in one process, and copied (pickled) into each deck made on a worker.
 """
 
 from __future__ import annotations
 
-import functools
 from collections.abc import Callable
 from dataclasses import dataclass, field
 from typing import Any, TypeAlias
@@ -23,7 +22,13 @@ from ..providers._protocols import SupportsAclose, provider_kind, provider_name
 from ._limited import limited
 from ._slots import ServiceKey, Slots
 
-__all__ = ["DeckProviders", "ProviderChoice", "build_providers", "check_choice"]
+__all__ = [
+    "DeckProviders",
+    "ProviderChoice",
+    "SharedProviders",
+    "build_providers",
+    "check_choice",
+]
 
 ProviderChoice: TypeAlias = "str | Callable[[], object] | object"
 """A registered name (comma-separated for a fallback chain), a factory, or a provider."""
@@ -63,6 +68,40 @@ def check_choice(choice: object, kind: ProviderKind) -> None:
         raise ConfigurationError(f"{type(choice).__name__} is not {kind.label}.")
 
 
+class SharedProviders:
+    """Providers made from names, shared by the decks of one batch in one process.
+
+    A provider such as Piper loads its model once per process instead of once per deck.
+    :meth:`aclose` closes them when the batch ends there.
+    """
+
+    def __init__(self) -> None:
+        self._made: dict[tuple[ProviderKind, str], object] = {}
+
+    def get(self, kind: ProviderKind, name: str) -> object:
+        """The provider registered as ``name``, made on first use."""
+        provider = self._made.get((kind, name))
+        if provider is None:
+            provider = _registry.get(name)
+            if provider_kind(provider) is not kind:
+                raise ConfigurationError(f"Provider {name!r} is not {kind.label}.")
+            self._made[kind, name] = provider
+        return provider
+
+    async def aclose(self) -> None:
+        """Close every provider made here, even when cancelled."""
+        made = list(self._made.values())
+        self._made.clear()
+        await _close_all(made)
+
+
+async def _close_all(providers: list[object]) -> None:
+    with anyio.CancelScope(shield=True):
+        for provider in providers:
+            if isinstance(provider, SupportsAclose):
+                await provider.aclose()
+
+
 @dataclass
 class DeckProviders:
     """One deck's providers, each call under the batch's limits."""
@@ -71,55 +110,53 @@ class DeckProviders:
     images: Any = None
     tts: Any = None
     owned: list[object] = field(default_factory=list)
-    """The providers made for this deck; :meth:`aclose` closes them."""
+    """The providers made for this deck alone (from factories); :meth:`aclose` closes them."""
 
     async def aclose(self) -> None:
         """Close the providers made for this deck, even when cancelled."""
-        with anyio.CancelScope(shield=True):
-            for provider in self.owned:
-                if isinstance(provider, SupportsAclose):
-                    await provider.aclose()
+        await _close_all(self.owned)
 
 
-def _made(factory: Callable[[], object], kind: ProviderKind, owned: list[object]) -> object:
-    provider = factory()
-    owned.append(provider)
-    if provider_kind(provider) is not kind:
-        raise ConfigurationError(f"{provider_name(provider)} is not {kind.label}.")
-    return provider
-
-
-def _build(choice: object, kind: ProviderKind, slots: Slots, owned: list[object]) -> Any:
+def _build(
+    choice: object,
+    kind: ProviderKind,
+    slots: Slots,
+    shared: SharedProviders,
+    owned: list[object],
+) -> Any:
     if choice is None:
         return None
     if isinstance(choice, str):
-        members = []
-        for name in _names(choice):
-            provider = _made(functools.partial(_registry.get, name), kind, owned)
-            members.append(limited(provider, ServiceKey(kind, name), slots))
+        members = [
+            limited(shared.get(kind, name), ServiceKey(kind, name), slots)
+            for name in _names(choice)
+        ]
         if len(members) == 1:
             return members[0]
         return _registry.fallback_chain(str(kind), members)
+    provider = choice
     if _is_factory(choice):
         assert callable(choice)
-        provider = _made(choice, kind, owned)
-    else:
-        provider = choice
+        provider = choice()
+        owned.append(provider)
+        if provider_kind(provider) is not kind:
+            raise ConfigurationError(f"{provider_name(provider)} is not {kind.label}.")
     return limited(provider, ServiceKey(kind, provider_name(provider)), slots)
 
 
 async def build_providers(
-    *, script: object, images: object, tts: object, slots: Slots
+    *, script: object, images: object, tts: object, slots: Slots, shared: SharedProviders
 ) -> DeckProviders:
-    """Make one deck's providers from the batch's choices, wrapped under ``slots``.
+    """One deck's providers from the batch's choices, each wrapped under ``slots``.
 
-    When making one fails, those already made are closed before the error propagates.
+    Names come from ``shared``; factories are called for this deck, and what they made is
+    closed before an error propagates.
     """
     built = DeckProviders()
     try:
-        built.script = _build(script, ProviderKind.SCRIPT, slots, built.owned)
-        built.images = _build(images, ProviderKind.IMAGES, slots, built.owned)
-        built.tts = _build(tts, ProviderKind.TTS, slots, built.owned)
+        built.script = _build(script, ProviderKind.SCRIPT, slots, shared, built.owned)
+        built.images = _build(images, ProviderKind.IMAGES, slots, shared, built.owned)
+        built.tts = _build(tts, ProviderKind.TTS, slots, shared, built.owned)
     except BaseException:
         await built.aclose()
         raise

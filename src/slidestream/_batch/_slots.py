@@ -78,6 +78,10 @@ class Slots(Protocol):
         """Hold one of ``key``'s slots for the duration of the block."""
         ...
 
+    def close(self) -> None:
+        """Release what the slots hold once the batch is over here (none is in use)."""
+        ...
+
 
 class LocalSlots:
     """Slots for decks that all run in this process: one capacity limiter per key.
@@ -105,3 +109,6 @@ class LocalSlots:
             yield
         finally:
             limiter.release_on_behalf_of(borrower)
+
+    def close(self) -> None:
+        """Nothing to release: the limiters go with the batch."""
