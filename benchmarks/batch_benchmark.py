@@ -1,0 +1,205 @@
+"""Benchmark: many decks in one process vs on a local Dask cluster, under one TTS limit.
+
+Each deck has the seed's stage costs (outline 7 s, slide scripts 2 s each streamed, images
+1.2 s, TTS 5.4 s; see ``pipeline_benchmark.py``), scaled by ``--scale``. Scripts and images
+come from slidestream's test doubles; narration from the ``openai-tts`` provider talking to a
+local OpenAI-protocol speech server on 127.0.0.1 that takes the TTS latency per call and
+counts the calls in flight across every process, so the peak it reports is the real one.
+
+The TTS limit (3 by default) holds across the whole batch, so no schedule can beat the total
+TTS work divided by the limit: that is the bound each makespan is compared with (target
+<= 1.15x). The cluster contender runs the same decks on a local cluster of worker processes
+with the same number of decks at once in total; what it costs beyond the one-process run
+(starting the cluster, shipping tasks and results) is its overhead::
+
+    python benchmarks/batch_benchmark.py                  # 20 decks of 10 slides, scale 0.05
+    python benchmarks/batch_benchmark.py --decks 40 --scale 0.02 --workers 4
+    python benchmarks/batch_benchmark.py --quick          # a few seconds, as the tests run it
+"""
+
+from __future__ import annotations
+
+import argparse
+import dataclasses
+import functools
+import json
+import os
+import sys
+import tempfile
+import time
+from pathlib import Path
+from typing import Any
+
+import anyio
+
+ROOT = Path(__file__).resolve().parents[1]
+RESULTS_DIR = Path(__file__).resolve().parent / "results"
+sys.path[:0] = [str(Path(__file__).resolve().parent), str(ROOT)]
+
+from pipeline_benchmark import Profile  # noqa: E402
+from tests.servers.speech_server import SpeechServer, running_speech_server  # noqa: E402
+
+import slidestream as ss  # noqa: E402
+from slidestream.providers.openai import OpenAITTSProvider  # noqa: E402
+from slidestream.testing import FakeImageProvider, FakeStreamingScriptProvider  # noqa: E402
+
+NO_FILES = ss.RenderOptions(pptx=False, audio=False, subtitles=False, video=False)
+
+
+def tts_bound(profile: Profile, decks: int) -> float:
+    """Total TTS work over the TTS limit: no schedule under that limit can finish sooner."""
+    return decks * profile.slides * profile.tts_s / profile.tts_limit
+
+
+async def run_batch(
+    profile: Profile,
+    *,
+    decks: int,
+    out: Path,
+    server: SpeechServer,
+    decks_at_once: int,
+    workers: int | None,
+    files: bool,
+) -> dict[str, Any]:
+    """Make ``decks`` decks once; returns the measured figures."""
+    started: list[float] = []
+    finished: list[float] = []
+
+    def on_event(event: ss.BatchEvent) -> None:
+        if event.kind is ss.BatchEventKind.STARTED:
+            started.append(time.perf_counter())
+        elif event.result is not None:
+            finished.append(time.perf_counter())
+
+    calls_before = server.calls
+    server.peak_in_flight = 0
+    begin = time.perf_counter()
+    results = await ss.batch(
+        [f"Benchmark deck {n + 1}" for n in range(decks)],
+        script_provider=functools.partial(
+            FakeStreamingScriptProvider,
+            slides=profile.slides,
+            outline_latency=profile.outline_s,
+            script_latency=profile.script_s,
+            words_per_slide=profile.words_per_slide,
+        ),
+        image_provider=functools.partial(
+            FakeImageProvider, latency=profile.images_s, size=(320, 180)
+        ),
+        tts_provider=functools.partial(
+            OpenAITTSProvider, base_url=server.url, api_key="benchmark", response_format="wav"
+        ),
+        max_concurrent_scripts=profile.script_limit,
+        max_concurrent_images=profile.image_limit,
+        max_concurrent_tts=profile.tts_limit,
+        decks_at_once=decks_at_once,
+        output_dir=out,
+        render_options=None if files else NO_FILES,
+        video=False,
+        workers=workers,
+        on_event=on_event,
+    )
+    wall = time.perf_counter() - begin
+    failed = [r.error for r in results if not r.ok]
+    if failed:
+        raise RuntimeError(f"{len(failed)} decks failed: {failed[:3]}")
+    makespan = max(finished) - min(started)
+    bound = tts_bound(profile, decks)
+    return {
+        "workers": workers,
+        "decks_at_once": decks_at_once,
+        "wall_s": wall,
+        "startup_s": min(started) - begin,
+        "makespan_s": makespan,
+        "bound_s": bound,
+        "makespan_over_bound": makespan / bound,
+        "mean_deck_s": sum(r.seconds for r in results) / len(results),
+        "peak_tts_in_flight": server.peak_in_flight,
+        "tts_calls": server.calls - calls_before,
+        "retried_decks": sum(r.attempts > 1 for r in results),
+    }
+
+
+def _table(report: dict[str, Any]) -> str:
+    profile, runs = report["profile"], report["runs"]
+    lines = [
+        f"{report['decks']} decks x {profile['slides']} slides, scale {report['scale']}, "
+        f"TTS limit {profile['tts_limit']} across the batch, {report['cpu_count']} CPUs; "
+        f"bound (TTS work / limit) {runs['one process']['bound_s']:.2f} s",
+        f"{'contender':<28}{'wall':>9}{'startup':>9}{'makespan':>10}{'/bound':>8}"
+        f"{'peak TTS':>10}{'calls':>7}",
+    ]
+    for name, run in runs.items():
+        lines.append(
+            f"{name:<28}{run['wall_s']:>8.2f}s{run['startup_s']:>8.2f}s{run['makespan_s']:>9.2f}s"
+            f"{run['makespan_over_bound']:>8.3f}{run['peak_tts_in_flight']:>10}{run['tts_calls']:>7}"
+        )
+    overhead = report["cluster_overhead"]
+    lines.append(
+        f"cluster overhead: {overhead['wall_s']:+.2f} s wall ({overhead['startup_s']:+.2f} s "
+        f"of it before the first deck starts), {overhead['makespan_s']:+.2f} s makespan "
+        "(target: makespan <= 1.15 x bound for both)"
+    )
+    return "\n".join(lines)
+
+
+def main(argv: list[str] | None = None) -> dict[str, Any]:
+    """Run the benchmark; returns what it wrote to the JSON file."""
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--decks", type=int, default=20)
+    parser.add_argument("--slides", type=int, default=10)
+    parser.add_argument("--scale", type=float, default=0.05, help="multiply every latency")
+    parser.add_argument("--workers", type=int, default=2, help="local cluster workers")
+    parser.add_argument("--decks-at-once", type=int, default=6, help="in total, both ways")
+    parser.add_argument("--files", action="store_true", help="also write PPTX, MP3, subtitles")
+    parser.add_argument("--quick", action="store_true", help="3 decks of 2 slides, scale 0.01")
+    parser.add_argument("--results", type=Path, default=RESULTS_DIR, help="JSON output folder")
+    args = parser.parse_args(argv)
+    if args.quick:
+        args.decks, args.slides, args.scale = 3, 2, 0.01
+    profile = dataclasses.replace(Profile(slides=args.slides).scaled(args.scale))
+    at_once = max(args.decks_at_once, args.workers)
+    report: dict[str, Any] = {
+        "decks": args.decks,
+        "scale": args.scale,
+        "cpu_count": os.cpu_count(),
+        "files": args.files,
+        "profile": dataclasses.asdict(profile),
+        "runs": {},
+    }
+    with (
+        running_speech_server(latency_s=profile.tts_s) as server,
+        tempfile.TemporaryDirectory(prefix="slidestream-batch-bench-") as tmp,
+    ):
+        contenders = {
+            "one process": (None, at_once),
+            f"local cluster, {args.workers} workers": (args.workers, at_once // args.workers),
+        }
+        for name, (workers, per) in contenders.items():
+            report["runs"][name] = anyio.run(
+                functools.partial(
+                    run_batch,
+                    profile,
+                    decks=args.decks,
+                    out=Path(tmp) / name.replace(" ", "-").replace(",", ""),
+                    server=server,
+                    decks_at_once=per,
+                    workers=workers,
+                    files=args.files,
+                )
+            )
+    one, cluster = report["runs"].values()
+    report["cluster_overhead"] = {
+        key: cluster[key] - one[key] for key in ("wall_s", "startup_s", "makespan_s")
+    }
+    print(_table(report))
+    args.results.mkdir(parents=True, exist_ok=True)
+    path = args.results / f"batch-{time.strftime('%Y%m%d-%H%M%S')}.json"
+    path.write_text(json.dumps(report, indent=2))
+    print(f"\nresults written to {path}")
+    report["path"] = str(path)
+    return report
+
+
+if __name__ == "__main__":
+    main()
