@@ -39,6 +39,9 @@ class Timeline:
         self.recorder = recorder if recorder is not None else CallRecorder()
         self._gates: dict[Key, anyio.Event] = {}
         self._done: dict[Key, anyio.Event] = {}
+        self._reached: dict[tuple[str, int], anyio.Event] = {}
+        self.ended: list[Key] = []
+        """(stage, index) of every call, in the order the calls ended."""
 
     def hold(self, stage: str, index: int | None = None) -> None:
         """Calls of ``stage`` (for slide ``index``, or for every slide) wait until released."""
@@ -52,17 +55,28 @@ class Timeline:
         """Set once a call of ``stage`` for slide ``index`` has ended (in any way)."""
         return self._done.setdefault((stage, index), anyio.Event())
 
+    def reached(self, stage: str, count: int) -> anyio.Event:
+        """Set once ``count`` calls of ``stage`` are in flight at the same time."""
+        event = self._reached.setdefault((stage, count), anyio.Event())
+        if self.recorder.in_flight[stage] >= count:
+            event.set()
+        return event
+
     @contextlib.asynccontextmanager
     async def call(self, stage: str, index: int) -> AsyncIterator[None]:
         """Record a call, wait for its gates, and mark it done when it ends."""
         try:
             async with self.recorder.record(stage, index):
+                for (waited, count), event in self._reached.items():
+                    if waited == stage and self.recorder.in_flight[stage] >= count:
+                        event.set()
                 for key in ((stage, None), (stage, index)):
                     gate = self._gates.get(key)
                     if gate is not None:
                         await gate.wait()
                 yield
         finally:
+            self.ended.append((stage, index))
             self.done(stage, index).set()
 
 
