@@ -3,13 +3,16 @@
 from __future__ import annotations
 
 import functools
+import io
 import subprocess
 import sys
 from collections.abc import AsyncIterator
+from dataclasses import replace
 from pathlib import Path
 
 import anyio
 import pytest
+from PIL import Image
 
 import slidestream as ss
 from slidestream._engine import RunMode
@@ -17,7 +20,11 @@ from slidestream._engine.policy import one_error
 from slidestream._media import ffmpeg_exe
 from slidestream._types import Stage
 from slidestream.providers._protocols import Provider, SlideStream
-from slidestream.testing import FakeImageProvider, FakeStreamingScriptProvider
+from slidestream.testing import (
+    FakeImageProvider,
+    FakeScriptProvider,
+    FakeStreamingScriptProvider,
+)
 
 from .media import decoded_seconds, parse_subtitles, probe
 from .scripted import GatedStreamingScripts, Timeline
@@ -270,3 +277,56 @@ async def test_timings_spans_errors_and_mode_use_the_typed_vocabularies(tmp_path
     assert sequential.mode == "sequential" and pipeline.mode == "streaming"
     assert {type(span.stage) for span in deck.spans} == {Stage}
     assert {Stage.OUTLINE, Stage.SCRIPT, Stage.ASSEMBLE} <= set(deck.timings)
+
+
+async def test_a_broken_image_named_by_the_script_is_that_slides_image_error(
+    tmp_path: Path,
+) -> None:
+    picture = io.BytesIO()
+    Image.new("RGB", (32, 18), (200, 10, 10)).save(picture, "PNG")
+    data = bytearray(picture.getvalue())
+    data[data.index(b"IDAT") + 8] ^= 0xFF  # Pillow reports the bad checksum as SyntaxError
+    broken = tmp_path / "broken.png"
+    broken.write_bytes(bytes(data))
+
+    class WithImage(FakeScriptProvider):
+        async def write_slide(
+            self, request: ss.DeckRequest, outline: ss.Outline, index: int
+        ) -> ss.SlideScript:
+            script = await super().write_slide(request, outline, index)
+            return replace(script, image_path=str(broken) if index == 0 else None)
+
+    pipeline = ss.StreamingPipeline(
+        script_provider=WithImage(slides=2),
+        image_provider=FakeImageProvider(size=(32, 18)),
+        output_dir=tmp_path / "out",
+        assembler=ss.render.NullAssembler,
+    )
+    deck = await pipeline.run("Broken picture")
+    first, second = deck.slides
+    (error,) = first.errors
+    assert (error.stage, error.provider) == (Stage.IMAGES, "outline")
+    assert error.message.startswith(f"cannot use image {broken}: broken PNG file")
+    assert len(first.images) == 1  # the image provider filled the place
+    assert second.ok
+
+
+async def test_providers_made_from_names_are_closed_when_a_later_name_fails(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    from slidestream import providers
+
+    closed: list[str] = []
+
+    class Closing(FakeScriptProvider):
+        async def aclose(self) -> None:
+            closed.append(self.name)
+
+    monkeypatch.setattr("slidestream._registry._runtime", {})
+    providers.register("closing-script", Closing)
+    pipeline = ss.StreamingPipeline(
+        script_provider="closing-script", tts_provider="no-such-voice", output_dir=tmp_path
+    )
+    with pytest.raises(ss.ProviderNotFoundError, match="no-such-voice"):
+        await pipeline.run("Unclosed")
+    assert closed == ["test-script"]
