@@ -143,9 +143,10 @@ class StreamingPipeline:
     ) -> DeckEventStream:
         """Start a run and get its events as they happen.
 
-        Use it as ``async with pipeline.stream(topic) as events: async for event in events``.
-        Bad input (an unsafe project name, an empty topic) raises
-        :class:`InvalidInputError` here, before anything is written.
+        Use it as ``async with pipeline.stream(topic) as events: async for event in events``;
+        the run starts when the block is entered and stops when it is left (iterating without
+        ``async with`` raises :class:`RuntimeError`). Bad input (an unsafe project name, an
+        empty topic) raises :class:`InvalidInputError` here, before anything is written.
         """
         project_dir = resolve_project_dir(self.output_dir, topic, project)
         request = DeckRequest(

@@ -8,6 +8,7 @@ concurrency limit is taken; :class:`SlideRecord` is everything one slide's stage
 from __future__ import annotations
 
 import contextlib
+import functools
 from collections.abc import Iterable, Iterator
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -143,14 +144,6 @@ def for_slide(index: int) -> Iterator[None]:
         _slide_index.reset(token)
 
 
-def _limiters(limits: ConcurrencyLimits) -> dict[Stage, anyio.CapacityLimiter]:
-    return {
-        Stage.SCRIPT: anyio.CapacityLimiter(limits.scripts),
-        Stage.IMAGES: anyio.CapacityLimiter(limits.images),
-        Stage.TTS: anyio.CapacityLimiter(limits.tts),
-    }
-
-
 class RunContext:
     """The state one run's stages share; create it inside the run's task."""
 
@@ -175,8 +168,8 @@ class RunContext:
         """One record per slide, by index, from the moment its script exists."""
         self.stream_error: str | None = None
         """Why ``stream_slides()`` stopped early, if it did; named in later script errors."""
+        self.limits = limits
         self._send = send
-        self._limiters = _limiters(limits)
 
     def now(self) -> float:
         """Seconds since the run started."""
@@ -191,11 +184,20 @@ class RunContext:
     ) -> contextlib.AbstractAsyncContextManager[object]:
         """Hold one of ``stage``'s concurrency slots for the block (for slide ``slide_index``).
 
-        Every limited call goes through here, so how limits are kept (per run today) can
-        change in this one method. Stages without a limit get a slot at once.
+        Every limited call goes through here, so how limits are kept (today: one
+        :class:`anyio.CapacityLimiter` per stage for this run, from :attr:`limits`) can change
+        in this one method. Stages without a limit get a slot at once.
         """
-        limiter = self._limiters.get(stage)
+        limiter = self._run_limiters.get(stage)
         return limiter if limiter is not None else contextlib.nullcontext()
+
+    @functools.cached_property
+    def _run_limiters(self) -> dict[Stage, anyio.CapacityLimiter]:
+        return {
+            Stage.SCRIPT: anyio.CapacityLimiter(self.limits.scripts),
+            Stage.IMAGES: anyio.CapacityLimiter(self.limits.images),
+            Stage.TTS: anyio.CapacityLimiter(self.limits.tts),
+        }
 
     def record(self, script: SlideScript, error: SlideError | None = None) -> SlideRecord:
         """Start the record of the slide ``script`` is for."""
