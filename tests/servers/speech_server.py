@@ -11,6 +11,7 @@ from __future__ import annotations
 import asyncio
 import io
 import threading
+import time
 import wave
 from collections.abc import Iterator
 from contextlib import contextmanager
@@ -46,6 +47,8 @@ class SpeechServer:
         self.in_flight = 0
         self.peak_in_flight = 0
         self.calls = 0
+        self.busy_s = 0.0
+        """Seconds spent serving calls, summed over calls."""
         self._lock = threading.Lock()
 
     @property
@@ -59,6 +62,7 @@ class SpeechServer:
         return app
 
     async def _speech(self, request: web.Request) -> web.Response:
+        started = time.monotonic()
         with self._lock:
             self.calls += 1
             self.in_flight += 1
@@ -96,6 +100,7 @@ class SpeechServer:
         finally:
             with self._lock:
                 self.in_flight -= 1
+                self.busy_s += time.monotonic() - started
 
 
 @contextmanager
