@@ -172,7 +172,8 @@ async def batch(
     process instead.
 
     Args:
-        decks_at_once: decks made at once in this process, or per worker of a local cluster.
+        decks_at_once: decks made at once in this process, or per worker of a local cluster
+            (on an existing cluster, each worker's thread count decides).
         workers: make the decks on a local Dask cluster of this many worker processes.
         cluster: make the decks on the Dask cluster whose scheduler is at this address.
         files: how decks made on cluster workers reach ``output_dir`` (see

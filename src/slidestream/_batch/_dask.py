@@ -87,12 +87,17 @@ def _version() -> str:
 def _connect(target: ClusterTarget) -> _Connection:
     distributed = _distributed()
     if target.address is None:
-        cluster = distributed.LocalCluster(
-            n_workers=target.workers,
-            threads_per_worker=target.decks_per_worker,
-            processes=True,
-            dashboard_address=None,
-        )
+        try:
+            cluster = distributed.LocalCluster(
+                n_workers=target.workers,
+                threads_per_worker=target.decks_per_worker,
+                processes=True,
+                dashboard_address=None,
+            )
+        except Exception as error:
+            raise ConfigurationError(
+                f"A local Dask cluster of {target.workers} workers could not start: {error}"
+            ) from error
         return _Connection(distributed.Client(cluster, set_as_default=False), cluster)
     try:
         client = distributed.Client(
@@ -139,6 +144,7 @@ def _describe(error: BaseException, distributed: ModuleType) -> str:
 
 
 def _outcome(future: Any, distributed: ModuleType) -> DeckOutcome:
+    """What a finished task gives: its outcome, or why it has none."""
     try:
         if future.status == "finished":
             outcome: DeckOutcome = future.result()
@@ -146,6 +152,10 @@ def _outcome(future: Any, distributed: ModuleType) -> DeckOutcome:
         if future.status == "cancelled":
             return DeckOutcome(error="cancelled")
         return DeckOutcome(error=_describe(future.exception(), distributed))
+    except Exception as error:  # e.g. a result this client cannot unpickle
+        return DeckOutcome(
+            error=f"the deck's result could not be read: {_describe(error, distributed)}"
+        )
     finally:
         future.release()
 
