@@ -65,15 +65,15 @@ async def _deck_create(request: Request) -> DeckCreate:
     content_type = request.headers.get("content-type", "")
     try:
         if content_type.startswith("multipart/form-data"):
-            form = await request.form(max_files=1, max_fields=20)
-            fields: dict[str, Any] = {k: v for k, v in form.items() if isinstance(v, str) and v}
-            upload = form.get("outline")
-            if upload is not None and not isinstance(upload, str):
-                data = await upload.read()
-                try:
-                    fields["markdown"] = data.decode("utf-8-sig")
-                except UnicodeDecodeError:
-                    raise InvalidInputError("The outline is not UTF-8 text.") from None
+            async with request.form(max_files=1, max_fields=20) as form:
+                fields: dict[str, Any] = {k: v for k, v in form.items() if isinstance(v, str) and v}
+                upload = form.get("outline")
+                if upload is not None and not isinstance(upload, str):
+                    data = await upload.read()
+                    try:
+                        fields["markdown"] = data.decode("utf-8-sig")
+                    except UnicodeDecodeError:
+                        raise InvalidInputError("The outline is not UTF-8 text.") from None
             return DeckCreate.model_validate(fields)
         return DeckCreate.model_validate_json(await request.body())
     except ValidationError as error:
