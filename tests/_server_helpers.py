@@ -14,7 +14,7 @@ import pytest
 pytest.importorskip("fastapi")
 pytest.importorskip("sse_starlette")
 
-from slidestream.server import ServerConfig, create_app  # noqa: E402
+from slidestream.server import ServerConfig, create_app
 
 TOKEN = "test-token-0123456789"
 

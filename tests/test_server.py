@@ -8,10 +8,9 @@ from pathlib import Path
 import anyio
 import pytest
 
-from tests._server_helpers import TOKEN, client, config, parse_sse, temp_files
-
-from slidestream import ConfigurationError  # noqa: I001
+from slidestream import ConfigurationError
 from slidestream.server import ServerConfig, serve
+from tests._server_helpers import TOKEN, client, config, parse_sse, temp_files
 
 pytestmark = pytest.mark.anyio
 
@@ -166,7 +165,9 @@ async def test_the_token_guards_everything_but_healthz(tmp_path: Path) -> None:
             response = await http.get(path)
             assert response.status_code == 401, path
             assert response.headers["www-authenticate"] == "Bearer"
-        assert (await http.get("/v1/decks", headers={"Authorization": "Bearer nope"})).status_code == 401
+        assert (
+            await http.get("/v1/decks", headers={"Authorization": "Bearer nope"})
+        ).status_code == 401
         ok = await http.get("/v1/decks", headers={"Authorization": f"Bearer {TOKEN}"})
         assert ok.status_code == 200
         login = await http.get(f"/?token={TOKEN}")
