@@ -194,7 +194,7 @@ async def test_cancelling_stops_the_work_and_leaves_nothing_half_written(tmp_pat
     async with client(cfg) as http:
         job_id = (await http.post("/v1/decks", json={"topic": "Slow", "slides": 3})).json()["id"]
         with anyio.fail_after(10):
-            while (await http.get(f"/v1/decks/{job_id}")).json()["status"] != "running":
+            while (await http.get(f"/v1/decks/{job_id}")).json()["status"] != "running":  # noqa: ASYNC110
                 await anyio.sleep(0.02)
         cancelled = await http.delete(f"/v1/decks/{job_id}")
         assert cancelled.json()["status"] == "cancelled"
