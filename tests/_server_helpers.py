@@ -4,7 +4,11 @@ from __future__ import annotations
 
 import contextlib
 import json
-from collections.abc import AsyncIterator
+import socket
+import subprocess
+import sys
+import time
+from collections.abc import AsyncIterator, Iterator
 from pathlib import Path
 from typing import Any
 
@@ -65,3 +69,40 @@ def parse_sse(text: str) -> list[dict[str, Any]]:
 def temp_files(folder: Path) -> list[Path]:
     """Half-written files (atomic writes use hidden temporary names) under ``folder``."""
     return [p for p in folder.rglob(".*") if p.is_file()]
+
+
+def free_port() -> int:
+    with socket.socket() as sock:
+        sock.bind(("127.0.0.1", 0))
+        return int(sock.getsockname()[1])
+
+
+@contextlib.contextmanager
+def serve(out: Path, *options: str) -> Iterator[tuple[str, subprocess.Popen[bytes]]]:
+    """``slidestream serve`` on a free port with the test doubles; yields its URL."""
+    port = free_port()
+    command = [
+        sys.executable, "-m", "slidestream", "serve", "--port", str(port), "--out", str(out),
+        "--script", "test-script", "--images", "test-images,none", "--tts", "test-tts,none",
+        "--log-level", "warning", *options,
+    ]  # fmt: skip
+    process = subprocess.Popen(command, stdout=subprocess.DEVNULL, stderr=subprocess.PIPE)
+    url = f"http://127.0.0.1:{port}"
+    try:
+        deadline = time.monotonic() + 30
+        while True:
+            if process.poll() is not None:
+                raise AssertionError(process.stderr.read().decode() if process.stderr else "")
+            with contextlib.suppress(httpx.HTTPError):
+                if httpx.get(f"{url}/healthz", timeout=1).status_code == 200:
+                    break
+            if time.monotonic() > deadline:
+                raise AssertionError("the server did not start")
+            time.sleep(0.1)
+        yield url, process
+    finally:
+        if process.poll() is None:
+            process.kill()
+            process.wait()
+        if process.stderr is not None:
+            process.stderr.close()

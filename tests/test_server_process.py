@@ -2,62 +2,22 @@
 
 from __future__ import annotations
 
-import contextlib
 import json
 import os
 import re
 import signal
-import socket
 import subprocess
 import sys
 import time
-from collections.abc import Iterator
 from pathlib import Path
 
 import httpx
 import pytest
 
 from slidestream._media import ffmpeg_exe
-from tests._server_helpers import parse_sse, temp_files
+from tests._server_helpers import parse_sse, serve, temp_files
 
 pytestmark = pytest.mark.slow
-
-
-def _free_port() -> int:
-    with socket.socket() as sock:
-        sock.bind(("127.0.0.1", 0))
-        return int(sock.getsockname()[1])
-
-
-@contextlib.contextmanager
-def serve(out: Path, *options: str) -> Iterator[tuple[str, subprocess.Popen[bytes]]]:
-    """``slidestream serve`` on a free port with the test doubles; yields its URL."""
-    port = _free_port()
-    command = [
-        sys.executable, "-m", "slidestream", "serve", "--port", str(port), "--out", str(out),
-        "--script", "test-script", "--images", "test-images,none", "--tts", "test-tts,none",
-        "--log-level", "warning", *options,
-    ]  # fmt: skip
-    process = subprocess.Popen(command, stdout=subprocess.DEVNULL, stderr=subprocess.PIPE)
-    url = f"http://127.0.0.1:{port}"
-    try:
-        deadline = time.monotonic() + 30
-        while True:
-            if process.poll() is not None:
-                raise AssertionError(process.stderr.read().decode() if process.stderr else "")
-            with contextlib.suppress(httpx.HTTPError):
-                if httpx.get(f"{url}/healthz", timeout=1).status_code == 200:
-                    break
-            if time.monotonic() > deadline:
-                raise AssertionError("the server did not start")
-            time.sleep(0.1)
-        yield url, process
-    finally:
-        if process.poll() is None:
-            process.kill()
-            process.wait()
-        if process.stderr is not None:
-            process.stderr.close()
 
 
 def _read_events(response: httpx.Response, count: int | None = None) -> list[dict]:
