@@ -5,10 +5,12 @@ from __future__ import annotations
 from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
 
+import anyio
 from fastapi import FastAPI
 from fastapi.middleware.cors import CORSMiddleware
 
 from .. import __version__
+from ..render._audio import setup_pydub
 from ._config import ServerConfig
 from ._errors import install_error_handlers
 from ._jobs import JobStore
@@ -30,6 +32,8 @@ def create_app(config: ServerConfig | None = None) -> FastAPI:
 
     @asynccontextmanager
     async def lifespan(app: FastAPI) -> AsyncIterator[None]:
+        # Import the renderer's audio stack now, not inside the first deck's event loop turn.
+        await anyio.to_thread.run_sync(setup_pydub)
         async with ProviderPool(config) as pool, JobStore(config, pool) as store:
             app.state.store = store
             yield
