@@ -94,7 +94,7 @@ def live_assembler(
     wrapped = inner or _default_assembler
 
     def factory(context: AssemblyContext) -> AbstractAsyncContextManager[DeckAssembler]:
-        return LiveAssembler(context, wrapped(context), on_segment)
+        return LiveAssembler(context, wrapped, on_segment)
 
     return factory
 
@@ -105,13 +105,14 @@ class LiveAssembler:
     def __init__(
         self,
         context: AssemblyContext,
-        inner: AbstractAsyncContextManager[DeckAssembler],
+        inner: AssemblerFactory,
         on_segment: OnSegment | None,
     ) -> None:
         self.context = context
         self.count = context.slide_count
         self.folder = context.project_dir / LIVE_DIR
-        self._inner_context = inner
+        self._inner_factory = inner
+        self._inner_context: AbstractAsyncContextManager[DeckAssembler] | None = None
         self._inner: DeckAssembler | None = None
         self._on_segment = on_segment
         self._task_group: TaskGroup | None = None
@@ -123,7 +124,11 @@ class LiveAssembler:
         self.published: list[Segment] = []
 
     async def __aenter__(self) -> LiveAssembler:
-        self._inner = await self._inner_context.__aenter__()
+        # Made in a worker thread: the built-in assembler sets up its PPTX when created, and
+        # ten decks doing that at once would stall every other job's events.
+        inner = await anyio.to_thread.run_sync(self._inner_factory, self.context)
+        self._inner = await inner.__aenter__()
+        self._inner_context = inner
         self._frame_ready = [anyio.Event() for _ in range(self.count)]
         self._piece_ready = [anyio.Event() for _ in range(self.count)]
         self._encoded_ready = [anyio.Event() for _ in range(self.count)]
@@ -134,7 +139,7 @@ class LiveAssembler:
             task_group = anyio.create_task_group()
             await task_group.__aenter__()
         except BaseException as error:
-            await self._inner_context.__aexit__(type(error), error, error.__traceback__)
+            await inner.__aexit__(type(error), error, error.__traceback__)
             raise
         self._task_group = task_group
         task_group.start_soon(self._publish_in_order)
@@ -155,6 +160,7 @@ class LiveAssembler:
             if exc is not None:
                 with anyio.CancelScope(shield=True):
                     await anyio.to_thread.run_sync(self._write_playlist, True)
+            assert self._inner_context is not None
             handled = await self._inner_context.__aexit__(exc_type, exc, tb)
         return handled
 
