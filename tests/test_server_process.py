@@ -3,17 +3,16 @@
 from __future__ import annotations
 
 import json
-import os
 import re
 import signal
 import subprocess
-import sys
 import time
 from pathlib import Path
 
 import httpx
 import pytest
 
+from slidestream import cli
 from slidestream._media import ffmpeg_exe
 from tests._server_helpers import parse_sse, serve, temp_files
 
@@ -115,13 +114,8 @@ def test_sigterm_stops_cleanly_and_the_restarted_server_tells_why(tmp_path: Path
         assert events[-1]["event"] == "failed"
 
 
-@pytest.mark.skipif(os.name != "posix", reason="signals")
-def test_serve_refuses_a_public_address_without_a_token(tmp_path: Path) -> None:
-    result = subprocess.run(
-        [sys.executable, "-m", "slidestream", "serve", "--host", "0.0.0.0", "--out", str(tmp_path)],
-        capture_output=True,
-        text=True,
-        timeout=60,
-    )
-    assert result.returncode == 2
-    assert "--insecure-no-token" in result.stderr
+def test_serve_refuses_a_public_address_without_a_token(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    assert cli.main(["serve", "--host", "0.0.0.0", "--out", str(tmp_path)]) == 2
+    assert "--insecure-no-token" in capsys.readouterr().err
