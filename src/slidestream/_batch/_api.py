@@ -7,13 +7,11 @@ import os
 import sys
 import uuid
 from collections.abc import Callable, Iterable
-from dataclasses import dataclass
 from pathlib import Path
 
 import anyio
 
 from .._constants import (
-    DEFAULT_LANGUAGE,
     DEFAULT_MAX_CONCURRENT_IMAGES,
     DEFAULT_MAX_CONCURRENT_SCRIPTS,
     DEFAULT_MAX_CONCURRENT_TTS,
@@ -21,14 +19,14 @@ from .._constants import (
 )
 from .._exceptions import ConfigurationError, InvalidInputError, SlidestreamError
 from .._types import ProviderKind
-from ..providers._markdown import MarkdownScriptProvider
 from ..render import RenderOptions
 from ._dask import ClusterTarget, run_on_cluster
 from ._deck import DeckJob, DeckOutcome, DeckSettings
 from ._folders import remove_staging
-from ._inputs import BatchInput, InputSpec, assign_projects, expand_inputs
+from ._inputs import InputSpec
 from ._local import run_here
 from ._models import BatchEvent, BatchEventKind, BatchItemResult, FilesMode
+from ._plan import plan_batch
 from ._providers import ProviderChoice, check_choice
 from ._slots import KindLimits
 
@@ -45,79 +43,6 @@ def _positive(name: str, value: int, minimum: int = 1) -> int:
     if isinstance(value, bool) or not isinstance(value, int) or value < minimum:
         raise InvalidInputError(f"{name}={value!r} is invalid: use a whole number >= {minimum}.")
     return value
-
-
-@dataclass(frozen=True)
-class _Planned:
-    """The jobs to run, and the inputs that failed before running (a bad outline)."""
-
-    jobs: list[DeckJob]
-    failed: list[tuple[int, BatchInput, str, str]]
-    """(position, input, project, error) of each input refused before it ran."""
-    inputs: list[BatchInput]
-
-
-def _plan(
-    inputs: InputSpec | Iterable[InputSpec],
-    *,
-    batch_id: str,
-    output_dir: Path,
-    script: object,
-    settings: DeckSettings,
-    language: str | None,
-    voice: str | None,
-) -> _Planned:
-    """Expand the inputs, read the outlines and name each deck's folder (blocking)."""
-    items = expand_inputs(inputs)
-    topics: list[str] = []
-    scripts: list[object] = []
-    languages: list[str] = []
-    voices: list[str | None] = []
-    errors: dict[int, str] = {}
-    for position, item in enumerate(items):
-        if item.markdown is None:
-            if script is None:
-                raise ConfigurationError(
-                    f"No script provider to write slides about the topic {item.topic!r}: pass "
-                    "script_provider (e.g. 'openai'; --script on the command line), or give "
-                    "Markdown outlines."
-                )
-            topics.append(item.topic)
-            scripts.append(script)
-            languages.append(language or DEFAULT_LANGUAGE)
-            voices.append(voice)
-            continue
-        try:
-            outline = MarkdownScriptProvider(item.markdown)
-        except InvalidInputError as error:
-            errors[position] = str(error)
-            topics.append(item.topic)
-            scripts.append(None)
-            languages.append(DEFAULT_LANGUAGE)
-            voices.append(voice)
-            continue
-        topics.append(outline.deck.title)
-        scripts.append(outline)
-        languages.append(language or outline.deck.language or DEFAULT_LANGUAGE)
-        voices.append(voice or outline.deck.voice)
-    projects = assign_projects(items, output_dir, topics)
-    jobs = [
-        DeckJob(
-            batch_id=batch_id,
-            item=position,
-            project=projects[position],
-            topic=topics[position],
-            script=scripts[position],
-            language=languages[position],
-            voice=voices[position],
-            settings=settings,
-            output_dir=output_dir,
-        )
-        for position in range(len(items))
-        if position not in errors
-    ]
-    failed = [(p, items[p], projects[p], message) for p, message in errors.items()]
-    return _Planned(jobs=jobs, failed=failed, inputs=items)
 
 
 def _first_error(group: BaseExceptionGroup[BaseException]) -> BaseException:
@@ -226,7 +151,7 @@ async def batch(
     root = await anyio.to_thread.run_sync(lambda: Path(output_dir).expanduser().resolve())
     batch_id = uuid.uuid4().hex[:12]
     planned = await anyio.to_thread.run_sync(
-        lambda: _plan(
+        lambda: plan_batch(
             inputs,
             batch_id=batch_id,
             output_dir=root,
@@ -263,10 +188,11 @@ async def batch(
         if outcome.fatal:
             raise ConfigurationError(outcome.error or "A provider is misconfigured.")
 
-    for position, item, project, message in planned.failed:
-        result = BatchItemResult(input=item.source, project=project, error=message)
+    for position, refused in planned.refused.items():
         send.send_nowait(
-            BatchEvent(kind=BatchEventKind.FAILED, item=position, project=project, result=result)
+            BatchEvent(
+                kind=BatchEventKind.FAILED, item=position, project=refused.project, result=refused
+            )
         )
 
     async def run() -> None:
