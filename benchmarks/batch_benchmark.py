@@ -3,8 +3,9 @@
 Each deck has the seed's stage costs (outline 7 s, slide scripts 2 s each streamed, images
 1.2 s, TTS 5.4 s; see ``pipeline_benchmark.py``), scaled by ``--scale``. Scripts and images
 come from slidestream's test doubles; narration from the ``openai-tts`` provider talking to a
-local OpenAI-protocol speech server on 127.0.0.1 that takes the TTS latency per call and
-counts the calls in flight across every process, so the peak it reports is the real one.
+local OpenAI-protocol speech server on 127.0.0.1, in a process of its own, that takes the TTS
+latency per call and counts the calls in flight from every process, so the peak it reports is
+the real one.
 
 The TTS limit (3 by default) holds across the whole batch, so no schedule can beat the total
 TTS work divided by the limit: that is the bound each makespan is compared with (target
@@ -20,30 +21,68 @@ with the same number of decks at once in total; what it costs beyond the one-pro
 from __future__ import annotations
 
 import argparse
+import contextlib
 import dataclasses
 import functools
 import json
 import os
+import subprocess
 import sys
 import tempfile
 import time
+from collections.abc import Iterator
+from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
 import anyio
+import httpx
 
 ROOT = Path(__file__).resolve().parents[1]
 RESULTS_DIR = Path(__file__).resolve().parent / "results"
 sys.path[:0] = [str(Path(__file__).resolve().parent), str(ROOT)]
 
 from pipeline_benchmark import Profile  # noqa: E402
-from tests.servers.speech_server import SpeechServer, running_speech_server  # noqa: E402
 
 import slidestream as ss  # noqa: E402
 from slidestream.providers.openai import OpenAITTSProvider  # noqa: E402
 from slidestream.testing import FakeImageProvider, FakeStreamingScriptProvider  # noqa: E402
 
 NO_FILES = ss.RenderOptions(pptx=False, audio=False, subtitles=False, video=False)
+
+
+@dataclass
+class SpeechService:
+    """The speech server running in its own process."""
+
+    base_url: str
+
+    @property
+    def url(self) -> str:
+        return f"{self.base_url}/v1"
+
+    def stats(self) -> dict[str, float]:
+        figures: dict[str, float] = httpx.get(f"{self.base_url}/stats").json()
+        return figures
+
+    def reset_peak(self) -> None:
+        httpx.post(f"{self.base_url}/stats/reset")
+
+
+@contextlib.contextmanager
+def speech_service(latency_s: float) -> Iterator[SpeechService]:
+    """Start ``tests/servers/speech_server.py`` in a process of its own."""
+    command = [sys.executable, "-m", "tests.servers.speech_server", "--latency", str(latency_s)]
+    process = subprocess.Popen(command, cwd=ROOT, stdout=subprocess.PIPE, text=True)
+    try:
+        assert process.stdout is not None
+        base_url = process.stdout.readline().strip()
+        if not base_url.startswith("http://"):
+            raise RuntimeError("the speech server did not start")
+        yield SpeechService(base_url)
+    finally:
+        process.terminate()
+        process.wait(10)
 
 
 def tts_bound(profile: Profile, decks: int) -> float:
@@ -56,7 +95,7 @@ async def run_batch(
     *,
     decks: int,
     out: Path,
-    server: SpeechServer,
+    server: SpeechService,
     decks_at_once: int,
     workers: int | None,
     files: bool,
@@ -71,8 +110,8 @@ async def run_batch(
         elif event.result is not None:
             finished.append(time.perf_counter())
 
-    calls_before, busy_before = server.calls, server.busy_s
-    server.peak_in_flight = 0
+    before = server.stats()
+    server.reset_peak()
     begin = time.perf_counter()
     results = await ss.batch(
         [f"Benchmark deck {n + 1}" for n in range(decks)],
@@ -105,7 +144,8 @@ async def run_batch(
         raise RuntimeError(f"{len(failed)} decks failed: {failed[:3]}")
     makespan = max(finished) - min(started)
     bound = tts_bound(profile, decks)
-    served = (server.busy_s - busy_before) / profile.tts_limit
+    after = server.stats()
+    served = (after["busy_s"] - before["busy_s"]) / profile.tts_limit
     return {
         "workers": workers,
         "decks_at_once": decks_at_once,
@@ -117,8 +157,8 @@ async def run_batch(
         "served_bound_s": served,
         "makespan_over_served_bound": makespan / served,
         "mean_deck_s": sum(r.seconds for r in results) / len(results),
-        "peak_tts_in_flight": server.peak_in_flight,
-        "tts_calls": server.calls - calls_before,
+        "peak_tts_in_flight": after["peak_in_flight"],
+        "tts_calls": after["calls"] - before["calls"],
         "retried_decks": sum(r.attempts > 1 for r in results),
     }
 
@@ -178,7 +218,7 @@ def main(argv: list[str] | None = None) -> dict[str, Any]:
     }
     load_before = os.getloadavg()[0]
     with (
-        running_speech_server(latency_s=profile.tts_s) as server,
+        speech_service(profile.tts_s) as server,
         tempfile.TemporaryDirectory(prefix="slidestream-batch-bench-") as tmp,
     ):
         contenders = {

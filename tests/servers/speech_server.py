@@ -3,13 +3,19 @@
 It answers like the real endpoint (validation errors as OpenAI's JSON errors) after a set
 latency, with WAV audio whose length follows the word count. It records how many requests
 it is serving at once, and the peak, so a test can check a limit held across every process
-that called it.
+that called it. ``GET /stats`` gives those figures as JSON (and ``POST /stats/reset`` zeroes
+the peak), for a server run in its own process::
+
+    python -m tests.servers.speech_server --latency 0.27     # prints its base URL
 """
 
 from __future__ import annotations
 
+import argparse
 import asyncio
+import contextlib
 import io
+import sys
 import threading
 import time
 import wave
@@ -59,7 +65,26 @@ class SpeechServer:
     def app(self) -> web.Application:
         app = web.Application()
         app.router.add_post("/v1/audio/speech", self._speech)
+        app.router.add_get("/stats", self._stats)
+        app.router.add_post("/stats/reset", self._reset)
         return app
+
+    def stats(self) -> dict[str, float]:
+        """Calls, the peak in flight and the seconds spent serving."""
+        with self._lock:
+            return {
+                "calls": self.calls,
+                "peak_in_flight": self.peak_in_flight,
+                "busy_s": self.busy_s,
+            }
+
+    async def _stats(self, request: web.Request) -> web.Response:
+        return web.json_response(self.stats())
+
+    async def _reset(self, request: web.Request) -> web.Response:
+        with self._lock:
+            self.peak_in_flight = self.in_flight
+        return web.json_response(self.stats())
 
     async def _speech(self, request: web.Request) -> web.Response:
         started = time.monotonic()
@@ -110,3 +135,19 @@ def running_speech_server(latency_s: float = 0.0) -> Iterator[SpeechServer]:
     with serve_app(server.app()) as base_url:
         server.base_url = base_url
         yield server
+
+
+def main() -> None:
+    """Serve until interrupted; the first line printed is the base URL."""
+    parser = argparse.ArgumentParser(description="A counting OpenAI-protocol speech server.")
+    parser.add_argument("--latency", type=float, default=0.0, help="seconds per call")
+    args = parser.parse_args()
+    with running_speech_server(args.latency) as server:
+        sys.stdout.write(server.base_url + "\n")
+        sys.stdout.flush()
+        with contextlib.suppress(KeyboardInterrupt):
+            threading.Event().wait()
+
+
+if __name__ == "__main__":
+    main()

@@ -4,7 +4,9 @@ The task is a coroutine, so Dask runs it on the worker's event loop (asyncio); t
 blocking work goes to threads as it does anywhere. Each service key's limit is a
 ``distributed.Semaphore`` whose leases the scheduler keeps: a worker that dies holding a
 lease stops refreshing it, and the scheduler frees it after the lease timeout, never before,
-so the limit is not exceeded meanwhile. Local work (Piper, drawn images) is limited per
+so the limit is not exceeded meanwhile. A call that ends hands its lease to a call waiting on
+the same worker before giving it back to the scheduler (``_leases``), which saves the
+scheduler round trips between calls. Local work (Piper, drawn images) is limited per
 worker process instead, as each machine has its own CPU.
 
 The decks of one batch on one worker share a :class:`BatchRuntime` (the semaphores, the
@@ -27,6 +29,7 @@ import anyio
 from .._events import Event
 from ._deck import BatchRuntime, DeckJob, DeckOutcome, make_deck
 from ._folders import sees_output
+from ._leases import LeasePool
 from ._models import FilesMode
 from ._slots import KindLimits, ServiceKey, local_work
 
@@ -67,29 +70,30 @@ class DaskSlots:
     """Slots of one batch in one worker process: a cluster-wide semaphore per service key,
     a local limiter per key of local work.
 
-    Semaphores are made on first use with the lease timeout the client chose; :meth:`close`
+    Semaphores are made on first use with the lease timeout the client chose, and their
+    leases are shared by this worker's calls through a :class:`LeasePool`; :meth:`close`
     stops their lease refreshes once the batch is over here.
     """
 
     def __init__(self, run: ClusterRun) -> None:
         self.run = run
-        self._semaphores: dict[ServiceKey, Any] = {}
+        self._pools: dict[ServiceKey, LeasePool] = {}
         self._local: dict[ServiceKey, anyio.CapacityLimiter] = {}
         self._setup = anyio.Lock()
 
     @property
     def names(self) -> tuple[str, ...]:
         """The semaphores used so far."""
-        return tuple(semaphore.name for semaphore in self._semaphores.values())
+        return tuple(semaphore_name(self.run.batch_id, key) for key in self._pools)
 
-    async def _semaphore(self, key: ServiceKey) -> Any:
+    async def _pool(self, key: ServiceKey) -> LeasePool:
         import dask
         import distributed
 
         semaphore_class: Any = distributed.Semaphore
         async with self._setup:
-            semaphore = self._semaphores.get(key)
-            if semaphore is None:
+            pool = self._pools.get(key)
+            if pool is None:
                 # The lease timeout is read from the configuration when the semaphore is made
                 # (its refresh interval is a fifth of it) and when it is registered (the
                 # scheduler's timeout for its leases). Both must be the batch's, on every
@@ -100,8 +104,8 @@ class DaskSlots:
                         name=semaphore_name(self.run.batch_id, key),
                     )
                     await _register(semaphore)
-                self._semaphores[key] = semaphore
-            return semaphore
+                pool = self._pools[key] = LeasePool(semaphore)
+            return pool
 
     @asynccontextmanager
     async def slot(self, key: ServiceKey) -> AsyncIterator[None]:
@@ -117,21 +121,17 @@ class DaskSlots:
             finally:
                 limiter.release_on_behalf_of(borrower)
             return
-        semaphore = await self._semaphore(key)
-        await semaphore.acquire()
-        try:
+        pool = await self._pool(key)
+        async with pool.lease():
             yield
-        finally:
-            with anyio.CancelScope(shield=True):
-                await semaphore.release()
 
     def close(self) -> None:
         """Stop the lease refreshes of the semaphores (no lease is held any more)."""
-        for semaphore in self._semaphores.values():
-            callback = getattr(semaphore, "refresh_callback", None)
+        for pool in self._pools.values():
+            callback = getattr(pool.semaphore, "refresh_callback", None)
             if callback is not None:
                 callback.stop()
-        self._semaphores.clear()
+        self._pools.clear()
 
 
 async def _register(semaphore: Any) -> None:
