@@ -83,6 +83,8 @@ def speech_service(latency_s: float) -> Iterator[SpeechService]:
     finally:
         process.terminate()
         process.wait(10)
+        if process.stdout is not None:
+            process.stdout.close()
 
 
 def tts_bound(profile: Profile, decks: int) -> float:
