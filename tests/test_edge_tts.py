@@ -17,11 +17,11 @@ import pytest
 
 from slidestream import ConfigurationError, ProviderError
 from slidestream._exceptions import ProviderRateLimitError
-from slidestream.providers import get
-from slidestream.providers._edge_tts import pick_voice, split_sentences
-from slidestream.providers._http import RetryPolicy
-from slidestream.providers._mp3 import mp3_duration
+from slidestream._text import chunk_text
+from slidestream.providers import RetryPolicy, get
+from slidestream.providers._common.audio import mp3_duration
 from slidestream.providers.edge import EdgeTTSProvider
+from slidestream.providers.tts.edge import pick_voice
 from tests.servers.edge_server import (
     FRAME_TICKS,
     LEAD_FRAMES,
@@ -195,12 +195,12 @@ def test_pick_voice() -> None:
     assert pick_voice(VOICES, "ja") is None
 
 
-def test_split_sentences() -> None:
-    assert split_sentences("  One.  Two!\nThree?  ") == ["One. Two! Three?"]
-    assert split_sentences("One. Two. Three.", max_chars=9) == ["One. Two.", "Three."]
-    assert split_sentences("") == []
-    long = "word " * 50
-    assert split_sentences(long.strip(), max_chars=100) == [long.strip()]
+def test_long_narrations_are_chunked_between_sentences() -> None:
+    assert chunk_text("  One.  Two!\nThree?  ", 1500) == ["One. Two! Three?"]
+    assert chunk_text("One. Two. Three.", 9) == ["One. Two.", "Three."]
+    assert chunk_text("", 1500) == []
+    long = ("word " * 50).strip()  # one 249-character sentence is cut at a space
+    assert chunk_text(long, 100) == [("word " * 20).strip()] * 2 + [("word " * 10).strip()]
 
 
 def test_mp3_duration_counts_frames() -> None:

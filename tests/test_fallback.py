@@ -6,8 +6,7 @@ import pytest
 
 import slidestream as ss
 from slidestream import ConfigurationError, DeckRequest, ProviderError, SlideScript, SpeechClip
-from slidestream.providers import FallbackImages, FallbackTTS
-from slidestream.providers._http import RetryPolicy
+from slidestream.providers import FallbackImages, FallbackTTS, RetryPolicy
 from slidestream.providers.edge import EdgeTTSProvider
 from slidestream.providers.images import OpenverseImages
 from slidestream.testing import FakeImageProvider, FakeTTSProvider

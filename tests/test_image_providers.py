@@ -14,9 +14,10 @@ from PIL import Image, features
 
 from slidestream import ConfigurationError, DeckRequest, ProviderError, SlideScript
 from slidestream._exceptions import ProviderResponseError
-from slidestream.providers import get
-from slidestream.providers._download import DownloadPolicy, fetch_image, sniff_image_type
-from slidestream.providers._http import RetryPolicy, create_client
+from slidestream.providers import RetryPolicy, get
+from slidestream.providers._common.download import DownloadPolicy, fetch_image
+from slidestream.providers._common.http import create_client
+from slidestream.providers._common.images import sniff_image_type
 from slidestream.providers.images import (
     OpenverseImages,
     PexelsImages,

@@ -8,7 +8,7 @@ import pytest
 from PIL import Image
 
 import slidestream as ss
-from slidestream.providers._local_images import stem, words
+from slidestream.providers.images.local import stem, words
 from slidestream.providers.offline import LocalImageProvider
 
 REQUEST = ss.DeckRequest(topic="Deck", project="p")

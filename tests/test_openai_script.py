@@ -58,7 +58,7 @@ def server(server_module: OpenAIServer) -> OpenAIServer:
 @pytest.fixture
 async def provider(server: OpenAIServer) -> AsyncIterator[OpenAIScriptProvider]:
     async with OpenAIScriptProvider(
-        base_url=server.url, api_key="sk-local", model="local-model", retry_policy=FAST
+        base_url=server.url, api_key="sk-local", model="local-model", retry=FAST
     ) as provider:
         yield provider
 
@@ -210,7 +210,7 @@ async def test_a_slide_missing_fields_gets_defaults(
     server.replies.append(Reply.text('{"bullets": ["only bullets"]}'))
     slide = await provider.write_slide(REQUEST, OUTLINE, 2)
     assert (slide.index, slide.title, slide.bullets) == (2, "Coasts", ["only bullets"])
-    assert slide.narration == "Coasts. only bullets."
+    assert slide.narration == "Coasts. The key point is this: only bullets."
     assert slide.image_query == "Coasts"
     assert "Write slide 3 of 3" in server.of(CHAT)[-1].prompt
 

@@ -8,7 +8,7 @@ import pytest
 
 from slidestream import DeckRequest
 from slidestream._models import Outline, OutlineItem
-from slidestream.providers._slide_json import (
+from slidestream.providers._common.slide_json import (
     MalformedJSONError,
     SlideObjectScanner,
     ThinkFilter,
@@ -113,7 +113,7 @@ def test_a_slide_missing_fields_gets_defaults() -> None:
     unplanned = normalize_slide({"bullets": ["x.", "y"]}, index=4, outline=OUTLINE)
     assert unplanned.title == "Slide 5"
     assert unplanned.index == 4
-    assert unplanned.narration == "Slide 5. x. y."
+    assert unplanned.narration == "Slide 5. First, x. Finally, y."
 
 
 def test_a_slide_with_other_shapes_is_read() -> None:

@@ -158,6 +158,8 @@ class SpeechClip(_Serializable):
     """An :class:`AudioFormat` (a plain name such as ``"mp3"`` is accepted too)."""
     duration_s: float
     words: list[WordTiming] = field(default_factory=list)
+    provider: str | None = None
+    """Who spoke it, when a chain chose: the name of the :class:`FallbackTTS` member."""
 
 
 @dataclass(frozen=True)

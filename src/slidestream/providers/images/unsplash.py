@@ -4,10 +4,10 @@ from __future__ import annotations
 
 from typing import Any, ClassVar
 
-from .._exceptions import ProviderError
-from .._models import DeckRequest
-from ._download import check_url
-from ._image_search import ImageCandidate, SearchImageProvider, api_key
+from ..._exceptions import ProviderError
+from ..._models import DeckRequest
+from .._common.download import check_url
+from .search import ImageCandidate, SearchImageProvider, api_key
 
 __all__ = ["UnsplashImages"]
 
@@ -28,7 +28,7 @@ class UnsplashImages(SearchImageProvider):
         **options: see :class:`SearchImageProvider` (``base_url``, ``timeout_s``, ...).
     """
 
-    name: ClassVar[str] = "unsplash"
+    name = "unsplash"
     default_base_url: ClassVar[str] = "https://api.unsplash.com/search/photos"
 
     def __init__(

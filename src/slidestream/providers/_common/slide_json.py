@@ -21,7 +21,8 @@ from typing import Any
 
 import json_repair
 
-from .._models import DeckRequest, Outline, OutlineItem, SlideScript
+from ..._models import DeckRequest, Outline, OutlineItem, SlideScript
+from ..._text import compose_narration
 
 __all__ = [
     "MalformedJSONError",
@@ -259,12 +260,6 @@ def looks_like_slide(value: Any) -> bool:
     return isinstance(value, Mapping) and any(key in value for key in _SLIDE_KEYS)
 
 
-def _compose_narration(title: str, bullets: list[str]) -> str:
-    sentences = [title.rstrip(".!?") + "."] if title else []
-    sentences += [bullet.rstrip(".!?") + "." for bullet in bullets]
-    return " ".join(sentences)
-
-
 def normalize_slide(data: Any, *, index: int, outline: Outline | None = None) -> SlideScript:
     """A :class:`SlideScript` from whatever object the model wrote for slide ``index``.
 
@@ -281,7 +276,7 @@ def normalize_slide(data: Any, *, index: int, outline: Outline | None = None) ->
         _first(fields, "narration", "notes", "speaker_notes", "script", "speech", "text")
     )
     if not narration:
-        narration = _compose_narration(title, bullets)
+        narration = compose_narration(title, bullets)
     query = _text(_first(fields, "image_query", "image", "image_prompt", "image_search"))
     return SlideScript(
         index=index,
