@@ -6,8 +6,10 @@ the library) point at 127.0.0.1.
 
 from __future__ import annotations
 
+import email.utils
 import subprocess
 import threading
+import time
 from pathlib import Path
 
 import anyio
@@ -139,6 +141,37 @@ async def test_handshake_statuses_are_retried_and_reported(
         await tts.synthesize("Busy.", voice=None, language="en")
     assert caught.value.status_code == 429
     assert "last status 429" in str(caught.value)
+
+
+@pytest.mark.anyio
+@pytest.mark.parametrize("form", ["seconds", "http-date"])
+async def test_a_handshake_retry_after_is_honoured(
+    edge_service: EdgeServerState, form: str
+) -> None:
+    # The same retry loop as the HTTP providers: the service's wait is honoured in either form.
+    edge_service.handshake_statuses = [503]
+    if form == "seconds":
+        edge_service.retry_after = "1"
+    else:  # whole seconds only: wait until the next second begins, then ask for one more
+        edge_service.retry_after = email.utils.formatdate(time.time() + 2, usegmt=True)
+    tts = EdgeTTSProvider(voice="en-US-AriaNeural", retry=FAST)
+    clip = await tts.synthesize("Back again.", voice=None, language="en")
+    assert len(clip.words) == 2
+    first, second = edge_service.handshakes
+    assert second - first >= 0.9  # FAST alone would have waited 0.02 s at most
+
+
+@pytest.mark.anyio
+async def test_a_retry_after_beyond_the_limit_gives_up_at_once(
+    edge_service: EdgeServerState,
+) -> None:
+    edge_service.handshake_statuses = [503]
+    edge_service.retry_after = "3600"
+    tts = EdgeTTSProvider(voice="en-US-AriaNeural", retry=FAST)
+    with pytest.raises(ProviderError, match=r"after 1 attempt\(s\); last status 503") as caught:
+        await tts.synthesize("Later.", voice=None, language="en")
+    assert caught.value.status_code == 503
+    assert len(edge_service.handshakes) == 1
 
 
 @pytest.mark.anyio

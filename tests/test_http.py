@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import email.utils
+import importlib
 import time
 from collections.abc import Iterator
 from datetime import datetime, timedelta, timezone
@@ -120,3 +121,43 @@ def test_retry_after_parsing() -> None:
     assert retry_after_s(headers(**{"retry-after": "soon"})) is None
     later = email.utils.format_datetime(datetime.now(timezone.utc) + timedelta(seconds=30))
     assert 25 < (retry_after_s(headers(**{"Retry-After": later})) or 0) <= 30
+
+
+ONLINE = [
+    "slidestream.providers.script.openai:OpenAIScriptProvider",
+    "slidestream.providers.tts.openai:OpenAITTSProvider",
+    "slidestream.providers.tts.edge:EdgeTTSProvider",
+    "slidestream.providers.images.openverse:OpenverseImages",
+    "slidestream.providers.images.wikimedia:WikimediaImages",
+    "slidestream.providers.images.pexels:PexelsImages",
+    "slidestream.providers.images.unsplash:UnsplashImages",
+]
+
+
+@pytest.mark.parametrize("target", ONLINE)
+def test_every_online_provider_takes_retry(target: str, monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setenv("OPENAI_BASE_URL", "http://127.0.0.1:9/v1")
+    monkeypatch.setenv("PEXELS_API_KEY", "key")
+    monkeypatch.setenv("UNSPLASH_ACCESS_KEY", "key")
+    module, name = target.split(":")
+    provider_class = getattr(importlib.import_module(module), name)
+    provider = provider_class(retry=FAST)
+    assert provider.retry is FAST
+
+
+@pytest.mark.parametrize("name", ["openai", "openai-tts"])
+def test_the_old_retry_policy_keyword_still_works_with_a_warning(
+    name: str, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.setenv("OPENAI_BASE_URL", "http://127.0.0.1:9/v1")
+    with pytest.warns(DeprecationWarning, match=r"retry_policy= is deprecated; pass retry="):
+        provider = ss.providers.get(name, retry_policy=FAST)
+    assert provider.retry is FAST
+
+
+def test_backoff_is_capped_exponential_with_jitter() -> None:
+    policy = RetryPolicy(initial_delay_s=1.0, max_delay_s=8.0)
+    for attempt, ceiling in [(1, 1.0), (2, 2.0), (3, 4.0), (4, 8.0), (9, 8.0)]:
+        waits = {policy.backoff_s(attempt) for _ in range(50)}
+        assert all(ceiling / 2 <= wait <= ceiling for wait in waits)
+        assert len(waits) > 1  # jittered, so concurrent clients spread out

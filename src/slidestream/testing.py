@@ -431,27 +431,27 @@ class FakeTTSProvider(_FakeBase):
 
 # -- function-backed doubles ------------------------------------------------------------------
 
-T = TypeVar("T")
+_T = TypeVar("_T")
 
-OutlineFunction: TypeAlias = Callable[[DeckRequest], "Outline | Awaitable[Outline]"]
+_OutlineFunction: TypeAlias = Callable[[DeckRequest], "Outline | Awaitable[Outline]"]
 """``outline(request)``, sync or async."""
-WriteSlideFunction: TypeAlias = Callable[
+_WriteSlideFunction: TypeAlias = Callable[
     [DeckRequest, Outline, int], "SlideScript | Awaitable[SlideScript]"
 ]
 """``write_slide(request, outline, index)``, sync or async."""
-StreamSlidesFunction: TypeAlias = Callable[[DeckRequest, Outline], Any]
+_StreamSlidesFunction: TypeAlias = Callable[[DeckRequest, Outline], Any]
 """``stream_slides(request, outline)``: an iterable or async iterable of slides (a generator or
 an async generator function), or an awaitable of an iterable."""
-SynthesizeFunction: TypeAlias = Callable[..., "SpeechClip | Awaitable[SpeechClip]"]
+_SynthesizeFunction: TypeAlias = Callable[..., "SpeechClip | Awaitable[SpeechClip]"]
 """``synthesize(text, *, voice, language)``, sync or async."""
-FindImagesFunction: TypeAlias = Callable[..., "list[ImageAsset] | Awaitable[list[ImageAsset]]"]
+_FindImagesFunction: TypeAlias = Callable[..., "list[ImageAsset] | Awaitable[list[ImageAsset]]"]
 """``find_images(request, slide, *, limit)``, sync or async."""
 
 
-async def _result(value: T | Awaitable[T]) -> T:
+async def _result(value: _T | Awaitable[_T]) -> _T:
     """``value``, awaited when the function was async."""
     if inspect.isawaitable(value):
-        return await cast("Awaitable[T]", value)
+        return await cast("Awaitable[_T]", value)
     return value
 
 
@@ -495,9 +495,9 @@ class FunctionScriptProvider(Provider):
     def __init__(
         self,
         *,
-        outline: OutlineFunction | None = None,
-        write_slide: WriteSlideFunction | None = None,
-        stream_slides: StreamSlidesFunction | None = None,
+        outline: _OutlineFunction | None = None,
+        write_slide: _WriteSlideFunction | None = None,
+        stream_slides: _StreamSlidesFunction | None = None,
         slides: int = 5,
         name: str = "function-script",
     ) -> None:
@@ -537,7 +537,7 @@ class FunctionTTSProvider(Provider):
     :class:`ProviderError` to play a failed service). Calls are recorded in :attr:`calls`.
     """
 
-    def __init__(self, function: SynthesizeFunction, *, name: str = "function-tts") -> None:
+    def __init__(self, function: _SynthesizeFunction, *, name: str = "function-tts") -> None:
         self.function = function
         self.name = name
         self.calls: list[str] = []
@@ -555,7 +555,7 @@ class FunctionImageProvider(Provider):
     Calls are recorded in :attr:`calls` (the slide of each).
     """
 
-    def __init__(self, function: FindImagesFunction, *, name: str = "function-images") -> None:
+    def __init__(self, function: _FindImagesFunction, *, name: str = "function-images") -> None:
         self.function = function
         self.name = name
         self.calls: list[SlideScript] = []

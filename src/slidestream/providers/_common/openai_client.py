@@ -16,6 +16,7 @@ A server that refuses the ``response_format`` asked for (400 or 422 naming it) r
 
 from __future__ import annotations
 
+import contextlib
 import functools
 import json
 from collections.abc import AsyncGenerator, Collection, Mapping
@@ -117,32 +118,41 @@ class ChatStream:
                 yield whole.content
                 return
             done = False
-            async for event in EventSource(response).aiter_sse():
-                # Read on to the end of the body after [DONE] (it ends right away), so every
-                # httpx iterator is exhausted rather than left for the garbage collector.
-                data = event.data.strip()
-                done = done or data == "[DONE]"
-                if done or not data:
-                    continue
-                try:
-                    chunk = json.loads(data)
-                except json.JSONDecodeError as error:
-                    raise self._error(f"sent an event that is not JSON: {data[:200]!r}") from error
-                if event.event == "error" or (isinstance(chunk, dict) and "error" in chunk):
-                    raise self._error(f"reported an error mid-stream: {_error_message(chunk)}")
-                choices = chunk.get("choices") if isinstance(chunk, dict) else None
-                for choice in choices or ():
-                    content = (choice.get("delta") or {}).get("content")
-                    if content:
+            events = EventSource(response).aiter_sse()
+            async with contextlib.aclosing(events):
+                async for event in events:
+                    # Read on to the end of the body after [DONE] (it ends right away), so
+                    # every httpx iterator is exhausted rather than left for the garbage
+                    # collector (closing early cannot reach the ones inside httpx).
+                    data = event.data.strip()
+                    done = done or data == "[DONE]"
+                    if done or not data:
+                        continue
+                    for content in self._deltas_of(event.event, data):
                         yield content
-                    if choice.get("finish_reason"):
-                        self.finish_reason = choice["finish_reason"]
         except (httpx.HTTPError, SSEError) as error:
             raise ProviderError(
                 f"{self._provider}: {self._call} broke mid-stream: {type(error).__name__}: {error}",
                 provider=self._provider,
                 stage=self._stage,
             ) from error
+
+    def _deltas_of(self, kind: str, data: str) -> list[str]:
+        """The content deltas of one event (and its finish reason, kept)."""
+        try:
+            chunk = json.loads(data)
+        except json.JSONDecodeError as error:
+            raise self._error(f"sent an event that is not JSON: {data[:200]!r}") from error
+        if kind == "error" or (isinstance(chunk, dict) and "error" in chunk):
+            raise self._error(f"reported an error mid-stream: {_error_message(chunk)}")
+        deltas = []
+        for choice in (chunk.get("choices") if isinstance(chunk, dict) else None) or ():
+            content = (choice.get("delta") or {}).get("content")
+            if content:
+                deltas.append(content)
+            if choice.get("finish_reason"):
+                self.finish_reason = choice["finish_reason"]
+        return deltas
 
 
 def parse_completion(response: httpx.Response, *, provider: str, call: str) -> ChatReply:
