@@ -98,5 +98,5 @@ def test_one_loader_reads_and_verifies_local_images(folder: Path) -> None:
     truncated.write_bytes((folder / "herd-immunity.png").read_bytes()[:60])
     with pytest.raises(ValueError, match="damaged"):
         load_local_image(truncated)
-    with pytest.raises(OSError):
+    with pytest.raises(FileNotFoundError):
         load_local_image(folder / "missing.png")

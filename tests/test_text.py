@@ -16,7 +16,7 @@ from slidestream._text import chunk_text, split_sentences
         ("Ask Dr. Smith. Then e.g. rest.", ["Ask Dr. Smith.", "Then e.g. rest."]),
         ("Pi is 3.14 or so. Über alles. Ça va.", ["Pi is 3.14 or so.", "Über alles.", "Ça va."]),
         ("It grew 5%. 2024 was better.", ["It grew 5%.", "2024 was better."]),
-        ("Ends with a lower case word. and goes on.", ["Ends with a lower case word. and goes on."]),
+        ("A stop. and lower case goes on.", ["A stop. and lower case goes on."]),
         ("今日は晴れです。明日は雨です。", ["今日は晴れです。", "明日は雨です。"]),
         ("  spaced\n\n out  text  ", ["spaced out text"]),
         ("", []),

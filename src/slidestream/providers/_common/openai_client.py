@@ -27,11 +27,18 @@ import httpx
 from httpx_sse import EventSource, SSEError
 
 from ..._exceptions import ProviderError, ProviderResponseError
+from .._protocols import Provider
 from .http import create_client, refused_error, request_with_retries
 from .openai_config import EndpointConfig
 from .retry import RetryPolicy
 
-__all__ = ["ChatReply", "ChatStream", "OpenAIClient", "ResponseFormatRefused"]
+__all__ = [
+    "ChatReply",
+    "ChatStream",
+    "OpenAIClient",
+    "OpenAIEndpointProvider",
+    "ResponseFormatRefused",
+]
 
 _REJECTION_WORDS = ("response_format", "json_schema", "json_object", "structured", "schema")
 
@@ -308,3 +315,39 @@ class OpenAIClient:
     async def aclose(self) -> None:
         """Close the HTTP connections."""
         await self._http.aclose()
+
+
+class OpenAIEndpointProvider(Provider):
+    """What the ``openai`` and ``openai-tts`` providers share: one :class:`OpenAIClient`."""
+
+    client: OpenAIClient
+
+    def _connect(
+        self,
+        config: EndpointConfig,
+        *,
+        timeout_s: float,
+        retry: RetryPolicy,
+        transport: httpx.AsyncBaseTransport | None,
+    ) -> None:
+        self.client = OpenAIClient(
+            config, provider=self.name, timeout_s=timeout_s, retry=retry, transport=transport
+        )
+
+    @property
+    def config(self) -> EndpointConfig:
+        """The endpoint: ``base_url``, ``api_key``, ``model``."""
+        return self.client.config
+
+    @property
+    def retry(self) -> RetryPolicy:
+        """The retry policy of every call."""
+        return self.client.retry
+
+    def __repr__(self) -> str:
+        config = self.config
+        return f"{type(self).__name__}(base_url={config.base_url!r}, model={config.model!r})"
+
+    async def aclose(self) -> None:
+        """Close the HTTP connections."""
+        await self.client.aclose()

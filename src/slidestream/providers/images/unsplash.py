@@ -44,7 +44,6 @@ class UnsplashImages(SearchImageProvider):
         ).removeprefix("Client-ID ")
         self.orientation = orientation
         self.size = size
-        self.downloads_tracked = 0
         super().__init__(**options)
 
     def api_headers(self) -> dict[str, str]:
@@ -96,6 +95,5 @@ class UnsplashImages(SearchImageProvider):
                 provider=self.name,
             )
             await self.get_json(location, {}, call="track download")
-            self.downloads_tracked += 1
         except ProviderError:
             pass

@@ -30,11 +30,15 @@ from ..._constants import DEFAULT_TIMEOUT_S
 from ..._exceptions import ProviderError, ProviderResponseError
 from ..._models import DeckRequest, Outline, SlideScript
 from .._common import prompts
-from .._common.openai_client import ChatReply, ChatStream, OpenAIClient, ResponseFormatRefused
+from .._common.openai_client import (
+    ChatReply,
+    ChatStream,
+    OpenAIEndpointProvider,
+    ResponseFormatRefused,
+)
 from .._common.openai_config import (
     CONFIGURE_BY_ENV,
     DEFAULT_CHAT_MODEL,
-    EndpointConfig,
     endpoint_configured,
     resolve_endpoint,
 )
@@ -49,7 +53,7 @@ from .._common.slide_json import (
     parse_outline,
     slides_from_document,
 )
-from .._protocols import Provider, SlideStream
+from .._protocols import SlideStream
 
 __all__ = [
     "CONFIGURE_BY_ENV",
@@ -77,7 +81,7 @@ _NEXT_MODE = {
 }
 
 
-class OpenAIScriptProvider(Provider):
+class OpenAIScriptProvider(OpenAIEndpointProvider):
     """Writes outlines and slides with an OpenAI-compatible chat-completions endpoint.
 
     Args:
@@ -126,31 +130,12 @@ class OpenAIScriptProvider(Provider):
         self.max_tokens = max_tokens
         self.mode = OutputMode.JSON_SCHEMA if structured_output else OutputMode.TEXT
         """The output mode calls start with; lowered when a server refuses one."""
-        self.client = OpenAIClient(
+        self._connect(
             config,
-            provider=self.name,
             timeout_s=timeout_s,
             retry=resolve_retry(retry, retry_policy, provider=self.name),
             transport=transport,
         )
-
-    @property
-    def config(self) -> EndpointConfig:
-        """The endpoint: ``base_url``, ``api_key``, ``model``."""
-        return self.client.config
-
-    @property
-    def retry(self) -> RetryPolicy:
-        """The retry policy of every call."""
-        return self.client.retry
-
-    def __repr__(self) -> str:
-        config = self.config
-        return f"{type(self).__name__}(base_url={config.base_url!r}, model={config.model!r})"
-
-    async def aclose(self) -> None:
-        """Close the HTTP connections."""
-        await self.client.aclose()
 
     # -- the protocol -------------------------------------------------------------------
 

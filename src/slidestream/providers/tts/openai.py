@@ -25,10 +25,9 @@ from ..._media import check_clip
 from ..._models import SpeechClip
 from ..._text import chunk_text
 from .._common.audio import join_audio
-from .._common.openai_client import OpenAIClient
-from .._common.openai_config import DEFAULT_TTS_MODEL, EndpointConfig, resolve_endpoint
+from .._common.openai_client import OpenAIEndpointProvider
+from .._common.openai_config import DEFAULT_TTS_MODEL, resolve_endpoint
 from .._common.retry import RetryPolicy, resolve_retry
-from .._protocols import Provider
 
 __all__ = ["MAX_INPUT_CHARS", "OpenAITTSProvider"]
 
@@ -39,7 +38,7 @@ _FORMATS = ("mp3", "wav", "opus", "aac", "flac")
 _JOINABLE = ("mp3", "aac", "wav")
 
 
-class OpenAITTSProvider(Provider):
+class OpenAITTSProvider(OpenAIEndpointProvider):
     """Speaks narration with an OpenAI-compatible ``/v1/audio/speech`` endpoint.
 
     Args:
@@ -94,31 +93,12 @@ class OpenAITTSProvider(Provider):
         self.response_format = response_format
         self.speed = speed
         self.instructions = instructions
-        self.client = OpenAIClient(
+        self._connect(
             config,
-            provider=self.name,
             timeout_s=timeout_s,
             retry=resolve_retry(retry, retry_policy, provider=self.name),
             transport=transport,
         )
-
-    @property
-    def config(self) -> EndpointConfig:
-        """The endpoint: ``base_url``, ``api_key``, ``model``."""
-        return self.client.config
-
-    @property
-    def retry(self) -> RetryPolicy:
-        """The retry policy of every call."""
-        return self.client.retry
-
-    def __repr__(self) -> str:
-        config = self.config
-        return f"{type(self).__name__}(base_url={config.base_url!r}, model={config.model!r})"
-
-    async def aclose(self) -> None:
-        """Close the HTTP connections."""
-        await self.client.aclose()
 
     async def synthesize(self, text: str, *, voice: str | None, language: str) -> SpeechClip:
         """Speak ``text``; the endpoint detects the language itself.
