@@ -67,8 +67,8 @@ from ._models import (
     SpeechClip,
     WordTiming,
 )
+from .providers import Provider, SlideStream, SupportsAclose
 from .providers._common.audio import mono_wav
-from .providers._protocols import Provider, SlideStream, SupportsAclose
 
 __all__ = [
     "CallRecord",
