@@ -29,7 +29,7 @@ import anyio
 import httpx
 
 from ..._exceptions import ProviderError, ProviderResponseError, ProviderTimeoutError
-from .http import request_with_retries
+from .http import read_with_retries
 from .images import DEFAULT_MAX_PIXELS, PreparedImage, prepare_image, sniff_image_type
 from .retry import RetryPolicy
 
@@ -155,21 +155,28 @@ async def _download(
             url, allow_private_addresses=policy.allow_private_addresses, provider=provider
         )
         request = _pinned_request(client, url, address)
-        response = await request_with_retries(
+
+        async def read(response: httpx.Response, url: str = url) -> bytes | httpx.URL:
+            """The body, or where a redirect points (a URL, to be checked in turn)."""
+            try:
+                if response.status_code in _REDIRECTS and "location" in response.headers:
+                    return httpx.URL(url).join(response.headers["location"])
+                return await _read_capped(response, policy.max_bytes, url, provider)
+            finally:
+                await response.aclose()
+
+        found = await read_with_retries(
             functools.partial(client.send, request, stream=True),
+            read,
             provider=provider,
             call=f"download {url}",
             stage="images",
             policy=retry,
             return_redirects=True,
         )
-        try:
-            if response.status_code in _REDIRECTS and "location" in response.headers:
-                url = str(httpx.URL(url).join(response.headers["location"]))
-                continue
-            return await _read_capped(response, policy.max_bytes, url, provider)
-        finally:
-            await response.aclose()
+        if isinstance(found, bytes):
+            return found
+        url = str(found)
     raise ProviderResponseError(
         f"{provider}: more than {policy.max_redirects} redirects downloading {url}.",
         provider=provider,

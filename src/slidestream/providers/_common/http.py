@@ -8,6 +8,7 @@ connection errors, timeouts and the statuses 408, 409, 429 and 5xx are retried (
 from __future__ import annotations
 
 from collections.abc import Awaitable, Callable, Collection
+from typing import TypeVar
 
 import httpx
 
@@ -23,9 +24,16 @@ from .retry import (
     retry_after_s,
 )
 
-__all__ = ["create_client", "refused_error", "request_with_retries", "user_agent"]
+__all__ = [
+    "create_client",
+    "read_with_retries",
+    "refused_error",
+    "request_with_retries",
+    "user_agent",
+]
 
 _MAX_BODY_IN_ERROR = 300
+T = TypeVar("T")
 
 
 def user_agent() -> str:
@@ -104,31 +112,63 @@ async def request_with_retries(
         ProviderResponseError: a non-retryable status, or a retryable one after the last retry.
         ProviderError: the connection kept failing.
     """
+    return await read_with_retries(
+        send,
+        _as_it_is,
+        provider=provider,
+        call=call,
+        stage=stage,
+        policy=policy,
+        return_redirects=return_redirects,
+        pass_statuses=pass_statuses,
+    )
 
-    async def attempt() -> httpx.Response:
+
+async def _as_it_is(response: httpx.Response) -> httpx.Response:
+    return response
+
+
+async def read_with_retries(
+    send: Callable[[], Awaitable[httpx.Response]],
+    read: Callable[[httpx.Response], Awaitable[T]],
+    *,
+    provider: str,
+    call: str,
+    stage: str | None = None,
+    policy: RetryPolicy | None = None,
+    return_redirects: bool = False,
+    pass_statuses: Collection[int] = (),
+) -> T:
+    """As :func:`request_with_retries`, with reading the body part of each attempt.
+
+    ``read`` gets each accepted response (and closes it when it is done with it); a body that
+    breaks off or times out mid-way is retried like a failed connection.
+    """
+
+    async def attempt() -> T:
         try:
             response = await send()
+            status = response.status_code
+            if (
+                response.is_success
+                or (return_redirects and response.is_redirect)
+                or status in pass_statuses
+            ):
+                return await read(response)
+            if not is_retryable_status(status):
+                raise await refused_error(response, provider=provider, call=call, stage=stage)
+            raise RetryableFailure(
+                _snippet(await _body_text(response)),
+                kind=Failure.STATUS,
+                status_code=status,
+                retry_after_s=retry_after_s(response.headers),
+            )
         except httpx.TimeoutException as error:
             raise RetryableFailure(type(error).__name__, kind=Failure.TIMEOUT) from error
         except httpx.TransportError as error:
             raise RetryableFailure(
                 f"{type(error).__name__}: {error}", kind=Failure.CONNECTION
             ) from error
-        status = response.status_code
-        if (
-            response.is_success
-            or (return_redirects and response.is_redirect)
-            or status in pass_statuses
-        ):
-            return response
-        if not is_retryable_status(status):
-            raise await refused_error(response, provider=provider, call=call, stage=stage)
-        raise RetryableFailure(
-            _snippet(await _body_text(response)),
-            kind=Failure.STATUS,
-            status_code=status,
-            retry_after_s=retry_after_s(response.headers),
-        )
 
     return await call_with_retries(
         attempt, policy=policy or RetryPolicy(), provider=provider, call=call, stage=stage
