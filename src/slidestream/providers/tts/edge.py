@@ -6,9 +6,9 @@ boundaries into several requests and stitches the MP3 audio and the timings back
 When no voice is given it picks one for the language from the service's voice list, which is
 fetched once per process.
 
-edge-tts talks to the service through aiohttp, which runs only under asyncio. Under trio each
-request runs in a private asyncio loop on a worker thread (see ``_asyncio_bridge``), so the
-provider works on both backends; cancelling the caller stops the request. Dropped
+edge-tts talks to the service through aiohttp, which runs only under asyncio. Under trio
+each request runs in a private asyncio loop on a worker thread (``_common.asyncio_bridge``),
+so the provider works on both backends; cancelling the caller stops the request. Dropped
 connections, timeouts, 408/409/429 and 5xx handshakes go through the same retry loop as
 every HTTP provider (``Retry-After`` honoured).
 
