@@ -15,7 +15,12 @@ from aiohttp import web
 import slidestream as ss
 from slidestream.providers import RetryPolicy
 from slidestream.providers._common.http import create_client, request_with_retries
-from slidestream.providers._common.retry import retry_after_s
+from slidestream.providers._common.retry import (
+    Failure,
+    RetryableFailure,
+    call_with_retries,
+    retry_after_s,
+)
 from tests.servers._base import serve_app
 
 pytestmark = pytest.mark.anyio
@@ -161,3 +166,44 @@ def test_backoff_is_capped_exponential_with_jitter() -> None:
         waits = {policy.backoff_s(attempt) for _ in range(50)}
         assert all(ceiling / 2 <= wait <= ceiling for wait in waits)
         assert len(waits) > 1  # jittered, so concurrent clients spread out
+
+
+@pytest.mark.parametrize(
+    ("failure", "error_class", "attempts"),
+    [
+        (RetryableFailure("reset", kind=Failure.CONNECTION), ss.ProviderError, 4),
+        (RetryableFailure("ReadTimeout", kind=Failure.TIMEOUT), ss.ProviderTimeoutError, 4),
+        (
+            RetryableFailure("busy", kind=Failure.STATUS, status_code=429),
+            ss.ProviderRateLimitError,
+            4,
+        ),
+        (
+            RetryableFailure("down", kind=Failure.STATUS, status_code=502),
+            ss.ProviderResponseError,
+            4,
+        ),
+        (
+            RetryableFailure("bad", kind=Failure.STATUS, status_code=400),
+            ss.ProviderResponseError,
+            1,
+        ),
+        (RetryableFailure("odd reply", kind=Failure.RESPONSE), ss.ProviderResponseError, 1),
+        (RetryableFailure("KeyError: 'x'", kind=Failure.UNEXPECTED), ss.ProviderError, 1),
+    ],
+)
+async def test_the_retry_loop_retries_what_is_worth_it_and_names_the_outcome(
+    failure: RetryableFailure, error_class: type[ss.ProviderError], attempts: int
+) -> None:
+    calls: list[int] = []
+
+    async def attempt() -> None:
+        calls.append(1)
+        raise failure
+
+    with pytest.raises(ss.ProviderError) as caught:
+        await call_with_retries(attempt, policy=FAST, provider="demo", call="work", stage="tts")
+    assert type(caught.value) is error_class
+    assert len(calls) == attempts
+    assert str(caught.value).startswith(f"demo: work failed after {attempts} attempt(s)")
+    assert failure.detail in str(caught.value)

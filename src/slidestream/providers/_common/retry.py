@@ -134,6 +134,8 @@ class Failure(enum.Enum):
     """The attempt took too long."""
     RESPONSE = "response"
     """The service answered with something unusable (not worth retrying)."""
+    UNEXPECTED = "unexpected"
+    """The client library failed in a way it does not document (not worth retrying)."""
 
 
 class RetryableFailure(Exception):

@@ -32,7 +32,7 @@ import anyio
 import edge_tts
 import edge_tts.exceptions
 
-from ..._exceptions import ConfigurationError, ProviderResponseError
+from ..._exceptions import ConfigurationError, ProviderResponseError, SlidestreamError
 from ..._models import SpeechClip, WordTiming
 from ..._text import chunk_text
 from .._common.asyncio_bridge import run_on_asyncio
@@ -116,7 +116,7 @@ class _Piece:
 
 
 def _failure(error: Exception) -> RetryableFailure | None:
-    """``error`` of one attempt described for the retry loop; ``None``: not a service failure."""
+    """``error`` of one attempt described for the retry loop; ``None`` for our own errors."""
     detail = f"{type(error).__name__}: {error}"
     if isinstance(error, aiohttp.ClientResponseError):
         return RetryableFailure(
@@ -142,7 +142,9 @@ def _failure(error: Exception) -> RetryableFailure | None:
         ),
     ):
         return RetryableFailure(detail, kind=Failure.CONNECTION)
-    return None
+    if isinstance(error, SlidestreamError):
+        return None
+    return RetryableFailure(detail, kind=Failure.UNEXPECTED)
 
 
 class EdgeTTSProvider(Provider):
