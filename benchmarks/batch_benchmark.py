@@ -45,7 +45,7 @@ sys.path[:0] = [str(Path(__file__).resolve().parent), str(ROOT)]
 from pipeline_benchmark import Profile  # noqa: E402
 
 import slidestream as ss  # noqa: E402
-from slidestream.providers.openai import OpenAITTSProvider  # noqa: E402
+from slidestream.providers.tts.openai import OpenAITTSProvider  # noqa: E402
 from slidestream.testing import FakeImageProvider, FakeStreamingScriptProvider  # noqa: E402
 
 NO_FILES = ss.RenderOptions(pptx=False, audio=False, subtitles=False, video=False)

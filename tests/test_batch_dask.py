@@ -24,7 +24,7 @@ from slidestream._batch._dask_worker import ClusterRun, DaskSlots, semaphore_nam
 from slidestream._batch._folders import STAGING_DIR
 from slidestream._batch._slots import KindLimits, ServiceKey
 from slidestream._types import ProviderKind
-from slidestream.providers.openai import OpenAITTSProvider
+from slidestream.providers.tts.openai import OpenAITTSProvider
 from slidestream.testing import FakeImageProvider, FakeStreamingScriptProvider
 from tests.servers.speech_server import SpeechServer, running_speech_server
 

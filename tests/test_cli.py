@@ -74,15 +74,13 @@ def test_bad_usage_exits_2(capsys: pytest.CaptureFixture[str]) -> None:
     assert "too small" in capsys.readouterr().err
 
 
-def test_a_failed_run_exits_1(
-    tmp_path: Path, capsys: pytest.CaptureFixture[str], monkeypatch: pytest.MonkeyPatch
-) -> None:
+def test_a_failed_run_exits_1(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
     from slidestream import providers
     from slidestream.testing import FakeScriptProvider
 
-    monkeypatch.setattr("slidestream._registry._runtime", {})
-    providers.register("broken-script", lambda: FakeScriptProvider(fail_outline=True))
-    assert cli.main(["make", "T", "--out", str(tmp_path), "--script", "broken-script"]) == 1
+    broken = {"broken-script": lambda: FakeScriptProvider(fail_outline=True)}
+    with providers.override(broken):
+        assert cli.main(["make", "T", "--out", str(tmp_path), "--script", "broken-script"]) == 1
     assert "the run failed: Writing the outline failed" in capsys.readouterr().err
 
 

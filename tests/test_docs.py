@@ -28,9 +28,11 @@ def test_documented_code_runs(
     where: str, code: str, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
 ) -> None:
     # Online providers are replaced by the doubles under the same names: the code runs unchanged.
-    monkeypatch.setattr("slidestream._registry._runtime", {})
-    providers.register("openai", FakeStreamingScriptProvider)
-    providers.register("openverse", FakeImageProvider)
-    providers.register("edge-tts", FakeTTSProvider)
+    doubles = {
+        "openai": FakeStreamingScriptProvider,
+        "openverse": FakeImageProvider,
+        "edge-tts": FakeTTSProvider,
+    }
     monkeypatch.chdir(tmp_path)
-    exec(compile(code, where, "exec"), {"__name__": "__main__"})
+    with providers.override(doubles):
+        exec(compile(code, where, "exec"), {"__name__": "__main__"})

@@ -11,8 +11,7 @@ from pathlib import Path
 
 import pytest
 
-import slidestream._registry
-from slidestream.providers import list_providers
+from slidestream.providers import list_providers, override
 
 DOC = Path(__file__).resolve().parents[1] / "docs" / "providers.md"
 
@@ -28,10 +27,10 @@ def test_the_doc_has_runnable_examples() -> None:
 
 
 @pytest.mark.parametrize("number", range(len(python_blocks())))
-def test_python_example_runs(number: int, monkeypatch: pytest.MonkeyPatch) -> None:
-    monkeypatch.setattr(slidestream._registry, "_runtime", {})  # keep registrations local
+def test_python_example_runs(number: int) -> None:
     code = compile(python_blocks()[number], f"{DOC.name}[python block {number}]", "exec")
-    exec(code, {"__name__": f"providers_doc_{number}"})
+    with override():  # registrations the example makes end with it
+        exec(code, {"__name__": f"providers_doc_{number}"})
 
 
 def test_every_registered_provider_is_documented() -> None:

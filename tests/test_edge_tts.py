@@ -6,8 +6,10 @@ the library) point at 127.0.0.1.
 
 from __future__ import annotations
 
+import email.utils
 import subprocess
 import threading
+import time
 from pathlib import Path
 
 import anyio
@@ -17,11 +19,11 @@ import pytest
 
 from slidestream import ConfigurationError, ProviderError
 from slidestream._exceptions import ProviderRateLimitError
-from slidestream.providers import get
-from slidestream.providers._edge_tts import pick_voice, split_sentences
-from slidestream.providers._http import RetryPolicy
-from slidestream.providers._mp3 import mp3_duration
+from slidestream._text import chunk_text
+from slidestream.providers import RetryPolicy, get
+from slidestream.providers._common.audio import mp3_duration
 from slidestream.providers.edge import EdgeTTSProvider
+from slidestream.providers.tts.edge import pick_voice
 from tests.servers.edge_server import (
     FRAME_TICKS,
     LEAD_FRAMES,
@@ -142,6 +144,37 @@ async def test_handshake_statuses_are_retried_and_reported(
 
 
 @pytest.mark.anyio
+@pytest.mark.parametrize("form", ["seconds", "http-date"])
+async def test_a_handshake_retry_after_is_honoured(
+    edge_service: EdgeServerState, form: str
+) -> None:
+    # The same retry loop as the HTTP providers: the service's wait is honoured in either form.
+    edge_service.handshake_statuses = [503]
+    if form == "seconds":
+        edge_service.retry_after = "1"
+    else:  # whole seconds only: wait until the next second begins, then ask for one more
+        edge_service.retry_after = email.utils.formatdate(time.time() + 2, usegmt=True)
+    tts = EdgeTTSProvider(voice="en-US-AriaNeural", retry=FAST)
+    clip = await tts.synthesize("Back again.", voice=None, language="en")
+    assert len(clip.words) == 2
+    first, second = edge_service.handshakes
+    assert second - first >= 0.9  # FAST alone would have waited 0.02 s at most
+
+
+@pytest.mark.anyio
+async def test_a_retry_after_beyond_the_limit_gives_up_at_once(
+    edge_service: EdgeServerState,
+) -> None:
+    edge_service.handshake_statuses = [503]
+    edge_service.retry_after = "3600"
+    tts = EdgeTTSProvider(voice="en-US-AriaNeural", retry=FAST)
+    with pytest.raises(ProviderError, match=r"after 1 attempt\(s\); last status 503") as caught:
+        await tts.synthesize("Later.", voice=None, language="en")
+    assert caught.value.status_code == 503
+    assert len(edge_service.handshakes) == 1
+
+
+@pytest.mark.anyio
 async def test_unreachable_service(monkeypatch: pytest.MonkeyPatch) -> None:
     with serve_edge() as (base_url, _):
         wss_url, _ = client_urls(base_url)
@@ -195,12 +228,12 @@ def test_pick_voice() -> None:
     assert pick_voice(VOICES, "ja") is None
 
 
-def test_split_sentences() -> None:
-    assert split_sentences("  One.  Two!\nThree?  ") == ["One. Two! Three?"]
-    assert split_sentences("One. Two. Three.", max_chars=9) == ["One. Two.", "Three."]
-    assert split_sentences("") == []
-    long = "word " * 50
-    assert split_sentences(long.strip(), max_chars=100) == [long.strip()]
+def test_long_narrations_are_chunked_between_sentences() -> None:
+    assert chunk_text("  One.  Two!\nThree?  ", 1500) == ["One. Two! Three?"]
+    assert chunk_text("One. Two. Three.", 9) == ["One. Two.", "Three."]
+    assert chunk_text("", 1500) == []
+    long = ("word " * 50).strip()  # one 249-character sentence is cut at a space
+    assert chunk_text(long, 100) == [("word " * 20).strip()] * 2 + [("word " * 10).strip()]
 
 
 def test_mp3_duration_counts_frames() -> None:

@@ -306,7 +306,7 @@ async def test_a_broken_image_named_by_the_script_is_that_slides_image_error(
     first, second = deck.slides
     (error,) = first.errors
     assert (error.stage, error.provider) == (Stage.IMAGES, "outline")
-    assert error.message.startswith(f"cannot use image {broken}: broken PNG file")
+    assert error.message.startswith(f"cannot use image {broken}: damaged image: broken PNG")
     assert len(first.images) == 1  # the image provider filled the place
     assert second.ok
 

@@ -2,15 +2,21 @@
 
 from __future__ import annotations
 
+from pathlib import Path
+
 import pytest
 
 import slidestream as ss
 from slidestream import ConfigurationError, DeckRequest, ProviderError, SlideScript, SpeechClip
-from slidestream.providers import FallbackImages, FallbackTTS
-from slidestream.providers._http import RetryPolicy
+from slidestream.providers import FallbackImages, FallbackTTS, RetryPolicy
 from slidestream.providers.edge import EdgeTTSProvider
 from slidestream.providers.images import OpenverseImages
-from slidestream.testing import FakeImageProvider, FakeTTSProvider
+from slidestream.testing import (
+    FakeImageProvider,
+    FakeStreamingScriptProvider,
+    FakeTTSProvider,
+    FunctionTTSProvider,
+)
 from tests.servers.edge_server import EdgeServerState
 from tests.servers.image_servers import BASE_PATHS, ImageServerState, serve_images
 
@@ -94,3 +100,64 @@ def test_chains_are_public_and_need_members() -> None:
     assert ss.providers.FallbackTTS is FallbackTTS
     with pytest.raises(ConfigurationError):
         FallbackImages([])
+
+
+def _clip(audio: bytes, audio_format: str) -> SpeechClip:
+    return SpeechClip(audio=audio, format=audio_format, duration_s=9.0)
+
+
+@pytest.mark.anyio
+@pytest.mark.parametrize(
+    ("audio", "audio_format", "problem"),
+    [
+        (b"\x00garbage, not audio" * 10, "mp3", "cannot be decoded"),
+        (b"RIFF....WAVE", "../../elsewhere/x", "unknown audio format"),
+        (b"", "wav", "no audio"),
+    ],
+    ids=["undecodable", "unknown-format", "empty"],
+)
+async def test_a_voice_whose_clip_does_not_decode_passes_the_call_on(
+    audio: bytes, audio_format: str, problem: str
+) -> None:
+    broken = FunctionTTSProvider(lambda text, **_: _clip(audio, audio_format), name="broken")
+    good = FakeTTSProvider(words_per_second=2.0)
+    chain = FallbackTTS([broken, good])
+
+    clip = await chain.synthesize("Two words.", voice=None, language="en")
+    assert clip.provider == "test-tts"  # the voice that answered
+    assert clip.format == "wav"
+    assert clip.duration_s == pytest.approx(1.0, abs=0.01)  # measured from the audio
+    assert broken.calls == ["Two words."]
+
+    # The service answered, so the broken voice is asked again next time (no cool-down).
+    await chain.synthesize("Again.", voice=None, language="en")
+    assert len(broken.calls) == 2
+
+    with pytest.raises(ProviderError, match=problem) as caught:
+        await FallbackTTS([broken]).synthesize("Only broken.", voice=None, language="en")
+    assert caught.value.stage == "tts"
+
+
+@pytest.mark.anyio
+async def test_the_first_voice_that_answers_is_named_on_its_clip() -> None:
+    chain = FallbackTTS([FakeTTSProvider(), PickyTTS()])
+    clip = await chain.synthesize("Spoken first.", voice=None, language="en")
+    assert clip.provider == "test-tts"
+    assert clip.to_dict(include_data=False)["provider"] == "test-tts"
+
+
+@pytest.mark.anyio
+async def test_the_slide_records_which_voice_of_a_chain_spoke_it(tmp_path: Path) -> None:
+    broken = FunctionTTSProvider(
+        lambda text, **_: _clip(b"\x00not audio" * 20, "mp3"), name="broken"
+    )
+    pipeline = ss.StreamingPipeline(
+        script_provider=FakeStreamingScriptProvider(),
+        tts_provider=FallbackTTS([broken, FakeTTSProvider()]),
+        output_dir=tmp_path,
+        render_options=ss.RenderOptions(pptx=False, audio=False, subtitles=False, video=False),
+    )
+    deck = await pipeline.run("Tides", slides=2)
+    assert [slide.providers["tts"] for slide in deck.slides] == ["test-tts", "test-tts"]
+    assert all(slide.ok for slide in deck.slides)
+    assert deck.to_dict()["slides"][0]["providers"] == {"tts": "test-tts"}

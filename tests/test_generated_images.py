@@ -8,7 +8,7 @@ import pytest
 from PIL import Image, ImageFilter, ImageStat
 
 import slidestream as ss
-from slidestream.providers._generated_images import THEMES, keywords, render_illustration
+from slidestream.providers.images.generated import THEMES, keywords, render_illustration
 from slidestream.providers.offline import GeneratedImageProvider
 
 SLIDE = ss.SlideScript(

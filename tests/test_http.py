@@ -2,19 +2,24 @@
 
 from __future__ import annotations
 
+import email.utils
+import importlib
 import time
 from collections.abc import Iterator
+from datetime import datetime, timedelta, timezone
 
 import httpx
 import pytest
 from aiohttp import web
 
 import slidestream as ss
-from slidestream.providers._http import (
-    RetryPolicy,
-    create_client,
-    request_with_retries,
-    retry_after_seconds,
+from slidestream.providers import RetryPolicy
+from slidestream.providers._common.http import create_client, request_with_retries
+from slidestream.providers._common.retry import (
+    Failure,
+    RetryableFailure,
+    call_with_retries,
+    retry_after_s,
 )
 from tests.servers._base import serve_app
 
@@ -105,17 +110,100 @@ async def test_a_retry_after_longer_than_allowed_gives_up_at_once(
 
 
 async def test_connection_errors_are_retried_then_reported() -> None:
-    with pytest.raises(ss.ProviderError, match="could not connect after 4 attempt") as caught:
+    with pytest.raises(ss.ProviderError, match=r"failed after 4 attempt.*could not connect") as c:
         await call("http://127.0.0.1:9")
-    assert type(caught.value) is ss.ProviderError
+    assert type(c.value) is ss.ProviderError
 
 
 def test_retry_after_parsing() -> None:
-    def response(**headers: str) -> httpx.Response:
-        return httpx.Response(429, headers=headers)
+    def headers(**values: str) -> httpx.Headers:
+        return httpx.Headers(values)
 
-    assert retry_after_seconds(response()) is None
-    assert retry_after_seconds(response(**{"retry-after": "2.5"})) == 2.5
-    assert retry_after_seconds(response(**{"retry-after-ms": "250"})) == 0.25
-    assert retry_after_seconds(response(**{"retry-after": "Wed, 21 Oct 2015 07:28:00 GMT"})) == 0.0
-    assert retry_after_seconds(response(**{"retry-after": "soon"})) is None
+    assert retry_after_s(headers()) is None
+    assert retry_after_s(headers(**{"Retry-After": "2.5"})) == 2.5
+    assert retry_after_s(headers(**{"retry-after-ms": "250"})) == 0.25
+    assert retry_after_s(headers(**{"retry-after": "Wed, 21 Oct 2015 07:28:00 GMT"})) == 0.0
+    assert retry_after_s(headers(**{"retry-after": "soon"})) is None
+    later = email.utils.format_datetime(datetime.now(timezone.utc) + timedelta(seconds=30))
+    assert 25 < (retry_after_s(headers(**{"Retry-After": later})) or 0) <= 30
+
+
+ONLINE = [
+    "slidestream.providers.script.openai:OpenAIScriptProvider",
+    "slidestream.providers.tts.openai:OpenAITTSProvider",
+    "slidestream.providers.tts.edge:EdgeTTSProvider",
+    "slidestream.providers.images.openverse:OpenverseImages",
+    "slidestream.providers.images.wikimedia:WikimediaImages",
+    "slidestream.providers.images.pexels:PexelsImages",
+    "slidestream.providers.images.unsplash:UnsplashImages",
+]
+
+
+@pytest.mark.parametrize("target", ONLINE)
+def test_every_online_provider_takes_retry(target: str, monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setenv("OPENAI_BASE_URL", "http://127.0.0.1:9/v1")
+    monkeypatch.setenv("PEXELS_API_KEY", "key")
+    monkeypatch.setenv("UNSPLASH_ACCESS_KEY", "key")
+    module, name = target.split(":")
+    provider_class = getattr(importlib.import_module(module), name)
+    provider = provider_class(retry=FAST)
+    assert provider.retry is FAST
+
+
+@pytest.mark.parametrize("name", ["openai", "openai-tts"])
+def test_the_old_retry_policy_keyword_still_works_with_a_warning(
+    name: str, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.setenv("OPENAI_BASE_URL", "http://127.0.0.1:9/v1")
+    with pytest.warns(DeprecationWarning, match=r"retry_policy= is deprecated; pass retry="):
+        provider = ss.providers.get(name, retry_policy=FAST)
+    assert provider.retry is FAST
+
+
+def test_backoff_is_capped_exponential_with_jitter() -> None:
+    policy = RetryPolicy(initial_delay_s=1.0, max_delay_s=8.0)
+    for attempt, ceiling in [(1, 1.0), (2, 2.0), (3, 4.0), (4, 8.0), (9, 8.0)]:
+        waits = {policy.backoff_s(attempt) for _ in range(50)}
+        assert all(ceiling / 2 <= wait <= ceiling for wait in waits)
+        assert len(waits) > 1  # jittered, so concurrent clients spread out
+
+
+@pytest.mark.parametrize(
+    ("failure", "error_class", "attempts"),
+    [
+        (RetryableFailure("reset", kind=Failure.CONNECTION), ss.ProviderError, 4),
+        (RetryableFailure("ReadTimeout", kind=Failure.TIMEOUT), ss.ProviderTimeoutError, 4),
+        (
+            RetryableFailure("busy", kind=Failure.STATUS, status_code=429),
+            ss.ProviderRateLimitError,
+            4,
+        ),
+        (
+            RetryableFailure("down", kind=Failure.STATUS, status_code=502),
+            ss.ProviderResponseError,
+            4,
+        ),
+        (
+            RetryableFailure("bad", kind=Failure.STATUS, status_code=400),
+            ss.ProviderResponseError,
+            1,
+        ),
+        (RetryableFailure("odd reply", kind=Failure.RESPONSE), ss.ProviderResponseError, 1),
+        (RetryableFailure("KeyError: 'x'", kind=Failure.UNEXPECTED), ss.ProviderError, 1),
+    ],
+)
+async def test_the_retry_loop_retries_what_is_worth_it_and_names_the_outcome(
+    failure: RetryableFailure, error_class: type[ss.ProviderError], attempts: int
+) -> None:
+    calls: list[int] = []
+
+    async def attempt() -> None:
+        calls.append(1)
+        raise failure
+
+    with pytest.raises(ss.ProviderError) as caught:
+        await call_with_retries(attempt, policy=FAST, provider="demo", call="work", stage="tts")
+    assert type(caught.value) is error_class
+    assert len(calls) == attempts
+    assert str(caught.value).startswith(f"demo: work failed after {attempts} attempt(s)")
+    assert failure.detail in str(caught.value)

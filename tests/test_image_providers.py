@@ -14,9 +14,10 @@ from PIL import Image, features
 
 from slidestream import ConfigurationError, DeckRequest, ProviderError, SlideScript
 from slidestream._exceptions import ProviderResponseError
-from slidestream.providers import get
-from slidestream.providers._download import DownloadPolicy, fetch_image, sniff_image_type
-from slidestream.providers._http import RetryPolicy, create_client
+from slidestream._images import sniff_image_type
+from slidestream.providers import RetryPolicy, get
+from slidestream.providers._common.download import DownloadPolicy, fetch_image
+from slidestream.providers._common.http import create_client
 from slidestream.providers.images import (
     OpenverseImages,
     PexelsImages,
@@ -351,3 +352,42 @@ def test_sniffing() -> None:
     if "photo.avif" in files:
         assert sniff_image_type(files["photo.avif"][0]) == "avif"
     assert DownloadPolicy().allow_private_addresses is False
+
+
+class _BreaksOff(httpx.AsyncByteStream):
+    """A body that sends its first bytes, then loses the connection."""
+
+    def __init__(self, data: bytes) -> None:
+        self.data = data
+
+    async def __aiter__(self) -> Any:
+        yield self.data[:100]
+        raise httpx.ReadError("connection reset by peer")
+
+
+@pytest.mark.anyio
+async def test_a_download_that_breaks_off_is_retried_then_reported() -> None:
+    out = io.BytesIO()
+    Image.new("RGB", (800, 600), (20, 120, 200)).save(out, "PNG")
+    image, attempts = out.getvalue(), []
+
+    def handler(request: httpx.Request) -> httpx.Response:
+        attempts.append(request)
+        if len(attempts) == 1:
+            return httpx.Response(200, stream=_BreaksOff(image))
+        return httpx.Response(200, content=image)
+
+    policy = DownloadPolicy(allow_private_addresses=True)
+    transport = httpx.MockTransport(handler)
+    async with create_client(transport=transport, follow_redirects=False) as client:
+        prepared = await fetch_image(client, "http://127.0.0.1/a.png", policy=policy, retry=FAST)
+        assert prepared is not None and prepared.data == image
+        assert len(attempts) == 2
+
+        always = httpx.MockTransport(lambda _: httpx.Response(200, stream=_BreaksOff(image)))
+        async with create_client(transport=always, follow_redirects=False) as broken:
+            with pytest.raises(ProviderError, match="failed after 3 attempt") as caught:
+                await fetch_image(broken, "http://127.0.0.1/a.png", policy=policy, retry=FAST)
+    # One of ours, never the raw httpx error (which is kept as the cause).
+    assert type(caught.value) is ProviderError and caught.value.stage == "images"
+    assert isinstance(caught.value.__cause__, httpx.ReadError)

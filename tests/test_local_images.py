@@ -8,7 +8,8 @@ import pytest
 from PIL import Image
 
 import slidestream as ss
-from slidestream.providers._local_images import stem, words
+from slidestream._images import load_local_image
+from slidestream.providers.images.local import stem, words
 from slidestream.providers.offline import LocalImageProvider
 
 REQUEST = ss.DeckRequest(topic="Deck", project="p")
@@ -81,3 +82,21 @@ def test_missing_folder_is_a_configuration_error(
         LocalImageProvider(tmp_path / "nope")
     monkeypatch.setenv("SLIDESTREAM_IMAGE_DIR", str(tmp_path))
     assert LocalImageProvider().folder == tmp_path.resolve()
+
+
+def test_one_loader_reads_and_verifies_local_images(folder: Path) -> None:
+    asset = load_local_image(folder / "vaccines.webp", attribution="mine")
+    assert (asset.mime_type, asset.width, asset.height) == ("image/webp", 40, 30)
+    assert asset.data == (folder / "vaccines.webp").read_bytes()  # kept byte for byte
+    assert asset.source_url == (folder / "vaccines.webp").resolve().as_uri()
+    assert asset.attribution == "mine"
+    with pytest.raises(ValueError, match="cannot identify image"):
+        load_local_image(folder / "broken-branch.png")
+    with pytest.raises(ValueError, match="too large"):
+        load_local_image(folder / "herd-immunity.png", max_pixels=100)
+    truncated = folder / "cut.png"
+    truncated.write_bytes((folder / "herd-immunity.png").read_bytes()[:60])
+    with pytest.raises(ValueError, match="damaged"):
+        load_local_image(truncated)
+    with pytest.raises(FileNotFoundError):
+        load_local_image(folder / "missing.png")

@@ -197,7 +197,10 @@ async def test_provider_outline_slides_and_stream(tmp_path: Path) -> None:
     assert first.narration == "One. First, alpha. Finally, beta."
     assert first.image_query == "One"
     assert first.image_path is None
-    streamed = [script async for script in provider.stream_slides(request, outline)]
+    stream = provider.stream_slides(request, outline)
+    assert isinstance(stream, ss.providers.SlideStream)  # closable, as the pipeline expects
+    async with stream:
+        streamed = [script async for script in stream]
     assert [s.index for s in streamed] == [0, 1]
     assert streamed[1].image_path == str(picture.resolve())
     assert streamed[1].narration == "Spoken."

@@ -18,7 +18,7 @@ from slidestream._exceptions import (
     ProviderResponseError,
 )
 from slidestream._models import Outline, OutlineItem, SlideScript
-from slidestream.providers import get
+from slidestream.providers import SlideStream, get
 from slidestream.providers.openai import OpenAIScriptProvider, OutputMode, RetryPolicy
 from tests.servers.openai_server import Failure, Gate, OpenAIServer, Reply, running_openai_server
 
@@ -58,7 +58,7 @@ def server(server_module: OpenAIServer) -> OpenAIServer:
 @pytest.fixture
 async def provider(server: OpenAIServer) -> AsyncIterator[OpenAIScriptProvider]:
     async with OpenAIScriptProvider(
-        base_url=server.url, api_key="sk-local", model="local-model", retry_policy=FAST
+        base_url=server.url, api_key="sk-local", model="local-model", retry=FAST
     ) as provider:
         yield provider
 
@@ -210,7 +210,7 @@ async def test_a_slide_missing_fields_gets_defaults(
     server.replies.append(Reply.text('{"bullets": ["only bullets"]}'))
     slide = await provider.write_slide(REQUEST, OUTLINE, 2)
     assert (slide.index, slide.title, slide.bullets) == (2, "Coasts", ["only bullets"])
-    assert slide.narration == "Coasts. only bullets."
+    assert slide.narration == "Coasts. The key point is this: only bullets."
     assert slide.image_query == "Coasts"
     assert "Write slide 3 of 3" in server.of(CHAT)[-1].prompt
 
@@ -362,3 +362,64 @@ async def test_an_empty_reply_is_a_clear_error(
     with pytest.raises(ProviderResponseError, match="the reply was empty") as caught:
         await provider.write_slide(REQUEST, OUTLINE, 1)
     assert (caught.value.stage, caught.value.slide_index) == ("script", 1)
+
+
+class _CountingTransport(httpx.AsyncBaseTransport):
+    """The real HTTP transport, counting the response bodies still open."""
+
+    def __init__(self) -> None:
+        self.inner = httpx.AsyncHTTPTransport()
+        self.open = 0
+
+    async def handle_async_request(self, request: httpx.Request) -> httpx.Response:
+        response = await self.inner.handle_async_request(request)
+        self.open += 1
+        transport, body = self, response.stream
+        assert isinstance(body, httpx.AsyncByteStream)
+
+        class Counted(httpx.AsyncByteStream):
+            async def __aiter__(self) -> AsyncIterator[bytes]:
+                async for chunk in body:
+                    yield chunk
+
+            async def aclose(self) -> None:
+                transport.open -= 1
+                await body.aclose()
+
+        return httpx.Response(
+            response.status_code,
+            headers=response.headers,
+            stream=Counted(),
+            extensions=response.extensions,
+        )
+
+    async def aclose(self) -> None:
+        await self.inner.aclose()
+
+
+# httpx and httpcore read a response through a chain of async generators that cannot be
+# closed from outside; under trio, those of a response closed early are finalised by trio
+# (with this warning) instead of at once.
+@pytest.mark.filterwarnings(r"ignore:Async generator 'http(x|core)\._:ResourceWarning")
+@pytest.mark.anyio
+@pytest.mark.parametrize("anyio_backend", ["asyncio", "trio"])
+async def test_closing_the_slide_stream_closes_the_http_response(server: OpenAIServer) -> None:
+    gate = Gate()
+    first = json.dumps(_slide(1))
+    server.replies.append(Reply(['{"slides": [' + first + ",", gate, "]}"], chunk_size=5))
+    transport = _CountingTransport()
+    async with OpenAIScriptProvider(
+        base_url=server.url, api_key="sk-local", retry=FAST, transport=transport
+    ) as provider:
+        stream = provider.stream_slides(REQUEST, OUTLINE)
+        assert isinstance(stream, SlideStream)
+        assert transport.open == 0  # nothing is sent before the first iteration
+        async with stream:
+            with anyio.fail_after(5):
+                slide = await stream.__anext__()
+            assert slide.title == "T1"
+            assert transport.open == 1  # the stream holds the response, mid-reply
+        assert transport.open == 0  # leaving the block closed it, slide 2 still unsent
+        assert not gate.released.is_set()
+        gate.release()
+        assert [s async for s in stream] == []  # a closed stream ends at once

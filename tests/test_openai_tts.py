@@ -12,9 +12,11 @@ import imageio_ffmpeg
 import pytest
 
 from slidestream._exceptions import InvalidInputError, ProviderError, ProviderResponseError
+from slidestream._media import check_clip
+from slidestream._text import chunk_text
 from slidestream.providers import get
-from slidestream.providers._openai_tts import MAX_INPUT_CHARS, audio_duration_s, split_text
 from slidestream.providers.openai import OpenAITTSProvider, RetryPolicy
+from slidestream.providers.tts.openai import MAX_INPUT_CHARS
 from tests.servers.openai_server import Failure, OpenAIServer, make_mp3, running_openai_server
 
 FAST = RetryPolicy(max_retries=2, initial_delay_s=0.01, max_delay_s=0.02)
@@ -33,7 +35,7 @@ async def tts(server: OpenAIServer) -> AsyncIterator[OpenAITTSProvider]:
     server.requests.clear()
     server.always_fail = None
     async with OpenAITTSProvider(
-        base_url=server.url, api_key="sk-tts", model="tts-1", retry_policy=FAST
+        base_url=server.url, api_key="sk-tts", model="tts-1", retry=FAST
     ) as provider:
         yield provider
 
@@ -96,7 +98,7 @@ async def test_long_text_is_spoken_in_pieces_and_joined(
     assert len(pieces) == 2
     assert all(len(p) <= MAX_INPUT_CHARS for p in pieces)
     assert " ".join(pieces) == text.strip()
-    assert clip.duration_s == pytest.approx(2 * audio_duration_s(make_mp3(1.5)))
+    assert clip.duration_s == pytest.approx(2 * check_clip(make_mp3(1.5), "mp3")[1])
     assert _probe_duration(clip.audio, tmp_path) == pytest.approx(clip.duration_s, abs=0.2)
 
 
@@ -147,9 +149,7 @@ def test_options_are_checked_and_the_registry_builds_it(monkeypatch: pytest.Monk
         OpenAITTSProvider(speed=9)
 
 
-def test_split_text_cuts_between_sentences() -> None:
-    assert split_text("One. Two! Three?", limit=9) == ["One. Two!", "Three?"]
-    assert split_text("x" * 25, limit=10) == ["x" * 10, "x" * 10, "x" * 5]
-    assert split_text("   ") == []
-    with pytest.raises(ValueError, match="not audio"):
-        audio_duration_s(b"not audio at all")
+def test_chunk_text_cuts_between_sentences() -> None:
+    assert chunk_text("One. Two! Three?", 9) == ["One. Two!", "Three?"]
+    assert chunk_text("x" * 25, 10) == ["x" * 10, "x" * 10, "x" * 5]
+    assert chunk_text("   ", 10) == []

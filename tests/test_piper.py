@@ -13,7 +13,8 @@ import imageio_ffmpeg
 import pytest
 
 import slidestream as ss
-from slidestream.providers._piper import INSTALL_HINT, split_sentences
+from slidestream._text import split_sentences
+from slidestream.providers.tts.piper import INSTALL_HINT
 
 TEXT = (
     "Vaccines teach the immune system to recognise a germ. "

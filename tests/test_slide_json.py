@@ -8,14 +8,13 @@ import pytest
 
 from slidestream import DeckRequest
 from slidestream._models import Outline, OutlineItem
-from slidestream.providers._slide_json import (
+from slidestream.providers._common.slide_json import (
     MalformedJSONError,
     SlideObjectScanner,
     ThinkFilter,
     extract_json,
     normalize_slide,
     parse_outline,
-    parse_slide_object,
     slides_from_document,
 )
 
@@ -47,9 +46,8 @@ def test_scanner_yields_a_slide_as_soon_as_it_closes() -> None:
     scanner = SlideObjectScanner()
     first_end = DOCUMENT.index(', {"title": "Nested"')
     assert [json.loads(raw) for raw in scanner.feed(DOCUMENT[:first_end])] == SLIDES[:1]
-    assert scanner.pending is None
-    assert scanner.feed(DOCUMENT[first_end : first_end + 12]) == []
-    assert scanner.pending is not None
+    assert scanner.feed(DOCUMENT[first_end : first_end + 12]) == []  # slide 2 has begun
+    assert [json.loads(raw) for raw in scanner.feed(DOCUMENT[first_end + 12 :])] == SLIDES[1:]
 
 
 @pytest.mark.parametrize(
@@ -113,7 +111,7 @@ def test_a_slide_missing_fields_gets_defaults() -> None:
     unplanned = normalize_slide({"bullets": ["x.", "y"]}, index=4, outline=OUTLINE)
     assert unplanned.title == "Slide 5"
     assert unplanned.index == 4
-    assert unplanned.narration == "Slide 5. x. y."
+    assert unplanned.narration == "Slide 5. First, x. Finally, y."
 
 
 def test_a_slide_with_other_shapes_is_read() -> None:
@@ -129,8 +127,10 @@ def test_a_slide_with_other_shapes_is_read() -> None:
     )
 
 
-def test_parse_slide_object_repairs_once() -> None:
-    slide = parse_slide_object('{"title": "A", "narration": "B",}', index=2)
+def test_a_malformed_slide_object_is_repaired_once() -> None:
+    value, repaired = extract_json('{"title": "A", "narration": "B",}')
+    assert repaired
+    slide = normalize_slide(value, index=2)
     assert (slide.index, slide.title, slide.narration) == (2, "A", "B")
 
 

@@ -158,6 +158,8 @@ class SpeechClip(_Serializable):
     """An :class:`AudioFormat` (a plain name such as ``"mp3"`` is accepted too)."""
     duration_s: float
     words: list[WordTiming] = field(default_factory=list)
+    provider: str | None = None
+    """Who spoke it, when a chain chose: the name of the :class:`FallbackTTS` member."""
 
 
 @dataclass(frozen=True)
@@ -207,6 +209,9 @@ class SlideResult(_Serializable):
     words: list[WordTiming] = field(default_factory=list)
     ready_s: float = 0.0
     """Seconds from the start of the run until this slide was complete."""
+    providers: dict[str, str] = field(default_factory=dict)
+    """Which provider made each stage's output, by :class:`Stage` (``{"tts": "piper"}`` when
+    a fallback chain's second voice spoke the slide)."""
     kind: Literal["slide"] = field(default="slide", init=False)
 
     @property

@@ -7,18 +7,21 @@ third-party plugin registers in its own::
     my-tts = "my_package.tts:MyTTSProvider"
 
 An entry point names a provider class or any factory callable; ``get(name, **options)``
-imports it on first use and calls it with the options.
+imports it on first use and calls it with the options. Tests put their own factories behind
+the names for a while with :func:`override`.
 """
 
 from __future__ import annotations
 
+import contextlib
 import difflib
-from collections.abc import Callable
+from collections.abc import Callable, Iterator, Mapping
 from dataclasses import dataclass
 from importlib.metadata import EntryPoint, entry_points
 from typing import Any
 
 from ._exceptions import ConfigurationError, ProviderNotFoundError
+from ._types import ProviderKind
 
 __all__ = [
     "ENTRY_POINT_GROUP",
@@ -26,6 +29,7 @@ __all__ = [
     "fallback_chain",
     "get",
     "list_providers",
+    "override",
     "provider_kind",
     "register",
 ]
@@ -60,6 +64,28 @@ def register(name: str, factory: ProviderFactory) -> None:
     if not name or name != name.strip():
         raise ValueError(f"invalid provider name {name!r}")
     _runtime[name] = factory
+
+
+@contextlib.contextmanager
+def override(factories: Mapping[str, ProviderFactory] | None = None) -> Iterator[None]:
+    """Resolve the names in ``factories`` to those factories inside the block.
+
+    On leaving the block the registry is as it was before: the overrides go, and so does
+    anything :func:`register` added inside the block. Made for tests::
+
+        with providers.override({"edge-tts": FakeTTSProvider, "openai": FakeScriptProvider}):
+            deck = await StreamingPipeline(script_provider="openai", ...).run("Topic")
+
+    Not for concurrent use from several threads: the registry is one per process.
+    """
+    saved = dict(_runtime)
+    try:
+        for name, factory in (factories or {}).items():
+            register(name, factory)
+        yield
+    finally:
+        _runtime.clear()
+        _runtime.update(saved)
 
 
 def list_providers() -> list[ProviderInfo]:
@@ -121,16 +147,9 @@ def fallback_chain(kind: str, members: list[Any]) -> Any:
     )
 
 
-_KIND_METHODS = (
-    ("script", ("outline", "write_slide")),
-    ("images", ("find_images",)),
-    ("tts", ("synthesize",)),
-)
+def provider_kind(provider: object) -> ProviderKind | None:
+    """What ``provider`` (a class or an instance) is, by the protocol it implements; or None."""
+    # Imported here: ``slidestream.providers`` imports this module while it initialises.
+    from .providers._protocols import provider_kind as kind_of
 
-
-def provider_kind(provider: object) -> str:
-    """``"script"``, ``"images"``, ``"tts"`` or ``"unknown"`` for a provider class or instance."""
-    for kind, methods in _KIND_METHODS:
-        if all(callable(getattr(provider, method, None)) for method in methods):
-            return kind
-    return "unknown"
+    return kind_of(provider)

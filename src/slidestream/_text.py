@@ -1,4 +1,11 @@
-"""Text helpers shared by every layer: plain text from inline Markdown, narration from points.
+"""Text helpers shared by every layer: plain text, narration from points, sentences.
+
+- :func:`plain_text`: inline Markdown reduced to plain text;
+- :func:`compose_narration`: full spoken sentences from a slide's title and bullets;
+- :func:`split_sentences`: narration cut into sentences (TTS engines speak and time them one
+  by one; subtitles break at them);
+- :func:`chunk_text`: narration in pieces no longer than a service accepts, cut between
+  sentences.
 
 A list read aloud sounds like a list ("Git. Commits. Branches."). This module turns the
 title and bullets into full sentences a narrator can say::
@@ -12,7 +19,7 @@ from __future__ import annotations
 
 import re
 
-__all__ = ["compose_narration", "plain_text"]
+__all__ = ["chunk_text", "compose_narration", "plain_text", "split_sentences"]
 
 _LINK = re.compile(r"!?\[([^\]]*)\]\([^)]*\)")
 _EMPHASIS = re.compile(r"(\*\*|__|\*|_|`|~~)(?=\S)(.+?)(?<=\S)\1")
@@ -21,6 +28,13 @@ _LEADS = frozenset(
     "why how what when where who which the a an our your their its this these those".split()  # noqa: SIM905
 )
 _ORDINALS = ("First", "Next", "Then", "After that", "On top of that", "Beyond that")
+# A stop, then any closing quotes or brackets, then white space: a sentence may end here.
+_SENTENCE_BREAK = re.compile(r"[.!?…。！？][\"'”’»)\]]*(\s+)")
+_CJK_STOPS = "。！？"
+_OPENERS = "\"'“‘«([¿¡"
+_ABBREVIATIONS = frozenset(
+    "dr. mr. mrs. ms. prof. st. vs. etc. e.g. i.e. no. fig. approx. cf. jr. sr.".split()  # noqa: SIM905
+)
 
 
 def plain_text(markdown: str) -> str:
@@ -85,3 +99,63 @@ def compose_narration(title: str, bullets: list[str]) -> str:
             lead = _ORDINALS[min(number, len(_ORDINALS) - 1)]
         sentences.append(f"{lead}, {_lower_first(point)}")
     return " ".join(sentences)
+
+
+def split_sentences(text: str) -> list[str]:
+    """``text`` cut into sentences, white space collapsed.
+
+    A sentence ends at ``.``, ``!``, ``?`` or ``…`` (with any closing quotes or brackets)
+    followed by white space and a word that does not start in lower case, unless the stop
+    belongs to a common abbreviation (``Dr.``, ``e.g.``). Chinese and Japanese full stops end
+    a sentence even without a space after them.
+    """
+    text = " ".join(text.split())
+    sentences: list[str] = []
+    start = 0
+    for match in _SENTENCE_BREAK.finditer(text):
+        end, following = match.start(1), match.end(1)
+        rest = text[following:].lstrip(_OPENERS)
+        last_word = text[start:end].rsplit(" ", 1)[-1].lower()
+        if (rest[:1].islower()) or last_word in _ABBREVIATIONS:
+            continue
+        sentences.append(text[start:end])
+        start = following
+    tail = text[start:]
+    pieces = [*sentences, tail] if tail else sentences
+    return [part for piece in pieces for part in _split_cjk(piece) if part]
+
+
+def _split_cjk(sentence: str) -> list[str]:
+    """A sentence cut after each Chinese or Japanese stop that has no space after it."""
+    parts = re.split(f"(?<=[{_CJK_STOPS}])(?=[^\\s{_CJK_STOPS}])", sentence)
+    return [part.strip() for part in parts]
+
+
+def chunk_text(text: str, max_chars: int) -> list[str]:
+    """``text`` in pieces of at most ``max_chars`` characters, cut between sentences.
+
+    Sentences are packed into each piece while they fit; a single sentence longer than
+    ``max_chars`` is cut at the last space before the limit (mid-word only when it has no
+    space at all).
+    """
+    if max_chars < 1:
+        raise ValueError("max_chars must be at least 1")
+    pieces: list[str] = []
+    current = ""
+    for sentence in split_sentences(text):
+        while len(sentence) > max_chars:
+            cut = sentence.rfind(" ", 0, max_chars + 1)
+            cut = cut if cut > 0 else max_chars
+            if current:
+                pieces.append(current)
+                current = ""
+            pieces.append(sentence[:cut].strip())
+            sentence = sentence[cut:].strip()
+        if current and len(current) + 1 + len(sentence) > max_chars:
+            pieces.append(current)
+            current = sentence
+        else:
+            current = f"{current} {sentence}".strip()
+    if current:
+        pieces.append(current)
+    return pieces

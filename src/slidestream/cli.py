@@ -33,8 +33,8 @@ from ._events import AudioReady, DeckReady, Event, ImagesReady, OutlineReady, Sl
 from ._exceptions import ConfigurationError, InvalidInputError, SlidestreamError
 from ._models import DeckResult, SlideResult
 from ._pipeline import SequentialPipeline, StreamingPipeline
-from .providers._markdown import MARKDOWN_SUFFIXES, MarkdownScriptProvider
-from .providers._openai_config import CONFIGURE_BY_ENV, endpoint_configured
+from .providers.script.markdown import MARKDOWN_SUFFIXES, MarkdownScriptProvider
+from .providers.script.openai import CONFIGURE_BY_ENV, endpoint_configured
 from .render import RenderOptions
 
 __all__ = ["main"]
@@ -441,7 +441,7 @@ def _providers(console: Console) -> int:
     width = max((len(info.name) for info in infos), default=4)
     for info in infos:
         try:
-            kind = _registry.provider_kind(_registry.load(info.name))
+            kind = str(_registry.provider_kind(_registry.load(info.name)) or "unknown")
         except ConfigurationError as error:
             kind = f"unavailable ({error})"
         source = info.distribution or "runtime"

@@ -1,7 +1,15 @@
 """Test doubles: script, image and TTS providers that need no network and no keys.
 
-Use them to test code built on slidestream, the way httpx's ``MockTransport`` or
-pydantic-ai's ``TestModel`` are used::
+Two families, as pydantic-ai has ``TestModel`` and ``FunctionModel``:
+
+- ``Fake*`` doubles make plausible output on their own, with latency and failure injection;
+- ``Function*`` doubles answer with functions you write (sync or async), for tests that
+  script exactly what a provider returns or raises.
+
+Put them behind registry names with :func:`slidestream.providers.override`, so code that
+names providers (``tts_provider="edge-tts"``, ``--tts edge-tts``) runs unchanged.
+
+Use them to test code built on slidestream, the way httpx's ``MockTransport`` is used::
 
     from slidestream.testing import (
         CallRecorder, FakeImageProvider, FakeStreamingScriptProvider, FakeTTSProvider
@@ -17,24 +25,35 @@ pydantic-ai's ``TestModel`` are used::
     deck = await pipeline.run("Photosynthesis")
     assert recorder.max_in_flight["tts"] <= 3
 
-Every double has configurable latency (seconds, or a function of the slide index),
+Every ``Fake*`` double has configurable latency (seconds, or a function of the slide index),
 failure injection (``fail_every=N`` fails every Nth call, ``fail_slides={i, ...}`` fails
 those slides), and real outputs: the image double returns a real PNG, the TTS double real
 WAV audio (silence or a quiet tone) whose duration follows the word count, with word timings.
+
+A ``Function*`` double calls your function with the protocol method's arguments::
+
+    def speak(text: str, *, voice: str | None, language: str) -> SpeechClip:
+        if "error" in text:
+            raise ProviderError("scripted failure", provider="function-tts", stage="tts")
+        return SpeechClip(audio=wav_bytes, format="wav", duration_s=1.0)
+
+    tts = FunctionTTSProvider(speak)
 """
 
 from __future__ import annotations
 
 import contextlib
+import inspect
 import io
 import math
 import struct
 from collections import Counter
-from collections.abc import AsyncIterator, Callable, Iterable
+from collections.abc import AsyncIterable, AsyncIterator, Awaitable, Callable, Iterable
 from dataclasses import dataclass
-from typing import TypeAlias
+from typing import Any, TypeAlias, TypeVar, cast
 
 import anyio
+import anyio.lowlevel
 from PIL import Image, ImageDraw
 
 from ._context import current_slide_index
@@ -48,7 +67,8 @@ from ._models import (
     SpeechClip,
     WordTiming,
 )
-from .providers._wav import mono_wav
+from .providers import Provider, SlideStream, SupportsAclose
+from .providers._common.audio import mono_wav
 
 __all__ = [
     "CallRecord",
@@ -57,6 +77,9 @@ __all__ = [
     "FakeScriptProvider",
     "FakeStreamingScriptProvider",
     "FakeTTSProvider",
+    "FunctionImageProvider",
+    "FunctionScriptProvider",
+    "FunctionTTSProvider",
     "Latency",
 ]
 
@@ -135,7 +158,7 @@ class CallRecorder:
         return sum(self.in_flight.values())
 
 
-class _FakeBase:
+class _FakeBase(Provider):
     stage = "call"
 
     def __init__(
@@ -153,10 +176,6 @@ class _FakeBase:
         self.fail_slides = frozenset(fail_slides)
         self.recorder = recorder if recorder is not None else CallRecorder()
         self.call_count = 0
-
-    @property
-    def name(self) -> str:
-        return f"test-{self.stage}"
 
     def _delay(self, latency: Latency, index: int) -> float:
         return float(latency(index) if callable(latency) else latency)
@@ -180,6 +199,32 @@ class _FakeBase:
             yield
 
 
+def _default_outline(request: DeckRequest, default_slides: int) -> Outline:
+    """A deterministic outline: ``request.slides`` (or ``default_slides``) items."""
+    count = request.slides or default_slides
+    items = [
+        OutlineItem(
+            _SECTION_TITLES[i % len(_SECTION_TITLES)].format(topic=request.topic)
+            + (f" ({i // len(_SECTION_TITLES) + 1})" if i >= len(_SECTION_TITLES) else ""),
+            [f"Point {k + 1} of part {i + 1}" for k in range(3)],
+        )
+        for i in range(count)
+    ]
+    return Outline(title=request.topic, items=items)
+
+
+def _default_script(outline: Outline, index: int, words: int = 40) -> SlideScript:
+    """A deterministic slide for outline item ``index``."""
+    item = outline.items[index]
+    return SlideScript(
+        index=index,
+        title=item.title,
+        bullets=list(item.key_points),
+        narration=_narration(item.title, item.key_points, words),
+        image_query=item.title,
+    )
+
+
 def _narration(title: str, points: list[str], words: int) -> str:
     sentences = [f"This slide is about {title.lower()}."]
     sentences += [f"{point.rstrip('.')} is one of the ideas worth remembering." for point in points]
@@ -201,6 +246,7 @@ class FakeScriptProvider(_FakeBase):
         fail_outline: make ``outline()`` fail.
     """
 
+    name = "test-script"
     stage = "script"
 
     def __init__(
@@ -232,26 +278,10 @@ class FakeScriptProvider(_FakeBase):
             await anyio.sleep(self.outline_latency)
             if self.fail_outline:
                 raise ProviderError("injected outline failure", provider=self.name, stage="outline")
-        count = request.slides or self.default_slides
-        items = [
-            OutlineItem(
-                _SECTION_TITLES[i % len(_SECTION_TITLES)].format(topic=request.topic)
-                + (f" ({i // len(_SECTION_TITLES) + 1})" if i >= len(_SECTION_TITLES) else ""),
-                [f"Point {k + 1} of part {i + 1}" for k in range(3)],
-            )
-            for i in range(count)
-        ]
-        return Outline(title=request.topic, items=items)
+        return _default_outline(request, self.default_slides)
 
     def _script(self, outline: Outline, index: int) -> SlideScript:
-        item = outline.items[index]
-        return SlideScript(
-            index=index,
-            title=item.title,
-            bullets=list(item.key_points),
-            narration=_narration(item.title, item.key_points, self.words_per_slide),
-            image_query=item.title,
-        )
+        return _default_script(outline, index, self.words_per_slide)
 
     async def write_slide(self, request: DeckRequest, outline: Outline, index: int) -> SlideScript:
         """Slide ``index`` of ``outline``, after ``script_latency``."""
@@ -266,10 +296,11 @@ class FakeStreamingScriptProvider(FakeScriptProvider):
     as an LLM streaming a whole deck in one response would.
     """
 
-    async def stream_slides(
-        self, request: DeckRequest, outline: Outline
-    ) -> AsyncIterator[SlideScript]:
-        """Yield each slide in order, one ``script_latency`` apart."""
+    def stream_slides(self, request: DeckRequest, outline: Outline) -> SlideStream:
+        """Each slide in order, one ``script_latency`` apart."""
+        return SlideStream(self._slides(outline))
+
+    async def _slides(self, outline: Outline) -> AsyncIterator[SlideScript]:
         for index in range(len(outline.items)):
             async with self._call(index):
                 script = self._script(outline, index)
@@ -291,6 +322,7 @@ def _png(width: int, height: int, index: int, title: str) -> bytes:
 class FakeImageProvider(_FakeBase):
     """Returns real PNG images (a coloured card per slide) after ``latency`` seconds."""
 
+    name = "test-images"
     stage = "images"
 
     def __init__(
@@ -357,6 +389,7 @@ class FakeTTSProvider(_FakeBase):
         tone: a quiet 400 Hz tone instead of silence (useful to check audio reaches the video).
     """
 
+    name = "test-tts"
     stage = "tts"
 
     def __init__(
@@ -394,3 +427,142 @@ class FakeTTSProvider(_FakeBase):
             tone = 400.0 if self.tone else None
             audio = await anyio.to_thread.run_sync(_wav, duration, self.sample_rate, tone)
             return SpeechClip(audio=audio, format="wav", duration_s=duration, words=timings)
+
+
+# -- function-backed doubles ------------------------------------------------------------------
+
+_T = TypeVar("_T")
+
+_OutlineFunction: TypeAlias = Callable[[DeckRequest], "Outline | Awaitable[Outline]"]
+"""``outline(request)``, sync or async."""
+_WriteSlideFunction: TypeAlias = Callable[
+    [DeckRequest, Outline, int], "SlideScript | Awaitable[SlideScript]"
+]
+"""``write_slide(request, outline, index)``, sync or async."""
+_StreamSlidesFunction: TypeAlias = Callable[[DeckRequest, Outline], Any]
+"""``stream_slides(request, outline)``: an iterable or async iterable of slides (a generator or
+an async generator function), or an awaitable of an iterable."""
+_SynthesizeFunction: TypeAlias = Callable[..., "SpeechClip | Awaitable[SpeechClip]"]
+"""``synthesize(text, *, voice, language)``, sync or async."""
+_FindImagesFunction: TypeAlias = Callable[..., "list[ImageAsset] | Awaitable[list[ImageAsset]]"]
+"""``find_images(request, slide, *, limit)``, sync or async."""
+
+
+async def _result(value: _T | Awaitable[_T]) -> _T:
+    """``value``, awaited when the function was async."""
+    if inspect.isawaitable(value):
+        return await cast("Awaitable[_T]", value)
+    return value
+
+
+async def _iterate(produced: Any) -> AsyncIterator[SlideScript]:
+    """The slides of whatever a ``stream_slides`` function returned."""
+    produced = await _result(produced)
+    if isinstance(produced, AsyncIterable):
+        iterator = aiter(produced)
+        try:
+            async for slide in iterator:
+                yield slide
+        finally:
+            if isinstance(iterator, SupportsAclose):
+                await iterator.aclose()
+        return
+    for slide in produced:
+        await anyio.lowlevel.checkpoint()
+        yield slide
+
+
+class FunctionScriptProvider(Provider):
+    """A script provider whose answers come from functions you pass (sync or async).
+
+    Args:
+        outline: ``outline(request) -> Outline``; by default a deterministic outline of
+            ``request.slides`` (or ``slides``) items, as :class:`FakeScriptProvider` writes.
+        write_slide: ``write_slide(request, outline, index) -> SlideScript``; by default a
+            deterministic slide for the outline item.
+        stream_slides: ``stream_slides(request, outline)`` returning the slides (a list,
+            a generator or an async generator). Only when it is given does the provider
+            offer ``stream_slides()``, so the pipeline streams; without it the pipeline
+            calls ``write_slide`` per slide.
+        slides: the slide count of the default outline when the request does not say.
+        name: the provider's name in errors and reports.
+
+    Every call is recorded in :attr:`calls` as ``(method, arguments)``.
+    """
+
+    stream_slides: Callable[[DeckRequest, Outline], SlideStream]
+
+    def __init__(
+        self,
+        *,
+        outline: _OutlineFunction | None = None,
+        write_slide: _WriteSlideFunction | None = None,
+        stream_slides: _StreamSlidesFunction | None = None,
+        slides: int = 5,
+        name: str = "function-script",
+    ) -> None:
+        self.name = name
+        self.calls: list[tuple[str, tuple[Any, ...]]] = []
+        self._outline = outline
+        self._write_slide = write_slide
+        self._default_slides = slides
+        if stream_slides is not None:
+            function = stream_slides
+
+            def streamed(request: DeckRequest, outline: Outline) -> SlideStream:
+                self.calls.append(("stream_slides", (request, outline)))
+                return SlideStream(_iterate(function(request, outline)))
+
+            self.stream_slides = streamed
+
+    async def outline(self, request: DeckRequest) -> Outline:
+        """``outline(request)`` of the function given, else the default outline."""
+        self.calls.append(("outline", (request,)))
+        if self._outline is None:
+            return _default_outline(request, self._default_slides)
+        return await _result(self._outline(request))
+
+    async def write_slide(self, request: DeckRequest, outline: Outline, index: int) -> SlideScript:
+        """``write_slide(request, outline, index)`` of the function given, else the default."""
+        self.calls.append(("write_slide", (request, outline, index)))
+        if self._write_slide is None:
+            return _default_script(outline, index)
+        return await _result(self._write_slide(request, outline, index))
+
+
+class FunctionTTSProvider(Provider):
+    """A TTS provider that answers with ``function(text, voice=..., language=...)``.
+
+    The function may be sync or async; it returns a :class:`SpeechClip` or raises (a
+    :class:`ProviderError` to play a failed service). Calls are recorded in :attr:`calls`.
+    """
+
+    def __init__(self, function: _SynthesizeFunction, *, name: str = "function-tts") -> None:
+        self.function = function
+        self.name = name
+        self.calls: list[str] = []
+
+    async def synthesize(self, text: str, *, voice: str | None, language: str) -> SpeechClip:
+        """What the function returns for these arguments."""
+        self.calls.append(text)
+        return await _result(self.function(text, voice=voice, language=language))
+
+
+class FunctionImageProvider(Provider):
+    """An image provider that answers with ``function(request, slide, limit=...)``.
+
+    The function may be sync or async; it returns a list of :class:`ImageAsset` or raises.
+    Calls are recorded in :attr:`calls` (the slide of each).
+    """
+
+    def __init__(self, function: _FindImagesFunction, *, name: str = "function-images") -> None:
+        self.function = function
+        self.name = name
+        self.calls: list[SlideScript] = []
+
+    async def find_images(
+        self, request: DeckRequest, slide: SlideScript, *, limit: int
+    ) -> list[ImageAsset]:
+        """What the function returns for these arguments."""
+        self.calls.append(slide)
+        return await _result(self.function(request, slide, limit=limit))

@@ -22,6 +22,7 @@ import functools
 import json
 import re
 import subprocess
+import time
 import uuid
 import xml.etree.ElementTree as ET
 from collections.abc import Iterator
@@ -87,7 +88,11 @@ class EdgeServerState:
     drop_connections: int = 0
     """Drop this many connections mid-stream (after half the words) before answering fully."""
     handshake_statuses: list[int] = field(default_factory=list)
-    """Refuse the next websocket handshakes with these HTTP statuses (``Retry-After: 0``)."""
+    """Refuse the next websocket handshakes with these HTTP statuses."""
+    retry_after: str = "0"
+    """The ``Retry-After`` header of a refused handshake (seconds or an HTTP date)."""
+    handshakes: list[float] = field(default_factory=list)
+    """``time.monotonic()`` of every websocket handshake, refused or not."""
     word_delay_s: float = 0.0
     """Pause this long before each word, to make a slow stream."""
     connections: int = 0
@@ -144,9 +149,10 @@ def make_app(state: EdgeServerState) -> web.Application:
         for key in ("TrustedClientToken", "ConnectionId", "Sec-MS-GEC", "Sec-MS-GEC-Version"):
             if key not in request.query:
                 return web.Response(status=403, text=f"missing {key}")
+        state.handshakes.append(time.monotonic())
         if state.handshake_statuses:
             status = state.handshake_statuses.pop(0)
-            return web.Response(status=status, headers={"Retry-After": "0"})
+            return web.Response(status=status, headers={"Retry-After": state.retry_after})
         state.connections += 1
         drop = state.drop_connections > 0
         if drop:

@@ -209,6 +209,8 @@ class OpenAIServer:
         self.ignore_stream = False
         self.speech_duration_s = 1.5
         self.requests: list[Recorded] = []
+        self.disconnects = 0
+        """Streamed replies the client closed before their end."""
         self._lock = threading.Lock()
 
     @property
@@ -317,27 +319,31 @@ class OpenAIServer:
                 b"data: " + json.dumps(data, ensure_ascii=False).encode() + b"\n\n"
             )
 
-        await send(chunk({"role": "assistant", "content": "", "refusal": None}))
-        size = reply.chunk_size or self.chunk_size
-        for position, part in enumerate(reply.parts):
-            following = reply.parts[position + 1] if position + 1 < len(reply.parts) else None
-            if isinstance(following, Gate):
-                # Mark the gate before the bytes that precede it go out: once the client has
-                # them, it may check the gate, and must find it reached.
-                following.reached.set()
-            if isinstance(part, Gate):
-                part.reached.set()
-                loop = asyncio.get_running_loop()
-                await loop.run_in_executor(None, part.released.wait, part.timeout_s)
-                continue
-            for start in range(0, len(part), size):
-                await send(chunk({"content": part[start : start + size]}))
-        await send(chunk({}, reply.finish_reason))
-        if (body.get("stream_options") or {}).get("include_usage"):
-            usage = {**chunk({}), "choices": [], "usage": _usage(body, reply.content)}
-            await send(usage)
-        await response.write(b"data: [DONE]\n\n")
-        await response.write_eof()
+        try:
+            await send(chunk({"role": "assistant", "content": "", "refusal": None}))
+            size = reply.chunk_size or self.chunk_size
+            for position, part in enumerate(reply.parts):
+                following = reply.parts[position + 1] if position + 1 < len(reply.parts) else None
+                if isinstance(following, Gate):
+                    # Mark the gate before the bytes that precede it go out: once the client has
+                    # them, it may check the gate, and must find it reached.
+                    following.reached.set()
+                if isinstance(part, Gate):
+                    part.reached.set()
+                    loop = asyncio.get_running_loop()
+                    await loop.run_in_executor(None, part.released.wait, part.timeout_s)
+                    continue
+                for start in range(0, len(part), size):
+                    await send(chunk({"content": part[start : start + size]}))
+            await send(chunk({}, reply.finish_reason))
+            if (body.get("stream_options") or {}).get("include_usage"):
+                usage = {**chunk({}), "choices": [], "usage": _usage(body, reply.content)}
+                await send(usage)
+            await response.write(b"data: [DONE]\n\n")
+            await response.write_eof()
+        except ConnectionResetError:  # the client closed the stream early, as it may
+            with self._lock:
+                self.disconnects += 1
         return response
 
     async def _speech(self, request: web.Request) -> web.StreamResponse:

@@ -16,7 +16,7 @@ from pathlib import Path
 from .._constants import MANIFEST_NAME
 from .._exceptions import InvalidInputError
 from .._files import slugify
-from ..providers._markdown import MARKDOWN_SUFFIXES
+from ..providers.script.markdown import MARKDOWN_SUFFIXES
 
 __all__ = ["BatchInput", "InputSpec", "assign_projects", "expand_inputs"]
 

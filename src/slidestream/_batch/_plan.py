@@ -8,7 +8,7 @@ from pathlib import Path
 
 from .._constants import DEFAULT_LANGUAGE
 from .._exceptions import ConfigurationError, InvalidInputError
-from ..providers._markdown import MarkdownScriptProvider
+from ..providers.script.markdown import MarkdownScriptProvider
 from ._deck import DeckJob, DeckSettings
 from ._inputs import BatchInput, InputSpec, assign_projects, expand_inputs
 from ._models import BatchItemResult

@@ -6,13 +6,10 @@ File names come from the slide index and our own tables, never from provider dat
 
 from __future__ import annotations
 
-import io
-import mimetypes
 from dataclasses import replace
 from pathlib import Path
 
-from PIL import Image
-
+from .. import _images
 from .._constants import AUDIO_DIR, IMAGES_DIR
 from .._exceptions import InvalidInputError
 from .._files import atomic_write_bytes
@@ -30,20 +27,10 @@ def load_local_image(path_text: str) -> ImageAsset:
     Raises:
         InvalidInputError: the file cannot be read, or is not an image Pillow can open.
     """
-    path = Path(path_text).expanduser()
     try:
-        data = path.read_bytes()
-        with Image.open(io.BytesIO(data)) as image:
-            image.verify()
-        with Image.open(io.BytesIO(data)) as image:
-            width, height = image.size
-            fmt = (image.format or "").lower()
-    except (OSError, ValueError, SyntaxError) as err:  # Pillow reports a broken PNG as SyntaxError
+        return _images.load_local_image(path_text)
+    except (OSError, ValueError) as err:
         raise InvalidInputError(f"cannot use image {path_text}: {err}") from err
-    mime = Image.MIME.get(fmt.upper()) or mimetypes.guess_type(path.name)[0] or "image/png"
-    return ImageAsset(
-        data=data, mime_type=mime, width=width, height=height, source_url=path.resolve().as_uri()
-    )
 
 
 def save_images(project_dir: Path, index: int, images: list[ImageAsset]) -> list[ImageAsset]:

@@ -72,6 +72,8 @@ class SlideRecord:
     words: list[WordTiming] = field(default_factory=list)
     timings: dict[str, float] = field(default_factory=dict)
     """Seconds per :class:`Stage` (the keys are ``Stage`` members)."""
+    providers: dict[str, str] = field(default_factory=dict)
+    """Which provider made each stage's output, by :class:`Stage`."""
     result: SlideResult | None = None
     """The completed slide, once every stage is done."""
 
@@ -92,6 +94,7 @@ class SlideRecord:
             errors=list(self.errors),
             words=list(self.words),
             ready_s=ready_s,
+            providers=dict(self.providers),
         )
 
 

@@ -150,6 +150,8 @@ async def find_images(ctx: RunContext, record: SlideRecord) -> None:
                 with ctx.clock.span(Stage.IMAGES, record.index):
                     found = await provider.find_images(ctx.request, script, limit=needed)
             record.images.extend(found[:needed])
+            if found:
+                record.providers[Stage.IMAGES] = provider_name(provider)
     if record.images:
         record.images = await anyio.to_thread.run_sync(
             save_images, ctx.project_dir, record.index, record.images
@@ -184,6 +186,7 @@ async def synthesize(ctx: RunContext, record: SlideRecord) -> None:
             save_clip, ctx.project_dir, index, audio_format, clip.audio
         )
         record.audio_path, record.duration_s, record.words = path, duration_s, list(clip.words)
+        record.providers[Stage.TTS] = clip.provider or name
     record.timings[Stage.TTS] = ctx.now() - start
     if record.audio_path is not None:
         await ctx.emit(AudioReady(index, record.audio_path, record.duration_s))

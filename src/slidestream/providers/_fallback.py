@@ -7,22 +7,27 @@
     tts = FallbackTTS([get("edge-tts"), get("piper")])   # a voice even when offline
 
 A member that fails with a :class:`ProviderError` or :class:`ConfigurationError` hands the call
-to the next one. A member that failed without the service answering at all (no HTTP status:
-connection refused, DNS failure, timeout, dropped stream) or that is misconfigured is skipped
-for ``cooldown_s`` seconds, so a deck made offline does not wait for the network on every
-slide. When every member fails, the :class:`ProviderError` names each failure.
+to the next one; for TTS, so does a member whose clip is in an unknown format or does not
+decode (each clip is checked with :func:`slidestream._media.check_clip`). A member that failed
+without the service answering at all (no HTTP status: connection refused, DNS failure,
+timeout, dropped stream) or that is misconfigured is skipped for ``cooldown_s`` seconds, so a
+deck made offline does not wait for the network on every slide. When every member fails, the
+:class:`ProviderError` names each failure.
 """
 
 from __future__ import annotations
 
+import dataclasses
+import functools
 from collections.abc import Awaitable, Callable, Sequence
 from typing import Generic, TypeVar
 
 import anyio
 
-from .._exceptions import ConfigurationError, ProviderError
+from .._exceptions import ConfigurationError, ProviderError, ProviderResponseError
+from .._media import check_clip
 from .._models import DeckRequest, ImageAsset, SlideScript, SpeechClip
-from ._protocols import ImageProvider, TTSProvider
+from ._protocols import ImageProvider, Provider, SupportsAclose, TTSProvider, provider_name
 
 __all__ = ["FallbackImages", "FallbackTTS"]
 
@@ -32,18 +37,18 @@ R = TypeVar("R")
 DEFAULT_COOLDOWN_S = 60.0
 
 
-def _name(provider: object) -> str:
-    return str(getattr(provider, "name", None) or type(provider).__name__)
-
-
 def _unreachable(error: Exception) -> bool:
     """True when the service never answered (or the provider cannot work as configured)."""
     if isinstance(error, ConfigurationError):
         return True
-    return isinstance(error, ProviderError) and error.status_code is None
+    return (
+        isinstance(error, ProviderError)
+        and not isinstance(error, ProviderResponseError)
+        and error.status_code is None
+    )
 
 
-class _Chain(Generic[P]):
+class _Chain(Provider, Generic[P]):
     stage = ""
 
     def __init__(self, providers: Sequence[P], *, cooldown_s: float = DEFAULT_COOLDOWN_S) -> None:
@@ -51,7 +56,7 @@ class _Chain(Generic[P]):
             raise ConfigurationError(f"{type(self).__name__} needs at least one provider.")
         self.providers: list[P] = list(providers)
         self.cooldown_s = cooldown_s
-        self.name = "fallback(" + ",".join(_name(p) for p in self.providers) + ")"
+        self.name = "fallback(" + ",".join(provider_name(p) for p in self.providers) + ")"
         self._resting_until: dict[int, float] = {}
 
     async def _first_success(
@@ -64,12 +69,12 @@ class _Chain(Generic[P]):
         for position, provider in enumerate(self.providers):
             now = anyio.current_time()
             if self._resting_until.get(position, 0.0) > now:
-                failures.append(f"{_name(provider)}: skipped, it failed moments ago")
+                failures.append(f"{provider_name(provider)}: skipped, it failed moments ago")
                 continue
             try:
                 result = await call(provider)
             except (ProviderError, ConfigurationError) as error:
-                failures.append(f"{_name(provider)}: {error}")
+                failures.append(f"{provider_name(provider)}: {error}")
                 last = error
                 if _unreachable(error):
                     self._resting_until[position] = now + self.cooldown_s
@@ -91,13 +96,16 @@ class _Chain(Generic[P]):
     async def aclose(self) -> None:
         """Close every member that can be closed (the chain owns its members)."""
         for provider in self.providers:
-            close = getattr(provider, "aclose", None)
-            if callable(close):
-                await close()
+            if isinstance(provider, SupportsAclose):
+                await provider.aclose()
 
 
 class FallbackTTS(_Chain[TTSProvider]):
     """A TTS provider that tries ``providers`` in order until one speaks.
+
+    Each member's clip is checked (a known format that decodes, in a worker thread); a clip
+    that fails the check passes the call on like an error. The clip returned carries the
+    measured duration and, in :attr:`SpeechClip.provider`, the name of the member that spoke.
 
     A voice meant for one engine rarely exists in another: when a member other than the
     first refuses the voice with a :class:`ConfigurationError`, it is asked again with its
@@ -115,13 +123,25 @@ class FallbackTTS(_Chain[TTSProvider]):
 
         async def call(provider: TTSProvider) -> SpeechClip:
             try:
-                return await provider.synthesize(text, voice=voice, language=language)
+                clip = await provider.synthesize(text, voice=voice, language=language)
             except ConfigurationError:
                 if voice is None or provider is self.providers[0]:
                     raise
-                return await provider.synthesize(text, voice=None, language=language)
+                clip = await provider.synthesize(text, voice=None, language=language)
+            return await _checked(clip, provider_name(provider))
 
         return await self._first_success(call)
+
+
+async def _checked(clip: SpeechClip, name: str) -> SpeechClip:
+    """``clip`` once it decodes, with its measured duration and the name of who spoke it.
+
+    Raises:
+        ProviderResponseError: its format is unknown, or it does not decode.
+    """
+    check = functools.partial(check_clip, clip.audio, str(clip.format), provider=name)
+    audio_format, duration = await anyio.to_thread.run_sync(check)
+    return dataclasses.replace(clip, format=audio_format, duration_s=duration, provider=name)
 
 
 class FallbackImages(_Chain[ImageProvider]):

@@ -17,7 +17,7 @@ from __future__ import annotations
 
 from collections.abc import AsyncIterator, Awaitable, Callable
 from types import TracebackType
-from typing import ClassVar, Protocol, TypeVar, runtime_checkable
+from typing import Protocol, TypeVar, runtime_checkable
 
 from .._models import DeckRequest, ImageAsset, Outline, SlideScript, SpeechClip
 from .._types import ProviderKind
@@ -152,8 +152,9 @@ class Provider:
             async def synthesize(self, text, *, voice, language) -> SpeechClip: ...
     """
 
-    name: ClassVar[str] = ""
-    """A short name used in errors and reports (the registry name for built-ins)."""
+    name: str = ""
+    """A short name used in errors and reports (the registry name for built-ins); a class
+    attribute usually, an instance attribute where it depends on the options."""
 
     async def aclose(self) -> None:
         """Release what the provider holds; the default holds nothing."""

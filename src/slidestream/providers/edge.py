@@ -1,4 +1,4 @@
-"""The ``edge-tts`` provider: Microsoft Edge's online neural voices.
+"""The ``edge-tts`` provider by its earlier path (it lives in :mod:`.tts.edge`).
 
 ::
 
@@ -7,6 +7,6 @@
     tts = EdgeTTSProvider(voice="en-GB-SoniaNeural", rate="+5%")
 """
 
-from ._edge_tts import EdgeTTSProvider as EdgeTTSProvider
+from .tts.edge import EdgeTTSProvider as EdgeTTSProvider
 
 __all__ = ["EdgeTTSProvider"]

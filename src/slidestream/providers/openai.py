@@ -1,4 +1,6 @@
-"""OpenAI-compatible providers: chat completions for scripts, ``/audio/speech`` for narration.
+"""OpenAI-compatible providers, by their earlier path: chat completions for scripts
+(:mod:`slidestream.providers.script.openai`), ``/audio/speech`` for narration
+(:mod:`slidestream.providers.tts.openai`).
 
 ::
 
@@ -12,9 +14,9 @@ Both read ``OPENAI_BASE_URL`` and ``OPENAI_API_KEY`` when not given; the models 
 ``openai-tts``.
 """
 
-from ._http import RetryPolicy as RetryPolicy
-from ._openai import OpenAIScriptProvider as OpenAIScriptProvider
-from ._openai import OutputMode as OutputMode
-from ._openai_tts import OpenAITTSProvider as OpenAITTSProvider
+from ._common.retry import RetryPolicy as RetryPolicy
+from .script.openai import OpenAIScriptProvider as OpenAIScriptProvider
+from .script.openai import OutputMode as OutputMode
+from .tts.openai import OpenAITTSProvider as OpenAITTSProvider
 
 __all__ = ["OpenAIScriptProvider", "OpenAITTSProvider", "OutputMode", "RetryPolicy"]

@@ -1,23 +1,3 @@
-"""The fonts slidestream draws with: Lato (SIL OFL 1.1), shipped inside the package."""
+"""The shipped fonts live in :mod:`slidestream._fonts`; this module keeps the renderer's import."""
 
-from __future__ import annotations
-
-import functools
-from pathlib import Path
-
-from PIL import ImageFont
-
-__all__ = ["FONT_DIR", "font_path", "load_font"]
-
-FONT_DIR = Path(__file__).parent / "fonts"
-
-
-def font_path(*, bold: bool = False) -> Path:
-    """The shipped font file (Lato Regular or Bold)."""
-    return FONT_DIR / ("Lato-Bold.ttf" if bold else "Lato-Regular.ttf")
-
-
-@functools.lru_cache(maxsize=64)
-def load_font(size: int, *, bold: bool = False) -> ImageFont.FreeTypeFont:
-    """The shipped font at ``size`` pixels (cached; Pillow fonts are safe to share read-only)."""
-    return ImageFont.truetype(str(font_path(bold=bold)), size)
+from .._fonts import *  # noqa: F403

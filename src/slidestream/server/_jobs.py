@@ -34,7 +34,7 @@ from .._files import atomic_write_text, resolve_project_dir, slugify
 from .._models import DeckResult, SlideResult
 from .._pipeline import SequentialPipeline, StreamingPipeline
 from .._types import ProviderKind
-from ..providers._markdown import MarkdownScriptProvider
+from ..providers.script.markdown import MarkdownScriptProvider
 from ..render import RenderOptions
 from ._config import ServerConfig
 from ._errors import (

@@ -4,8 +4,8 @@ from __future__ import annotations
 
 from typing import Any, ClassVar
 
-from .._models import DeckRequest
-from ._image_search import ImageCandidate, SearchImageProvider
+from ..._models import DeckRequest
+from .search import ImageCandidate, SearchImageProvider
 
 __all__ = ["OpenverseImages", "license_name"]
 
@@ -31,7 +31,7 @@ class OpenverseImages(SearchImageProvider):
         **options: see :class:`SearchImageProvider` (``base_url``, ``timeout_s``, ...).
     """
 
-    name: ClassVar[str] = "openverse"
+    name = "openverse"
     default_base_url: ClassVar[str] = "https://api.openverse.org/v1/images/"
 
     def __init__(self, *, license_type: str | None = None, **options: Any) -> None:

@@ -22,9 +22,11 @@ from dataclasses import dataclass
 import anyio
 from PIL import Image, ImageChops, ImageDraw, ImageFilter
 
-from .._models import DeckRequest, ImageAsset, SlideScript
-from .._text import plain_text
-from ..render._fonts import load_font
+from ..._exceptions import ConfigurationError
+from ..._fonts import load_font
+from ..._models import DeckRequest, ImageAsset, SlideScript
+from ..._text import plain_text
+from .._protocols import Provider
 
 __all__ = ["GeneratedImageProvider", "Theme", "keywords", "render_illustration"]
 
@@ -502,7 +504,7 @@ def render_illustration(
     return canvas.png()
 
 
-class GeneratedImageProvider:
+class GeneratedImageProvider(Provider):
     """Draws an illustration for each slide, offline, from its title and keywords.
 
     Args:
@@ -520,8 +522,6 @@ class GeneratedImageProvider:
     def __init__(self, *, theme: str | None = None) -> None:
         names = {t.name: t for t in THEMES}
         if theme is not None and theme not in names:
-            from .._exceptions import ConfigurationError
-
             raise ConfigurationError(
                 f"Unknown theme {theme!r}: use one of {', '.join(sorted(names))}."
             )

@@ -1,14 +1,50 @@
-"""Measure MPEG audio (MP3) without decoding it or calling ffprobe.
+"""Audio bytes the TTS providers build: WAV containers, MP3 durations, joined pieces.
 
 An MP3 stream is a sequence of self-describing frames: each header gives the frame's
-length and its sample count, so walking the headers yields the exact duration. Streams can
-be concatenated frame by frame, which is how the Edge TTS provider stitches the audio of
-several requests into one clip.
+length and its sample count, so walking the headers yields the exact duration without
+decoding or ffprobe. Streams can be concatenated frame by frame, which is how a narration
+spoken in several requests becomes one clip.
 """
 
 from __future__ import annotations
 
-__all__ = ["mp3_duration"]
+import io
+import wave
+
+__all__ = ["join_audio", "mono_wav", "mp3_duration", "wav_rate"]
+
+
+def mono_wav(pcm: bytes, sample_rate: int) -> bytes:
+    """``pcm`` (16-bit little-endian mono samples) wrapped as a WAV file."""
+    out = io.BytesIO()
+    with wave.open(out, "wb") as writer:
+        writer.setnchannels(1)
+        writer.setsampwidth(2)
+        writer.setframerate(sample_rate)
+        writer.writeframes(pcm)
+    return out.getvalue()
+
+
+def wav_rate(wav: bytes) -> int:
+    """The sample rate of a WAV file."""
+    with wave.open(io.BytesIO(wav), "rb") as reader:
+        return reader.getframerate()
+
+
+def join_audio(pieces: list[bytes], audio_format: str) -> bytes:
+    """One clip from pieces in the same format: MP3 and ADTS AAC frames simply follow each
+    other; WAV pieces are re-wrapped in one container (blocking)."""
+    if audio_format != "wav":
+        return b"".join(pieces)
+    out = io.BytesIO()
+    with wave.open(out, "wb") as writer:
+        for number, piece in enumerate(pieces):
+            with wave.open(io.BytesIO(piece), "rb") as reader:
+                if number == 0:
+                    writer.setparams(reader.getparams())
+                writer.writeframes(reader.readframes(reader.getnframes()))
+    return out.getvalue()
+
 
 # Bitrates in kbit/s by [MPEG-1?][layer][index]; layer 1, 2, 3.
 _BITRATES = {

@@ -21,7 +21,8 @@ from typing import Any
 
 import json_repair
 
-from .._models import DeckRequest, Outline, OutlineItem, SlideScript
+from ..._models import DeckRequest, Outline, OutlineItem, SlideScript
+from ..._text import compose_narration
 
 __all__ = [
     "MalformedJSONError",
@@ -31,7 +32,6 @@ __all__ = [
     "looks_like_slide",
     "normalize_slide",
     "parse_outline",
-    "parse_slide_object",
     "slides_from_document",
 ]
 
@@ -111,11 +111,6 @@ class SlideObjectScanner:
     def text(self) -> str:
         """Everything fed so far."""
         return "".join(self._text)
-
-    @property
-    def pending(self) -> str | None:
-        """The text of a slide object that has started but not closed, if any."""
-        return "".join(self._current) if self._current is not None else None
 
     def _at_element_level(self) -> bool:
         return self._stack == ["["] or self._stack == ["{", "["]
@@ -259,12 +254,6 @@ def looks_like_slide(value: Any) -> bool:
     return isinstance(value, Mapping) and any(key in value for key in _SLIDE_KEYS)
 
 
-def _compose_narration(title: str, bullets: list[str]) -> str:
-    sentences = [title.rstrip(".!?") + "."] if title else []
-    sentences += [bullet.rstrip(".!?") + "." for bullet in bullets]
-    return " ".join(sentences)
-
-
 def normalize_slide(data: Any, *, index: int, outline: Outline | None = None) -> SlideScript:
     """A :class:`SlideScript` from whatever object the model wrote for slide ``index``.
 
@@ -281,7 +270,7 @@ def normalize_slide(data: Any, *, index: int, outline: Outline | None = None) ->
         _first(fields, "narration", "notes", "speaker_notes", "script", "speech", "text")
     )
     if not narration:
-        narration = _compose_narration(title, bullets)
+        narration = compose_narration(title, bullets)
     query = _text(_first(fields, "image_query", "image", "image_prompt", "image_search"))
     return SlideScript(
         index=index,
@@ -290,17 +279,6 @@ def normalize_slide(data: Any, *, index: int, outline: Outline | None = None) ->
         narration=narration,
         image_query=query or title,
     )
-
-
-def parse_slide_object(text: str, *, index: int, outline: Outline | None = None) -> SlideScript:
-    """A slide from the text of one JSON object (one repair attempt if it is malformed)."""
-    try:
-        value: Any = json.loads(text)
-    except json.JSONDecodeError:
-        value, _ = extract_json(text)
-    if isinstance(value, list) and value:
-        value = value[0]
-    return normalize_slide(value, index=index, outline=outline)
 
 
 def _slide_list(value: Any, *, single: bool) -> list[Any]:

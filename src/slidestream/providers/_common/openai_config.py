@@ -9,12 +9,8 @@ from __future__ import annotations
 import os
 from collections.abc import Mapping
 from dataclasses import dataclass
-from typing import TypeVar
 
-import httpx
-
-from .._exceptions import ConfigurationError
-from ._http import create_client
+from ..._exceptions import ConfigurationError
 
 __all__ = [
     "CONFIGURE_BY_ENV",
@@ -22,7 +18,6 @@ __all__ = [
     "DEFAULT_TTS_MODEL",
     "HOW_TO_CONFIGURE",
     "OPENAI_BASE_URL",
-    "EndpointClient",
     "EndpointConfig",
     "endpoint_configured",
     "resolve_endpoint",
@@ -88,35 +83,3 @@ def resolve_endpoint(
         )
     chosen = (model or env.get(model_env) or default_model).strip()
     return EndpointConfig(base_url=url, api_key=key or None, model=chosen)
-
-
-_Client = TypeVar("_Client", bound="EndpointClient")
-
-
-class EndpointClient:
-    """The HTTP side the OpenAI-compatible providers share: one connection pool per provider."""
-
-    config: EndpointConfig
-
-    def _open_client(self, *, timeout_s: float, transport: httpx.AsyncBaseTransport | None) -> None:
-        self._client = create_client(
-            base_url=self.config.base_url + "/",
-            headers=self.config.headers,
-            timeout_s=timeout_s,
-            transport=transport,
-        )
-
-    def __repr__(self) -> str:
-        return (
-            f"{type(self).__name__}(base_url={self.config.base_url!r}, model={self.config.model!r})"
-        )
-
-    async def aclose(self) -> None:
-        """Close the HTTP connections."""
-        await self._client.aclose()
-
-    async def __aenter__(self: _Client) -> _Client:
-        return self
-
-    async def __aexit__(self, *exc_info: object) -> None:
-        await self.aclose()

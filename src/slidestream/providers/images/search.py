@@ -2,10 +2,10 @@
 
 A provider subclass implements :meth:`SearchImageProvider.search`, which calls its API and
 returns :class:`ImageCandidate` values (an image URL plus licence and attribution). The base
-class downloads candidates safely (``_download``), skips the ones that are too small, moves on
-past the ones that fail, and returns :class:`ImageAsset` values. When no candidate could be
-used and some failed, it raises a :class:`ProviderError` naming the provider and the failures,
-so a :class:`FallbackImages` chain can try the next provider.
+class downloads candidates safely (see :class:`DownloadPolicy`), skips the ones that are too
+small, moves on past the ones that fail, and returns :class:`ImageAsset` values. When no
+candidate could be used and some failed, it raises a :class:`ProviderError` naming the
+provider and the failures, so a :class:`FallbackImages` chain can try the next provider.
 """
 
 from __future__ import annotations
@@ -21,13 +21,15 @@ from typing import Any, ClassVar
 import anyio
 import httpx
 
-from .._context import current_slide_index
-from .._exceptions import ConfigurationError, ProviderError, ProviderResponseError
-from .._models import DeckRequest, ImageAsset, SlideScript
-from ._download import DownloadPolicy, fetch_image
-from ._http import RetryPolicy, create_client, request_with_retries
+from ..._context import current_slide_index
+from ..._exceptions import ConfigurationError, ProviderError, ProviderResponseError
+from ..._models import DeckRequest, ImageAsset, SlideScript
+from .._common.download import DownloadPolicy, fetch_image
+from .._common.http import create_client, request_with_retries
+from .._common.retry import RetryPolicy
+from .._protocols import Provider
 
-__all__ = ["ImageCandidate", "SearchImageProvider", "api_key", "plain_text"]
+__all__ = ["ImageCandidate", "SearchImageProvider", "api_key", "html_text"]
 
 MAX_CANDIDATES = 20
 _TAG = re.compile(r"<[^>]+>")
@@ -46,17 +48,7 @@ class ImageCandidate:
     """Provider-specific data kept for :meth:`SearchImageProvider.on_used`."""
 
 
-def user_agent() -> str:
-    """A descriptive User-Agent, as Wikimedia's policy asks of API clients."""
-    from .. import __version__
-
-    return (
-        f"slidestream/{__version__} (+https://pypi.org/project/slidestream/) "
-        f"httpx/{httpx.__version__}"
-    )
-
-
-def plain_text(value: object) -> str:
+def html_text(value: object) -> str:
     """Text from an HTML fragment (Wikimedia's ``Artist`` field), whitespace collapsed."""
     text = html.unescape(_TAG.sub(" ", str(value or "")))
     return " ".join(text.split())
@@ -73,7 +65,7 @@ def api_key(value: str | None, env_var: str, provider: str, where: str) -> str:
     return key
 
 
-class SearchImageProvider(abc.ABC):
+class SearchImageProvider(Provider, abc.ABC):
     """Base class of the image-search providers (Openverse, Wikimedia, Pexels, Unsplash).
 
     Args:
@@ -87,7 +79,7 @@ class SearchImageProvider(abc.ABC):
         transport: an httpx transport for both API calls and downloads (proxies, tests).
     """
 
-    name: ClassVar[str] = "images"
+    name = "images"
     default_base_url: ClassVar[str] = ""
 
     def __init__(
@@ -110,12 +102,11 @@ class SearchImageProvider(abc.ABC):
             min_height=min(min_size),
             allow_private_addresses=allow_private_addresses,
         )
-        agent = {"User-Agent": user_agent()}
         self._api = create_client(
-            headers={**agent, **self.api_headers()}, timeout_s=timeout_s, transport=transport
+            headers=self.api_headers(), timeout_s=timeout_s, transport=transport
         )
         self._downloads = create_client(
-            headers=agent, timeout_s=timeout_s, transport=transport, follow_redirects=False
+            timeout_s=timeout_s, transport=transport, follow_redirects=False
         )
 
     def api_headers(self) -> dict[str, str]:
@@ -126,7 +117,7 @@ class SearchImageProvider(abc.ABC):
     async def search(self, query: str, *, count: int, request: DeckRequest) -> list[ImageCandidate]:
         """Ask the service for up to ``count`` images matching ``query``."""
 
-    async def on_used(self, candidate: ImageCandidate) -> None:  # noqa: B027 (optional hook)
+    async def on_used(self, candidate: ImageCandidate) -> None:
         """Called for each image that was downloaded and will be used (does nothing here)."""
 
     async def get_json(self, url: str, params: dict[str, Any], *, call: str) -> Any:

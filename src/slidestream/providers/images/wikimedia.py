@@ -4,8 +4,8 @@ from __future__ import annotations
 
 from typing import Any, ClassVar
 
-from .._models import DeckRequest
-from ._image_search import ImageCandidate, SearchImageProvider, plain_text
+from ..._models import DeckRequest
+from .search import ImageCandidate, SearchImageProvider, html_text
 
 __all__ = ["WikimediaImages"]
 
@@ -25,7 +25,7 @@ class WikimediaImages(SearchImageProvider):
         **options: see :class:`SearchImageProvider` (``base_url``, ``timeout_s``, ...).
     """
 
-    name: ClassVar[str] = "wikimedia"
+    name = "wikimedia"
     default_base_url: ClassVar[str] = "https://commons.wikimedia.org/w/api.php"
 
     def __init__(self, *, thumb_width: int = 1600, **options: Any) -> None:
@@ -57,7 +57,7 @@ class WikimediaImages(SearchImageProvider):
             meta = info.get("extmetadata") or {}
 
             def field(name: str, meta: dict[str, Any] = meta) -> str:
-                return plain_text((meta.get(name) or {}).get("value"))
+                return html_text((meta.get(name) or {}).get("value"))
 
             license_ = field("LicenseShortName") or None
             author = field("Artist") or field("Credit") or "Unknown author"

@@ -10,8 +10,8 @@ from __future__ import annotations
 
 from typing import Any
 
-from .._constants import DEFAULT_SLIDE_COUNT
-from .._models import DeckRequest, Outline
+from ..._constants import DEFAULT_SLIDE_COUNT
+from ..._models import DeckRequest, Outline
 
 __all__ = [
     "MAX_SOURCE_CHARS",

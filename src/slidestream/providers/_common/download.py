@@ -12,18 +12,14 @@ Image URLs come from third parties, so the downloader treats them as untrusted:
 - a size cap, checked against ``Content-Length`` first and enforced while streaming;
 - a time limit for the whole download;
 - the type is sniffed from the first bytes (the ``Content-Type`` header is not trusted), then
-  Pillow verifies the file and opens it again to convert it.
+  :func:`~.images.prepare_image` verifies the file and converts it to 8-bit RGB.
 
-What comes out is always 8-bit RGB: JPEG for photographic formats (JPEG, WEBP, AVIF, TIFF)
-and PNG for graphics formats (PNG, GIF, BMP), with any transparency flattened onto white. An
-RGB or greyscale JPEG or PNG that needs no change is kept byte for byte. Images smaller than
-the minimum size are skipped (``None``), not failed.
+Images smaller than the minimum size are skipped (``None``), not failed.
 """
 
 from __future__ import annotations
 
 import functools
-import io
 import ipaddress
 import socket
 from dataclasses import dataclass
@@ -31,24 +27,15 @@ from typing import Final
 
 import anyio
 import httpx
-from PIL import Image, ImageOps, UnidentifiedImageError
 
-from .._exceptions import ProviderError, ProviderResponseError, ProviderTimeoutError
-from ._http import RetryPolicy, request_with_retries
+from ..._exceptions import ProviderError, ProviderResponseError, ProviderTimeoutError
+from ..._images import DEFAULT_MAX_PIXELS, PreparedImage, prepare_image, sniff_image_type
+from .http import read_with_retries
+from .retry import RetryPolicy
 
-__all__ = [
-    "DownloadPolicy",
-    "PreparedImage",
-    "UnsafeURLError",
-    "check_url",
-    "fetch_image",
-    "prepare_image",
-    "sniff_image_type",
-]
+__all__ = ["DownloadPolicy", "UnsafeURLError", "check_url", "fetch_image"]
 
 ALLOWED_SCHEMES: Final = frozenset({"http", "https"})
-_PHOTO_FORMATS: Final = frozenset({"JPEG", "MPO", "WEBP", "AVIF", "TIFF"})
-_KEEP_MODES: Final = frozenset({"RGB", "L"})
 _REDIRECTS: Final = frozenset({301, 302, 303, 307, 308})
 
 IPAddress = ipaddress.IPv4Address | ipaddress.IPv6Address
@@ -68,39 +55,10 @@ class DownloadPolicy:
     """The long side must be at least this many pixels."""
     min_height: int = 300
     """The short side must be at least this many pixels."""
-    max_pixels: int = 40_000_000
+    max_pixels: int = DEFAULT_MAX_PIXELS
     max_redirects: int = 5
     allow_private_addresses: bool = False
     jpeg_quality: int = 90
-
-
-@dataclass(frozen=True)
-class PreparedImage:
-    """Image bytes ready for a slide."""
-
-    data: bytes
-    mime_type: str
-    width: int
-    height: int
-
-
-def sniff_image_type(head: bytes) -> str | None:
-    """The image format that ``head`` (the first bytes of a file) starts with, if any."""
-    if head.startswith(b"\xff\xd8\xff"):
-        return "jpeg"
-    if head.startswith(b"\x89PNG\r\n\x1a\n"):
-        return "png"
-    if head[:6] in (b"GIF87a", b"GIF89a"):
-        return "gif"
-    if head[:4] == b"RIFF" and head[8:12] == b"WEBP":
-        return "webp"
-    if head[4:8] == b"ftyp" and head[8:12] in (b"avif", b"avis"):
-        return "avif"
-    if head[:4] in (b"II*\x00", b"MM\x00*"):
-        return "tiff"
-    if head[:2] == b"BM":
-        return "bmp"
-    return None
 
 
 def _is_public(address: IPAddress) -> bool:
@@ -197,93 +155,32 @@ async def _download(
             url, allow_private_addresses=policy.allow_private_addresses, provider=provider
         )
         request = _pinned_request(client, url, address)
-        response = await request_with_retries(
+
+        async def read(response: httpx.Response, url: str = url) -> bytes | httpx.URL:
+            """The body, or where a redirect points (a URL, to be checked in turn)."""
+            try:
+                if response.status_code in _REDIRECTS and "location" in response.headers:
+                    return httpx.URL(url).join(response.headers["location"])
+                return await _read_capped(response, policy.max_bytes, url, provider)
+            finally:
+                await response.aclose()
+
+        found = await read_with_retries(
             functools.partial(client.send, request, stream=True),
+            read,
             provider=provider,
             call=f"download {url}",
             stage="images",
             policy=retry,
             return_redirects=True,
         )
-        try:
-            if response.status_code in _REDIRECTS and "location" in response.headers:
-                url = str(httpx.URL(url).join(response.headers["location"]))
-                continue
-            return await _read_capped(response, policy.max_bytes, url, provider)
-        finally:
-            await response.aclose()
+        if isinstance(found, bytes):
+            return found
+        url = str(found)
     raise ProviderResponseError(
         f"{provider}: more than {policy.max_redirects} redirects downloading {url}.",
         provider=provider,
     )
-
-
-def _flatten(image: Image.Image) -> Image.Image:
-    """8-bit RGB, with transparency composited onto white."""
-    if image.mode in ("I;16", "I;16B", "I;16L", "I;16N", "I", "F"):
-        scale = 1 / 257 if image.mode != "F" else 255.0
-        image = image.convert("I") if image.mode.startswith("I;16") else image
-        image = image.point(lambda value: value * scale).convert("L")
-    if image.mode == "P":
-        image = image.convert("RGBA" if "transparency" in image.info else "RGB")
-    if image.mode in ("LA", "La", "PA", "RGBa") or (
-        image.mode == "L" and "transparency" in image.info
-    ):
-        image = image.convert("RGBA")
-    if image.mode == "RGB" and "transparency" in image.info:
-        image = image.convert("RGBA")
-    if image.mode == "RGBA":
-        background = Image.new("RGB", image.size, (255, 255, 255))
-        background.paste(image, mask=image.getchannel("A"))
-        return background
-    return image.convert("RGB") if image.mode != "RGB" else image
-
-
-def prepare_image(data: bytes, policy: DownloadPolicy) -> PreparedImage | None:
-    """Verify ``data`` with Pillow and convert it for slides; ``None`` when it is too small.
-
-    Blocking: run it in a worker thread.
-
-    Raises:
-        ValueError: the data is not an image Pillow can read, or it is too large.
-    """
-    try:
-        with Image.open(io.BytesIO(data)) as probe:
-            if probe.width * probe.height > policy.max_pixels:
-                raise ValueError(f"{probe.width}x{probe.height} pixels is too large")
-            probe.verify()
-        with Image.open(io.BytesIO(data)) as opened:
-            source_format = opened.format or ""
-            opened.seek(0)  # the first frame of an animation
-            opened.load()
-            rotated = opened.getexif().get(0x0112, 1) != 1
-            image = ImageOps.exif_transpose(opened) if rotated else opened
-            width, height = image.size
-            if max(width, height) < policy.min_width or min(width, height) < policy.min_height:
-                return None
-            keep = (
-                source_format in ("JPEG", "PNG")
-                and opened.mode in _KEEP_MODES
-                and "transparency" not in opened.info
-                and not rotated
-                and not getattr(opened, "is_animated", False)
-            )
-            if keep:
-                mime = "image/jpeg" if source_format == "JPEG" else "image/png"
-                return PreparedImage(data, mime, width, height)
-            rgb = _flatten(image)
-            out = io.BytesIO()
-            if source_format in _PHOTO_FORMATS:
-                rgb.save(out, "JPEG", quality=policy.jpeg_quality, optimize=True)
-                mime = "image/jpeg"
-            else:
-                rgb.save(out, "PNG", optimize=True)
-                mime = "image/png"
-            return PreparedImage(out.getvalue(), mime, width, height)
-    except (UnidentifiedImageError, Image.DecompressionBombError) as error:
-        raise ValueError(str(error)) from error
-    except (OSError, SyntaxError, EOFError, IndexError) as error:
-        raise ValueError(f"damaged image: {error}") from error
 
 
 async def fetch_image(
@@ -324,7 +221,14 @@ async def fetch_image(
             stage="images",
         )
     try:
-        return await anyio.to_thread.run_sync(prepare_image, data, policy)
+        prepare = functools.partial(
+            prepare_image,
+            data,
+            min_size=(policy.min_width, policy.min_height),
+            max_pixels=policy.max_pixels,
+            jpeg_quality=policy.jpeg_quality,
+        )
+        return await anyio.to_thread.run_sync(prepare)
     except ValueError as error:
         raise ProviderResponseError(
             f"{provider}: cannot use the {kind} image at {url}: {error}",

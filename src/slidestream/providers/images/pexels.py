@@ -4,8 +4,8 @@ from __future__ import annotations
 
 from typing import Any, ClassVar
 
-from .._models import DeckRequest
-from ._image_search import ImageCandidate, SearchImageProvider, api_key
+from ..._models import DeckRequest
+from .search import ImageCandidate, SearchImageProvider, api_key
 
 __all__ = ["PexelsImages"]
 
@@ -23,7 +23,7 @@ class PexelsImages(SearchImageProvider):
         **options: see :class:`SearchImageProvider` (``base_url``, ``timeout_s``, ...).
     """
 
-    name: ClassVar[str] = "pexels"
+    name = "pexels"
     default_base_url: ClassVar[str] = "https://api.pexels.com/v1/search"
 
     def __init__(

@@ -4,10 +4,10 @@ from __future__ import annotations
 
 from typing import Any, ClassVar
 
-from .._exceptions import ProviderError
-from .._models import DeckRequest
-from ._download import check_url
-from ._image_search import ImageCandidate, SearchImageProvider, api_key
+from ..._exceptions import ProviderError
+from ..._models import DeckRequest
+from .._common.download import check_url
+from .search import ImageCandidate, SearchImageProvider, api_key
 
 __all__ = ["UnsplashImages"]
 
@@ -28,7 +28,7 @@ class UnsplashImages(SearchImageProvider):
         **options: see :class:`SearchImageProvider` (``base_url``, ``timeout_s``, ...).
     """
 
-    name: ClassVar[str] = "unsplash"
+    name = "unsplash"
     default_base_url: ClassVar[str] = "https://api.unsplash.com/search/photos"
 
     def __init__(
@@ -44,7 +44,6 @@ class UnsplashImages(SearchImageProvider):
         ).removeprefix("Client-ID ")
         self.orientation = orientation
         self.size = size
-        self.downloads_tracked = 0
         super().__init__(**options)
 
     def api_headers(self) -> dict[str, str]:
@@ -96,6 +95,5 @@ class UnsplashImages(SearchImageProvider):
                 provider=self.name,
             )
             await self.get_json(location, {}, call="track download")
-            self.downloads_tracked += 1
         except ProviderError:
             pass

@@ -8,24 +8,22 @@ more than the title, and ties go to the file name that sorts first, so the choic
 
 from __future__ import annotations
 
-import io
 import os
 import re
 from dataclasses import dataclass
 from pathlib import Path
 
 import anyio
-from PIL import Image, UnidentifiedImageError
 
-from .._exceptions import ConfigurationError
-from .._models import DeckRequest, ImageAsset, SlideScript
-from .._text import plain_text
-from ._markdown import IMAGE_SUFFIXES
+from ..._exceptions import ConfigurationError
+from ..._images import IMAGE_SUFFIXES, load_local_image
+from ..._models import DeckRequest, ImageAsset, SlideScript
+from ..._text import plain_text
+from .._protocols import Provider
 
 __all__ = ["LocalImageProvider", "stem", "words"]
 
 ENV_FOLDER = "SLIDESTREAM_IMAGE_DIR"
-_MIME = {"PNG": "image/png", "JPEG": "image/jpeg", "WEBP": "image/webp", "GIF": "image/gif"}
 _IGNORED = frozenset(
     {
         "a",
@@ -95,26 +93,7 @@ def _score(candidate: _Candidate, query: set[str], title: set[str], body: set[st
     )
 
 
-def _asset(path: Path) -> ImageAsset | None:
-    try:
-        data = path.read_bytes()
-        with Image.open(io.BytesIO(data)) as image:
-            width, height = image.size
-            fmt = image.format or ""
-    except (OSError, UnidentifiedImageError, ValueError):
-        return None
-    return ImageAsset(
-        data=data,
-        mime_type=_MIME.get(fmt, Image.MIME.get(fmt, "image/png")),
-        width=width,
-        height=height,
-        source_url=path.as_uri(),
-        attribution=f"Local image {path.name}",
-        license=None,
-    )
-
-
-class LocalImageProvider:
+class LocalImageProvider(Provider):
     """Finds slide images in a folder of your own pictures, by the words in their file names.
 
     Args:
@@ -163,9 +142,10 @@ class LocalImageProvider:
     def _find(self, slide: SlideScript, limit: int) -> list[ImageAsset]:
         assets = []
         for path in self.match(slide, limit=limit * 2):
-            asset = _asset(path)
-            if asset is not None:
-                assets.append(asset)
+            try:
+                assets.append(load_local_image(path, attribution=f"Local image {path.name}"))
+            except (OSError, ValueError):
+                continue  # not an image after all: the next best match may be
             if len(assets) == limit:
                 break
         return assets

@@ -1,0 +1,238 @@
+"""The one retry loop every online provider uses, HTTP or websocket.
+
+An attempt that fails in a way worth retrying raises :class:`RetryableFailure` (the HTTP
+adapter and the Edge TTS provider turn their own errors into it). :func:`call_with_retries`
+waits and tries again: as long as ``Retry-After`` asks (seconds, an HTTP date, or
+``retry-after-ms``), else a capped exponential backoff with jitter. When the attempts run out,
+or the failure is not worth retrying, the caller gets one :class:`ProviderError` naming the
+provider, the call, the number of attempts and the last status::
+
+    ProviderRateLimitError   still 429
+    ProviderTimeoutError     the last attempt timed out
+    ProviderResponseError    the service answered, but not with what was asked
+    ProviderError            the connection kept failing
+
+No foreign exception (httpx, aiohttp, websockets) reaches the caller; the original is kept as
+``__cause__``.
+"""
+
+from __future__ import annotations
+
+import email.utils
+import enum
+import random
+import time
+import warnings
+from collections.abc import Awaitable, Callable, Mapping
+from dataclasses import dataclass
+from typing import TypeVar
+
+import anyio
+
+from ..._constants import DEFAULT_MAX_RETRIES, INITIAL_RETRY_DELAY_S, MAX_RETRY_DELAY_S
+from ..._context import current_slide_index
+from ..._exceptions import (
+    ProviderError,
+    ProviderRateLimitError,
+    ProviderResponseError,
+    ProviderTimeoutError,
+)
+
+__all__ = [
+    "RETRY_STATUSES",
+    "Failure",
+    "RetryPolicy",
+    "RetryableFailure",
+    "call_with_retries",
+    "is_retryable_status",
+    "resolve_retry",
+    "retry_after_s",
+]
+
+RETRY_STATUSES = frozenset({408, 409, 429})
+"""Statuses worth another attempt, besides every 5xx."""
+
+T = TypeVar("T")
+
+
+@dataclass(frozen=True, kw_only=True)
+class RetryPolicy:
+    """How often and how patiently to retry a provider call.
+
+    Attributes:
+        max_retries: attempts after the first one.
+        initial_delay_s: the backoff ceiling after the first failed attempt; it doubles
+            after each further one.
+        max_delay_s: the largest backoff ceiling.
+        max_retry_after_s: the longest ``Retry-After`` waited for; a longer ask gives up at once.
+    """
+
+    max_retries: int = DEFAULT_MAX_RETRIES
+    initial_delay_s: float = INITIAL_RETRY_DELAY_S
+    max_delay_s: float = MAX_RETRY_DELAY_S
+    max_retry_after_s: float = 120.0
+
+    def backoff_s(self, attempt: int) -> float:
+        """The wait after failed attempt number ``attempt`` (1-based) when no
+        ``Retry-After`` says otherwise: capped exponential backoff with "equal jitter"
+        (half fixed, half random), so concurrent clients do not retry in lockstep."""
+        ceiling = min(self.max_delay_s, self.initial_delay_s * 2.0 ** max(0, attempt - 1))
+        return ceiling / 2 + random.uniform(0, ceiling / 2)
+
+
+def resolve_retry(
+    retry: RetryPolicy | None, retry_policy: RetryPolicy | None, *, provider: str
+) -> RetryPolicy:
+    """``retry``, or the deprecated ``retry_policy`` keyword with a :class:`DeprecationWarning`."""
+    if retry_policy is not None:
+        warnings.warn(
+            f"{provider}: retry_policy= is deprecated; pass retry= instead.",
+            DeprecationWarning,
+            stacklevel=3,
+        )
+        if retry is None:
+            retry = retry_policy
+    return retry or RetryPolicy()
+
+
+def is_retryable_status(status: int) -> bool:
+    """408, 409, 429 and every 5xx are worth another attempt."""
+    return status in RETRY_STATUSES or status >= 500
+
+
+def retry_after_s(headers: Mapping[str, str]) -> float | None:
+    """The wait the headers ask for (``retry-after-ms``, else ``Retry-After`` in seconds or as
+    an HTTP date), or ``None``; ``headers`` must look names up case-insensitively."""
+    millis = headers.get("retry-after-ms")
+    if millis:
+        try:
+            return max(0.0, float(millis) / 1000)
+        except ValueError:
+            pass
+    value = headers.get("retry-after")
+    if not value:
+        return None
+    try:
+        return max(0.0, float(value))
+    except ValueError:
+        pass
+    try:
+        parsed = email.utils.parsedate_to_datetime(value)
+    except (TypeError, ValueError):
+        return None
+    return max(0.0, parsed.timestamp() - time.time())
+
+
+class Failure(enum.Enum):
+    """What kind of failure an attempt ended in; it picks the final error's class."""
+
+    STATUS = "status"
+    """The service answered with a status worth retrying (or not)."""
+    CONNECTION = "connection"
+    """The service could not be reached, or the connection dropped."""
+    TIMEOUT = "timeout"
+    """The attempt took too long."""
+    RESPONSE = "response"
+    """The service answered with something unusable (not worth retrying)."""
+    UNEXPECTED = "unexpected"
+    """The client library failed in a way it does not document (not worth retrying)."""
+
+
+class RetryableFailure(Exception):
+    """One failed attempt, described for :func:`call_with_retries`.
+
+    Args:
+        detail: what went wrong, for the final error message.
+        kind: the kind of failure.
+        status_code: the HTTP status, when the service answered.
+        retry_after_s: how long the service asked us to wait, if it did.
+        retryable: whether another attempt may help; by default true for connection
+            failures and timeouts, and for :data:`RETRY_STATUSES` and 5xx statuses.
+    """
+
+    def __init__(
+        self,
+        detail: str,
+        *,
+        kind: Failure,
+        status_code: int | None = None,
+        retry_after_s: float | None = None,
+        retryable: bool | None = None,
+    ) -> None:
+        super().__init__(detail)
+        self.detail = detail
+        self.kind = kind
+        self.status_code = status_code
+        self.retry_after_s = retry_after_s
+        if retryable is None:
+            retryable = kind in (Failure.CONNECTION, Failure.TIMEOUT) or (
+                kind is Failure.STATUS
+                and status_code is not None
+                and is_retryable_status(status_code)
+            )
+        self.retryable = retryable
+
+
+def _final_error(
+    failure: RetryableFailure, *, provider: str, call: str, stage: str | None, attempts: int
+) -> ProviderError:
+    message = f"{provider}: {call} failed after {attempts} attempt(s)"
+    if failure.kind is Failure.STATUS:
+        message += f"; last status {failure.status_code}: {failure.detail}"
+    elif failure.kind is Failure.TIMEOUT:
+        message += f" (timed out: {failure.detail})."
+    elif failure.kind is Failure.CONNECTION:
+        message += f": could not connect or the connection dropped: {failure.detail}"
+    else:
+        message += f": {failure.detail}"
+    if failure.kind is Failure.TIMEOUT:
+        error_class: type[ProviderError] = ProviderTimeoutError
+    elif failure.status_code == 429:
+        error_class = ProviderRateLimitError
+    elif failure.kind in (Failure.STATUS, Failure.RESPONSE):
+        error_class = ProviderResponseError
+    else:
+        error_class = ProviderError
+    return error_class(
+        message,
+        provider=provider,
+        stage=stage,
+        slide_index=current_slide_index(),
+        status_code=failure.status_code,
+    )
+
+
+async def call_with_retries(
+    attempt: Callable[[], Awaitable[T]],
+    *,
+    policy: RetryPolicy,
+    provider: str,
+    call: str,
+    stage: str | None = None,
+) -> T:
+    """Await ``attempt()`` until it succeeds, retrying the :class:`RetryableFailure` it raises.
+
+    Any other exception ends the loop at once and reaches the caller as it is.
+
+    Raises:
+        ProviderError: the attempts ran out, the failure was not worth retrying, or the
+            service asked to wait longer than ``policy.max_retry_after_s`` (see the module
+            docstring for the subclasses).
+    """
+    attempts = 0
+    while True:
+        attempts += 1
+        try:
+            return await attempt()
+        except RetryableFailure as failure:
+            asked = failure.retry_after_s
+            give_up = (
+                not failure.retryable
+                or attempts > policy.max_retries
+                or (asked is not None and asked > policy.max_retry_after_s)
+            )
+            if give_up:
+                raise _final_error(
+                    failure, provider=provider, call=call, stage=stage, attempts=attempts
+                ) from (failure.__cause__ or failure)
+            await anyio.sleep(asked if asked is not None else policy.backoff_s(attempts))

@@ -1,0 +1,146 @@
+"""The ``openai-tts`` provider: speech from an OpenAI-compatible ``/v1/audio/speech`` endpoint.
+
+Configured like the ``openai`` script provider (``OPENAI_BASE_URL``, ``OPENAI_API_KEY``), with
+the model from ``SLIDESTREAM_TTS_MODEL``; both talk through the same client. Text longer than
+the endpoint's 4096-character limit is spoken in sentence-aligned pieces and the pieces are
+joined. Each piece is decoded to check it and measure its duration.
+
+::
+
+    from slidestream.providers.tts.openai import OpenAITTSProvider
+
+    tts = OpenAITTSProvider(voice="nova")  # OPENAI_API_KEY from the environment
+"""
+
+from __future__ import annotations
+
+import functools
+
+import anyio
+import httpx
+
+from ..._constants import DEFAULT_TIMEOUT_S
+from ..._exceptions import InvalidInputError
+from ..._media import check_clip
+from ..._models import SpeechClip
+from ..._text import chunk_text
+from .._common.audio import join_audio
+from .._common.openai_client import OpenAIEndpointProvider
+from .._common.openai_config import DEFAULT_TTS_MODEL, resolve_endpoint
+from .._common.retry import RetryPolicy, resolve_retry
+
+__all__ = ["MAX_INPUT_CHARS", "OpenAITTSProvider"]
+
+MAX_INPUT_CHARS = 4096
+"""The longest ``input`` ``/v1/audio/speech`` accepts."""
+
+_FORMATS = ("mp3", "wav", "opus", "aac", "flac")
+_JOINABLE = ("mp3", "aac", "wav")
+
+
+class OpenAITTSProvider(OpenAIEndpointProvider):
+    """Speaks narration with an OpenAI-compatible ``/v1/audio/speech`` endpoint.
+
+    Args:
+        base_url: the API base (default: ``OPENAI_BASE_URL``, else OpenAI's).
+        api_key: the bearer token (default: ``OPENAI_API_KEY``).
+        model: the speech model (default: ``SLIDESTREAM_TTS_MODEL``, else
+            ``gpt-4o-mini-tts``; ``tts-1`` and ``tts-1-hd`` work too).
+        voice: the voice when ``synthesize`` is given none (default ``"alloy"``).
+        response_format: ``"mp3"`` (default), ``"wav"``, ``"opus"``, ``"aac"`` or ``"flac"``.
+        speed: 0.25 to 4.0, sent only when given.
+        instructions: how to speak (tone, pace), sent only when given (gpt-4o-mini-tts).
+        timeout_s, retry, transport: as for the ``openai`` script provider.
+        retry_policy: the old name of ``retry`` (deprecated).
+
+    Raises:
+        ConfigurationError: no endpoint can be resolved (OpenAI's own without an API key).
+    """
+
+    name = "openai-tts"
+
+    def __init__(
+        self,
+        *,
+        base_url: str | None = None,
+        api_key: str | None = None,
+        model: str | None = None,
+        voice: str = "alloy",
+        response_format: str = "mp3",
+        speed: float | None = None,
+        instructions: str | None = None,
+        timeout_s: float = DEFAULT_TIMEOUT_S,
+        retry: RetryPolicy | None = None,
+        transport: httpx.AsyncBaseTransport | None = None,
+        retry_policy: RetryPolicy | None = None,
+    ) -> None:
+        if response_format not in _FORMATS:
+            raise InvalidInputError(
+                f"response_format={response_format!r} is not supported: use one of "
+                f"{', '.join(_FORMATS)}."
+            )
+        if speed is not None and not 0.25 <= speed <= 4.0:
+            raise InvalidInputError(f"speed={speed} is out of range: use 0.25 to 4.0.")
+        config = resolve_endpoint(
+            base_url=base_url,
+            api_key=api_key,
+            model=model,
+            model_env="SLIDESTREAM_TTS_MODEL",
+            default_model=DEFAULT_TTS_MODEL,
+            provider=self.name,
+        )
+        self.voice = voice
+        self.response_format = response_format
+        self.speed = speed
+        self.instructions = instructions
+        self._connect(
+            config,
+            timeout_s=timeout_s,
+            retry=resolve_retry(retry, retry_policy, provider=self.name),
+            transport=transport,
+        )
+
+    async def synthesize(self, text: str, *, voice: str | None, language: str) -> SpeechClip:
+        """Speak ``text``; the endpoint detects the language itself.
+
+        Raises:
+            InvalidInputError: the text is empty.
+            ProviderError: the endpoint failed after retries, or sent audio that does not
+                decode.
+        """
+        pieces = chunk_text(text, MAX_INPUT_CHARS)
+        if not pieces:
+            raise InvalidInputError("Nothing to speak: the narration text is empty.")
+        if len(pieces) > 1 and self.response_format not in _JOINABLE:
+            raise InvalidInputError(
+                f"{self.name}: the text is {len(text)} characters, more than one request's "
+                f"{MAX_INPUT_CHARS}, and {self.response_format} pieces cannot be joined: use "
+                "mp3 or wav, or shorter narration."
+            )
+        chosen = voice or self.voice
+        chunks: list[bytes] = []
+        duration = 0.0
+        for piece in pieces:
+            chunk = await self._speech(piece, chosen)
+            check = functools.partial(check_clip, chunk, self.response_format, provider=self.name)
+            duration += (await anyio.to_thread.run_sync(check))[1]
+            chunks.append(chunk)
+        audio = (
+            chunks[0]
+            if len(chunks) == 1
+            else await anyio.to_thread.run_sync(join_audio, chunks, self.response_format)
+        )
+        return SpeechClip(audio=audio, format=self.response_format, duration_s=duration)
+
+    async def _speech(self, text: str, voice: str) -> bytes:
+        body: dict[str, object] = {
+            "model": self.config.model,
+            "input": text,
+            "voice": voice,
+            "response_format": self.response_format,
+        }
+        if self.speed is not None:
+            body["speed"] = self.speed
+        if self.instructions:
+            body["instructions"] = self.instructions
+        return await self.client.speech(body, call="POST /audio/speech")
