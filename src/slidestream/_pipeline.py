@@ -2,12 +2,22 @@
 
 from __future__ import annotations
 
+import os
 from pathlib import Path
 from typing import Any
 
 from anyio.streams.memory import MemoryObjectSendStream
 
 from . import _registry, render
+from ._cache import (
+    USER_CACHE_DIR,
+    CacheStore,
+    RunCache,
+    UserCacheDir,
+    default_max_bytes,
+    parse_size,
+    resolve_cache_dir,
+)
 from ._constants import (
     DEFAULT_LANGUAGE,
     DEFAULT_MAX_CONCURRENT_IMAGES,
@@ -30,7 +40,7 @@ from ._files import resolve_project_dir
 from ._limits import ConcurrencyLimits
 from ._models import DeckRequest, DeckResult
 from ._stream import DeckEventStream
-from ._types import ProviderKind
+from ._types import CacheKind, ProviderKind
 from .providers._protocols import ImageProvider, ScriptProvider, TTSProvider
 from .render import AssemblerFactory, RenderOptions
 
@@ -92,6 +102,8 @@ class StreamingPipeline:
         render_options: RenderOptions | None = None,
         assembler: AssemblerFactory | None = None,
         progressive: bool = True,
+        cache_dir: str | os.PathLike[str] | UserCacheDir | None = USER_CACHE_DIR,
+        cache_max_bytes: int | str | None = None,
     ) -> None:
         """Configure the pipeline; nothing runs until :meth:`run` or :meth:`stream`.
 
@@ -101,6 +113,12 @@ class StreamingPipeline:
                 the built-in PPTX/audio/subtitle/video assembly).
             progressive: hand each slide to the assembler the moment it completes (default);
                 ``False`` waits until every slide is done, as older pipelines did.
+            cache_dir: where answers and deck pieces are kept so that nothing is made twice
+                (default: ``$SLIDESTREAM_CACHE_DIR``, else the user cache folder from
+                platformdirs); ``None`` turns the cache off.
+            cache_max_bytes: the cache's size cap (bytes, or ``"2G"``); least recently used
+                entries are removed after a run beyond it (default:
+                ``$SLIDESTREAM_CACHE_MAX_SIZE``, else 2 GiB).
         """
         self.limits = ConcurrencyLimits(
             scripts=max_concurrent_scripts, images=max_concurrent_images, tts=max_concurrent_tts
@@ -118,6 +136,11 @@ class StreamingPipeline:
         self.render_options = render_options or RenderOptions()
         self.assembler = assembler
         self.progressive = progressive
+        self.cache_dir = resolve_cache_dir(cache_dir)
+        """The cache folder, or None when the cache is off."""
+        self.cache_max_bytes = (
+            default_max_bytes() if cache_max_bytes is None else parse_size(cache_max_bytes)
+        )
 
     @property
     def mode(self) -> RunMode:
@@ -140,6 +163,7 @@ class StreamingPipeline:
         audience: str | None = None,
         tone: str | None = None,
         video: bool | None = None,
+        fresh: bool = False,
     ) -> DeckEventStream:
         """Start a run and get its events as they happen.
 
@@ -147,6 +171,10 @@ class StreamingPipeline:
         the run starts when the block is entered and stops when it is left (iterating without
         ``async with`` raises :class:`RuntimeError`). Bad input (an unsafe project name, an
         empty topic) raises :class:`InvalidInputError` here, before anything is written.
+
+        With the cache on, whatever was made before for the same inputs is reused (a run that
+        stopped half-way resumes where it stopped); ``fresh=True`` asks the script provider
+        for a new outline and new scripts instead of reusing its earlier answers.
         """
         project_dir = resolve_project_dir(self.output_dir, topic, project)
         request = DeckRequest(
@@ -165,7 +193,7 @@ class StreamingPipeline:
             options = render.RenderOptions(**{**vars(options), "video": video})
 
         async def produce(send: MemoryObjectSendStream[Event]) -> None:
-            await self._produce(request, project_dir, options, send)
+            await self._produce(request, project_dir, options, send, fresh=fresh)
 
         return DeckEventStream(produce)
 
@@ -186,6 +214,8 @@ class StreamingPipeline:
         project_dir: Path,
         options: RenderOptions,
         send: MemoryObjectSendStream[Event],
+        *,
+        fresh: bool,
     ) -> None:
         owned: list[object] = []
         try:
@@ -203,9 +233,17 @@ class StreamingPipeline:
                 assembler_factory=self.assembler or render.default_assembler,
                 schedule=self._schedule(),
                 send=send,
+                cache=self._run_cache(fresh=fresh),
             )
         finally:
             await aclose_all(owned)  # only the providers created here from names
+
+    def _run_cache(self, *, fresh: bool) -> RunCache | None:
+        if self.cache_dir is None:
+            return None
+        store = CacheStore(self.cache_dir)
+        fresh_kinds = (CacheKind.OUTLINE, CacheKind.SCRIPT) if fresh else ()
+        return RunCache(store, max_bytes=self.cache_max_bytes, fresh=fresh_kinds)
 
 
 class SequentialPipeline(StreamingPipeline):

@@ -48,7 +48,14 @@ import io
 import math
 import struct
 from collections import Counter
-from collections.abc import AsyncIterable, AsyncIterator, Awaitable, Callable, Iterable
+from collections.abc import (
+    AsyncIterable,
+    AsyncIterator,
+    Awaitable,
+    Callable,
+    Iterable,
+    Mapping,
+)
 from dataclasses import dataclass
 from typing import Any, TypeAlias, TypeVar, cast
 
@@ -272,6 +279,10 @@ class FakeScriptProvider(_FakeBase):
         self.words_per_slide = words_per_slide
         self.fail_outline = fail_outline
 
+    def cache_identity(self) -> dict[str, Any]:
+        """What changes the slides written: the default slide count and narration length."""
+        return {"slides": self.default_slides, "words_per_slide": self.words_per_slide}
+
     async def outline(self, request: DeckRequest) -> Outline:
         """A title and ``request.slides`` (or ``slides``) items derived from the topic."""
         async with self.recorder.record("outline", -1):
@@ -343,6 +354,10 @@ class FakeImageProvider(_FakeBase):
         self.attribution = attribution
         self.license = license
 
+    def cache_identity(self) -> dict[str, Any]:
+        """What changes the images: their size, attribution and licence."""
+        return {"size": list(self.size), "attribution": self.attribution, "license": self.license}
+
     async def find_images(
         self, request: DeckRequest, slide: SlideScript, *, limit: int
     ) -> list[ImageAsset]:
@@ -411,6 +426,14 @@ class FakeTTSProvider(_FakeBase):
         self.words_per_second = words_per_second
         self.tone = tone
         self.sample_rate = sample_rate
+
+    def cache_identity(self) -> dict[str, Any]:
+        """What changes the audio: the speaking rate, the tone and the sample rate."""
+        return {
+            "words_per_second": self.words_per_second,
+            "tone": self.tone,
+            "sample_rate": self.sample_rate,
+        }
 
     async def synthesize(self, text: str, *, voice: str | None, language: str) -> SpeechClip:
         """WAV audio lasting ``words / words_per_second`` seconds."""
@@ -486,6 +509,8 @@ class FunctionScriptProvider(Provider):
             calls ``write_slide`` per slide.
         slides: the slide count of the default outline when the request does not say.
         name: the provider's name in errors and reports.
+        cache_identity: what makes the functions' answers what they are, when they may be
+            cached (see :meth:`cache_identity`); by default they are never cached.
 
     Every call is recorded in :attr:`calls` as ``(method, arguments)``.
     """
@@ -500,8 +525,10 @@ class FunctionScriptProvider(Provider):
         stream_slides: _StreamSlidesFunction | None = None,
         slides: int = 5,
         name: str = "function-script",
+        cache_identity: Mapping[str, Any] | None = None,
     ) -> None:
         self.name = name
+        self._identity = cache_identity
         self.calls: list[tuple[str, tuple[Any, ...]]] = []
         self._outline = outline
         self._write_slide = write_slide
@@ -514,6 +541,11 @@ class FunctionScriptProvider(Provider):
                 return SlideStream(_iterate(function(request, outline)))
 
             self.stream_slides = streamed
+
+    def cache_identity(self) -> Mapping[str, Any] | None:
+        """The ``cache_identity`` given: None (never cached) unless you say what identifies
+        the functions' answers."""
+        return self._identity
 
     async def outline(self, request: DeckRequest) -> Outline:
         """``outline(request)`` of the function given, else the default outline."""
@@ -535,12 +567,25 @@ class FunctionTTSProvider(Provider):
 
     The function may be sync or async; it returns a :class:`SpeechClip` or raises (a
     :class:`ProviderError` to play a failed service). Calls are recorded in :attr:`calls`.
+    Its clips are cached only when ``cache_identity`` is given (see
+    :meth:`FunctionScriptProvider.cache_identity`).
     """
 
-    def __init__(self, function: _SynthesizeFunction, *, name: str = "function-tts") -> None:
+    def __init__(
+        self,
+        function: _SynthesizeFunction,
+        *,
+        name: str = "function-tts",
+        cache_identity: Mapping[str, Any] | None = None,
+    ) -> None:
         self.function = function
         self.name = name
+        self._identity = cache_identity
         self.calls: list[str] = []
+
+    def cache_identity(self) -> Mapping[str, Any] | None:
+        """The ``cache_identity`` given (None: never cached)."""
+        return self._identity
 
     async def synthesize(self, text: str, *, voice: str | None, language: str) -> SpeechClip:
         """What the function returns for these arguments."""
@@ -552,13 +597,25 @@ class FunctionImageProvider(Provider):
     """An image provider that answers with ``function(request, slide, limit=...)``.
 
     The function may be sync or async; it returns a list of :class:`ImageAsset` or raises.
-    Calls are recorded in :attr:`calls` (the slide of each).
+    Calls are recorded in :attr:`calls` (the slide of each). Its images are cached only when
+    ``cache_identity`` is given.
     """
 
-    def __init__(self, function: _FindImagesFunction, *, name: str = "function-images") -> None:
+    def __init__(
+        self,
+        function: _FindImagesFunction,
+        *,
+        name: str = "function-images",
+        cache_identity: Mapping[str, Any] | None = None,
+    ) -> None:
         self.function = function
         self.name = name
+        self._identity = cache_identity
         self.calls: list[SlideScript] = []
+
+    def cache_identity(self) -> Mapping[str, Any] | None:
+        """The ``cache_identity`` given (None: never cached)."""
+        return self._identity
 
     async def find_images(
         self, request: DeckRequest, slide: SlideScript, *, limit: int

@@ -16,6 +16,7 @@ from pathlib import Path
 import anyio
 from anyio.streams.memory import MemoryObjectSendStream
 
+from .._cache import ProviderAnswers, RunCache
 from .._context import _slide_index
 from .._events import Event
 from .._limits import ConcurrencyLimits
@@ -160,6 +161,7 @@ class RunContext:
         options: RenderOptions,
         assembler_factory: AssemblerFactory,
         send: MemoryObjectSendStream[Event],
+        cache: RunCache | None = None,
     ) -> None:
         self.request = request
         self.project_dir = project_dir
@@ -172,6 +174,16 @@ class RunContext:
         self.stream_error: str | None = None
         """Why ``stream_slides()`` stopped early, if it did; named in later script errors."""
         self.limits = limits
+        self.cache = cache
+        """The cache this run reads and writes (None: no cache); it records what was reused."""
+        self.answers = (
+            ProviderAnswers(
+                cache, request, script=providers.script, images=providers.images, tts=providers.tts
+            )
+            if cache is not None
+            else None
+        )
+        """The providers' cached answers (None: no cache)."""
         self._send = send
 
     def now(self) -> float:

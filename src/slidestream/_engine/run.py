@@ -7,6 +7,7 @@ from pathlib import Path
 import anyio
 from anyio.streams.memory import MemoryObjectSendStream
 
+from .._cache import RunCache
 from .._events import DeckReady, Event
 from .._limits import ConcurrencyLimits
 from .._models import DeckRequest, DeckResult
@@ -28,11 +29,14 @@ async def run_deck(
     assembler_factory: AssemblerFactory,
     schedule: Schedule,
     send: MemoryObjectSendStream[Event],
+    cache: RunCache | None = None,
 ) -> DeckResult:
     """Run ``schedule`` over a new context, keeping the manifest; ``DeckReady`` comes last.
 
     A failed run leaves ``"failed"`` and the error in the manifest and raises one clear
-    error (see :func:`.policy.one_error`).
+    error (see :func:`.policy.one_error`). With a ``cache``, what was made is kept as it is
+    made (a run stopped half-way leaves its finished slides for the next one) and the cache
+    is pruned to its size at the end.
     """
     await anyio.Path(project_dir).mkdir(parents=True, exist_ok=True)
     ctx = RunContext(
@@ -43,6 +47,7 @@ async def run_deck(
         options=options,
         assembler_factory=assembler_factory,
         send=send,
+        cache=cache,
     )
     await books.write_manifest(ctx, "running")
     try:
@@ -55,6 +60,8 @@ async def run_deck(
             raise
         # A single error keeps its own traceback; several carry the group as their cause.
         raise clear from (None if clear in policy.leaves(error) else error)
+    if cache is not None:
+        await cache.prune()
     deck = books.deck_result(ctx, finished, schedule.mode)
     await books.write_manifest(ctx, "complete", deck=deck.to_dict(include_data=False))
     await ctx.emit(DeckReady(deck))

@@ -137,6 +137,16 @@ class OpenAIScriptProvider(OpenAIEndpointProvider):
             transport=transport,
         )
 
+    def cache_identity(self) -> dict[str, Any]:
+        """What changes the answers: endpoint, model, temperature and token limit."""
+        config = self.config
+        return {
+            "base_url": config.base_url,
+            "model": config.model,
+            "temperature": self.temperature,
+            "max_tokens": self.max_tokens,
+        }
+
     # -- the protocol -------------------------------------------------------------------
 
     async def outline(self, request: DeckRequest) -> Outline:

@@ -195,6 +195,17 @@ class EdgeTTSProvider(Provider):
         self.retry = retry or RetryPolicy()
         self._voices_lock = anyio.Lock()
 
+    def cache_identity(self) -> dict[str, Any]:
+        """What changes the audio: voice, rate, pitch, volume, how text is cut, the client."""
+        return {
+            "edge_tts": getattr(edge_tts, "__version__", None),
+            "voice": self.voice,
+            "rate": self.rate,
+            "pitch": self.pitch,
+            "volume": self.volume,
+            "max_chars": self.max_chars,
+        }
+
     async def synthesize(self, text: str, *, voice: str | None, language: str) -> SpeechClip:
         """Speak ``text``; returns MP3 audio with one :class:`WordTiming` per spoken word."""
         pieces = chunk_text(text, self.max_chars)

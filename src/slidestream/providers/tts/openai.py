@@ -100,6 +100,17 @@ class OpenAITTSProvider(OpenAIEndpointProvider):
             transport=transport,
         )
 
+    def cache_identity(self) -> dict[str, object]:
+        """What changes the audio: endpoint, model, voice, format, speed and instructions."""
+        return {
+            "base_url": self.config.base_url,
+            "model": self.config.model,
+            "voice": self.voice,
+            "response_format": self.response_format,
+            "speed": self.speed,
+            "instructions": self.instructions,
+        }
+
     async def synthesize(self, text: str, *, voice: str | None, language: str) -> SpeechClip:
         """Speak ``text``; the endpoint detects the language itself.
 
