@@ -36,12 +36,11 @@ from ._models import WordTiming as WordTiming
 from ._pipeline import SequentialPipeline as SequentialPipeline
 from ._pipeline import StreamingPipeline as StreamingPipeline
 from ._stream import DeckEventStream as DeckEventStream
+from ._version import __version__ as __version__
 from .providers import ImageProvider as ImageProvider
 from .providers import ScriptProvider as ScriptProvider
 from .providers import TTSProvider as TTSProvider
 from .render import RenderOptions as RenderOptions
-
-__version__ = "0.1.0"
 
 __all__ = [
     "AudioReady",
