@@ -18,6 +18,8 @@ import anyio
 from rich.console import Console
 
 from . import __version__, _registry
+from ._cache import USER_CACHE_DIR, default_cache_dir, default_max_bytes, parse_size
+from ._cache.commands import clear_text, info_text, prune_text
 from ._constants import (
     DEFAULT_MAX_CONCURRENT_IMAGES,
     DEFAULT_MAX_CONCURRENT_SCRIPTS,
@@ -70,6 +72,9 @@ def build_parser() -> argparse.ArgumentParser:
     _add_run_options(demo)
 
     commands.add_parser("providers", help="list the registered providers")
+
+    cache = commands.add_parser("cache", help="show, prune or clear the cache")
+    _add_cache_commands(cache)
 
     serve = commands.add_parser(
         "serve", help="run the web service (needs: pip install 'slidestream[server]')"
@@ -159,6 +164,24 @@ def _add_serve_options(command: argparse.ArgumentParser) -> None:
     add("--log-level", default="info", choices=["debug", "info", "warning", "error"])
 
 
+def _add_cache_commands(cache: argparse.ArgumentParser) -> None:
+    actions = cache.add_subparsers(dest="cache_command", metavar="ACTION")
+    actions.required = True
+    info = actions.add_parser("info", help="where the cache is, how big, what it holds")
+    prune = actions.add_parser("prune", help="remove least recently used entries down to a size")
+    prune.add_argument(
+        "--max-size",
+        metavar="SIZE",
+        help="size to prune to, e.g. 500M or 2G (default: $SLIDESTREAM_CACHE_MAX_SIZE, else 2G)",
+    )
+    clear = actions.add_parser("clear", help="remove every entry")
+    for action in (info, prune, clear):
+        action.add_argument("--cache-dir", metavar="DIR", help=_CACHE_DIR_HELP)
+
+
+_CACHE_DIR_HELP = "the cache folder (default: $SLIDESTREAM_CACHE_DIR, else the user cache folder)"
+
+
 def _add_run_options(command: argparse.ArgumentParser) -> None:
     command.add_argument(
         "--out", default=DEFAULT_OUTPUT_DIR, help="output folder (default: %(default)s)"
@@ -200,6 +223,17 @@ def _add_run_options(command: argparse.ArgumentParser) -> None:
     command.add_argument("--no-video", action="store_true", help="skip the MP4")
     command.add_argument(
         "--sequential", action="store_true", help="run the sequential baseline instead of streaming"
+    )
+    command.add_argument("--cache-dir", metavar="DIR", help=_CACHE_DIR_HELP)
+    command.add_argument(
+        "--no-cache",
+        action="store_true",
+        help="compute everything: neither read nor write the cache",
+    )
+    command.add_argument(
+        "--fresh",
+        action="store_true",
+        help="ask the script provider for a new outline and scripts instead of cached ones",
     )
 
 
@@ -315,6 +349,7 @@ async def _make(args: argparse.Namespace, console: Console) -> int:
         max_concurrent_tts=args.max_concurrent_tts,
         output_dir=args.out,
         render_options=RenderOptions(video=not args.no_video),
+        cache_dir=None if args.no_cache else (args.cache_dir or USER_CACHE_DIR),
     )
     printer = _Printer(console)
     console.print(
@@ -329,9 +364,22 @@ async def _make(args: argparse.Namespace, console: Console) -> int:
         voice=voice,
         audience=args.audience,
         tone=args.tone,
+        fresh=args.fresh,
     ) as events:
         async for event in events:
             printer(event)
+    return EXIT_OK
+
+
+def _cache(args: argparse.Namespace, console: Console) -> int:
+    root = Path(args.cache_dir).expanduser() if args.cache_dir else default_cache_dir()
+    if args.cache_command == "info":
+        console.print(info_text(root, default_max_bytes()))
+    elif args.cache_command == "prune":
+        limit = default_max_bytes() if args.max_size is None else parse_size(args.max_size)
+        console.print(prune_text(root, limit))
+    else:
+        console.print(clear_text(root))
     return EXIT_OK
 
 
@@ -422,6 +470,8 @@ def main(argv: Sequence[str] | None = None) -> int:
     try:
         if args.command == "providers":
             return _providers(console)
+        if args.command == "cache":
+            return _cache(args, console)
         if args.command == "serve":
             return _serve(args, console)
         if args.command == "demo":

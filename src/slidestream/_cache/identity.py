@@ -21,6 +21,7 @@ from collections.abc import Mapping
 from pathlib import Path
 from typing import Any, Protocol, runtime_checkable
 
+from .._version import __version__
 from ..providers._protocols import provider_name
 from .keys import code_version, plain
 
@@ -76,8 +77,6 @@ def _version_of_module(module_name: str) -> str:
     module = sys.modules.get(module_name)
     source = _source_file(module)
     if module_name == "slidestream" or module_name.startswith("slidestream."):
-        from .. import __version__
-
         paths = [source] if source else []
         if module_name.startswith("slidestream.providers.") and source is not None:
             paths.append(Path(__file__).parent.parent / "providers" / "_common")

@@ -241,15 +241,27 @@ def _blobs_of(folder: Path, key: str) -> Iterator[Path]:
                 yield path
 
 
-def _write_replacing(path: Path, data: bytes) -> None:
-    """Write ``data`` to a temporary file next to ``path``, then rename it over ``path``."""
-    path.parent.mkdir(parents=True, exist_ok=True)
-    fd, name = tempfile.mkstemp(prefix=f".{path.name[:24]}.", suffix=".tmp", dir=path.parent)
-    try:
-        with os.fdopen(fd, "wb") as handle:
-            handle.write(data)
-        os.replace(name, path)
-    except BaseException:
-        with contextlib.suppress(OSError):
-            os.unlink(name)
-        raise
+def _write_replacing(path: Path, data: bytes, *, attempts: int = 3) -> None:
+    """Write ``data`` to a temporary file next to ``path``, then rename it over ``path``.
+
+    Another process pruning the cache may remove the (empty) folder or the temporary file
+    between the steps; the write is then tried again.
+    """
+    for attempt in range(1, attempts + 1):
+        name = None
+        try:
+            path.parent.mkdir(parents=True, exist_ok=True)
+            fd, name = tempfile.mkstemp(
+                prefix=f".{path.name[:24]}.", suffix=".tmp", dir=path.parent
+            )
+            with os.fdopen(fd, "wb") as handle:
+                handle.write(data)
+            os.replace(name, path)
+            return
+        except (FileNotFoundError, FileExistsError):
+            if attempt == attempts:
+                raise
+        finally:
+            if name is not None and os.path.exists(name):
+                with contextlib.suppress(OSError):
+                    os.unlink(name)
