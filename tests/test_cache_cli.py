@@ -2,12 +2,26 @@
 
 from __future__ import annotations
 
+from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
 
-from slidestream import cli
+from slidestream import cli, providers
 from slidestream._cache import CacheStore, usage
+from slidestream.testing import FakeImageProvider, FakeTTSProvider
+
+
+@pytest.fixture(autouse=True)
+def _cacheable_doubles() -> Iterator[None]:
+    """``--images cached-images --tts cached-tts``: test doubles whose answers are cached."""
+    doubles = {
+        "cached-images": lambda: FakeImageProvider(size=(64, 36), cacheable=True),
+        "cached-tts": lambda: FakeTTSProvider(cacheable=True),
+    }
+    with providers.override(doubles):
+        yield
+
 
 DECK = """\
 ---
@@ -32,7 +46,7 @@ The water comes in twice a day.
 def make(tmp_path: Path, *options: str) -> list[str]:
     deck = tmp_path / "tides.md"
     deck.write_text(DECK, encoding="utf-8")
-    argv = ["make", str(deck), "--images", "test-images", "--tts", "test-tts", "--no-video"]
+    argv = ["make", str(deck), "--images", "cached-images", "--tts", "cached-tts", "--no-video"]
     return [*argv, "--out", str(tmp_path / "out"), *options]
 
 

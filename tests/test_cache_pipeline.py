@@ -33,9 +33,9 @@ def topic_pipeline(
 ) -> ss.StreamingPipeline:
     pipeline_class = ss.SequentialPipeline if sequential else ss.StreamingPipeline
     return pipeline_class(
-        script_provider=FakeStreamingScriptProvider(slides=4, recorder=recorder),
-        image_provider=FakeImageProvider(size=(64, 36), recorder=recorder),
-        tts_provider=FakeTTSProvider(recorder=recorder),
+        script_provider=FakeStreamingScriptProvider(slides=4, recorder=recorder, cacheable=True),
+        image_provider=FakeImageProvider(size=(64, 36), recorder=recorder, cacheable=True),
+        tts_provider=FakeTTSProvider(recorder=recorder, cacheable=True),
         output_dir=tmp_path / "out",
         assembler=ss.render.NullAssembler,
         cache_dir=cache_dir,
@@ -66,8 +66,8 @@ def markdown_pipeline(
 ) -> ss.StreamingPipeline:
     return ss.StreamingPipeline(
         script_provider=MarkdownScriptProvider(deck),
-        image_provider=FakeImageProvider(size=(64, 36), recorder=recorder),
-        tts_provider=FakeTTSProvider(recorder=recorder),
+        image_provider=FakeImageProvider(size=(64, 36), recorder=recorder, cacheable=True),
+        tts_provider=FakeTTSProvider(recorder=recorder, cacheable=True),
         output_dir=tmp_path / "out",
         assembler=ss.render.NullAssembler,
         cache_dir=tmp_path / "cache",
@@ -213,6 +213,8 @@ async def test_a_damaged_clip_is_spoken_again_and_reported(tmp_path: Path) -> No
 
 
 async def test_a_provider_that_does_not_name_its_settings_is_always_asked(tmp_path: Path) -> None:
+    for uncached in (FakeTTSProvider(), FakeImageProvider(), FakeStreamingScriptProvider()):
+        assert uncached.cache_identity() is None, "test doubles are cached only when asked"
     clip = await FakeTTSProvider().synthesize("one two three", voice=None, language="en")
 
     def speak(text: str, *, voice: str | None, language: str) -> ss.SpeechClip:
@@ -223,7 +225,7 @@ async def test_a_provider_that_does_not_name_its_settings_is_always_asked(tmp_pa
         for _ in range(2):
             tts = FunctionTTSProvider(speak, cache_identity=identity)
             pipeline = ss.StreamingPipeline(
-                script_provider=FakeStreamingScriptProvider(slides=3),
+                script_provider=FakeStreamingScriptProvider(slides=3, cacheable=True),
                 tts_provider=tts,
                 output_dir=tmp_path / "out",
                 assembler=ss.render.NullAssembler,

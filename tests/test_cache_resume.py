@@ -32,10 +32,12 @@ RUN = textwrap.dedent(
 
     async def main() -> None:
         pipeline = ss.StreamingPipeline(
-            script_provider=FakeStreamingScriptProvider(slides=4),
-            image_provider=FakeImageProvider(size=(64, 36)),
+            script_provider=FakeStreamingScriptProvider(slides=4, cacheable=True),
+            image_provider=FakeImageProvider(size=(64, 36), cacheable=True),
             # Slides 1 and 2 are spoken at once; slides 3 and 4 would take a minute.
-            tts_provider=FakeTTSProvider(latency=lambda index: 0.0 if index < 2 else 60.0),
+            tts_provider=FakeTTSProvider(
+                latency=lambda index: 0.0 if index < 2 else 60.0, cacheable=True
+            ),
             output_dir=sys.argv[1],
             cache_dir=sys.argv[2],
         )
@@ -84,9 +86,9 @@ async def test_a_killed_run_resumes_without_redoing_its_finished_slides(tmp_path
 
     recorder = CallRecorder()
     pipeline = ss.StreamingPipeline(
-        script_provider=FakeStreamingScriptProvider(slides=4, recorder=recorder),
-        image_provider=FakeImageProvider(size=(64, 36), recorder=recorder),
-        tts_provider=FakeTTSProvider(recorder=recorder),
+        script_provider=FakeStreamingScriptProvider(slides=4, recorder=recorder, cacheable=True),
+        image_provider=FakeImageProvider(size=(64, 36), recorder=recorder, cacheable=True),
+        tts_provider=FakeTTSProvider(recorder=recorder, cacheable=True),
         output_dir=out,
         cache_dir=cache,
     )

@@ -259,6 +259,9 @@ def test_the_default_folder_is_the_environment_s_else_platformdirs(
     monkeypatch.setenv("SLIDESTREAM_CACHE_DIR", str(tmp_path))
     assert default_cache_dir() == tmp_path
     assert resolve_cache_dir(ss.StreamingPipeline.__init__.__kwdefaults__["cache_dir"]) == tmp_path
+    monkeypatch.setenv("SLIDESTREAM_NO_CACHE", "1")
+    assert ss.StreamingPipeline(script_provider="test-script").cache_dir is None
+    assert ss.StreamingPipeline(script_provider="test-script", cache_dir=tmp_path).cache_dir
     monkeypatch.delenv("SLIDESTREAM_CACHE_DIR")
     assert default_cache_dir().name == "slidestream"
     assert resolve_cache_dir(None) is None
@@ -283,12 +286,16 @@ def test_a_pipeline_refuses_an_empty_cache_folder() -> None:
 
 
 def test_only_providers_that_name_their_settings_are_cached() -> None:
-    fake = provider_identity(FakeTTSProvider(words_per_second=3.0))
+    def tts(**options: object) -> FakeTTSProvider:
+        return FakeTTSProvider(cacheable=True, **options)  # type: ignore[arg-type]
+
+    fake = provider_identity(tts(words_per_second=3.0))
     assert fake is not None
     assert fake["provider"] == "test-tts" and fake["settings"]["words_per_second"] == 3.0
     assert fake["version"].startswith(__version__ + "+")
-    assert provider_identity(FakeTTSProvider(latency=1.0)) == provider_identity(FakeTTSProvider())
-    assert provider_identity(FakeTTSProvider(tone=True)) != provider_identity(FakeTTSProvider())
+    assert provider_identity(tts(latency=1.0)) == provider_identity(tts())
+    assert provider_identity(tts(tone=True)) != provider_identity(tts())
+    assert provider_identity(FakeTTSProvider()) is None
 
     def speak(text: str, **options: object) -> ss.SpeechClip:
         raise AssertionError
@@ -300,6 +307,6 @@ def test_only_providers_that_name_their_settings_are_cached() -> None:
         async def synthesize(self, text: str, *, voice: str | None, language: str) -> None: ...
 
     assert provider_identity(Plugin()) is None
-    chain = provider_identity(FallbackTTS([FakeTTSProvider(), FakeTTSProvider(tone=True)]))
+    chain = provider_identity(FallbackTTS([tts(), tts(tone=True)]))
     assert chain is not None and len(chain["chain"]) == 2
-    assert provider_identity(FallbackTTS([FakeTTSProvider(), FunctionTTSProvider(speak)])) is None
+    assert provider_identity(FallbackTTS([tts(), FunctionTTSProvider(speak)])) is None

@@ -30,6 +30,11 @@ failure injection (``fail_every=N`` fails every Nth call, ``fail_slides={i, ...}
 those slides), and real outputs: the image double returns a real PNG, the TTS double real
 WAV audio (silence or a quiet tone) whose duration follows the word count, with word timings.
 
+A pipeline never caches a double's answers (each call reaches the double, as a test expects)
+unless the double is made with ``cacheable=True`` (``Fake*``) or ``cache_identity={...}``
+(``Function*``); then it is cached like a real provider, e.g. to test incremental re-renders
+by counting the calls that remain.
+
 A ``Function*`` double calls your function with the protocol method's arguments::
 
     def speak(text: str, *, voice: str | None, language: str) -> SpeechClip:
@@ -175,9 +180,11 @@ class _FakeBase(Provider):
         fail_every: int | None = None,
         fail_slides: Iterable[int] = (),
         recorder: CallRecorder | None = None,
+        cacheable: bool = False,
     ) -> None:
         if fail_every is not None and fail_every < 1:
             raise ValueError("fail_every must be at least 1")
+        self.cacheable = cacheable
         self.latency = latency
         self.fail_every = fail_every
         self.fail_slides = frozenset(fail_slides)
@@ -267,20 +274,24 @@ class FakeScriptProvider(_FakeBase):
         fail_every: int | None = None,
         fail_slides: Iterable[int] = (),
         recorder: CallRecorder | None = None,
+        cacheable: bool = False,
     ) -> None:
         super().__init__(
             latency=script_latency,
             fail_every=fail_every,
             fail_slides=fail_slides,
             recorder=recorder,
+            cacheable=cacheable,
         )
         self.default_slides = slides
         self.outline_latency = outline_latency
         self.words_per_slide = words_per_slide
         self.fail_outline = fail_outline
 
-    def cache_identity(self) -> dict[str, Any]:
-        """What changes the slides written: the default slide count and narration length."""
+    def cache_identity(self) -> dict[str, Any] | None:
+        """What changes the slides written (None, never cached, unless ``cacheable``)."""
+        if not self.cacheable:
+            return None
         return {"slides": self.default_slides, "words_per_slide": self.words_per_slide}
 
     async def outline(self, request: DeckRequest) -> Outline:
@@ -346,16 +357,23 @@ class FakeImageProvider(_FakeBase):
         fail_every: int | None = None,
         fail_slides: Iterable[int] = (),
         recorder: CallRecorder | None = None,
+        cacheable: bool = False,
     ) -> None:
         super().__init__(
-            latency=latency, fail_every=fail_every, fail_slides=fail_slides, recorder=recorder
+            latency=latency,
+            fail_every=fail_every,
+            fail_slides=fail_slides,
+            recorder=recorder,
+            cacheable=cacheable,
         )
         self.size = size
         self.attribution = attribution
         self.license = license
 
-    def cache_identity(self) -> dict[str, Any]:
-        """What changes the images: their size, attribution and licence."""
+    def cache_identity(self) -> dict[str, Any] | None:
+        """What changes the images (None, never cached, unless ``cacheable``)."""
+        if not self.cacheable:
+            return None
         return {"size": list(self.size), "attribution": self.attribution, "license": self.license}
 
     async def find_images(
@@ -417,9 +435,14 @@ class FakeTTSProvider(_FakeBase):
         fail_every: int | None = None,
         fail_slides: Iterable[int] = (),
         recorder: CallRecorder | None = None,
+        cacheable: bool = False,
     ) -> None:
         super().__init__(
-            latency=latency, fail_every=fail_every, fail_slides=fail_slides, recorder=recorder
+            latency=latency,
+            fail_every=fail_every,
+            fail_slides=fail_slides,
+            recorder=recorder,
+            cacheable=cacheable,
         )
         if words_per_second <= 0:
             raise ValueError("words_per_second must be positive")
@@ -427,8 +450,10 @@ class FakeTTSProvider(_FakeBase):
         self.tone = tone
         self.sample_rate = sample_rate
 
-    def cache_identity(self) -> dict[str, Any]:
-        """What changes the audio: the speaking rate, the tone and the sample rate."""
+    def cache_identity(self) -> dict[str, Any] | None:
+        """What changes the audio (None, never cached, unless ``cacheable``)."""
+        if not self.cacheable:
+            return None
         return {
             "words_per_second": self.words_per_second,
             "tone": self.tone,

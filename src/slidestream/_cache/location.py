@@ -1,8 +1,9 @@
 """Where the cache lives and how big it may grow.
 
 The default folder is ``$SLIDESTREAM_CACHE_DIR`` when set, else the user cache folder that
-platformdirs names (``~/.cache/slidestream`` on Linux). ``$SLIDESTREAM_CACHE_MAX_SIZE`` sets
-the default size cap (``"2G"``, ``"500M"``, or bytes).
+platformdirs names (``~/.cache/slidestream`` on Linux); ``SLIDESTREAM_NO_CACHE=1`` turns the
+default off (for benchmarks and services that must compute everything).
+``$SLIDESTREAM_CACHE_MAX_SIZE`` sets the default size cap (``"2G"``, ``"500M"``, or bytes).
 """
 
 from __future__ import annotations
@@ -19,6 +20,7 @@ __all__ = [
     "CACHE_DIR_ENV",
     "CACHE_MAX_SIZE_ENV",
     "DEFAULT_CACHE_MAX_BYTES",
+    "NO_CACHE_ENV",
     "USER_CACHE_DIR",
     "UserCacheDir",
     "default_cache_dir",
@@ -30,6 +32,7 @@ __all__ = [
 
 CACHE_DIR_ENV = "SLIDESTREAM_CACHE_DIR"
 CACHE_MAX_SIZE_ENV = "SLIDESTREAM_CACHE_MAX_SIZE"
+NO_CACHE_ENV = "SLIDESTREAM_NO_CACHE"
 DEFAULT_CACHE_MAX_BYTES = 2 * 1024**3
 """2 GiB: some hundred decks' narration, images and video pieces."""
 
@@ -37,7 +40,8 @@ _UNITS = {"": 1, "b": 1, "k": 1024, "m": 1024**2, "g": 1024**3, "t": 1024**4}
 
 
 class UserCacheDir:
-    """The default ``cache_dir``: ``$SLIDESTREAM_CACHE_DIR``, else the user cache folder."""
+    """The default ``cache_dir``: ``$SLIDESTREAM_CACHE_DIR``, else the user cache folder; no
+    cache when ``$SLIDESTREAM_NO_CACHE`` is set (to anything but ``0``)."""
 
     def __repr__(self) -> str:
         return "USER_CACHE_DIR"
@@ -59,6 +63,8 @@ def resolve_cache_dir(value: str | os.PathLike[str] | UserCacheDir | None) -> Pa
     if value is None:
         return None
     if isinstance(value, UserCacheDir):
+        if os.environ.get(NO_CACHE_ENV, "").strip() not in ("", "0"):
+            return None
         return default_cache_dir()
     text = os.fspath(value)
     if not str(text).strip():
