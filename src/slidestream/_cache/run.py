@@ -10,6 +10,8 @@ in :attr:`RunCache.problems` for the report.
 from __future__ import annotations
 
 import functools
+import threading
+import time
 from collections.abc import Callable, Iterable, Mapping
 from dataclasses import dataclass
 from typing import Any, TypeVar
@@ -55,6 +57,9 @@ class RunCache:
         self.reused: list[Reuse] = []
         self.problems: list[str] = []
         self.written = 0
+        self.busy_s = 0.0
+        """Seconds spent reading, checking and writing the cache (in worker threads)."""
+        self._busy_lock = threading.Lock()
 
     async def load(
         self,
@@ -82,7 +87,7 @@ class RunCache:
                 self.store.discard(kind, key)
                 return None, None, f"{kind} entry {key[:12]} does not decode ({error})"
 
-        value, entry, problem = await anyio.to_thread.run_sync(lookup)
+        value, entry, problem = await self._timed(lookup)
         if problem is not None:
             self.problems.append(problem)
         if entry is not None:
@@ -101,11 +106,22 @@ class RunCache:
         """Store an entry; a failure is noted in :attr:`problems`, never raised."""
         put = functools.partial(self.store.put, kind, key, data=data, blobs=blobs, made_s=made_s)
         try:
-            await anyio.to_thread.run_sync(put)
+            await self._timed(put)
         except (OSError, TypeError, ValueError) as error:
             self.problems.append(f"could not store a {kind} entry: {error}")
             return
         self.written += 1
+
+    async def _timed(self, work: Callable[[], T]) -> T:
+        def timed() -> T:
+            started = time.perf_counter()
+            try:
+                return work()
+            finally:
+                with self._busy_lock:
+                    self.busy_s += time.perf_counter() - started
+
+        return await anyio.to_thread.run_sync(timed)
 
     def reused_by(self, index: int | None) -> dict[str, float]:
         """What slide ``index`` (None: the deck) took from the cache: ``{"cached_tts": 5.2}``."""
@@ -121,7 +137,7 @@ class RunCache:
         if not self.written:
             return None
         try:
-            return await anyio.to_thread.run_sync(prune, self.store, self.max_bytes)
+            return await self._timed(functools.partial(prune, self.store, self.max_bytes))
         except OSError as error:
             self.problems.append(f"could not prune the cache: {error}")
             return None

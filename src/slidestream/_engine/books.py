@@ -29,6 +29,7 @@ def cache_notes(cache: RunCache) -> dict[str, Any]:
         "reused": reused,
         "saved_s": round(sum(reuse.saved_s for reuse in cache.reused), 3),
         "written": cache.written,
+        "busy_s": round(cache.busy_s, 3),
         "problems": list(cache.problems),
     }
 
