@@ -102,6 +102,8 @@ class EdgeServerState:
     """Close this many websockets with a close frame after half the words, before turn.end."""
     no_audio_turns: int = 0
     """End this many turns with ``turn.end`` and no audio at all."""
+    silent_markers: set[str] = field(default_factory=set)
+    """End every turn whose text holds one of these words with no audio at all."""
     handshake_statuses: list[int] = field(default_factory=list)
     """Refuse the next websocket handshakes with these HTTP statuses."""
     retry_after: str = "0"
@@ -206,6 +208,7 @@ def make_app(state: EdgeServerState) -> web.Application:
                 {"context": {"serviceTag": "t"}, "audio": {"type": "inline", "streamId": "s"}},
             )
         )
+        silent = silent or any(marker in text for marker in state.silent_markers)
         if silent:  # the service sometimes ends a turn without a byte of audio
             await ws.send_str(_text_message(request_id, "turn.end", {}))
             await ws.receive()

@@ -144,15 +144,13 @@ def _failure(error: Exception) -> RetryableFailure | None:
         error, (edge_tts.exceptions.UnexpectedResponse, edge_tts.exceptions.UnknownResponse)
     ):
         return RetryableFailure(detail, kind=Failure.RESPONSE)
+    if isinstance(error, edge_tts.exceptions.NoAudioReceived):
+        # The service answered, with a turn and no audio: worth another try, and if it keeps
+        # doing it, a failure of this text rather than an unreachable service.
+        return RetryableFailure(detail, kind=Failure.RESPONSE, retryable=True)
     if isinstance(
         error,
-        (
-            aiohttp.ClientError,
-            OSError,
-            edge_tts.exceptions.WebSocketError,
-            edge_tts.exceptions.NoAudioReceived,
-            _TruncatedStream,
-        ),
+        (aiohttp.ClientError, OSError, edge_tts.exceptions.WebSocketError, _TruncatedStream),
     ):
         return RetryableFailure(detail, kind=Failure.CONNECTION)
     if isinstance(error, SlidestreamError):
