@@ -28,6 +28,7 @@ from ._events import AudioReady, DeckReady, Event, ImagesReady, OutlineReady, Sl
 from ._exceptions import ConfigurationError, InvalidInputError, SlidestreamError
 from ._models import DeckResult, SlideResult
 from ._pipeline import SequentialPipeline, StreamingPipeline
+from .providers import SupportsAclose
 from .providers.script.markdown import MARKDOWN_SUFFIXES, MarkdownScriptProvider
 from .providers.script.openai import CONFIGURE_BY_ENV, endpoint_configured
 from .render import RenderOptions
@@ -47,6 +48,16 @@ def _positive(text: str) -> int:
         raise argparse.ArgumentTypeError(f"{text!r} is not a whole number") from None
     if value < 1:
         raise argparse.ArgumentTypeError(f"{value} is too small: use 1 or more")
+    return value
+
+
+def _seconds(text: str) -> float:
+    try:
+        value = float(text)
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"{text!r} is not a number of seconds") from None
+    if not value > 0:
+        raise argparse.ArgumentTypeError(f"{text} is too small: use more than 0 seconds")
     return value
 
 
@@ -195,6 +206,26 @@ def _add_run_options(command: argparse.ArgumentParser) -> None:
     command.add_argument(
         "--max-concurrent-tts", type=_positive, default=DEFAULT_MAX_CONCURRENT_TTS, metavar="N"
     )
+    command.add_argument(
+        "--openai-timeout",
+        type=_seconds,
+        metavar="S",
+        help="openai: the longest silence between chunks of an answer "
+        "(default: SLIDESTREAM_OPENAI_TIMEOUT, else 60)",
+    )
+    command.add_argument(
+        "--openai-first-token-timeout",
+        type=_seconds,
+        metavar="S",
+        help="openai: the longest wait for an answer to begin, e.g. while a local server loads "
+        "the model (default: SLIDESTREAM_OPENAI_FIRST_TOKEN_TIMEOUT, else 300)",
+    )
+    command.add_argument(
+        "--structured-output",
+        choices=["json_schema", "json_object", "text", "off"],
+        help="openai: how JSON is asked for; off for servers without response_format "
+        "(default: SLIDESTREAM_STRUCTURED_OUTPUT, else json_schema)",
+    )
     command.add_argument("--audience", help="who the deck is for, e.g. 'high-school students'")
     command.add_argument("--tone", help="how it should sound, e.g. 'friendly' or 'formal'")
     command.add_argument("--no-video", action="store_true", help="skip the MP4")
@@ -235,12 +266,24 @@ def choose_providers(args: argparse.Namespace, source_file: Path | None) -> dict
             "No script provider chosen: pass --script NAME "
             "(`slidestream providers` lists them; `--script test-script` needs no network)."
         )
+    if script == "openai" and (options := _openai_options(args)):
+        script = _registry.get("openai", **options)
     chosen["script_provider"] = script
     images = "generated" if args.images is None else args.images
     chosen["image_provider"] = None if images == "none" else images
     tts = _default_tts() if args.tts is None else args.tts
     chosen["tts_provider"] = None if tts == "none" else tts
     return chosen
+
+
+def _openai_options(args: argparse.Namespace) -> dict[str, Any]:
+    """The ``openai`` provider's options given on the command line."""
+    given = {
+        "timeout_s": getattr(args, "openai_timeout", None),
+        "first_token_timeout_s": getattr(args, "openai_first_token_timeout", None),
+        "structured_output": getattr(args, "structured_output", None),
+    }
+    return {name: value for name, value in given.items() if value is not None}
 
 
 def _default_tts() -> str:
@@ -321,17 +364,21 @@ async def _make(args: argparse.Namespace, console: Console) -> int:
         f"Starting the {pipeline.mode} pipeline (scripts {args.max_concurrent_scripts}, "
         f"images {args.max_concurrent_images}, TTS {args.max_concurrent_tts} at once)"
     )
-    async with pipeline.stream(
-        topic,
-        project=args.project,
-        language=language or "en",
-        slides=args.slides,
-        voice=voice,
-        audience=args.audience,
-        tone=args.tone,
-    ) as events:
-        async for event in events:
-            printer(event)
+    try:
+        async with pipeline.stream(
+            topic,
+            project=args.project,
+            language=language or "en",
+            slides=args.slides,
+            voice=voice,
+            audience=args.audience,
+            tone=args.tone,
+        ) as events:
+            async for event in events:
+                printer(event)
+    finally:
+        if isinstance(script, SupportsAclose):  # made here from options, so closed here
+            await script.aclose()
     return EXIT_OK
 
 

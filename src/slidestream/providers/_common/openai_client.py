@@ -358,8 +358,8 @@ class OpenAIClient:
         """POST ``body`` and ``read`` the streamed answer, in one attempt of the retry loop.
 
         With ``shaped``, a refusal of an optional field raises :class:`ShapeRefused` at once.
-        With ``simpler``, a server that answers 500 twice while naming nothing gets the
-        ``simpler`` body in the attempts left (some servers fail that way on a field they do
+        With ``simpler``, a server that answers 500 twice in a row while naming nothing gets
+        the ``simpler`` body in the attempts left (some servers fail that way on a field they do
         not know). Returns the answer and whether it answered ``simpler``.
         """
         sent = body
@@ -382,10 +382,9 @@ class OpenAIClient:
                 text = await body_text(response)
                 if shaped:
                     self._check_shape(status, text, sent, call=call, stage=stage)
-                if status == 500:
-                    server_errors += 1
-                    if server_errors == 2 and simpler is not None and sent is body:
-                        sent = simpler
+                server_errors = server_errors + 1 if status == 500 else 0
+                if server_errors == 2 and simpler is not None and sent is body:
+                    sent = simpler
                 if not is_retryable_status(status):
                     raise refusal(status, text, provider=self.provider, call=call, stage=stage)
                 raise RetryableFailure(
@@ -395,6 +394,7 @@ class OpenAIClient:
                     retry_after_s=retry_after_s(response.headers),
                 )
             except (Silent, httpx.TimeoutException, httpx.TransportError) as error:
+                server_errors = 0
                 raise _failure(error) from error
 
         value = await call_with_retries(
