@@ -7,7 +7,7 @@ import pytest
 from PIL import Image, ImageChops, ImageStat
 
 from slidestream.render._fallback import face_for, raqm_available
-from slidestream.render._frames import _Canvas, render_frame, render_title_frame
+from slidestream.render._frames import _Canvas, render_frame
 from slidestream.render._layout import THEME, builtin_geometry
 from tests._render_data import IMAGE_COLOUR, context, image_asset, slide
 
@@ -79,13 +79,6 @@ def test_other_sizes_scale_the_same_layout(tmp_path: Path) -> None:
         size=(960, 540),
     )
     assert _open(path).size == (960, 540)
-
-
-def test_title_frame(tmp_path: Path) -> None:
-    path = render_title_frame(context(tmp_path, title="Deck title"), tmp_path / "title.png")
-    image = _open(path)
-    assert image.size == (1920, 1080)
-    assert _ink(image, THEME.cover_background) > 5000
 
 
 def test_frames_render_the_same_from_many_threads(tmp_path: Path) -> None:

@@ -24,14 +24,11 @@ from ._layout import (
     ImagePlacement,
     PagePlan,
     builtin_geometry,
-    cover_geometry,
-    deck_subtitle,
-    fit_title,
     plan_pages,
     text_width,
 )
 
-__all__ = ["render_frame", "render_title_frame"]
+__all__ = ["render_frame"]
 
 RGB = tuple[int, int, int]
 _BASELINE = 0.96
@@ -182,30 +179,4 @@ def render_frame(
     _footer(
         canvas, context.title, f"{slide.index + 1} / {max(context.slide_count, slide.index + 1)}"
     )
-    return atomic_write_bytes(path, canvas.png())
-
-
-def render_title_frame(
-    context: AssemblyContext, path: Path, size: tuple[int, int] = (1920, 1080)
-) -> Path:
-    """Draw the deck's title slide as a PNG of ``size`` pixels at ``path`` (written atomically)."""
-    canvas = _Canvas(size, THEME.cover_background)
-    cover = cover_geometry(960, canvas.height_pt)
-    block = fit_title(
-        context.title,
-        cover.title,
-        max_size=cover.title_max,
-        min_size=cover.title_min,
-        max_lines=cover.title_lines,
-    )
-    top = cover.title.bottom - block.height
-    pitch = block.height / len(block.lines)
-    for i, text in enumerate(block.lines):
-        canvas.line(cover.title.x, top + i * pitch, text, block.size, THEME.cover_title, bold=True)
-    canvas.rect(cover.rule, THEME.accent, cover.rule.h / 2)
-    subtitle = deck_subtitle(context.title, context.request.topic)
-    if subtitle:
-        canvas.line(
-            cover.subtitle.x, cover.subtitle.y, subtitle, cover.subtitle_size, THEME.cover_subtitle
-        )
     return atomic_write_bytes(path, canvas.png())

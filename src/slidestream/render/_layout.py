@@ -22,7 +22,6 @@ from dataclasses import dataclass, replace
 from ._fallback import measure
 
 __all__ = [
-    "BUILTIN_SLIDE",
     "THEME",
     "Box",
     "Bullet",
@@ -126,9 +125,6 @@ class SlideGeometry:
     """The shrink floor: below it text moves to a continuation slide."""
     body_hard_min: int = 10
     """The absolute floor for single-page renderings (frames), where splitting is impossible."""
-
-
-BUILTIN_SLIDE = (960.0, 540.0)
 
 
 def builtin_geometry(width: float = 960.0, height: float = 540.0) -> SlideGeometry:

@@ -17,23 +17,13 @@ from pptx.shapes.placeholder import LayoutPlaceholder
 from pptx.slide import SlideLayout
 
 from ._layout import Box, SlideGeometry, builtin_geometry
+from ._pptx_text import EMU_PER_PT, box_of
 
-__all__ = ["LayoutChoice", "Layouts", "choose_layouts", "emu_box"]
+__all__ = ["LayoutChoice", "Layouts", "choose_layouts"]
 
-EMU_PER_PT = 12700
 _TITLES = (PP_PLACEHOLDER.TITLE, PP_PLACEHOLDER.CENTER_TITLE)
 _BODIES = (PP_PLACEHOLDER.BODY, PP_PLACEHOLDER.OBJECT)
 _FURNITURE = (PP_PLACEHOLDER.DATE, PP_PLACEHOLDER.FOOTER, PP_PLACEHOLDER.SLIDE_NUMBER)
-
-
-def emu_box(shape: LayoutPlaceholder) -> Box:
-    """A placeholder's rectangle in points."""
-    return Box(
-        (shape.left or 0) / EMU_PER_PT,
-        (shape.top or 0) / EMU_PER_PT,
-        (shape.width or 0) / EMU_PER_PT,
-        (shape.height or 0) / EMU_PER_PT,
-    )
 
 
 @dataclass(frozen=True)
@@ -88,7 +78,7 @@ def _first(
 
 
 def _area(shape: LayoutPlaceholder) -> float:
-    box = emu_box(shape)
+    box = box_of(shape)
     return box.w * box.h
 
 
@@ -102,7 +92,7 @@ def _content_score(layout: SlideLayout, slide_area: float, *, picture: bool) -> 
     if len(titles) != 1 or not bodies:
         return None
     body = max(bodies, key=_area)
-    if emu_box(titles[0]).y > emu_box(body).y:
+    if box_of(titles[0]).y > box_of(body).y:
         return None
     share = _area(body) / slide_area
     if picture:
@@ -156,8 +146,8 @@ def _template_geometry(choice: LayoutChoice, width: float, height: float) -> Sli
     title_ph = _placeholder(choice, choice.title_idx)
     body_ph = _placeholder(choice, choice.body_idx)
     picture_ph = _placeholder(choice, choice.picture_idx)
-    title = emu_box(title_ph) if title_ph is not None else base.title
-    body = emu_box(body_ph) if body_ph is not None else base.body
+    title = box_of(title_ph) if title_ph is not None else base.title
+    body = box_of(body_ph) if body_ph is not None else base.body
     if picture_ph is not None:
         return SlideGeometry(
             width=width,
@@ -165,7 +155,7 @@ def _template_geometry(choice: LayoutChoice, width: float, height: float) -> Sli
             title=title,
             body=body,
             body_with_image=body,
-            image=emu_box(picture_ph),
+            image=box_of(picture_ph),
         )
     gap = min(36.0, body.w * 0.04)
     text_w = (body.w - gap) * 0.52

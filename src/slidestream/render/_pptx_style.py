@@ -1,0 +1,192 @@
+"""How a deck looks in the PPTX: one interface, two strategies.
+
+:class:`DeckStyle` is what the deck builder (``_pptx.py``) asks of a look: the presentation
+to add slides to, the geometry content slides are planned in, and how to write a title slide
+and a content page. :class:`BuiltinStyle` is slidestream's own 16:9 theme (Lato, the colours
+of ``_layout.THEME``, an accent rule, a footer); ``TemplateStyle`` (``_pptx_template.py``)
+uses the layouts, fonts and colours of the user's ``.pptx``.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from typing import Protocol
+
+from pptx import Presentation
+from pptx.enum.shapes import MSO_SHAPE
+from pptx.enum.text import MSO_ANCHOR, PP_ALIGN
+from pptx.presentation import Presentation as PresentationType
+from pptx.slide import Slide
+
+from ._imaging import PreparedImage
+from ._layout import (
+    THEME,
+    Box,
+    PagePlan,
+    SlideGeometry,
+    builtin_geometry,
+    cover_geometry,
+    fit_title,
+)
+from ._pptx_text import (
+    BulletStyle,
+    TextStyle,
+    add_picture,
+    delete_shape,
+    emu,
+    fill_bullets,
+    fill_text,
+    place,
+    rgb,
+)
+
+__all__ = ["FONT", "BuiltinStyle", "ContentPage", "DeckStyle"]
+
+FONT = "Lato"
+RGB = tuple[int, int, int]
+
+
+@dataclass(frozen=True)
+class ContentPage:
+    """One content page to write: its plan, its picture, and its page number text."""
+
+    plan: PagePlan
+    image: PreparedImage | None
+    number: str = ""
+
+
+class DeckStyle(Protocol):
+    """A deck's look in the PPTX."""
+
+    @property
+    def presentation(self) -> PresentationType:
+        """The presentation slides are added to (empty of slides)."""
+        ...
+
+    def geometry(self, *, with_image: bool) -> SlideGeometry:
+        """Where a content slide's title, text and picture go."""
+        ...
+
+    def add_title_slide(self, title: str, subtitle: str | None) -> Slide:
+        """Add the deck's title slide."""
+        ...
+
+    def add_content_slide(self, page: ContentPage) -> Slide:
+        """Add one content page: title, bullets and picture as ``page.plan`` says."""
+        ...
+
+
+_BULLET = BulletStyle(char="•", colour=THEME.accent, font="Arial")
+
+
+class BuiltinStyle:
+    """slidestream's own theme: 16:9 (960 x 540 pt), Lato, light pages, a dark title slide."""
+
+    def __init__(self, deck_title: str) -> None:
+        self.deck_title = deck_title
+        self._prs = Presentation()
+        self._prs.slide_width, self._prs.slide_height = emu(960), emu(540)
+        background = self._prs.slide_master.background.fill
+        background.solid()
+        background.fore_color.rgb = rgb(THEME.background)
+        layouts = self._prs.slide_layouts
+        self._title_layout = layouts[0]  # the default template's "Title Slide"
+        self._content_layout = layouts[1]  # "Title and Content"
+
+    @property
+    def presentation(self) -> PresentationType:
+        """The presentation slides are added to."""
+        return self._prs
+
+    @property
+    def size(self) -> tuple[float, float]:
+        """The slide size in points."""
+        return 960.0, 540.0
+
+    def geometry(self, *, with_image: bool) -> SlideGeometry:
+        """The built-in content geometry (the same with and without a picture)."""
+        return builtin_geometry(*self.size)
+
+    def add_title_slide(self, title: str, subtitle: str | None) -> Slide:
+        """A dark page, the title growing upwards from a rule, the subtitle under it."""
+        slide: Slide = self._prs.slides.add_slide(self._title_layout)
+        title_shape, subtitle_shape = slide.shapes.title, slide.placeholders[1]
+        slide.background.fill.solid()
+        slide.background.fill.fore_color.rgb = rgb(THEME.cover_background)
+        cover = cover_geometry(*self.size)
+        block = fit_title(
+            title,
+            cover.title,
+            max_size=cover.title_max,
+            min_size=cover.title_min,
+            max_lines=cover.title_lines,
+        )
+        self._rule(slide, cover.rule, THEME.accent)
+        assert title_shape is not None
+        place(title_shape, cover.title)
+        fill_text(
+            title_shape.text_frame,
+            block.lines,
+            block.size,
+            TextStyle(colour=THEME.cover_title, bold=True, font=FONT, anchor=MSO_ANCHOR.BOTTOM),
+        )
+        if subtitle:
+            place(subtitle_shape, cover.subtitle)
+            fill_text(
+                subtitle_shape.text_frame,
+                subtitle,
+                cover.subtitle_size,
+                TextStyle(colour=THEME.cover_subtitle, font=FONT),
+            )
+        else:
+            delete_shape(subtitle_shape)
+        return slide
+
+    def add_content_slide(self, page: ContentPage) -> Slide:
+        """Title, accent rule, bullets, the picture with rounded corners, and the footer."""
+        plan = page.plan
+        slide: Slide = self._prs.slides.add_slide(self._content_layout)
+        title, body = slide.shapes.title, slide.placeholders[1]
+        assert title is not None
+        place(title, plan.title_box)
+        fill_text(
+            title.text_frame,
+            plan.title.lines,
+            plan.title.size,
+            TextStyle(colour=THEME.title, bold=True, font=FONT, anchor=MSO_ANCHOR.BOTTOM),
+        )
+        if plan.bullets:
+            place(body, plan.body_box)
+            fill_bullets(body.text_frame, plan, TextStyle(colour=THEME.text, font=FONT), _BULLET)
+        else:
+            delete_shape(body)
+        if page.image is not None and plan.image is not None:
+            add_picture(slide, page.image, plan.image, corner=12)
+        self._rule(slide, Box(plan.title_box.x, plan.title_box.bottom + 10, 56, 5), THEME.accent)
+        self._footer(slide, page.number)
+        return slide
+
+    def _rule(self, slide: Slide, box: Box, colour: RGB) -> None:
+        shape = slide.shapes.add_shape(
+            MSO_SHAPE.ROUNDED_RECTANGLE, emu(box.x), emu(box.y), emu(box.w), emu(box.h)
+        )
+        shape.adjustments[0] = 0.5
+        shape.fill.solid()
+        shape.fill.fore_color.rgb = rgb(colour)
+        shape.line.fill.background()
+        shape.shadow.inherit = False
+        shape.name = "Accent"
+
+    def _footer(self, slide: Slide, number: str) -> None:
+        width, height = self.size
+        top = height - 38
+        for text, box, align in (
+            (self.deck_title, Box(56, top, width * 0.6, 14), PP_ALIGN.LEFT),
+            (number, Box(width - 56 - 120, top, 120, 14), PP_ALIGN.RIGHT),
+        ):
+            if not text:
+                continue
+            shape = slide.shapes.add_textbox(emu(box.x), emu(box.y), emu(box.w), emu(box.h))
+            shape.name = "Footer"
+            style = TextStyle(colour=THEME.muted, font=FONT, align=align)
+            fill_text(shape.text_frame, text, 10, style)
