@@ -91,7 +91,7 @@ async def test_every_file_is_written(tmp_path: Path) -> None:
     )
     folder = tmp_path / "deck"
     assert deck.files == {
-        kind: folder / f"deck.{kind}" for kind in ("pptx", "mp3", "srt", "vtt", "mp4")
+        kind: folder / f"deck.{kind}" for kind in ("pptx", "pdf", "mp3", "srt", "vtt", "mp4")
     }
     assert deck.pptx_path == folder / "deck.pptx"
     assert deck.audio_path == folder / "deck.mp3"
@@ -144,7 +144,7 @@ async def test_no_narration_means_no_media(tmp_path: Path) -> None:
     deck = await pipe.run("Photosynthesis", project="silent", video=False)
     assert deck.pptx_path is not None
     assert (deck.audio_path, deck.video_path, deck.subtitles_path) == (None, None, None)
-    assert set(deck.files) == {"pptx"}
+    assert set(deck.files) == {"pptx", "pdf"}
 
 
 @pytest.mark.slow
@@ -225,8 +225,8 @@ def _clips(folder: Path, fmt: str) -> list[Path]:
 @pytest.mark.parametrize("fmt", list(CLIP_ENCODINGS))
 async def test_narration_in_every_audio_format_reaches_every_file(tmp_path: Path, fmt: str) -> None:
     clips = _clips(tmp_path, fmt)
-    files = await _assemble_clips(tmp_path / "deck", clips, pause_s=0.5)
-    assert set(files.files) == {"pptx", "mp3", "srt", "vtt", "mp4"}
+    files = await _assemble_clips(tmp_path / "deck", clips, pause_s=0.5, page_renderer="pillow")
+    assert set(files.files) == {"pptx", "pdf", "mp3", "srt", "vtt", "mp4"}
     assert files.audio_path is not None and files.video_path is not None
     track = decoded_seconds(files.audio_path)
     # The speech plus the one pause; lossy clips bring their priming and padding (AAC about

@@ -7,11 +7,14 @@ import pytest
 from PIL import Image, ImageChops, ImageStat
 
 from slidestream.render._fallback import face_for, raqm_available
-from slidestream.render._frames import _Canvas, render_frame
+from slidestream.render._frames import render_frame
+from slidestream.render._look import BuiltinLook
+from slidestream.render._paint import Canvas
 from slidestream.render._layout import THEME, builtin_geometry
-from tests._render_data import IMAGE_COLOUR, context, image_asset, slide
+from tests._render_data import IMAGE_COLOUR, image_asset, slide
 
 SCALE = 2  # pixels per point at 1920 x 1080
+LOOK = BuiltinLook("Test Deck")
 
 
 def _open(path: Path) -> Image.Image:
@@ -33,7 +36,7 @@ def _ink(image: Image.Image, background: tuple[int, int, int] = THEME.background
 def test_a_frame_shows_title_bullets_and_image(tmp_path: Path) -> None:
     path = render_frame(
         slide(1, images=[image_asset(1200, 800)]),
-        context=context(tmp_path),
+        look=LOOK, count=3,
         path=tmp_path / "frames" / "slide-002.png",
     )
     assert path == tmp_path / "frames" / "slide-002.png"
@@ -62,7 +65,7 @@ def test_a_frame_shows_title_bullets_and_image(tmp_path: Path) -> None:
 
 def test_without_an_image_the_text_uses_the_full_width(tmp_path: Path) -> None:
     long = ["A point that is long enough to run past the middle of the slide in one line"]
-    path = render_frame(slide(0, bullets=long), context=context(tmp_path), path=tmp_path / "f.png")
+    path = render_frame(slide(0, bullets=long), look=LOOK, count=3, path=tmp_path / "f.png")
     image = _open(path)
     geometry = builtin_geometry()
     right = _region(
@@ -74,7 +77,7 @@ def test_without_an_image_the_text_uses_the_full_width(tmp_path: Path) -> None:
 def test_other_sizes_scale_the_same_layout(tmp_path: Path) -> None:
     path = render_frame(
         slide(0, images=[image_asset()]),
-        context=context(tmp_path),
+        look=LOOK, count=3,
         path=tmp_path / "small.png",
         size=(960, 540),
     )
@@ -82,17 +85,16 @@ def test_other_sizes_scale_the_same_layout(tmp_path: Path) -> None:
 
 
 def test_frames_render_the_same_from_many_threads(tmp_path: Path) -> None:
-    ctx = context(tmp_path, slide_count=4)
     slides = [slide(i, images=[image_asset(640 + 40 * i, 480)]) for i in range(4)]
     sequential = [
-        render_frame(s, context=ctx, path=tmp_path / f"seq-{s.index}.png").read_bytes()
+        render_frame(s, look=LOOK, count=4, path=tmp_path / f"seq-{s.index}.png").read_bytes()
         for s in slides
     ]
     threads = [
         threading.Thread(
             target=render_frame,
             args=(s,),
-            kwargs={"context": ctx, "path": tmp_path / f"par-{s.index}.png"},
+            kwargs={"look": LOOK, "count": 4, "path": tmp_path / f"par-{s.index}.png"},
         )
         for s in slides
     ]
@@ -104,7 +106,7 @@ def test_frames_render_the_same_from_many_threads(tmp_path: Path) -> None:
 
 
 def _line(text: str) -> Image.Image:
-    canvas = _Canvas((800, 120), (255, 255, 255))
+    canvas = Canvas((800, 120), (255, 255, 255))
     canvas.line(10, 10, text, 24, (0, 0, 0))
     return canvas.image
 
@@ -112,7 +114,7 @@ def _line(text: str) -> Image.Image:
 def _lato_only(text: str) -> Image.Image:
     from slidestream.render._fonts import load_font
 
-    canvas = _Canvas((800, 120), (255, 255, 255))
+    canvas = Canvas((800, 120), (255, 255, 255))
     canvas.draw.text((20, 20 + 46), text, font=load_font(48), fill=(0, 0, 0), anchor="ls")
     return canvas.image
 
@@ -136,7 +138,7 @@ def test_a_cjk_title_uses_a_cjk_font_when_one_is_installed(tmp_path: Path) -> No
         pytest.skip("no CJK font installed (e.g. apt install fonts-noto-cjk); see docs/fonts.md")
     path = render_frame(
         slide(0, title="量子コンピュータの仕組み", bullets=["量子ビットは0と1を同時に表す"]),
-        context=context(tmp_path),
+        look=LOOK, count=3,
         path=tmp_path / "cjk.png",
     )
     geometry = builtin_geometry()

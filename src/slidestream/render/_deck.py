@@ -7,15 +7,23 @@ video and MP3 for the user, one ffmpeg process fed in slide order), so when the 
 arrives little is left: that slide's own share, then cheap joins done concurrently (segments
 joined by stream copy, subtitles written, PPTX saved).
 
-Files, in the project folder: ``<project>.pptx``, ``.mp3``, ``.srt``, ``.vtt``, ``.mp4``;
-intermediates live in ``build/`` and are removed at the end. A slide whose narration clip
-cannot be decoded makes :meth:`StreamingDeckAssembler.finish` raise a :class:`RenderError`
-naming the slide (the PPTX is still written); it never silently drops the deck's audio.
+Files, in the project folder: ``<project>.pptx``, ``.pdf``, ``.mp3``, ``.srt``, ``.vtt``,
+``.mp4``; intermediates live in ``build/`` and are removed at the end. A slide whose
+narration clip cannot be decoded makes :meth:`StreamingDeckAssembler.finish` raise a
+:class:`RenderError` naming the slide (the PPTX is still written); it never silently drops
+the deck's audio.
+
+Pages as pictures: when LibreOffice is installed (``RenderOptions.page_renderer``), it
+prints the PPTX as a vector PDF at the end and, for a deck in a user's template, draws each
+slide's video frame from a one-slide PPTX (slides are batched, so it starts once for all the
+slides that are waiting). Otherwise Pillow paints frames and PDF pages from the same plans
+in the same look; a page LibreOffice fails to draw is painted by Pillow instead.
 """
 
 from __future__ import annotations
 
 import contextlib
+import os
 import shutil
 from collections.abc import Awaitable, Callable, Sequence
 from dataclasses import dataclass, field
@@ -24,16 +32,24 @@ from types import TracebackType
 
 import anyio
 from anyio.abc import TaskGroup
+from anyio.streams.memory import MemoryObjectReceiveStream, MemoryObjectSendStream
+from PIL import Image
 
 from .._exceptions import RenderError
-from .._files import atomic_write_text
+from .._files import atomic_write_bytes, atomic_write_text
 from .._models import SlideResult
 from .._types import DeckFileKind
 from ._assembler import AssemblyContext, DeckFiles
 from ._audio import SAMPLE_RATE, AudioPiece, make_piece, setup_pydub
 from ._ffmpeg import FfmpegPipe, atomic_output
-from ._frames import render_frame
-from ._pptx import PptxDeckBuilder
+from ._frames import FRAME_SIZE, fit_size, framed, render_frame
+from ._libreoffice import LibreOffice, find_soffice
+from ._look import Look
+from ._paint import paint, to_png
+from ._pdf import PdfPage, pdf_bytes
+from ._pptx import PptxDeckBuilder, frame_deck, open_style
+from ._pptx_template import TemplateStyle
+from ._scene import Scene
 from ._subtitles import Cue, deck_cues, format_srt, format_vtt, slide_cues
 from ._video import (
     encode_burned_segment,
@@ -46,6 +62,8 @@ __all__ = ["StreamingDeckAssembler"]
 
 BUILD_DIR = "build"
 AUDIO_BITRATE = "64k"
+PDF_PAGE_WIDTH = 1920
+"""Pixels across a painted PDF page (2 per point on a 16:9 slide)."""
 _ORDER = (
     DeckFileKind.PPTX,
     DeckFileKind.PDF,
@@ -67,6 +85,7 @@ class _Slide:
     frame: Path | None = None
     segment: Path | None = None
     frame_started: bool = False
+    pdf_pages: list[PdfPage] = field(default_factory=list)
     piece_ready: anyio.Event = field(default_factory=anyio.Event)
     frame_ready: anyio.Event = field(default_factory=anyio.Event)
     done: anyio.Event = field(default_factory=anyio.Event)
@@ -75,6 +94,10 @@ class _Slide:
     def name(self) -> str:
         """``"slide 3"``, for error messages."""
         return f"slide {self.index + 1}"
+
+
+_Page = tuple[_Slide, SlideResult, Path]
+"""A slide waiting for LibreOffice to draw its one-slide deck."""
 
 
 class _TrackAbandoned(Exception):
@@ -99,7 +122,27 @@ class StreamingDeckAssembler:
         self.received: list[int] = []
         """Slide indexes in the order they were handed over."""
         self._media = self.options.audio or self.options.video or self.options.subtitles
-        self._pptx = PptxDeckBuilder(context) if self.options.pptx else None
+        self._style = open_style(context)
+        self.look: Look = self._style.look
+        wants_pages = self.options.pptx or self.options.pdf
+        self._pptx = PptxDeckBuilder(context, self._style) if wants_pages else None
+        soffice = None if self.options.page_renderer == "pillow" else find_soffice()
+        # A font the template names but this machine lacks was measured with a stand-in (a
+        # metric twin, else Lato): LibreOffice draws it with the same one, so its pages break
+        # lines where the frames and the PPTX plan do.
+        substitutes = {
+            face.family: face.drawn_as
+            for face in self.look.typefaces()
+            if face.drawn_as.casefold() != face.family.casefold()
+        }
+        self._office = (
+            LibreOffice(soffice, self.build_dir, substitutes=substitutes) if soffice else None
+        )
+        self._template = self._style.data if isinstance(self._style, TemplateStyle) else None
+        self._office_frames = bool(self._office and self._template and self.options.video)
+        self._painted_pdf = self.options.pdf and self._office is None
+        self._title_page: list[PdfPage] = []
+        self._saved_pptx: Path | None = None
         self._slides: list[_Slide] = []
         self._errors: list[str] = []
         self._track_started = False
@@ -111,9 +154,19 @@ class StreamingDeckAssembler:
         self._pptx_lock = anyio.Lock()
         self._slides = [_Slide(index) for index in range(self.count)]
         self._track_done = anyio.Event()
+        self._title_ready = anyio.Event()
+        self._pages_in: MemoryObjectSendStream[_Page]
+        self._pages_out: MemoryObjectReceiveStream[_Page]
+        self._pages_in, self._pages_out = anyio.create_memory_object_stream(self.count or 1)
         task_group = anyio.create_task_group()
         await task_group.__aenter__()
         self._task_group = task_group
+        if self._office_frames:
+            task_group.start_soon(self._draw_office_pages)
+        if self._painted_pdf and self._pptx is not None:
+            task_group.start_soon(self._paint_title_page)
+        else:
+            self._title_ready.set()
         return self
 
     async def __aexit__(
@@ -127,9 +180,11 @@ class StreamingDeckAssembler:
             return
         if exc is not None:
             task_group.cancel_scope.cancel()
+        self._pages_in.close()
         try:
             await task_group.__aexit__(None, None, None)
         finally:
+            self._pages_out.close()
             with anyio.CancelScope(shield=True):
                 await anyio.to_thread.run_sync(self._remove_build_dir)
 
@@ -201,9 +256,28 @@ class StreamingDeckAssembler:
             self._errors.append(message)
 
     async def _add_to_pptx(self, state: _Slide, slide: SlideResult) -> None:
-        assert self._pptx is not None
+        builder = self._pptx
+        assert builder is not None
         async with self._pptx_lock:
-            await anyio.to_thread.run_sync(self._pptx.add_slide, slide)
+            await anyio.to_thread.run_sync(builder.add_slide, slide)
+        if self._painted_pdf:
+            scenes = builder.slide_scenes(state.index)
+            state.pdf_pages = await anyio.to_thread.run_sync(self._paint_pages, scenes)
+
+    def _paint_pages(self, scenes: list[Scene]) -> list[PdfPage]:
+        width, height = self.look.size
+        size = (PDF_PAGE_WIDTH, round(PDF_PAGE_WIDTH * height / width))
+        return [PdfPage.of(paint(scene, size)) for scene in scenes]
+
+    async def _paint_title_page(self) -> None:
+        assert self._pptx is not None
+        try:
+            scene = self._pptx.title_scene()
+            self._title_page = await anyio.to_thread.run_sync(self._paint_pages, [scene])
+        except Exception as error:
+            self._fail("the PDF", error)
+        finally:
+            self._title_ready.set()
 
     async def _make_piece(self, state: _Slide, slide: SlideResult) -> None:
         pause = self.options.pause_s if state.index < self.count - 1 else 0.0
@@ -220,14 +294,68 @@ class StreamingDeckAssembler:
         finally:
             state.piece_ready.set()
 
+    def _frame_path(self, state: _Slide) -> Path:
+        return self.build_dir / "frames" / f"slide-{state.index + 1:03d}.png"
+
     async def _make_frame(self, state: _Slide, slide: SlideResult) -> None:
-        path = self.build_dir / "frames" / f"slide-{state.index + 1:03d}.png"
+        if self._office_frames and self._template is not None:
+            # LibreOffice draws it (see _draw_office_pages), which sets frame_ready.
+            template, count = self._template, self.count
+            deck = self.build_dir / "pages" / f"slide-{state.index + 1:03d}.pptx"
+            try:
+                data = await anyio.to_thread.run_sync(lambda: frame_deck(template, slide, count))
+                await anyio.to_thread.run_sync(_write, deck, data)
+            except BaseException:
+                state.frame_ready.set()
+                raise
+            await self._pages_in.send((state, slide, deck))
+            return
+        await self._paint_frame(state, slide)
+
+    async def _paint_frame(self, state: _Slide, slide: SlideResult) -> None:
+        path, look, count = self._frame_path(state), self.look, self.count
         try:
             state.frame = await anyio.to_thread.run_sync(
-                lambda: render_frame(slide, context=self.context, path=path)
+                lambda: render_frame(slide, look=look, count=count, path=path)
             )
         finally:
             state.frame_ready.set()
+
+    async def _draw_office_pages(self) -> None:
+        """Draw the one-slide decks LibreOffice is given, as many at a time as are waiting."""
+        office = self._office
+        assert office is not None
+        size = fit_size(self.look.size, FRAME_SIZE)
+        async with self._pages_out:
+            async for first in self._pages_out:
+                batch = [first]
+                while True:
+                    try:
+                        batch.append(self._pages_out.receive_nowait())
+                    except (anyio.WouldBlock, anyio.EndOfStream):
+                        break
+                try:
+                    pictures = await office.pictures(
+                        [deck for _, _, deck in batch], self.build_dir / "pages", size
+                    )
+                except RenderError:
+                    pictures = []  # painted by Pillow below instead
+                for number, (state, slide, _) in enumerate(batch):
+                    picture = pictures[number] if number < len(pictures) else None
+                    await self._office_frame(state, slide, picture)
+
+    async def _office_frame(self, state: _Slide, slide: SlideResult, picture: Path | None) -> None:
+        path = self._frame_path(state)
+        try:
+            if picture is not None:
+                state.frame = await anyio.to_thread.run_sync(_frame_from_picture, picture, path)
+                return
+        except OSError:
+            pass
+        finally:
+            if state.frame is not None:
+                state.frame_ready.set()
+        await self._guard(state.name, self._paint_frame, state, slide)
 
     async def _make_segment(self, state: _Slide, slide: SlideResult) -> None:
         await state.piece_ready.wait()
@@ -302,16 +430,23 @@ class StreamingDeckAssembler:
         if self._track_started:
             await self._track_done.wait()
         if self._errors:
-            await self._fail_keeping_pptx()
+            saved: dict[str, Path] = {}
+            if self._pptx is not None:
+                # The slides themselves are fine: keep the PPTX even when the media failed.
+                with contextlib.suppress(Exception):
+                    await self._save_pptx(saved)
+            raise self._failure(saved)
         speech = any(s.piece is not None and s.piece.speech_s > 0 for s in self._slides)
         files: dict[str, Path] = {}
         async with anyio.create_task_group() as tasks:
             if self._pptx is not None:
-                tasks.start_soon(self._save_pptx, files)
+                tasks.start_soon(self._save_pptx_and_pdf, files)
             if speech and self.options.subtitles:
                 tasks.start_soon(self._write_subtitles, files)
             if speech and self.options.video:
                 tasks.start_soon(self._join_video, files)
+        if self._errors:
+            raise self._failure(files)
         if speech and self.options.audio:
             files[DeckFileKind.MP3] = self.paths[DeckFileKind.MP3]
         await anyio.to_thread.run_sync(self._remove_build_dir)
@@ -324,16 +459,11 @@ class StreamingDeckAssembler:
             files=ordered,
         )
 
-    async def _fail_keeping_pptx(self) -> None:
-        kept = ""
-        if self._pptx is not None:
-            # The slides themselves are fine: keep the PPTX even when the media failed.
-            saved: dict[str, Path] = {}
-            with contextlib.suppress(Exception):
-                await self._save_pptx(saved)
-            if saved:
-                kept = f" The PPTX was still written to {saved[DeckFileKind.PPTX]}."
-        raise RenderError("Building the deck files failed: " + "; ".join(self._errors) + "." + kept)
+    def _failure(self, files: dict[str, Path]) -> RenderError:
+        message = "Building the deck files failed: " + "; ".join(self._errors) + "."
+        if DeckFileKind.PPTX in files:
+            message += f" The PPTX was still written to {files[DeckFileKind.PPTX]}."
+        return RenderError(message)
 
     def _offsets(self) -> list[float]:
         offsets, at = [], 0
@@ -345,8 +475,57 @@ class StreamingDeckAssembler:
 
     async def _save_pptx(self, files: dict[str, Path]) -> None:
         assert self._pptx is not None
-        path = self.paths[DeckFileKind.PPTX]
-        files[DeckFileKind.PPTX] = await anyio.to_thread.run_sync(self._pptx.save, path)
+        if self.options.pptx:
+            path = self.paths[DeckFileKind.PPTX]
+        else:  # only the PDF is wanted: the PPTX is its source
+            path = self.build_dir / f"{self.context.request.project}.pptx"
+        saved = await anyio.to_thread.run_sync(self._pptx.save, path)
+        if self.options.pptx:
+            files[DeckFileKind.PPTX] = saved
+        self._saved_pptx = saved
+
+    async def _save_pptx_and_pdf(self, files: dict[str, Path]) -> None:
+        await self._save_pptx(files)
+        if self.options.pdf:
+            try:
+                await self._write_pdf_file(files)
+            except Exception as error:
+                self._fail("the PDF", error)
+
+    async def _write_pdf_file(self, files: dict[str, Path]) -> None:
+        assert self._saved_pptx is not None
+        target = self.paths[DeckFileKind.PDF]
+        if self._office is not None:
+            try:
+                printed = await self._office.pdf(self._saved_pptx, self.build_dir / "pdf")
+                await anyio.to_thread.run_sync(os.replace, printed, target)
+                files[DeckFileKind.PDF] = target
+                return
+            except RenderError:
+                pass  # painted by Pillow below instead
+            await self._paint_missing_pages()
+        await self._title_ready.wait()
+        files[DeckFileKind.PDF] = await anyio.to_thread.run_sync(self._write_pdf, target)
+
+    async def _paint_missing_pages(self) -> None:
+        """Paint the pages LibreOffice was meant to print (it failed)."""
+        builder = self._pptx
+        assert builder is not None
+        self._title_page = await anyio.to_thread.run_sync(
+            self._paint_pages, [builder.title_scene()]
+        )
+        for state in self._slides:
+            scenes = builder.slide_scenes(state.index)
+            state.pdf_pages = await anyio.to_thread.run_sync(self._paint_pages, scenes)
+
+    def _write_pdf(self, target: Path) -> Path:
+        assert self._pptx is not None
+        pages = [*self._title_page]
+        for state in self._slides:
+            pages += state.pdf_pages
+        pages += self._paint_pages(self._pptx.credit_scenes())
+        data = pdf_bytes(pages, self.look.size, title=self.context.title)
+        return atomic_write_bytes(target, data)
 
     async def _write_subtitles(self, files: dict[str, Path]) -> None:
         cues = deck_cues(zip(self._offsets(), [s.cues for s in self._slides], strict=True))
@@ -370,3 +549,23 @@ class StreamingDeckAssembler:
 
     def _remove_build_dir(self) -> None:
         shutil.rmtree(self.build_dir, ignore_errors=True)
+
+
+def _result(state: _Slide) -> SlideResult:
+    assert state.result is not None
+    return state.result
+
+
+def _write(path: Path, data: bytes) -> None:
+    path.parent.mkdir(parents=True, exist_ok=True)
+    path.write_bytes(data)
+
+
+def _frame_from_picture(picture: Path, path: Path) -> Path:
+    """A LibreOffice page picture as a video frame (opaque, 16:9, pillarboxed when not)."""
+    with Image.open(picture) as source:
+        source.load()
+        page = source.convert("RGBA")
+    opaque = Image.new("RGBA", page.size, (255, 255, 255, 255))
+    opaque.alpha_composite(page)
+    return atomic_write_bytes(path, to_png(framed(opaque.convert("RGB"), FRAME_SIZE)))

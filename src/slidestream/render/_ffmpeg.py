@@ -2,7 +2,8 @@
 
 Nothing is asked of the system: no ffmpeg or ffprobe on ``PATH`` is needed. A process that is
 still running when its task is cancelled is killed and waited for, and outputs are written to
-temporary files that only replace their targets once ffmpeg has succeeded.
+temporary files that only replace their targets once ffmpeg has succeeded. Other tools
+(LibreOffice) run through the same :func:`run_process`.
 """
 
 from __future__ import annotations
@@ -22,7 +23,7 @@ from .._exceptions import RenderError
 from .._files import temporary_sibling
 from .._media import ffmpeg_exe
 
-__all__ = ["FfmpegPipe", "atomic_output", "ffmpeg_exe", "run_ffmpeg"]
+__all__ = ["FfmpegPipe", "atomic_output", "ffmpeg_exe", "run_ffmpeg", "run_process"]
 
 _STDERR_LIMIT = 4000
 
@@ -41,30 +42,38 @@ async def _stop(process: Process) -> None:
         await process.aclose()
 
 
-def _check(returncode: int | None, stderr: IO[bytes], what: str) -> None:
+def _check(returncode: int | None, stderr: IO[bytes], what: str, tool: str = "ffmpeg") -> None:
     if returncode != 0:
         stderr.seek(0, os.SEEK_END)
         stderr.seek(max(0, stderr.tell() - _STDERR_LIMIT))
         message = stderr.read().decode("utf-8", "replace").strip().splitlines()
         detail = message[-1] if message else f"exit status {returncode}"
-        raise RenderError(f"ffmpeg failed while {what}: {detail}")
+        raise RenderError(f"{tool} failed while {what}: {detail}")
 
 
-async def run_ffmpeg(args: Sequence[str | os.PathLike[str]], *, what: str) -> None:
-    """Run ffmpeg with ``args`` and wait for it; raise :class:`RenderError` if it fails.
+async def run_process(command: Sequence[str | os.PathLike[str]], *, what: str, tool: str) -> None:
+    """Run ``command`` and wait for it; raise :class:`RenderError` if it fails.
 
     ``what`` names the job in error messages ("encoding slide 3"). On cancellation the
     process is killed and waited for before the cancellation propagates.
     """
     with tempfile.TemporaryFile() as stderr:
         process = await anyio.open_process(
-            _command(args), stdin=subprocess.DEVNULL, stdout=subprocess.DEVNULL, stderr=stderr
+            [str(part) for part in command],
+            stdin=subprocess.DEVNULL,
+            stdout=subprocess.DEVNULL,
+            stderr=stderr,
         )
         try:
             await process.wait()
         finally:
             await _stop(process)
-        _check(process.returncode, stderr, what)
+        _check(process.returncode, stderr, what, tool)
+
+
+async def run_ffmpeg(args: Sequence[str | os.PathLike[str]], *, what: str) -> None:
+    """Run ffmpeg with ``args`` (see :func:`run_process`)."""
+    await run_process(_command(args), what=what, tool="ffmpeg")
 
 
 class FfmpegPipe:

@@ -6,7 +6,8 @@ the moment :meth:`~PptxDeckBuilder.add_slide` receives it (in any order), and on
 writes the file atomically. Text size, wrapping, continuation slides and image placement come
 from ``_layout.py``, the same rules the video frames follow; how the slides look is the
 :class:`~._pptx_style.DeckStyle`'s business: the built-in theme, or the user's template
-(``RenderOptions.template``).
+(``RenderOptions.template``). The builder also gives every page it made as a
+:class:`~._scene.Scene`, for a PDF painted without LibreOffice.
 """
 
 from __future__ import annotations
@@ -24,14 +25,17 @@ from .._models import ImageAsset, SlideResult, SlideScript
 from .._types import AudioFormat
 from ._assembler import AssemblyContext
 from ._audio import clip_as_mp3
+from ._frames import slide_number
 from ._imaging import PreparedImage, first_image, prepare_for_pptx
 from ._layout import Box, PagePlan, deck_subtitle, plan_pages
+from ._look import BuiltinLook
 from ._pptx_media import embed_audio, set_auto_advance
 from ._pptx_style import BuiltinStyle, ContentPage, DeckStyle
 from ._pptx_template import TemplateStyle
 from ._pptx_text import EMU_PER_PT
+from ._scene import Scene
 
-__all__ = ["CREDITS_TITLE", "PptxDeckBuilder", "open_style"]
+__all__ = ["CREDITS_TITLE", "PptxDeckBuilder", "frame_deck", "open_style"]
 
 TITLE_SLIDE_MS = 4000
 """How long the title slide stays up when the deck plays by itself."""
@@ -39,18 +43,61 @@ CREDITS_TITLE = "Image credits"
 
 
 def open_style(context: AssemblyContext) -> DeckStyle:
-    """The deck's look: the user's template when there is one, else the built-in theme."""
+    """The deck's look: the user's template when there is one, else the built-in theme.
+
+    Raises:
+        InvalidInputError: the template cannot be read.
+    """
     template = context.options.template
     if template is not None:
-        return TemplateStyle(Path(template))
-    return BuiltinStyle(context.title)
+        return TemplateStyle.open(Path(template))
+    return BuiltinStyle(BuiltinLook(context.title))
+
+
+def _picture(slide: SlideResult) -> tuple[ImageAsset | None, PreparedImage | None]:
+    asset = first_image(slide)
+    if asset is None:
+        return None, None
+    try:
+        return asset, prepare_for_pptx(asset)
+    except RenderError:
+        return None, None
+
+
+def _plans(
+    slide: SlideResult, style: DeckStyle, image: PreparedImage | None, *, max_pages: int | None
+) -> list[PagePlan]:
+    return plan_pages(
+        slide.script.title,
+        slide.script.bullets,
+        style.look.geometry(with_image=image is not None),
+        image_size=(image.width, image.height) if image is not None else None,
+        max_pages=max_pages,
+    )
+
+
+def frame_deck(template: bytes, slide: SlideResult, count: int) -> bytes:
+    """A one-slide PPTX of ``slide`` as a video frame shows it (one page, text shrunk).
+
+    ``template`` is a prepared template (:attr:`TemplateStyle.data`); LibreOffice draws the
+    result, so a templated video looks exactly like its PPTX.
+    """
+    style = TemplateStyle.reopen(template)
+    _, image = _picture(slide)
+    plan = _plans(slide, style, image, max_pages=1)[0]
+    picture = image if plan.image is not None else None
+    style.add_content_slide(ContentPage(plan, picture, slide_number(slide.index, count)))
+    out = io.BytesIO()
+    style.presentation.save(out)
+    return out.getvalue()
 
 
 @dataclass
 class _Entry:
-    """The PPTX slides made for one script (several when it continues)."""
+    """The PPTX slides made for one script (several when it continues), and their pages."""
 
     slide_ids: list[int]
+    pages: list[ContentPage] = field(default_factory=list)
     credits: list[ImageAsset] = field(default_factory=list)
 
 
@@ -59,18 +106,21 @@ class PptxDeckBuilder:
 
     Args:
         context: the run (title, options, slide count).
+        style: the deck's look in the PPTX (default: from ``context.options.template``).
     """
 
-    def __init__(self, context: AssemblyContext) -> None:
+    def __init__(self, context: AssemblyContext, style: DeckStyle | None = None) -> None:
         self.context = context
         self._lock = threading.Lock()
-        self._style = open_style(context)
-        self._prs = self._style.presentation
+        self.style = style or open_style(context)
+        self._prs = self.style.presentation
         self._entries: dict[int, _Entry] = {}
         self._narrated = False
         self._credit_ids: list[int] = []
+        self._credit_pages: list[ContentPage] = []
         subtitle = deck_subtitle(context.title, context.request.topic)
-        self._title_id = self._style.add_title_slide(context.title, subtitle).slide_id
+        self.title_plan = self.style.look.title_plan(context.title, subtitle)
+        self._title_id = self.style.add_title_slide(self.title_plan).slide_id
 
     # -- public ------------------------------------------------------------------------------
 
@@ -84,37 +134,29 @@ class PptxDeckBuilder:
             RenderError: the slide's narration cannot be decoded for embedding; the slide is
                 added without it first, so the deck is still complete.
         """
-        asset = first_image(slide)
-        image: PreparedImage | None = None
-        if asset is not None:
-            try:
-                image = prepare_for_pptx(asset)
-            except RenderError:
-                asset = None
-        plans = plan_pages(
-            slide.script.title,
-            slide.script.bullets,
-            self._style.geometry(with_image=image is not None),
-            image_size=(image.width, image.height) if image is not None else None,
-        )
+        asset, image = _picture(slide)
+        plans = _plans(slide, self.style, image, max_pages=None)
         audio: bytes | None = None
         problem: RenderError | None = None
         try:
             audio = self._narration(slide)
         except RenderError as err:
             problem = err
+        number = slide_number(slide.index, self.context.slide_count)
+        pages = [ContentPage(p, image if p.image is not None else None, number) for p in plans]
         with self._lock:
             if slide.index in self._entries:
                 self._remove(self._entries.pop(slide.index).slide_ids)
             ids = []
-            for plan in plans:
-                pptx_slide = self._add_content_slide(slide, plan, image)
+            for page in pages:
+                pptx_slide = self._add_content_slide(slide.script.narration, page)
                 ids.append(pptx_slide.slide_id)
-                if plan.page == 0 and audio is not None:
+                if page.plan.page == 0 and audio is not None:
                     self._embed(pptx_slide, slide, plans, audio)
                 elif audio is not None and slide.duration_s > 0:
-                    set_auto_advance(pptx_slide, self._page_ms(slide, plans, plan.page))
-            self._entries[slide.index] = _Entry(ids, [asset] if asset is not None else [])
+                    set_auto_advance(pptx_slide, self._page_ms(slide, plans, page.plan.page))
+            credits = [asset] if asset is not None else []
+            self._entries[slide.index] = _Entry(ids, pages, credits)
         if problem is not None:
             raise problem
 
@@ -132,6 +174,27 @@ class PptxDeckBuilder:
             out = io.BytesIO()
             self._prs.save(out)
         return atomic_write_bytes(path, out.getvalue())
+
+    def title_scene(self) -> Scene:
+        """The title slide as a scene."""
+        return self.style.look.title_scene(self.title_plan)
+
+    def slide_scenes(self, index: int) -> list[Scene]:
+        """The pages made for slide ``index`` (none before it is added), as scenes."""
+        with self._lock:
+            entry = self._entries.get(index)
+            pages = list(entry.pages) if entry is not None else []
+        return [self._scene(page) for page in pages]
+
+    def credit_scenes(self) -> list[Scene]:
+        """The image-credits pages as the last :meth:`save` wrote them, as scenes."""
+        with self._lock:
+            pages = list(self._credit_pages)
+        return [self._scene(page) for page in pages]
+
+    def _scene(self, page: ContentPage) -> Scene:
+        data = page.image.data if page.image is not None else None
+        return self.style.look.content_scene(page.plan, data, page.number)
 
     # -- deck structure ------------------------------------------------------------------------
 
@@ -157,22 +220,16 @@ class PptxDeckBuilder:
             id_list.append(by_id[slide_id])
         _ = self._prs.slides  # renames slide parts to slide1.xml, slide2.xml, ... in order
 
-    def _add_content_slide(
-        self, result: SlideResult, plan: PagePlan, image: PreparedImage | None
-    ) -> Slide:
-        number = ""
-        if result.index >= 0:
-            number = f"{result.index + 1} / {max(self.context.slide_count, result.index + 1)}"
-        with_image = image if plan.image is not None else None
-        slide = self._style.add_content_slide(ContentPage(plan, with_image, number))
+    def _add_content_slide(self, narration: str, page: ContentPage) -> Slide:
+        slide = self.style.add_content_slide(page)
         notes_frame = slide.notes_slide.notes_text_frame
         if notes_frame is not None:
-            notes_frame.text = result.script.narration if plan.page == 0 else "(continued)"
+            notes_frame.text = narration if page.plan.page == 0 else "(continued)"
         return slide
 
     def _add_credits(self) -> None:
         self._remove(self._credit_ids)
-        self._credit_ids = []
+        self._credit_ids, self._credit_pages = [], []
         lines = [
             line
             for index in sorted(self._entries)
@@ -181,12 +238,12 @@ class PptxDeckBuilder:
         ]
         if not lines:
             return
-        for plan in plan_pages(CREDITS_TITLE, lines, self._style.geometry(with_image=False)):
-            credits = SlideResult(
-                index=-1,
-                script=SlideScript(index=-1, title=CREDITS_TITLE, narration=CREDITS_TITLE + "."),
-            )
-            self._credit_ids.append(self._add_content_slide(credits, plan, None).slide_id)
+        credits = SlideScript(index=-1, title=CREDITS_TITLE, narration=CREDITS_TITLE + ".")
+        geometry = self.style.look.geometry(with_image=False)
+        for plan in plan_pages(credits.title, lines, geometry):
+            page = ContentPage(plan, None)
+            self._credit_pages.append(page)
+            self._credit_ids.append(self._add_content_slide(credits.narration, page).slide_id)
 
     # -- narration ---------------------------------------------------------------------------
 
@@ -215,7 +272,8 @@ class PptxDeckBuilder:
             audio,
             audio_format=AudioFormat.MP3,
             name=f"narration-{slide.index + 1}",
-            box=Box(width - 40, height - 40, 24, 24),
+            # Off the page: the narration plays, and no printed page shows a speaker icon.
+            box=Box(width + 12, height - 36, 24, 24),
             duration_ms=total_ms,
             slides=len(plans),
         )

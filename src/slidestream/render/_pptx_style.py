@@ -1,10 +1,10 @@
 """How a deck looks in the PPTX: one interface, two strategies.
 
 :class:`DeckStyle` is what the deck builder (``_pptx.py``) asks of a look: the presentation
-to add slides to, the geometry content slides are planned in, and how to write a title slide
+to add slides to, the :class:`~._look.Look` that plans pages, and how to write the title slide
 and a content page. :class:`BuiltinStyle` is slidestream's own 16:9 theme (Lato, the colours
 of ``_layout.THEME``, an accent rule, a footer); ``TemplateStyle`` (``_pptx_template.py``)
-uses the layouts, fonts and colours of the user's ``.pptx``.
+fills the placeholders of the user's template.
 """
 
 from __future__ import annotations
@@ -19,15 +19,8 @@ from pptx.presentation import Presentation as PresentationType
 from pptx.slide import Slide
 
 from ._imaging import PreparedImage
-from ._layout import (
-    THEME,
-    Box,
-    PagePlan,
-    SlideGeometry,
-    builtin_geometry,
-    cover_geometry,
-    fit_title,
-)
+from ._layout import THEME, Box, PagePlan, TitlePlan, cover_geometry
+from ._look import BuiltinLook, Look
 from ._pptx_text import (
     BulletStyle,
     TextStyle,
@@ -63,11 +56,12 @@ class DeckStyle(Protocol):
         """The presentation slides are added to (empty of slides)."""
         ...
 
-    def geometry(self, *, with_image: bool) -> SlideGeometry:
-        """Where a content slide's title, text and picture go."""
+    @property
+    def look(self) -> Look:
+        """The look that plans the pages (shared with the frame painter)."""
         ...
 
-    def add_title_slide(self, title: str, subtitle: str | None) -> Slide:
+    def add_title_slide(self, plan: TitlePlan) -> Slide:
         """Add the deck's title slide."""
         ...
 
@@ -82,10 +76,11 @@ _BULLET = BulletStyle(char="•", colour=THEME.accent, font="Arial")
 class BuiltinStyle:
     """slidestream's own theme: 16:9 (960 x 540 pt), Lato, light pages, a dark title slide."""
 
-    def __init__(self, deck_title: str) -> None:
-        self.deck_title = deck_title
+    def __init__(self, look: BuiltinLook) -> None:
+        self._look = look
         self._prs = Presentation()
-        self._prs.slide_width, self._prs.slide_height = emu(960), emu(540)
+        width, height = look.size
+        self._prs.slide_width, self._prs.slide_height = emu(width), emu(height)
         background = self._prs.slide_master.background.fill
         background.solid()
         background.fore_color.rgb = rgb(THEME.background)
@@ -99,47 +94,28 @@ class BuiltinStyle:
         return self._prs
 
     @property
-    def size(self) -> tuple[float, float]:
-        """The slide size in points."""
-        return 960.0, 540.0
+    def look(self) -> BuiltinLook:
+        """The built-in look."""
+        return self._look
 
-    def geometry(self, *, with_image: bool) -> SlideGeometry:
-        """The built-in content geometry (the same with and without a picture)."""
-        return builtin_geometry(*self.size)
-
-    def add_title_slide(self, title: str, subtitle: str | None) -> Slide:
+    def add_title_slide(self, plan: TitlePlan) -> Slide:
         """A dark page, the title growing upwards from a rule, the subtitle under it."""
         slide: Slide = self._prs.slides.add_slide(self._title_layout)
-        title_shape, subtitle_shape = slide.shapes.title, slide.placeholders[1]
+        title, subtitle = slide.shapes.title, slide.placeholders[1]
+        assert title is not None
         slide.background.fill.solid()
         slide.background.fill.fore_color.rgb = rgb(THEME.cover_background)
-        cover = cover_geometry(*self.size)
-        block = fit_title(
-            title,
-            cover.title,
-            max_size=cover.title_max,
-            min_size=cover.title_min,
-            max_lines=cover.title_lines,
-        )
-        self._rule(slide, cover.rule, THEME.accent)
-        assert title_shape is not None
-        place(title_shape, cover.title)
-        fill_text(
-            title_shape.text_frame,
-            block.lines,
-            block.size,
-            TextStyle(colour=THEME.cover_title, bold=True, font=FONT, anchor=MSO_ANCHOR.BOTTOM),
-        )
-        if subtitle:
-            place(subtitle_shape, cover.subtitle)
-            fill_text(
-                subtitle_shape.text_frame,
-                subtitle,
-                cover.subtitle_size,
-                TextStyle(colour=THEME.cover_subtitle, font=FONT),
-            )
+        self._rule(slide, cover_geometry(*self._look.size).rule, THEME.accent)
+        place(title, plan.title_box)
+        style = TextStyle(colour=THEME.cover_title, bold=True, font=FONT, anchor=MSO_ANCHOR.BOTTOM)
+        width = plan.title_box.w
+        fill_text(title.text_frame, plan.title.lines, plan.title.size, style, width=width)
+        if plan.subtitle is not None and plan.subtitle_box is not None:
+            place(subtitle, plan.subtitle_box)
+            style, sub = TextStyle(colour=THEME.cover_subtitle, font=FONT), plan.subtitle
+            fill_text(subtitle.text_frame, sub.lines, sub.size, style, width=plan.subtitle_box.w)
         else:
-            delete_shape(subtitle_shape)
+            delete_shape(subtitle)
         return slide
 
     def add_content_slide(self, page: ContentPage) -> Slide:
@@ -149,12 +125,9 @@ class BuiltinStyle:
         title, body = slide.shapes.title, slide.placeholders[1]
         assert title is not None
         place(title, plan.title_box)
-        fill_text(
-            title.text_frame,
-            plan.title.lines,
-            plan.title.size,
-            TextStyle(colour=THEME.title, bold=True, font=FONT, anchor=MSO_ANCHOR.BOTTOM),
-        )
+        style = TextStyle(colour=THEME.title, bold=True, font=FONT, anchor=MSO_ANCHOR.BOTTOM)
+        width = plan.title_box.w
+        fill_text(title.text_frame, plan.title.lines, plan.title.size, style, width=width)
         if plan.bullets:
             place(body, plan.body_box)
             fill_bullets(body.text_frame, plan, TextStyle(colour=THEME.text, font=FONT), _BULLET)
@@ -178,10 +151,10 @@ class BuiltinStyle:
         shape.name = "Accent"
 
     def _footer(self, slide: Slide, number: str) -> None:
-        width, height = self.size
+        width, height = self._look.size
         top = height - 38
         for text, box, align in (
-            (self.deck_title, Box(56, top, width * 0.6, 14), PP_ALIGN.LEFT),
+            (self._look.deck_title, Box(56, top, width * 0.6, 14), PP_ALIGN.LEFT),
             (number, Box(width - 56 - 120, top, 120, 14), PP_ALIGN.RIGHT),
         ):
             if not text:

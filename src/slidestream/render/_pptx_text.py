@@ -20,6 +20,7 @@ from pptx.util import Emu, Pt
 
 from ._imaging import PreparedImage
 from ._layout import Box, ImagePlacement, PagePlan, join_lines, line_pitch
+from ._typeface import LATO, Typeface
 
 __all__ = [
     "EMU_PER_PT",
@@ -81,7 +82,7 @@ class TextStyle:
     """How a block of text is written; ``None`` leaves the value to the template.
 
     ``insets`` are the frame's left, top, right and bottom margins in points; the plan's
-    box is the shape's box less these.
+    box is the shape's box less these. ``face`` is the typeface the plan measured with.
     """
 
     colour: RGB | None = None
@@ -90,6 +91,7 @@ class TextStyle:
     align: PP_ALIGN | None = PP_ALIGN.LEFT
     anchor: MSO_ANCHOR = MSO_ANCHOR.TOP
     insets: tuple[float, float, float, float] = (0.0, 0.0, 0.0, 0.0)
+    face: Typeface = LATO
 
 
 @dataclass(frozen=True)
@@ -101,13 +103,29 @@ class BulletStyle:
     font: str | None = None
 
 
-def _prepare(frame: TextFrame, style: TextStyle, *, shrink: bool) -> None:
+WRAP_TOLERANCE = 0.005
+"""Share of a line a viewer may measure wider than the plan and still break it the same."""
+
+
+def _prepare(frame: TextFrame, style: TextStyle, *, shrink: bool, width: float) -> None:
     """Wrap inside the box with the style's insets; ``shrink`` lets the viewer shrink text
-    that a substituted (wider) font makes overflow."""
+    that a substituted (wider) font makes overflow.
+
+    The plan wrapped lines at ``face.safety`` of the ``width`` (points) they may use; the
+    rest goes to the insets, so a viewer with the same font breaks lines where the plan
+    (and the video frame) does.
+    """
     frame.word_wrap = True
     frame.auto_size = MSO_AUTO_SIZE.TEXT_TO_FIT_SHAPE if shrink else MSO_AUTO_SIZE.NONE
     frame.vertical_anchor = style.anchor
     left, top, right, bottom = style.insets
+    slack = max(0.0, width * (1 - style.face.safety - WRAP_TOLERANCE))
+    if style.align == PP_ALIGN.CENTER:
+        left, right = left + slack / 2, right + slack / 2
+    elif style.align == PP_ALIGN.RIGHT:
+        left += slack
+    else:
+        right += slack
     frame.margin_left, frame.margin_top = emu(left), emu(top)
     frame.margin_right, frame.margin_bottom = emu(right), emu(bottom)
 
@@ -135,14 +153,20 @@ def _markers(p_pr: etree._Element, markers: list[etree._Element]) -> None:
 
 
 def fill_text(
-    frame: TextFrame, lines: list[str] | str, size: float, style: TextStyle, *, shrink: bool = False
+    frame: TextFrame,
+    lines: list[str] | str,
+    size: float,
+    style: TextStyle,
+    *,
+    width: float = 0.0,
+    shrink: bool = False,
 ) -> None:
     """Put text in ``frame`` as one paragraph at ``size`` points with exact line pitch.
 
     ``lines`` (the plan's wrapped lines) are joined back: the viewer wraps them again at
-    the same places, since the plan measured them with the same font.
+    the same places, since the plan measured them with the same font in ``width`` points.
     """
-    _prepare(frame, style, shrink=shrink)
+    _prepare(frame, style, shrink=shrink, width=width)
     frame.text = ""
     paragraph = frame.paragraphs[0]
     if style.align is not None:
@@ -177,7 +201,7 @@ def _bullet_markers(bullet: BulletStyle) -> list[etree._Element]:
 
 def fill_bullets(frame: TextFrame, plan: PagePlan, style: TextStyle, bullet: BulletStyle) -> None:
     """Write the plan's bullets: hanging indent, exact pitch, gaps, the same size throughout."""
-    _prepare(frame, style, shrink=True)
+    _prepare(frame, style, shrink=True, width=plan.body_box.w - plan.indent)
     frame.text = ""
     size = plan.body_size
     indent = str(round(plan.indent * EMU_PER_PT))
