@@ -8,9 +8,9 @@ from PIL import Image, ImageChops, ImageStat
 
 from slidestream.render._fallback import face_for, raqm_available
 from slidestream.render._frames import render_frame
+from slidestream.render._layout import THEME, builtin_geometry
 from slidestream.render._look import BuiltinLook
 from slidestream.render._paint import Canvas
-from slidestream.render._layout import THEME, builtin_geometry
 from tests._render_data import IMAGE_COLOUR, image_asset, slide
 
 SCALE = 2  # pixels per point at 1920 x 1080
@@ -36,7 +36,8 @@ def _ink(image: Image.Image, background: tuple[int, int, int] = THEME.background
 def test_a_frame_shows_title_bullets_and_image(tmp_path: Path) -> None:
     path = render_frame(
         slide(1, images=[image_asset(1200, 800)]),
-        look=LOOK, count=3,
+        look=LOOK,
+        count=3,
         path=tmp_path / "frames" / "slide-002.png",
     )
     assert path == tmp_path / "frames" / "slide-002.png"
@@ -77,7 +78,8 @@ def test_without_an_image_the_text_uses_the_full_width(tmp_path: Path) -> None:
 def test_other_sizes_scale_the_same_layout(tmp_path: Path) -> None:
     path = render_frame(
         slide(0, images=[image_asset()]),
-        look=LOOK, count=3,
+        look=LOOK,
+        count=3,
         path=tmp_path / "small.png",
         size=(960, 540),
     )
@@ -138,7 +140,8 @@ def test_a_cjk_title_uses_a_cjk_font_when_one_is_installed(tmp_path: Path) -> No
         pytest.skip("no CJK font installed (e.g. apt install fonts-noto-cjk); see docs/fonts.md")
     path = render_frame(
         slide(0, title="量子コンピュータの仕組み", bullets=["量子ビットは0と1を同時に表す"]),
-        look=LOOK, count=3,
+        look=LOOK,
+        count=3,
         path=tmp_path / "cjk.png",
     )
     geometry = builtin_geometry()

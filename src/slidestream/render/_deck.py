@@ -43,7 +43,7 @@ from ._assembler import AssemblyContext, DeckFiles
 from ._audio import SAMPLE_RATE, AudioPiece, make_piece, setup_pydub
 from ._ffmpeg import FfmpegPipe, atomic_output
 from ._frames import FRAME_SIZE, fit_size, framed, render_frame
-from ._libreoffice import LibreOffice, find_soffice
+from ._libreoffice import LibreOffice, find_soffice, stand_ins
 from ._look import Look
 from ._paint import paint, to_png
 from ._pdf import PdfPage, pdf_bytes
@@ -127,14 +127,9 @@ class StreamingDeckAssembler:
         wants_pages = self.options.pptx or self.options.pdf
         self._pptx = PptxDeckBuilder(context, self._style) if wants_pages else None
         soffice = None if self.options.page_renderer == "pillow" else find_soffice()
-        # A font the template names but this machine lacks was measured with a stand-in (a
-        # metric twin, else Lato): LibreOffice draws it with the same one, so its pages break
-        # lines where the frames and the PPTX plan do.
-        substitutes = {
-            face.family: face.drawn_as
-            for face in self.look.typefaces()
-            if face.drawn_as.casefold() != face.family.casefold()
-        }
+        # LibreOffice draws fonts this machine lacks with the stand-ins the plan measured, so
+        # its pages break lines where the frames and the PPTX plan do.
+        substitutes = stand_ins(self.look.typefaces())
         self._office = (
             LibreOffice(soffice, self.build_dir, substitutes=substitutes) if soffice else None
         )

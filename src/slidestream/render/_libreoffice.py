@@ -16,7 +16,7 @@ from __future__ import annotations
 import os
 import shutil
 import sys
-from collections.abc import Mapping, Sequence
+from collections.abc import Iterable, Mapping, Sequence
 from pathlib import Path
 from xml.sax.saxutils import escape
 
@@ -25,8 +25,9 @@ import anyio
 from .._exceptions import RenderError
 from ._ffmpeg import run_process
 from ._fonts import font_path
+from ._typeface import Typeface
 
-__all__ = ["CONVERT_TIMEOUT_S", "LibreOffice", "find_soffice"]
+__all__ = ["CONVERT_TIMEOUT_S", "LibreOffice", "find_soffice", "stand_ins"]
 
 CONVERT_TIMEOUT_S = 180.0
 """Longest a conversion may take before it is stopped (a stuck LibreOffice never returns)."""
@@ -53,6 +54,18 @@ def find_soffice() -> str | None:
         if Path(path).is_file():
             return path
     return None
+
+
+def stand_ins(faces: Iterable[Typeface]) -> dict[str, str]:
+    """The fonts LibreOffice must draw in place of others, so it measures as the plan did.
+
+    A family this machine lacks was measured with a stand-in (a metric twin, else Lato).
+    """
+    return {
+        face.family: face.drawn_as
+        for face in faces
+        if face.drawn_as.casefold() != face.family.casefold()
+    }
 
 
 def _png_filter(width: int, height: int) -> str:

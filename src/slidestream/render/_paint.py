@@ -2,8 +2,8 @@
 
 Text is drawn run by run (per-character font fallback, bidirectional reordering, see
 ``_fallback.py``) at the positions the layout plan gave, so the picture breaks lines where
-the PPTX does. A line of text at pitch ``p`` sits as CSS lays out a line box: the font's
-ascent and descent centred in the pitch, the baseline below the ascent.
+the PPTX does. A line of text at pitch ``p`` has its baseline the font's descent above the
+line's bottom, as LibreOffice lays out exactly spaced lines.
 """
 
 from __future__ import annotations
@@ -12,9 +12,10 @@ import functools
 import io
 from collections.abc import Sequence
 
+from fontTools.ttLib import TTCollection, TTFont, TTLibError
 from PIL import Image, ImageDraw, ImageFilter, ImageOps
 
-from ._fallback import direction, load_face, run_length, split_runs, visual_order
+from ._fallback import FontFace, direction, load_face, run_length, split_runs, visual_order
 from ._layout import Box, ImagePlacement
 from ._scene import (
     RGB,
@@ -37,16 +38,29 @@ SHADOW = (15, 23, 42)
 
 
 @functools.lru_cache(maxsize=64)
-def _vertical_metrics(face: Typeface, bold: bool) -> tuple[float, float]:
-    """Ascent and descent of ``face`` as shares of the font size."""
-    ascent, descent = load_face(face.face(bold=bold), 1000).getmetrics()
-    return ascent / 1000, descent / 1000
+def _descent(face: FontFace) -> float:
+    """The font's descent below the baseline (its ``hhea`` table) as a share of the size."""
+    try:
+        if face.path.lower().endswith(".ttc"):
+            collection = TTCollection(face.path, lazy=True)
+            try:
+                font = collection.fonts[face.index]
+                return float(-font["hhea"].descent / font["head"].unitsPerEm)
+            finally:
+                collection.close()
+        with TTFont(face.path, lazy=True) as font:
+            return float(-font["hhea"].descent / font["head"].unitsPerEm)
+    except (TTLibError, OSError, KeyError, IndexError, ZeroDivisionError):
+        return 0.2
 
 
 def baseline_offset(face: Typeface, size: float, pitch: float, *, bold: bool = False) -> float:
-    """How far below a line's top its baseline sits, in points."""
-    ascent, descent = _vertical_metrics(face, bold)
-    return (pitch - (ascent + descent) * size) / 2 + ascent * size
+    """How far below a line's top its baseline sits, in points.
+
+    With an exact line pitch, LibreOffice puts the baseline the font's descent above the
+    bottom of the line; so does this painter, so a frame matches the page it paints.
+    """
+    return pitch - _descent(face.face(bold=bold)) * size
 
 
 class Canvas:

@@ -1,4 +1,4 @@
-"""Write the template corpus the template tests use: ``python tests/data/templates/make_templates.py``.
+"""The template corpus of the template tests; rewrite it with ``python make_templates.py``.
 
 Each file imitates how one editor saves a template, made with python-pptx and by editing the
 XML where python-pptx has no API:
@@ -125,9 +125,7 @@ def set_master(prs: Presentation, *, shapes: list[str], bg: str, styles: str, cl
     master = prs.slide_masters[0]
     element = master.part._element
     csld = element.find(f"{{{P}}}cSld")
-    csld.getparent().replace(
-        csld, parse_xml(f'<p:cSld {NSDECL}>{bg}{tree(shapes)}</p:cSld>')
-    )
+    csld.getparent().replace(csld, parse_xml(f"<p:cSld {NSDECL}>{bg}{tree(shapes)}</p:cSld>"))
     old_map = element.find(f"{{{P}}}clrMap")
     element.replace(old_map, parse_xml(f"<p:clrMap {NSDECL} {clr_map}/>"))
     old_styles = element.find(f"{{{P}}}txStyles")
@@ -181,8 +179,7 @@ def level(
     attrs, inner = run_props(size_pt, colour, font, bold)
     margin = f' marL="{mar}" indent="-{mar}"' if mar else ""
     return (
-        f'<a:lvl1pPr algn="{algn}"{margin}>{bullet}<a:defRPr {attrs}>{inner}</a:defRPr>'
-        "</a:lvl1pPr>"
+        f'<a:lvl1pPr algn="{algn}"{margin}>{bullet}<a:defRPr {attrs}>{inner}</a:defRPr></a:lvl1pPr>'
     )
 
 
@@ -220,29 +217,63 @@ def libreoffice() -> Presentation:
         prs,
         bg=f"<p:bg><p:bgPr>{solid('FBF6EC')}<a:effectLst/></p:bgPr></p:bg>",
         shapes=[
-            sp(2, "PlaceHolder 1", title_box, ph=_ph("title", None),
-               body_pr='<a:bodyPr lIns="0" tIns="0" rIns="0" bIns="0" anchor="ctr"/>',
-               paras=sample("Click to edit the title text format", 40, colour=teal,
-                            font="Calibri", algn="ctr")),
-            sp(3, "PlaceHolder 2", body_box, ph=_ph("body", None),
-               body_pr='<a:bodyPr lIns="0" tIns="0" rIns="0" bIns="0" anchor="t"/>',
-               paras=sample("Click to edit the outline text format", 26, colour=grey,
-                            font="Calibri", mar=432000,
-                            bullet='<a:buFont typeface="Wingdings" charset="2"/>'
-                                   '<a:buChar char="\uf0a7"/>')),
-            sp(4, "PlaceHolder 3", (round(9.5 * CM), round(14.3 * CM), round(9 * CM), CM),
-               ph=_ph("ftr", 2)),
-            sp(5, "PlaceHolder 4", (round(20 * CM), round(14.3 * CM), round(6.5 * CM), CM),
-               ph=_ph("sldNum", 3)),
-            sp(6, "PlaceHolder 5", (round(1.4 * CM), round(14.3 * CM), round(6.5 * CM), CM),
-               ph=_ph("dt", 1)),
-        ],  # fmt: skip
+            sp(
+                2,
+                "PlaceHolder 1",
+                title_box,
+                ph=_ph("title", None),
+                body_pr='<a:bodyPr lIns="0" tIns="0" rIns="0" bIns="0" anchor="ctr"/>',
+                paras=sample(
+                    "Click to edit the title text format",
+                    40,
+                    colour=teal,
+                    font="Calibri",
+                    algn="ctr",
+                ),
+            ),
+            sp(
+                3,
+                "PlaceHolder 2",
+                body_box,
+                ph=_ph("body", None),
+                body_pr='<a:bodyPr lIns="0" tIns="0" rIns="0" bIns="0" anchor="t"/>',
+                paras=sample(
+                    "Click to edit the outline text format",
+                    26,
+                    colour=grey,
+                    font="Calibri",
+                    mar=432000,
+                    bullet='<a:buFont typeface="Wingdings" charset="2"/><a:buChar char="\uf0a7"/>',
+                ),
+            ),
+            sp(
+                4,
+                "PlaceHolder 3",
+                (round(9.5 * CM), round(14.3 * CM), round(9 * CM), CM),
+                ph=_ph("ftr", 2),
+            ),
+            sp(
+                5,
+                "PlaceHolder 4",
+                (round(20 * CM), round(14.3 * CM), round(6.5 * CM), CM),
+                ph=_ph("sldNum", 3),
+            ),
+            sp(
+                6,
+                "PlaceHolder 5",
+                (round(1.4 * CM), round(14.3 * CM), round(6.5 * CM), CM),
+                ph=_ph("dt", 1),
+            ),
+        ],
         styles="",
         clr_map='bg1="lt1" tx1="dk1" bg2="lt2" tx2="dk2" accent1="accent1" accent2="accent2" '
         'accent3="accent3" accent4="accent4" accent5="accent5" accent6="accent6" hlink="hlink" '
         'folHlink="folHlink"',
     )
-    stray = '<a:p><a:endParaRPr lang="en-US" sz="1800"><a:latin typeface="Calibri"/></a:endParaRPr></a:p>'
+    stray = (
+        '<a:p><a:endParaRPr lang="en-US" sz="1800"><a:latin typeface="Calibri"/>'
+        "</a:endParaRPr></a:p>"
+    )
     lo_body = '<a:bodyPr lIns="0" tIns="0" rIns="0" bIns="0"/>'
     footers = [
         sp(10, "PlaceHolder 3", None, ph=_ph("ftr", 2)),
@@ -254,37 +285,80 @@ def libreoffice() -> Presentation:
         prs,
         [
             layout_xml("Blank Slide", footers, kind="blank"),
-            layout_xml("Title Slide", [
-                sp(2, "PlaceHolder 1", title_box, ph=_ph("title", None), body_pr=lo_body,
-                   paras=stray),
-                sp(3, "PlaceHolder 2", body_box, ph=_ph("subTitle", None),
-                   body_pr='<a:bodyPr lIns="0" tIns="0" rIns="0" bIns="0" anchor="ctr"/>',
-                   paras=stray),
-                *footers,
-            ], kind="title"),
-            layout_xml("Title, Content", [
-                sp(2, "PlaceHolder 1", title_box, ph=_ph("title", None), body_pr=lo_body,
-                   paras=stray),
-                sp(3, "PlaceHolder 2", body_box, ph="<p:ph/>", body_pr=lo_body, paras=stray),
-                *footers,
-            ]),
-            layout_xml("Title, 2 Content", [
-                sp(2, "PlaceHolder 1", title_box, ph=_ph("title", None), body_pr=lo_body),
-                sp(3, "PlaceHolder 2", (body_box[0], body_box[1], half, body_box[3]),
-                   ph="<p:ph/>", body_pr=lo_body),
-                sp(4, "PlaceHolder 3", (body_box[0] + half + CM, body_box[1], half, body_box[3]),
-                   ph="<p:ph/>", body_pr=lo_body),
-                *footers,
-            ]),
-            layout_xml("Title Only", [
-                sp(2, "PlaceHolder 1", title_box, ph=_ph("title", None), body_pr=lo_body),
-                *footers,
-            ]),
-            layout_xml("Centered Text", [
-                sp(2, "PlaceHolder 1", body_box, ph=_ph("subTitle", None), body_pr=lo_body),
-                *footers,
-            ]),
-        ],  # fmt: skip
+            layout_xml(
+                "Title Slide",
+                [
+                    sp(
+                        2,
+                        "PlaceHolder 1",
+                        title_box,
+                        ph=_ph("title", None),
+                        body_pr=lo_body,
+                        paras=stray,
+                    ),
+                    sp(
+                        3,
+                        "PlaceHolder 2",
+                        body_box,
+                        ph=_ph("subTitle", None),
+                        body_pr='<a:bodyPr lIns="0" tIns="0" rIns="0" bIns="0" anchor="ctr"/>',
+                        paras=stray,
+                    ),
+                    *footers,
+                ],
+                kind="title",
+            ),
+            layout_xml(
+                "Title, Content",
+                [
+                    sp(
+                        2,
+                        "PlaceHolder 1",
+                        title_box,
+                        ph=_ph("title", None),
+                        body_pr=lo_body,
+                        paras=stray,
+                    ),
+                    sp(3, "PlaceHolder 2", body_box, ph="<p:ph/>", body_pr=lo_body, paras=stray),
+                    *footers,
+                ],
+            ),
+            layout_xml(
+                "Title, 2 Content",
+                [
+                    sp(2, "PlaceHolder 1", title_box, ph=_ph("title", None), body_pr=lo_body),
+                    sp(
+                        3,
+                        "PlaceHolder 2",
+                        (body_box[0], body_box[1], half, body_box[3]),
+                        ph="<p:ph/>",
+                        body_pr=lo_body,
+                    ),
+                    sp(
+                        4,
+                        "PlaceHolder 3",
+                        (body_box[0] + half + CM, body_box[1], half, body_box[3]),
+                        ph="<p:ph/>",
+                        body_pr=lo_body,
+                    ),
+                    *footers,
+                ],
+            ),
+            layout_xml(
+                "Title Only",
+                [
+                    sp(2, "PlaceHolder 1", title_box, ph=_ph("title", None), body_pr=lo_body),
+                    *footers,
+                ],
+            ),
+            layout_xml(
+                "Centered Text",
+                [
+                    sp(2, "PlaceHolder 1", body_box, ph=_ph("subTitle", None), body_pr=lo_body),
+                    *footers,
+                ],
+            ),
+        ],
     )
     set_theme(prs, colours={"dk1": "000000", "lt1": "FFFFFF"}, major="Calibri", minor="Calibri")
     return prs
@@ -321,38 +395,83 @@ def google_slides() -> Presentation:
     set_layouts(
         prs,
         [
-            layout_xml("TITLE", [
-                sp(2, "Shape 1", (311700, 744575, 8520600, 2052600), ph=_ph("ctrTitle", None),
-                   body_pr=ins.replace('anchor="t"', 'anchor="b"'),
-                   lst=level(52, algn="ctr")),
-                sp(3, "Shape 2", (311700, 2834125, 8520600, 792600), ph=_ph("subTitle", 1),
-                   body_pr=ins, lst=level(28, algn="ctr")),
-                number,
-            ], kind="title"),
-            layout_xml("SECTION_HEADER", [
-                sp(2, "Shape 1", (311700, 2150850, 8520600, 841800), ph=_ph("title", None),
-                   body_pr=ins.replace('anchor="t"', 'anchor="ctr"'), lst=level(36, algn="ctr")),
-                number,
-            ], kind="secHead"),
-            layout_xml("TITLE_AND_BODY", [
-                sp(2, "Shape 1", title_box, ph=_ph("title", None), body_pr=ins),
-                sp(3, "Shape 2", body_box, ph=_ph("body", 1), body_pr=ins),
-                number,
-            ]),
-            layout_xml("TITLE_AND_TWO_COLUMNS", [
-                sp(2, "Shape 1", title_box, ph=_ph("title", None), body_pr=ins),
-                sp(3, "Shape 2", (311700, 1152475, 3999900, 3416400), ph=_ph("body", 1),
-                   body_pr=ins),
-                sp(4, "Shape 3", (4832400, 1152475, 3999900, 3416400), ph=_ph("body", 2),
-                   body_pr=ins),
-                number,
-            ]),
-            layout_xml("TITLE_ONLY", [
-                sp(2, "Shape 1", title_box, ph=_ph("title", None), body_pr=ins),
-                number,
-            ], kind="titleOnly"),
+            layout_xml(
+                "TITLE",
+                [
+                    sp(
+                        2,
+                        "Shape 1",
+                        (311700, 744575, 8520600, 2052600),
+                        ph=_ph("ctrTitle", None),
+                        body_pr=ins.replace('anchor="t"', 'anchor="b"'),
+                        lst=level(52, algn="ctr"),
+                    ),
+                    sp(
+                        3,
+                        "Shape 2",
+                        (311700, 2834125, 8520600, 792600),
+                        ph=_ph("subTitle", 1),
+                        body_pr=ins,
+                        lst=level(28, algn="ctr"),
+                    ),
+                    number,
+                ],
+                kind="title",
+            ),
+            layout_xml(
+                "SECTION_HEADER",
+                [
+                    sp(
+                        2,
+                        "Shape 1",
+                        (311700, 2150850, 8520600, 841800),
+                        ph=_ph("title", None),
+                        body_pr=ins.replace('anchor="t"', 'anchor="ctr"'),
+                        lst=level(36, algn="ctr"),
+                    ),
+                    number,
+                ],
+                kind="secHead",
+            ),
+            layout_xml(
+                "TITLE_AND_BODY",
+                [
+                    sp(2, "Shape 1", title_box, ph=_ph("title", None), body_pr=ins),
+                    sp(3, "Shape 2", body_box, ph=_ph("body", 1), body_pr=ins),
+                    number,
+                ],
+            ),
+            layout_xml(
+                "TITLE_AND_TWO_COLUMNS",
+                [
+                    sp(2, "Shape 1", title_box, ph=_ph("title", None), body_pr=ins),
+                    sp(
+                        3,
+                        "Shape 2",
+                        (311700, 1152475, 3999900, 3416400),
+                        ph=_ph("body", 1),
+                        body_pr=ins,
+                    ),
+                    sp(
+                        4,
+                        "Shape 3",
+                        (4832400, 1152475, 3999900, 3416400),
+                        ph=_ph("body", 2),
+                        body_pr=ins,
+                    ),
+                    number,
+                ],
+            ),
+            layout_xml(
+                "TITLE_ONLY",
+                [
+                    sp(2, "Shape 1", title_box, ph=_ph("title", None), body_pr=ins),
+                    number,
+                ],
+                kind="titleOnly",
+            ),
             layout_xml("BLANK", [number], kind="blank"),
-        ],  # fmt: skip
+        ],
     )
     set_theme(
         prs,
@@ -461,9 +580,8 @@ def picture_layout() -> Presentation:
             sp(3, "Body", (64 * PT, 200 * PT, 896 * PT, 500 * PT), ph=_ph("body", 1)),
             sp(4, "Slide Number", (944 * PT, 720 * PT, 48 * PT, 28 * PT), ph=_ph("sldNum", 15)),
             pic(5, "Logo", logo_rid, (944 * PT, 24 * PT, 56 * PT, 56 * PT)),
-            sp(6, "Rule", (64 * PT, 176 * PT, 896 * PT, 3 * PT), fill=solid("0A84FF"),
-               text=False),
-        ],  # fmt: skip
+            sp(6, "Rule", (64 * PT, 176 * PT, 896 * PT, 3 * PT), fill=solid("0A84FF"), text=False),
+        ],
         styles=styles,
         clr_map='bg1="lt1" tx1="dk1" bg2="lt2" tx2="dk2" accent1="accent1" accent2="accent2" '
         'accent3="accent3" accent4="accent4" accent5="accent5" accent6="accent6" hlink="hlink" '
@@ -473,31 +591,62 @@ def picture_layout() -> Presentation:
     set_layouts(
         prs,
         [
-            layout_xml("Title & Subtitle", [
-                sp(2, "Title", (64 * PT, 240 * PT, 896 * PT, 160 * PT), ph=_ph("ctrTitle", None),
-                   body_pr='<a:bodyPr anchor="b"/>', lst=level(64, algn="ctr", bold=True)),
-                sp(3, "Subtitle", (64 * PT, 420 * PT, 896 * PT, 90 * PT),
-                   ph=_ph("subTitle", 13), lst=level(30, algn="ctr")),
-            ], kind="title", show_master=False),
-            layout_xml("Title & Bullets", [
-                sp(2, "Subheading", (64 * PT, 28 * PT, 600 * PT, 28 * PT), ph=_ph("body", 14),
-                   lst=level(14, colour=solid("0A84FF"))),
-                sp(3, "Title", title_box, ph=_ph("title", None)),
-                sp(4, "Body", (64 * PT, 200 * PT, 896 * PT, 500 * PT), ph=_ph("body", 13)),
-                number,
-            ]),
-            layout_xml("Title, Bullets & Photo", [
-                sp(3, "Title", title_box, ph=_ph("title", None)),
-                sp(4, "Body", (64 * PT, 200 * PT, 460 * PT, 500 * PT), ph=_ph("body", 13)),
-                sp(5, "Photo", (556 * PT, 200 * PT, 404 * PT, 500 * PT), ph=_ph("pic", 15)),
-                number,
-            ]),
-            layout_xml("Photo - Horizontal", [
-                sp(5, "Photo", (0, 0, w, h), ph=_ph("pic", 15)),
-                sp(3, "Title", (64 * PT, 600 * PT, 896 * PT, 110 * PT), ph=_ph("title", None)),
-            ], show_master=False),
+            layout_xml(
+                "Title & Subtitle",
+                [
+                    sp(
+                        2,
+                        "Title",
+                        (64 * PT, 240 * PT, 896 * PT, 160 * PT),
+                        ph=_ph("ctrTitle", None),
+                        body_pr='<a:bodyPr anchor="b"/>',
+                        lst=level(64, algn="ctr", bold=True),
+                    ),
+                    sp(
+                        3,
+                        "Subtitle",
+                        (64 * PT, 420 * PT, 896 * PT, 90 * PT),
+                        ph=_ph("subTitle", 13),
+                        lst=level(30, algn="ctr"),
+                    ),
+                ],
+                kind="title",
+                show_master=False,
+            ),
+            layout_xml(
+                "Title & Bullets",
+                [
+                    sp(
+                        2,
+                        "Subheading",
+                        (64 * PT, 28 * PT, 600 * PT, 28 * PT),
+                        ph=_ph("body", 14),
+                        lst=level(14, colour=solid("0A84FF")),
+                    ),
+                    sp(3, "Title", title_box, ph=_ph("title", None)),
+                    sp(4, "Body", (64 * PT, 200 * PT, 896 * PT, 500 * PT), ph=_ph("body", 13)),
+                    number,
+                ],
+            ),
+            layout_xml(
+                "Title, Bullets & Photo",
+                [
+                    sp(3, "Title", title_box, ph=_ph("title", None)),
+                    sp(4, "Body", (64 * PT, 200 * PT, 460 * PT, 500 * PT), ph=_ph("body", 13)),
+                    sp(5, "Photo", (556 * PT, 200 * PT, 404 * PT, 500 * PT), ph=_ph("pic", 15)),
+                    number,
+                ],
+            ),
+            layout_xml(
+                "Photo - Horizontal",
+                [
+                    sp(5, "Photo", (0, 0, w, h), ph=_ph("pic", 15)),
+                    sp(3, "Title", (64 * PT, 600 * PT, 896 * PT, 110 * PT), ph=_ph("title", None)),
+                ],
+                show_master=False,
+            ),
             layout_xml("Blank", [number], kind="blank"),
-        ],  # fmt: skip
+        ],
     )
     set_theme(prs, colours={"accent1": "0A84FF"}, major="Helvetica Neue", minor="Helvetica Neue")
     return prs
