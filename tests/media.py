@@ -151,3 +151,18 @@ def encode_clip(source: Path, audio_format: str, target: Path) -> Path:
         check=True,
     )  # fmt: skip
     return target
+
+
+def processes_with(text: str) -> list[int]:
+    """Process ids of running (not zombie) processes whose command line contains ``text``."""
+    found = []
+    for entry in Path("/proc").iterdir():
+        if not entry.name.isdigit():
+            continue
+        try:
+            cmdline = (entry / "cmdline").read_bytes()
+        except OSError:
+            continue
+        if text.encode() in cmdline:
+            found.append(int(entry.name))
+    return found

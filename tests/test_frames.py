@@ -6,7 +6,13 @@ from pathlib import Path
 import pytest
 from PIL import Image, ImageChops, ImageStat
 
-from slidestream.render._fallback import face_for, raqm_available
+from slidestream.render._fallback import (
+    bidi_levels,
+    face_for,
+    raqm_available,
+    split_runs,
+    visual_order,
+)
 from slidestream.render._frames import render_frame
 from slidestream.render._layout import THEME, builtin_geometry
 from slidestream.render._look import BuiltinLook
@@ -171,3 +177,50 @@ def test_the_fonts_doc_code_runs(capsys: pytest.CaptureFixture[str]) -> None:
     for block in blocks:
         exec(compile(block.split("```")[0], "docs/fonts.md", "exec"), {})
     assert "'Hello" in capsys.readouterr().out
+
+
+def _columns_with_ink(image: Image.Image) -> list[bool]:
+    grey = image.convert("L")
+    width, height = grey.size
+    pixels = grey.load()
+    return [any(pixels[x, y] < 128 for y in range(height)) for x in range(width)]
+
+
+def _gaps(image: Image.Image) -> list[int]:
+    """Widths (pixels) of the blank stretches between inked stretches, left to right."""
+    ink = _columns_with_ink(image)
+    start = ink.index(True)
+    end = len(ink) - ink[::-1].index(True)
+    gaps, run = [], 0
+    for column in ink[start:end]:
+        if column:
+            if run:
+                gaps.append(run)
+            run = 0
+        else:
+            run += 1
+    return gaps
+
+
+def test_right_to_left_words_keep_their_spaces_among_left_to_right_ones() -> None:
+    if face_for("ע", bold=False).is_lato:
+        pytest.skip("no installed font covers Hebrew (DejaVu Sans does)")
+    text = "Hello עולם world"
+    runs = visual_order(split_runs(text))
+    # The Hebrew word is reordered on its own: the spaces stay between the words.
+    assert [run.text for run in runs] == ["Hello ", "עולם", " world"]
+    assert [run.rtl for run in runs] == [False, True, False]
+    word_gap = min(_gaps(_line("Hello there world")))
+    widest = sorted(_gaps(_line(text)), reverse=True)[:2]
+    assert len(widest) == 2
+    assert all(gap >= 0.6 * word_gap for gap in widest)  # both spaces are still drawn
+
+
+def test_numbers_and_neutrals_follow_the_paragraph_direction() -> None:
+    assert bidi_levels("1 / 3") == [0] * 5  # a page number stays "1 / 3"
+    # A number after a Hebrew word goes with it; the spaces around them keep their places.
+    assert bidi_levels("Hello עולם 123 world") == [0] * 6 + [1] * 5 + [2] * 3 + [0] * 6
+    order = [run.text for run in visual_order(split_runs("a אב 12 c"))]
+    assert order == ["a ", "12", "אב ", " c"]
+    # Paragraphs read left to right, as PPTX viewers lay out a paragraph not marked RTL.
+    assert [r.text for r in visual_order(split_runs("שלום world"))] == ["שלום", " world"]

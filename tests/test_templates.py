@@ -30,7 +30,7 @@ from slidestream.render._pptx import PptxDeckBuilder
 from slidestream.render._pptx_template import TemplateStyle
 from slidestream.render._template import open_template
 from tests._render_data import assert_text_fits, context, image_asset, slide, wav_file
-from tests.media import FFMPEG
+from tests.media import FFMPEG, processes_with
 
 TEMPLATES = Path(__file__).parent / "data" / "templates"
 CORPUS = {
@@ -406,3 +406,31 @@ async def test_video_frames_look_like_the_pptx_pages_libreoffice_draws(
         painted_path = render_frame(result, look=look, count=2, path=tmp_path / f"p{number}.png")
         with Image.open(painted_path) as painted:
             assert _difference(painted.convert("RGB"), page_frame) < 3.0
+
+
+@pytest.mark.slow
+@pytest.mark.anyio
+@pytest.mark.skipif(
+    find_soffice() is None, reason="LibreOffice is not installed (apt install libreoffice-impress)"
+)
+async def test_cancelling_a_conversion_leaves_no_libreoffice_running(tmp_path: Path) -> None:
+    build(tmp_path, CORPUS["google-slides"], deck_slides())
+    office = LibreOffice(find_soffice() or "soffice", tmp_path / "office")
+    marker = str((tmp_path / "office").resolve())
+    started = anyio.Event()
+
+    async def watch(scope: anyio.CancelScope) -> None:
+        for _ in range(3000):  # LibreOffice shows up within a minute
+            if processes_with(marker):
+                started.set()
+                break
+            await anyio.sleep(0.02)
+        scope.cancel()
+
+    async with anyio.create_task_group() as tasks:
+        with anyio.CancelScope() as scope:
+            tasks.start_soon(watch, scope)
+            await office.pdf(tmp_path / "deck.pptx", tmp_path / "pdf")
+    assert started.is_set()
+    assert processes_with(marker) == []
+    assert not (tmp_path / "pdf" / "deck.pdf").exists()

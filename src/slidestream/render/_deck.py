@@ -122,20 +122,10 @@ class StreamingDeckAssembler:
         self.received: list[int] = []
         """Slide indexes in the order they were handed over."""
         self._media = self.options.audio or self.options.video or self.options.subtitles
-        self._style = open_style(context)
-        self.look: Look = self._style.look
-        wants_pages = self.options.pptx or self.options.pdf
-        self._pptx = PptxDeckBuilder(context, self._style) if wants_pages else None
-        soffice = None if self.options.page_renderer == "pillow" else find_soffice()
-        # LibreOffice draws fonts this machine lacks with the stand-ins the plan measured, so
-        # its pages break lines where the frames and the PPTX plan do.
-        substitutes = stand_ins(self.look.typefaces())
-        self._office = (
-            LibreOffice(soffice, self.build_dir, substitutes=substitutes) if soffice else None
-        )
-        self._template = self._style.data if isinstance(self._style, TemplateStyle) else None
-        self._office_frames = bool(self._office and self._template and self.options.video)
-        self._painted_pdf = self.options.pdf and self._office is None
+        self._pptx: PptxDeckBuilder | None = None
+        self._office: LibreOffice | None = None
+        self._template: bytes | None = None
+        self._office_frames = self._painted_pdf = False
         self._title_page: list[PdfPage] = []
         self._saved_pptx: Path | None = None
         self._slides: list[_Slide] = []
@@ -143,8 +133,25 @@ class StreamingDeckAssembler:
         self._track_started = False
         self._task_group: TaskGroup | None = None
 
+    def _open(self) -> None:
+        """Read the look (a template is parsed here) and start the PPTX: in a worker thread."""
+        style = open_style(self.context)
+        self.look: Look = style.look
+        if self.options.pptx or self.options.pdf:
+            self._pptx = PptxDeckBuilder(self.context, style)
+        soffice = None if self.options.page_renderer == "pillow" else find_soffice()
+        if soffice:
+            # LibreOffice draws fonts this machine lacks with the stand-ins the plan measured,
+            # so its pages break lines where the frames and the PPTX plan do.
+            substitutes = stand_ins(self.look.typefaces())
+            self._office = LibreOffice(soffice, self.build_dir, substitutes=substitutes)
+        self._template = style.data if isinstance(style, TemplateStyle) else None
+        self._office_frames = bool(self._office and self._template and self.options.video)
+        self._painted_pdf = self.options.pdf and self._office is None
+
     async def __aenter__(self) -> StreamingDeckAssembler:
         setup_pydub()
+        await anyio.to_thread.run_sync(self._open)
         self._limiter = anyio.CapacityLimiter(self.options.video_workers)
         self._pptx_lock = anyio.Lock()
         self._slides = [_Slide(index) for index in range(self.count)]

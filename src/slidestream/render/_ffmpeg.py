@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import contextlib
 import os
+import signal
 import subprocess
 import tempfile
 from collections.abc import Iterator, Sequence
@@ -32,12 +33,19 @@ def _command(args: Sequence[str | os.PathLike[str]]) -> list[str]:
     return [ffmpeg_exe(), "-hide_banner", "-nostdin", "-loglevel", "error", "-y", *map(str, args)]
 
 
-async def _stop(process: Process) -> None:
-    """Kill ``process`` if it still runs, wait for it and close its pipes (even if cancelled)."""
+async def _stop(process: Process, *, group: bool = False) -> None:
+    """Kill ``process`` if it still runs, wait for it and close its pipes (even if cancelled).
+
+    With ``group``, the process leads a process group of its own and the whole group is
+    killed: LibreOffice's ``soffice`` starts the real office as a child.
+    """
     with anyio.CancelScope(shield=True):
         if process.returncode is None:
-            with contextlib.suppress(ProcessLookupError):
-                process.kill()
+            with contextlib.suppress(ProcessLookupError, PermissionError):
+                if group and hasattr(os, "killpg"):
+                    os.killpg(process.pid, signal.SIGKILL)
+                else:
+                    process.kill()
         await process.wait()
         await process.aclose()
 
@@ -51,11 +59,14 @@ def _check(returncode: int | None, stderr: IO[bytes], what: str, tool: str = "ff
         raise RenderError(f"{tool} failed while {what}: {detail}")
 
 
-async def run_process(command: Sequence[str | os.PathLike[str]], *, what: str, tool: str) -> None:
+async def run_process(
+    command: Sequence[str | os.PathLike[str]], *, what: str, tool: str, group: bool = False
+) -> None:
     """Run ``command`` and wait for it; raise :class:`RenderError` if it fails.
 
     ``what`` names the job in error messages ("encoding slide 3"). On cancellation the
-    process is killed and waited for before the cancellation propagates.
+    process (with ``group``, its whole process group) is killed and waited for before the
+    cancellation propagates.
     """
     with tempfile.TemporaryFile() as stderr:
         process = await anyio.open_process(
@@ -63,11 +74,12 @@ async def run_process(command: Sequence[str | os.PathLike[str]], *, what: str, t
             stdin=subprocess.DEVNULL,
             stdout=subprocess.DEVNULL,
             stderr=stderr,
+            start_new_session=group,
         )
         try:
             await process.wait()
         finally:
-            await _stop(process)
+            await _stop(process, group=group)
         _check(process.returncode, stderr, what, tool)
 
 

@@ -143,7 +143,7 @@ class LibreOffice:
             await anyio.to_thread.run_sync(self._prepare_profile, profile)
             try:
                 with anyio.fail_after(CONVERT_TIMEOUT_S):
-                    await run_process(command, what=what, tool="LibreOffice")
+                    await run_process(command, what=what, tool="LibreOffice", group=True)
             except TimeoutError:
                 raise RenderError(
                     f"LibreOffice took longer than {CONVERT_TIMEOUT_S:.0f} s while {what}"

@@ -18,6 +18,7 @@ from ._layout import (
     Box,
     PagePlan,
     SlideGeometry,
+    TextBlock,
     TitlePlan,
     builtin_geometry,
     cover_geometry,
@@ -182,6 +183,20 @@ class BuiltinLook:
         return Scene(width, height, Solid(THEME.background), tuple(items))
 
 
+def _fit(text: str, spot: Spot, *, floor: float, least: int) -> TextBlock:
+    """``text`` in up to three lines in ``spot``, from its size down to ``floor`` of it."""
+    size = round(spot.text.size)
+    return fit_title(
+        text,
+        spot.inner,
+        max_size=size,
+        min_size=max(least, min(size, round(size * floor))),
+        max_lines=3,
+        bold=spot.text.bold,
+        face=spot.text.face,
+    )
+
+
 def _text(spot: Spot, box: Box, lines: list[str], size: float) -> TextItem:
     look = spot.text
     return TextItem(
@@ -217,28 +232,10 @@ class TemplateLook:
         if look.title is None:
             box = builtin_geometry(*self.size).title
             return TitlePlan(fit_title(title, box, max_size=40, min_size=20, max_lines=3), box)
-        size = round(look.title.text.size)
-        block = fit_title(
-            title,
-            look.title.inner,
-            max_size=size,
-            min_size=max(14, min(size, round(size * 0.5))),
-            max_lines=3,
-            bold=look.title.text.bold,
-            face=look.title.text.face,
-        )
+        block = _fit(title, look.title, floor=0.5, least=14)
         if not subtitle or look.subtitle is None:
             return TitlePlan(block, look.title.inner)
-        sub_size = round(look.subtitle.text.size)
-        sub = fit_title(
-            subtitle,
-            look.subtitle.inner,
-            max_size=sub_size,
-            min_size=max(10, min(sub_size, round(sub_size * 0.6))),
-            max_lines=3,
-            bold=look.subtitle.text.bold,
-            face=look.subtitle.text.face,
-        )
+        sub = _fit(subtitle, look.subtitle, floor=0.6, least=10)
         return TitlePlan(block, look.title.inner, sub, look.subtitle.inner)
 
     def title_scene(self, plan: TitlePlan) -> Scene:

@@ -10,7 +10,7 @@ fills the placeholders of the user's template.
 from __future__ import annotations
 
 from dataclasses import dataclass
-from typing import Protocol
+from typing import Generic, Protocol, TypeVar
 
 from pptx import Presentation
 from pptx.enum.shapes import MSO_SHAPE
@@ -33,7 +33,7 @@ from ._pptx_text import (
     rgb,
 )
 
-__all__ = ["FONT", "BuiltinStyle", "ContentPage", "DeckStyle"]
+__all__ = ["FONT", "BuiltinStyle", "ContentPage", "DeckStyle", "StyleBase"]
 
 FONT = "Lato"
 RGB = tuple[int, int, int]
@@ -71,14 +71,32 @@ class DeckStyle(Protocol):
 
 
 _BULLET = BulletStyle(char="•", colour=THEME.accent, font="Arial")
+AnyLook = TypeVar("AnyLook", bound=Look)
 
 
-class BuiltinStyle:
+class StyleBase(Generic[AnyLook]):
+    """What every style holds: the presentation it fills and the look that plans it."""
+
+    def __init__(self, presentation: PresentationType, look: AnyLook) -> None:
+        self._prs = presentation
+        self._look = look
+
+    @property
+    def presentation(self) -> PresentationType:
+        """The presentation slides are added to."""
+        return self._prs
+
+    @property
+    def look(self) -> AnyLook:
+        """The look that plans the pages."""
+        return self._look
+
+
+class BuiltinStyle(StyleBase[BuiltinLook]):
     """slidestream's own theme: 16:9 (960 x 540 pt), Lato, light pages, a dark title slide."""
 
     def __init__(self, look: BuiltinLook) -> None:
-        self._look = look
-        self._prs = Presentation()
+        super().__init__(Presentation(), look)
         width, height = look.size
         self._prs.slide_width, self._prs.slide_height = emu(width), emu(height)
         background = self._prs.slide_master.background.fill
@@ -87,16 +105,6 @@ class BuiltinStyle:
         layouts = self._prs.slide_layouts
         self._title_layout = layouts[0]  # the default template's "Title Slide"
         self._content_layout = layouts[1]  # "Title and Content"
-
-    @property
-    def presentation(self) -> PresentationType:
-        """The presentation slides are added to."""
-        return self._prs
-
-    @property
-    def look(self) -> BuiltinLook:
-        """The built-in look."""
-        return self._look
 
     def add_title_slide(self, plan: TitlePlan) -> Slide:
         """A dark page, the title growing upwards from a rule, the subtitle under it."""

@@ -25,7 +25,7 @@ from ._imaging import PreparedImage
 from ._layout import Box, ImagePlacement, TitlePlan
 from ._look import BULLET_FONT, TemplateLook
 from ._pptx_layouts import LayoutLook, choose_layouts
-from ._pptx_style import ContentPage
+from ._pptx_style import ContentPage, StyleBase
 from ._pptx_text import (
     BulletStyle,
     TextStyle,
@@ -68,7 +68,7 @@ def _style(look: TextLook | None) -> TextStyle:
     )
 
 
-class TemplateStyle:
+class TemplateStyle(StyleBase[TemplateLook]):
     """A deck in the layouts, fonts and colours of a template.
 
     Args:
@@ -77,9 +77,8 @@ class TemplateStyle:
     """
 
     def __init__(self, presentation: PresentationType, data: bytes) -> None:
-        self._prs = presentation
+        super().__init__(presentation, TemplateLook(choose_layouts(presentation)))
         self.data = data
-        self._look = TemplateLook(choose_layouts(self._prs))
 
     @classmethod
     def open(cls, path: Path) -> TemplateStyle:
@@ -94,16 +93,6 @@ class TemplateStyle:
     def reopen(cls, data: bytes) -> TemplateStyle:
         """Another style (a new, empty deck) from the prepared bytes of one."""
         return cls(Presentation(io.BytesIO(data)), data)
-
-    @property
-    def presentation(self) -> PresentationType:
-        """The presentation slides are added to."""
-        return self._prs
-
-    @property
-    def look(self) -> TemplateLook:
-        """The template's look."""
-        return self._look
 
     def _slide(self, look: LayoutLook, keep: list[Spot | None]) -> tuple[Slide, dict[int, Shape]]:
         """A new slide of ``look``'s layout with only the placeholders in ``keep``."""
