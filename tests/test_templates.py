@@ -413,6 +413,7 @@ async def test_video_frames_look_like_the_pptx_pages_libreoffice_draws(
 @pytest.mark.skipif(
     find_soffice() is None, reason="LibreOffice is not installed (apt install libreoffice-impress)"
 )
+@pytest.mark.parametrize("anyio_backend", ["asyncio", "trio"])
 async def test_cancelling_a_conversion_leaves_no_libreoffice_running(tmp_path: Path) -> None:
     build(tmp_path, CORPUS["google-slides"], deck_slides())
     office = LibreOffice(find_soffice() or "soffice", tmp_path / "office")
@@ -434,3 +435,30 @@ async def test_cancelling_a_conversion_leaves_no_libreoffice_running(tmp_path: P
     assert started.is_set()
     assert processes_with(marker) == []
     assert not (tmp_path / "pdf" / "deck.pdf").exists()
+
+
+@pytest.mark.anyio
+async def test_when_libreoffice_fails_pillow_paints_the_frames_and_the_pdf(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    broken = tmp_path / "soffice"
+    broken.write_text("#!/bin/sh\necho 'cannot start' >&2\nexit 1\n", encoding="utf-8")
+    broken.chmod(0o755)
+    monkeypatch.setenv("SLIDESTREAM_SOFFICE", str(broken))
+    clips = tmp_path / "clips"
+    clips.mkdir()
+    slides = [slide(0, audio=wav_file(clips, 0, 1.0), duration_s=1.0)]
+    ctx = AssemblyContext(
+        request=DeckRequest(topic=TOPIC, project="deck"),
+        title=DECK_TITLE,
+        project_dir=tmp_path / "deck",
+        options=RenderOptions(template=CORPUS["google-slides"], subtitles=False, audio=False),
+        slide_count=1,
+    )
+    async with StreamingDeckAssembler(ctx) as assembler:
+        await assembler.add_slide(slides[0])
+        files = await assembler.finish(slides)
+    assert set(files.files) == {"pptx", "pdf", "mp4"}
+    pdf = files.files["pdf"].read_bytes()
+    assert b"/DCTDecode" in pdf  # painted pages
+    assert len(re.findall(rb"/Type\s*/Page[^s]", pdf)) == 2  # the title and the slide
