@@ -197,6 +197,12 @@ def _add_run_options(command: argparse.ArgumentParser) -> None:
     )
     command.add_argument("--audience", help="who the deck is for, e.g. 'high-school students'")
     command.add_argument("--tone", help="how it should sound, e.g. 'friendly' or 'formal'")
+    command.add_argument(
+        "--template",
+        metavar="FILE",
+        type=Path,
+        help="a .pptx or .potx whose layouts, fonts, colours and background the deck uses",
+    )
     command.add_argument("--no-video", action="store_true", help="skip the MP4")
     command.add_argument(
         "--sequential", action="store_true", help="run the sequential baseline instead of streaming"
@@ -314,7 +320,7 @@ async def _make(args: argparse.Namespace, console: Console) -> int:
         max_concurrent_images=args.max_concurrent_images,
         max_concurrent_tts=args.max_concurrent_tts,
         output_dir=args.out,
-        render_options=RenderOptions(video=not args.no_video),
+        render_options=RenderOptions(video=not args.no_video, template=args.template),
     )
     printer = _Printer(console)
     console.print(
