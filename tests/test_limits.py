@@ -445,3 +445,11 @@ def test_limits_travel_to_other_processes_as_their_configuration() -> None:
     copy = pickle.loads(pickle.dumps(limits))
     assert repr(copy) == repr(limits)
     assert "services={'edge-tts': 3}" in repr(copy)
+
+
+def test_figures_outside_an_event_loop_are_those_of_the_loop_used_last() -> None:
+    limits = Limits(tts=2)
+    anyio.run(run_deck, limits, FakeTTSProvider(), 3)
+    figures = limits.statistics("test-tts")
+    assert (figures.calls, figures.peak_in_flight, figures.in_flight) == (3, 2, 0)
+    assert Limits(tts=2).statistics()[ServiceKey.CPU].calls == 0
