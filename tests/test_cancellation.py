@@ -8,14 +8,13 @@ import anyio
 import pytest
 
 import slidestream as ss
-from slidestream.testing import (
-    CallRecorder,
-    FakeImageProvider,
-    FakeStreamingScriptProvider,
-    FakeTTSProvider,
-)
+from slidestream.testing import FakeStreamingScriptProvider, FakeTTSProvider
+
+from .scripted import Timeline, gated_pipeline
 
 pytestmark = pytest.mark.anyio
+
+SLIDES = 8
 
 
 @pytest.fixture(params=["asyncio", "trio"])
@@ -23,15 +22,19 @@ def anyio_backend(request: pytest.FixtureRequest) -> str:
     return str(request.param)
 
 
-def slow_pipeline(tmp_path: Path, recorder: CallRecorder) -> ss.StreamingPipeline:
-    # Slide 0 completes quickly; everything else is slow, so work is in flight at the break.
-    return ss.StreamingPipeline(
-        script_provider=FakeStreamingScriptProvider(
-            slides=8, script_latency=lambda i: 0.0 if i == 0 else 0.2, recorder=recorder
-        ),
-        image_provider=FakeImageProvider(latency=0.0, size=(32, 18), recorder=recorder),
-        tts_provider=FakeTTSProvider(latency=lambda i: 0.0 if i == 0 else 5.0, recorder=recorder),
-        output_dir=tmp_path,
+def held_pipeline(tmp_path: Path, timeline: Timeline) -> ss.StreamingPipeline:
+    """Every script arrives at once; slide 0 completes, every other slide's work is held."""
+    for index in range(1, SLIDES):
+        timeline.hold("images", index)
+        timeline.hold("tts", index)
+    # Room for every slide at once, so slide 0 never queues behind a held call.
+    return gated_pipeline(
+        timeline,
+        tmp_path,
+        slides=SLIDES,
+        assembler=None,
+        max_concurrent_images=SLIDES,
+        max_concurrent_tts=SLIDES,
     )
 
 
@@ -39,73 +42,94 @@ def task_count() -> int:
     return len(anyio.get_running_tasks())
 
 
-async def test_break_after_the_first_slide_stops_everything(tmp_path: Path) -> None:
-    recorder = CallRecorder()
-    tasks_before = task_count()
-    first: ss.SlideResult | None = None
-    async with slow_pipeline(tmp_path, recorder).stream("Cancel me") as events:
-        async for event in events:
-            if isinstance(event, ss.SlideResult):
-                first = event
-                break
-    # The block is left: nothing runs any more.
-    assert first is not None and first.index == 0
+def assert_nothing_left(timeline: Timeline, tasks_before: int) -> None:
+    recorder = timeline.recorder
     assert recorder.running == 0
     assert all(call.end is not None for call in recorder.calls)
     assert task_count() == tasks_before
-    started = len(recorder.calls)
-    await anyio.sleep(0.3)
-    assert len(recorder.calls) == started, "a provider call started after the block was left"
+
+
+async def test_break_after_the_first_slide_stops_everything(tmp_path: Path) -> None:
+    timeline = Timeline()
+    tasks_before = task_count()
+    first: ss.SlideResult | None = None
+    with anyio.fail_after(30):
+        async with held_pipeline(tmp_path, timeline).stream("Cancel me") as events:
+            async for event in events:
+                if isinstance(event, ss.SlideResult):
+                    first = event
+                    break
+    # The block is left: nothing runs any more, and the held calls were cancelled.
+    assert first is not None and first.index == 0
+    assert_nothing_left(timeline, tasks_before)
+    held = [c for c in timeline.recorder.calls if c.stage in ("images", "tts") and c.index > 0]
+    assert held and all(call.outcome == "cancelled" for call in held)
     assert events.deck is None
     leftovers = [p.name for p in (tmp_path / "cancel-me").rglob("*.tmp")]
     assert leftovers == []
 
 
 async def test_an_exception_in_the_block_cancels_and_propagates_unchanged(tmp_path: Path) -> None:
-    recorder = CallRecorder()
+    timeline = Timeline()
     tasks_before = task_count()
-    with pytest.raises(KeyError, match="mine"):
-        async with slow_pipeline(tmp_path, recorder).stream("Raise") as events:
+    with pytest.raises(KeyError, match="mine"), anyio.fail_after(30):
+        async with held_pipeline(tmp_path, timeline).stream("Raise") as events:
             async for event in events:
                 if isinstance(event, ss.SlideResult):
                     raise KeyError("mine")
-    assert recorder.running == 0
-    assert task_count() == tasks_before
+    assert_nothing_left(timeline, tasks_before)
 
 
 async def test_cancelling_the_consumer_cancels_the_run(tmp_path: Path) -> None:
-    recorder = CallRecorder()
+    timeline = Timeline()
     tasks_before = task_count()
-    with anyio.move_on_after(0.3) as scope:
-        await slow_pipeline(tmp_path, recorder).run("Timeout")
+    pipeline = held_pipeline(tmp_path, timeline)
+    with anyio.fail_after(30), anyio.CancelScope() as scope:
+        async with anyio.create_task_group() as task_group:
+
+            async def cancel_once_slide_one_is_spoken() -> None:
+                await timeline.done("tts", 0).wait()
+                scope.cancel()
+
+            task_group.start_soon(cancel_once_slide_one_is_spoken)
+            await pipeline.run("Timeout")
     assert scope.cancelled_caught
-    assert recorder.running == 0
-    assert any(call.outcome == "cancelled" for call in recorder.calls)
-    assert task_count() == tasks_before
-    started = len(recorder.calls)
-    await anyio.sleep(0.3)
-    assert len(recorder.calls) == started
+    assert_nothing_left(timeline, tasks_before)
+    assert any(call.outcome == "cancelled" for call in timeline.recorder.calls)
 
 
-async def test_plain_async_for_with_aclose(tmp_path: Path) -> None:
-    recorder = CallRecorder()
+async def test_bare_async_for_and_break_is_refused_and_starts_no_work(tmp_path: Path) -> None:
+    # Before, this started the run from __anext__ and left its tasks running after the
+    # break (under trio it ended in an internal error).
+    timeline = Timeline()
     tasks_before = task_count()
-    events = slow_pipeline(tmp_path, recorder).stream("Plain")
-    async for event in events:
-        if isinstance(event, ss.SlideResult):
-            break
-    await events.aclose()
-    assert recorder.running == 0
+    events = held_pipeline(tmp_path, timeline).stream("Bare")
+    with pytest.raises(RuntimeError, match=r"async with pipeline\.stream\(\.\.\.\) as events:"):
+        async for event in events:
+            if isinstance(event, ss.SlideResult):
+                break
+    assert timeline.recorder.calls == []
     assert task_count() == tasks_before
+    assert not (tmp_path / "bare").exists()
+    # Nothing was started, so the same stream can still be used the right way.
+    async with events:
+        async for event in events:
+            if isinstance(event, ss.SlideResult):
+                break
+    assert_nothing_left(timeline, tasks_before)
 
 
-async def test_plain_async_for_runs_to_the_end(tmp_path: Path) -> None:
+async def test_a_bare_comprehension_is_refused_too(tmp_path: Path) -> None:
     pipeline = ss.StreamingPipeline(
         script_provider=FakeStreamingScriptProvider(slides=2),
         tts_provider=FakeTTSProvider(),
         output_dir=tmp_path,
     )
-    kinds = [event.kind async for event in pipeline.stream("Plain end")]
+    with pytest.raises(RuntimeError, match="async with"):
+        _ = [event.kind async for event in pipeline.stream("Plain end")]
+    assert not (tmp_path / "plain-end").exists()
+    async with pipeline.stream("Plain end") as events:
+        kinds = [event.kind async for event in events]
     assert kinds[0] == "outline" and kinds[-1] == "deck"
 
 
@@ -132,3 +156,27 @@ async def test_run_errors_surface_from_the_iteration(tmp_path: Path) -> None:
             async for _ in events:
                 pass
     assert task_count() == tasks_before
+
+
+async def test_a_consumer_that_does_not_read_holds_the_run_back(tmp_path: Path) -> None:
+    timeline = Timeline()
+    slides = 40
+    pipeline = gated_pipeline(timeline, tmp_path, slides=slides, streaming=False)
+    with anyio.fail_after(30):
+        async with pipeline.stream("Backpressure") as events:
+            # Wait until the buffer is full and a producer waits to send the next event.
+            stats = events._receive.statistics()  # type: ignore[union-attr]
+            while not (stats.current_buffer_used and stats.tasks_waiting_send):
+                await anyio.sleep(0.01)
+                stats = events._receive.statistics()  # type: ignore[union-attr]
+            assert stats.max_buffer_size == ss.DeckEventStream.buffer_size == 16
+            assert stats.current_buffer_used == 16
+            # Slides wait to announce their script before their narration starts, so most
+            # narration has not started while nobody reads.
+            assert len(timeline.recorder.of("tts")) < slides
+            manifest = (tmp_path / "backpressure" / "slidestream.json").read_text()
+            assert '"status": "running"' in manifest
+            received = [event async for event in events]
+    assert received[-1].kind == "deck"
+    assert sum(isinstance(e, ss.SlideResult) for e in received) == slides
+    assert len(timeline.recorder.of("tts")) == slides

@@ -5,6 +5,7 @@ from __future__ import annotations
 import json
 from pathlib import Path
 
+import anyio
 import pytest
 
 import slidestream as ss
@@ -16,6 +17,8 @@ from slidestream.testing import (
     FakeTTSProvider,
 )
 
+from .scripted import Timeline, gated_pipeline
+
 pytestmark = pytest.mark.anyio
 
 
@@ -24,9 +27,6 @@ def make_pipeline(
     *,
     recorder: CallRecorder,
     streaming: bool = True,
-    script_latency: float = 0.0,
-    image_latency: float = 0.0,
-    tts_latency: float = 0.0,
     sequential: bool = False,
     slides: int = 5,
     tts_fail: tuple[int, ...] = (),
@@ -35,11 +35,9 @@ def make_pipeline(
     script_class = FakeStreamingScriptProvider if streaming else FakeScriptProvider
     pipeline_class = ss.SequentialPipeline if sequential else ss.StreamingPipeline
     return pipeline_class(
-        script_provider=script_class(
-            slides=slides, script_latency=script_latency, recorder=recorder
-        ),
-        image_provider=FakeImageProvider(latency=image_latency, size=(64, 36), recorder=recorder),
-        tts_provider=FakeTTSProvider(latency=tts_latency, fail_slides=tts_fail, recorder=recorder),
+        script_provider=script_class(slides=slides, recorder=recorder),
+        image_provider=FakeImageProvider(size=(64, 36), recorder=recorder),
+        tts_provider=FakeTTSProvider(fail_slides=tts_fail, recorder=recorder),
         output_dir=tmp_path,
         assembler=ss.render.NullAssembler,  # scheduling tests: deck files are tested elsewhere
         **limits,
@@ -47,65 +45,65 @@ def make_pipeline(
 
 
 @pytest.mark.parametrize("streaming", [True, False], ids=["stream_slides", "write_slide"])
-async def test_slide_one_work_starts_before_the_last_script_is_written(
+async def test_slide_one_is_spoken_before_the_last_script_is_written(
     tmp_path: Path, streaming: bool
 ) -> None:
-    recorder = CallRecorder()
-    pipeline = make_pipeline(
-        tmp_path,
-        recorder=recorder,
-        streaming=streaming,
-        script_latency=0.03,
-        tts_latency=0.01,
-        slides=6,
-        max_concurrent_scripts=1,
-    )
-    await pipeline.run("Tides")
-    last_script_written = max(call.end or 0 for call in recorder.of("script"))
-    assert recorder.first("images", 0).start < last_script_written
-    assert recorder.first("tts", 0).start < last_script_written
-    # Slide 1's audio is even finished while later scripts are still being written.
-    assert (recorder.first("tts", 0).end or 0) < last_script_written
+    # The last script is held until slide 1's images and narration are done: a schedule
+    # that waited for every script first would never finish.
+    timeline = Timeline()
+    timeline.hold("script", 5)
+    pipeline = gated_pipeline(timeline, tmp_path, slides=6, streaming=streaming)
+
+    async def release_the_last_script() -> None:
+        await timeline.done("images", 0).wait()
+        await timeline.done("tts", 0).wait()
+        timeline.release("script", 5)
+
+    with anyio.fail_after(30):
+        async with anyio.create_task_group() as task_group:
+            task_group.start_soon(release_the_last_script)
+            deck = await pipeline.run("Tides")
+    assert all(slide.ok for slide in deck.slides)
+    assert timeline.ended.index(("tts", 0)) < timeline.ended.index(("script", 5))
 
 
-@pytest.mark.parametrize("limit", [1, 3, 5])
-async def test_each_limit_is_reached_and_never_exceeded(tmp_path: Path, limit: int) -> None:
-    recorder = CallRecorder()
-    pipeline = make_pipeline(
-        tmp_path,
-        recorder=recorder,
-        streaming=False,
-        script_latency=0.02,
-        image_latency=0.02,
-        tts_latency=0.02,
-        slides=10,
-        max_concurrent_scripts=limit,
-        max_concurrent_images=limit,
-        max_concurrent_tts=limit,
-    )
-    deck = await pipeline.run("Limits")
-    assert len(deck.slides) == 10
+async def _until_in_flight(timeline: Timeline, stage: str, count: int) -> None:
+    await timeline.reached(stage, count).wait()
+    # Every task that could start another call of the stage has had the chance to.
+    await anyio.wait_all_tasks_blocked()
+
+
+@pytest.mark.parametrize(("scripts", "images", "tts"), [(1, 1, 1), (3, 3, 3), (5, 5, 5), (2, 5, 1)])
+async def test_each_limit_is_reached_and_never_exceeded(
+    tmp_path: Path, scripts: int, images: int, tts: int
+) -> None:
+    timeline = Timeline()
     for stage in ("script", "images", "tts"):
-        assert recorder.max_in_flight[stage] == limit, stage
-        assert len(recorder.of(stage)) == 10
-
-
-async def test_limits_hold_across_different_limits(tmp_path: Path) -> None:
-    recorder = CallRecorder()
-    pipeline = make_pipeline(
+        timeline.hold(stage)
+    pipeline = gated_pipeline(
+        timeline,
         tmp_path,
-        recorder=recorder,
+        slides=10,
         streaming=False,
-        script_latency=0.01,
-        image_latency=0.03,
-        tts_latency=0.03,
-        slides=8,
-        max_concurrent_scripts=2,
-        max_concurrent_images=5,
-        max_concurrent_tts=1,
+        max_concurrent_scripts=scripts,
+        max_concurrent_images=images,
+        max_concurrent_tts=tts,
     )
-    await pipeline.run("Mixed limits")
-    assert recorder.max_in_flight == {"outline": 1, "script": 2, "images": 5, "tts": 1}
+    recorder = timeline.recorder
+    with anyio.fail_after(30):
+        async with anyio.create_task_group() as task_group:
+            task_group.start_soon(pipeline.run, "Limits")
+            await _until_in_flight(timeline, "script", scripts)
+            assert recorder.in_flight["script"] == scripts
+            timeline.release("script")
+            await _until_in_flight(timeline, "images", images)
+            await _until_in_flight(timeline, "tts", tts)
+            assert recorder.in_flight["images"] == images and recorder.in_flight["tts"] == tts
+            timeline.release("images")
+            timeline.release("tts")
+    assert recorder.max_in_flight == {"outline": 1, "script": scripts, "images": images, "tts": tts}
+    for stage in ("script", "images", "tts"):
+        assert len(recorder.of(stage)) == 10
 
 
 async def test_a_failing_tts_call_marks_only_its_slide(tmp_path: Path) -> None:
@@ -122,21 +120,20 @@ async def test_a_failing_tts_call_marks_only_its_slide(tmp_path: Path) -> None:
 
 
 async def test_events_arrive_in_order_and_slides_as_they_complete(tmp_path: Path) -> None:
-    recorder = CallRecorder()
-    # Slide 0's narration is slow, so later slides complete first and are yielded first.
-    pipeline = ss.StreamingPipeline(
-        script_provider=FakeStreamingScriptProvider(slides=4, recorder=recorder),
-        image_provider=FakeImageProvider(size=(32, 18), recorder=recorder),
-        tts_provider=FakeTTSProvider(latency=lambda i: 0.3 if i == 0 else 0.01, recorder=recorder),
-        output_dir=tmp_path,
-    )
+    # Slide 1's narration is held until the consumer has seen every other slide complete.
+    timeline = Timeline()
+    timeline.hold("tts", 0)
+    pipeline = gated_pipeline(timeline, tmp_path, slides=4, assembler=None)
     kinds: list[str] = []
     completed: list[int] = []
-    async with pipeline.stream("Order") as events:
-        async for event in events:
-            kinds.append(event.kind)
-            if isinstance(event, ss.SlideResult):
-                completed.append(event.index)
+    with anyio.fail_after(30):
+        async with pipeline.stream("Order") as events:
+            async for event in events:
+                kinds.append(event.kind)
+                if isinstance(event, ss.SlideResult):
+                    completed.append(event.index)
+                    if sorted(completed) == [1, 2, 3]:
+                        timeline.release("tts", 0)
     assert kinds[0] == "outline" and kinds[-1] == "deck"
     assert kinds.count("slide") == 4 and kinds.count("script") == 4
     assert completed[-1] == 0 and sorted(completed) == [0, 1, 2, 3]
@@ -145,12 +142,12 @@ async def test_events_arrive_in_order_and_slides_as_they_complete(tmp_path: Path
 
 
 async def test_streaming_and_sequential_give_the_same_slides(tmp_path: Path) -> None:
-    streamed = await make_pipeline(tmp_path / "a", recorder=CallRecorder(), tts_latency=0.01).run(
+    streamed = await make_pipeline(tmp_path / "a", recorder=CallRecorder()).run(
         "Same content", project="deck"
     )
-    sequential = await make_pipeline(
-        tmp_path / "b", recorder=CallRecorder(), sequential=True, tts_latency=0.01
-    ).run("Same content", project="deck")
+    sequential = await make_pipeline(tmp_path / "b", recorder=CallRecorder(), sequential=True).run(
+        "Same content", project="deck"
+    )
     assert sequential.mode == "sequential" and streamed.mode == "streaming"
 
     def content(deck: ss.DeckResult) -> list[object]:
@@ -168,7 +165,7 @@ async def test_streaming_and_sequential_give_the_same_slides(tmp_path: Path) -> 
 async def test_sequential_baseline_runs_one_stage_after_another(tmp_path: Path) -> None:
     recorder = CallRecorder()
     pipeline = make_pipeline(
-        tmp_path, recorder=recorder, sequential=True, streaming=False, slides=4, tts_latency=0.01
+        tmp_path, recorder=recorder, sequential=True, streaming=False, slides=4
     )
     await pipeline.run("Baseline")
     stages = [call.stage for call in recorder.calls]
@@ -250,9 +247,7 @@ async def test_a_stream_that_breaks_off_is_completed_slide_by_slide(tmp_path: Pa
 
 async def test_results_carry_files_timings_and_a_report(tmp_path: Path) -> None:
     recorder = CallRecorder()
-    deck = await make_pipeline(tmp_path, recorder=recorder, tts_latency=0.01).run(
-        "Timing report", slides=3
-    )
+    deck = await make_pipeline(tmp_path, recorder=recorder).run("Timing report", slides=3)
     assert deck.project_dir == tmp_path / "timing-report"
     assert {"outline", "script", "images", "tts", "total", "first_slide"} <= set(deck.timings)
     for slide in deck.slides:
@@ -352,7 +347,7 @@ async def test_custom_assembler_receives_slides_progressively(tmp_path: Path) ->
             return ss.render.DeckFiles(files={"custom": tmp_path / "x"})
 
     pipeline = ss.StreamingPipeline(
-        script_provider=FakeStreamingScriptProvider(slides=3, script_latency=0.01),
+        script_provider=FakeStreamingScriptProvider(slides=3),
         tts_provider=FakeTTSProvider(),
         output_dir=tmp_path,
         assembler=Recording,
@@ -366,26 +361,26 @@ async def test_custom_assembler_receives_slides_progressively(tmp_path: Path) ->
 
 
 async def test_assemblers_can_start_visual_work_before_the_narration(tmp_path: Path) -> None:
+    # Narration is held until both slides were prepared: without early preparation the run
+    # would never finish.
     log: list[str] = []
+    timeline = Timeline()
+    timeline.hold("tts")
 
     class Early(ss.render.NullAssembler):
         async def prepare_slide(self, slide: ss.SlideResult) -> None:
             log.append(f"prepare {slide.index} images={len(slide.images)}")
+            if sum(entry.startswith("prepare") for entry in log) == 2:
+                timeline.release("tts")
 
         async def add_slide(self, slide: ss.SlideResult) -> None:
             log.append(f"add {slide.index}")
 
-    pipeline = ss.StreamingPipeline(
-        script_provider=FakeStreamingScriptProvider(slides=2),
-        image_provider=FakeImageProvider(size=(32, 18)),
-        tts_provider=FakeTTSProvider(latency=0.2),
-        output_dir=tmp_path,
-        assembler=Early,
-    )
-    await pipeline.run("Early frames")
-    for index in (0, 1):
-        assert log.index(f"prepare {index} images=1") < log.index(f"add {index}")
-    assert log.index("prepare 1 images=1") < log.index("add 0")  # long before slide 0 was done
+    pipeline = gated_pipeline(timeline, tmp_path, slides=2, assembler=Early)
+    with anyio.fail_after(30):
+        await pipeline.run("Early frames")
+    assert sorted(log[:2]) == ["prepare 0 images=1", "prepare 1 images=1"]
+    assert sorted(log[2:]) == ["add 0", "add 1"]
 
 
 async def test_a_configuration_error_stops_the_run_at_once(tmp_path: Path) -> None:

@@ -12,11 +12,13 @@ ours apart from everything else::
     │   ├── ProviderRateLimitError
     │   └── ProviderResponseError  the service answered, but not with what we asked for
     ├── RenderError                building a deck file (PPTX, audio, subtitles, video) failed
-    └── PipelineError              the run as a whole failed (outline failed, every slide failed)
+    └── PipelineError              the run as a whole failed (outline failed, every slide failed,
+                                   or several distinct errors at once, kept in ``.errors``)
 """
 
 from __future__ import annotations
 
+from collections.abc import Sequence
 from typing import TYPE_CHECKING
 
 if TYPE_CHECKING:
@@ -98,20 +100,25 @@ class PipelineError(SlidestreamError):
     """The run as a whole failed.
 
     Attributes:
-        stage: the stage that failed (``"outline"``, ``"script"``, ``"images"``, ``"tts"``).
+        stage: the stage that failed (``"outline"``, ``"script"``, ``"images"``, ``"tts"``);
+            None when several errors came from places that name no stage.
         provider: the provider behind that stage, when known.
         slides: every slide finished before the run failed; their files stay on disk.
+        errors: when the run failed in several distinct ways at once, every one of those
+            errors (the message names each); otherwise empty.
     """
 
     def __init__(
         self,
         message: str,
         *,
-        stage: str,
+        stage: str | None,
         provider: str | None = None,
         slides: list[SlideResult] | None = None,
+        errors: Sequence[BaseException] = (),
     ) -> None:
         super().__init__(message)
         self.stage = stage
         self.provider = provider
         self.slides: list[SlideResult] = list(slides or [])
+        self.errors: list[BaseException] = list(errors)

@@ -5,7 +5,6 @@ from __future__ import annotations
 from pathlib import Path
 from typing import Any
 
-import anyio
 from anyio.streams.memory import MemoryObjectSendStream
 
 from . import _registry, render
@@ -16,31 +15,37 @@ from ._constants import (
     DEFAULT_MAX_CONCURRENT_TTS,
     DEFAULT_OUTPUT_DIR,
 )
+from ._engine import (
+    Providers,
+    RunMode,
+    Schedule,
+    SequentialSchedule,
+    StreamingSchedule,
+    aclose_all,
+    run_deck,
+)
 from ._events import Event
 from ._exceptions import ConfigurationError
 from ._files import resolve_project_dir
-from ._limits import ConcurrencyLimits, _Limiters
+from ._limits import ConcurrencyLimits
 from ._models import DeckRequest, DeckResult
-from ._run import Providers, _Run
 from ._stream import DeckEventStream
+from ._types import ProviderKind
 from .providers._protocols import ImageProvider, ScriptProvider, TTSProvider
 from .render import AssemblerFactory, RenderOptions
 
 __all__ = ["SequentialPipeline", "StreamingPipeline"]
 
 
-_LABELS = {"script": "a script provider", "images": "an image provider", "tts": "a TTS provider"}
-
-
-def _check_kind(value: object, kind: str) -> None:
+def _check_kind(value: object, kind: ProviderKind) -> None:
     """Refuse a provider object (not a name) that lacks the ``kind`` protocol's methods."""
     if value is not None and not isinstance(value, str) and _registry.provider_kind(value) != kind:
         raise ConfigurationError(
-            f"{type(value).__name__} is not {_LABELS[kind]}: it lacks the protocol's methods."
+            f"{type(value).__name__} is not {kind.label}: it lacks the protocol's methods."
         )
 
 
-def _resolve(value: object, kind: str, owned: list[object]) -> Any:
+def _resolve(value: object, kind: ProviderKind, owned: list[object]) -> Any:
     if value is None or not isinstance(value, str):
         return value
     names = [name.strip() for name in value.split(",") if name.strip()]
@@ -50,7 +55,7 @@ def _resolve(value: object, kind: str, owned: list[object]) -> Any:
         members.append(member)
         if _registry.provider_kind(member) != kind:
             owned.extend(members)
-            raise ConfigurationError(f"Provider {name!r} is not {_LABELS[kind]}.")
+            raise ConfigurationError(f"Provider {name!r} is not {kind.label}.")
     if len(members) == 1:
         owned.append(members[0])
         return members[0]
@@ -73,8 +78,6 @@ class StreamingPipeline:
         deck = await pipeline.run("Quantum computing", slides=8)
         print(deck.report())
     """
-
-    mode = "streaming"
 
     def __init__(
         self,
@@ -103,9 +106,9 @@ class StreamingPipeline:
             scripts=max_concurrent_scripts, images=max_concurrent_images, tts=max_concurrent_tts
         )
         for value, kind in (
-            (script_provider, "script"),
-            (image_provider, "images"),
-            (tts_provider, "tts"),
+            (script_provider, ProviderKind.SCRIPT),
+            (image_provider, ProviderKind.IMAGES),
+            (tts_provider, ProviderKind.TTS),
         ):
             _check_kind(value, kind)
         self.script_provider = script_provider
@@ -115,6 +118,14 @@ class StreamingPipeline:
         self.render_options = render_options or RenderOptions()
         self.assembler = assembler
         self.progressive = progressive
+
+    @property
+    def mode(self) -> RunMode:
+        """The schedule this pipeline runs: ``"streaming"`` or ``"sequential"``."""
+        return self._schedule().mode
+
+    def _schedule(self) -> Schedule:
+        return StreamingSchedule(progressive=self.progressive)
 
     def stream(
         self,
@@ -132,9 +143,10 @@ class StreamingPipeline:
     ) -> DeckEventStream:
         """Start a run and get its events as they happen.
 
-        Use it as ``async with pipeline.stream(topic) as events: async for event in events``.
-        Bad input (an unsafe project name, an empty topic) raises
-        :class:`InvalidInputError` here, before anything is written.
+        Use it as ``async with pipeline.stream(topic) as events: async for event in events``;
+        the run starts when the block is entered and stops when it is left (iterating without
+        ``async with`` raises :class:`RuntimeError`). Bad input (an unsafe project name, an
+        empty topic) raises :class:`InvalidInputError` here, before anything is written.
         """
         project_dir = resolve_project_dir(self.output_dir, topic, project)
         request = DeckRequest(
@@ -176,37 +188,24 @@ class StreamingPipeline:
         send: MemoryObjectSendStream[Event],
     ) -> None:
         owned: list[object] = []
-        providers = Providers(
-            script=_resolve(self.script_provider, "script", owned),
-            images=_resolve(self.image_provider, "images", owned),
-            tts=_resolve(self.tts_provider, "tts", owned),
-            owned=owned,
-        )
         try:
-            await anyio.Path(project_dir).mkdir(parents=True, exist_ok=True)
-            run = _Run(
+            providers = Providers(
+                script=_resolve(self.script_provider, ProviderKind.SCRIPT, owned),
+                images=_resolve(self.image_provider, ProviderKind.IMAGES, owned),
+                tts=_resolve(self.tts_provider, ProviderKind.TTS, owned),
+            )
+            await run_deck(
                 request=request,
                 project_dir=project_dir,
                 providers=providers,
-                limiters=_Limiters.create(self.limits),
+                limits=self.limits,
                 options=options,
                 assembler_factory=self.assembler or render.default_assembler,
+                schedule=self._schedule(),
                 send=send,
-                mode=self.mode,
-                progressive=self.progressive,
             )
-            await run.write_manifest("running")
-            try:
-                await self._schedule(run)
-            except Exception as error:
-                with anyio.CancelScope(shield=True):
-                    await run.write_manifest("failed", error=str(error))
-                raise
         finally:
-            await providers.aclose()
-
-    async def _schedule(self, run: _Run) -> DeckResult:
-        return await run.streaming()
+            await aclose_all(owned)  # only the providers created here from names
 
 
 class SequentialPipeline(StreamingPipeline):
@@ -217,7 +216,5 @@ class SequentialPipeline(StreamingPipeline):
     the deck files), as pipelines did before streaming. Use it for comparisons and benchmarks.
     """
 
-    mode = "sequential"
-
-    async def _schedule(self, run: _Run) -> DeckResult:
-        return await run.sequential()
+    def _schedule(self) -> Schedule:
+        return SequentialSchedule()

@@ -5,10 +5,12 @@ from __future__ import annotations
 from collections import defaultdict
 from typing import TYPE_CHECKING
 
+from ._types import Stage
+
 if TYPE_CHECKING:
     from ._models import DeckResult
 
-STAGE_ORDER = ("outline", "script", "images", "tts", "assemble")
+STAGE_ORDER: tuple[str, ...] = tuple(Stage)
 
 
 def format_report(deck: DeckResult) -> str:

@@ -2,64 +2,54 @@
 
 It is an async context manager and an async iterator. The producer runs in a task group
 owned by the stream and entered in ``__aenter__``, never across the ``yield`` of a bare async
-generator; events reach the consumer through a memory object stream. Leaving the ``async with``
-block cancels the producer and waits for it to stop.
+generator; events reach the consumer through a small bounded memory object stream, so a
+slow consumer slows the run instead of filling memory. Leaving the ``async with`` block
+cancels the producer and waits for it to stop.
+
+Iterating without ``async with`` is refused before any work starts: a run started from
+``__anext__`` would outlive a ``break`` that is not followed by ``aclose()``.
 """
 
 from __future__ import annotations
 
-import math
-import sys
 from collections.abc import Awaitable, Callable
 from types import TracebackType
+from typing import ClassVar
 
 import anyio
 from anyio.abc import TaskGroup
 from anyio.streams.memory import MemoryObjectReceiveStream, MemoryObjectSendStream
 
+from ._engine.policy import one_error
 from ._events import DeckReady, Event
-from ._exceptions import SlidestreamError
 from ._models import DeckResult
 
-if sys.version_info < (3, 11):
-    from exceptiongroup import BaseExceptionGroup
+__all__ = ["EVENT_BUFFER", "DeckEventStream"]
 
-__all__ = ["DeckEventStream"]
+EVENT_BUFFER = 16
+"""Events a run may get ahead of its consumer before it waits for the consumer."""
+
+_USE_ASYNC_WITH = (
+    "Enter the event stream with `async with` before iterating it:\n\n"
+    "    async with pipeline.stream(...) as events:\n"
+    "        async for event in events:\n"
+    "            ...\n\n"
+    "so the run's work stops when the block is left (or use `await pipeline.run(...)`)."
+)
 
 Producer = Callable[[MemoryObjectSendStream[Event]], Awaitable[None]]
-
-
-def _unwrap(error: BaseException) -> BaseException:
-    """The error to show for ``error``: the first slidestream error inside an exception group.
-
-    Several slides failing the same way at once arrive as a group; the user needs one clear
-    error, not a tree of copies.
-    """
-    if isinstance(error, BaseExceptionGroup):
-        leaves = _leaves(error)
-        ours = [leaf for leaf in leaves if isinstance(leaf, SlidestreamError)]
-        if ours:
-            return ours[0]
-        if len(leaves) == 1:
-            return leaves[0]
-    return error
-
-
-def _leaves(group: BaseExceptionGroup[BaseException]) -> list[BaseException]:
-    found: list[BaseException] = []
-    for error in group.exceptions:
-        found += _leaves(error) if isinstance(error, BaseExceptionGroup) else [error]
-    return found
 
 
 class DeckEventStream:
     """Typed events of one run, ending with :class:`DeckReady`.
 
-    Use it as ``async with pipeline.stream(topic) as events: async for event in events``.
-    Plain ``async for event in pipeline.stream(topic)`` also works: the run then starts on the
-    first iteration and is closed when iteration ends or on ``await events.aclose()``.
-    A failed run raises its :class:`SlidestreamError` from the iteration.
+    Use it as ``async with pipeline.stream(topic) as events: async for event in events``;
+    iterating it without ``async with`` raises :class:`RuntimeError` and starts nothing. A
+    failed run raises its :class:`SlidestreamError` from the iteration.
     """
+
+    buffer_size: ClassVar[int] = EVENT_BUFFER
+    """How many events the run may get ahead of the consumer before it waits."""
 
     def __init__(self, producer: Producer) -> None:
         self._producer = producer
@@ -77,7 +67,7 @@ class DeckEventStream:
     async def __aenter__(self) -> DeckEventStream:
         if self._task_group is not None or self._closed:
             raise RuntimeError("This event stream was already started; call stream() again.")
-        send, self._receive = anyio.create_memory_object_stream[Event](math.inf)
+        send, self._receive = anyio.create_memory_object_stream[Event](self.buffer_size)
         task_group = anyio.create_task_group()
         await task_group.__aenter__()
         self._task_group = task_group
@@ -89,7 +79,7 @@ class DeckEventStream:
             try:
                 await self._producer(send)
             except Exception as error:  # handed to the consumer, raised from __anext__
-                self._error = _unwrap(error)
+                self._error = one_error(error)
 
     def __aiter__(self) -> DeckEventStream:
         return self
@@ -97,9 +87,8 @@ class DeckEventStream:
     async def __anext__(self) -> Event:
         if self._closed:
             raise StopAsyncIteration
-        if self._task_group is None:
-            await self.__aenter__()
-        assert self._receive is not None
+        if self._receive is None:
+            raise RuntimeError(_USE_ASYNC_WITH)
         try:
             event = await self._receive.receive()
         except anyio.EndOfStream:

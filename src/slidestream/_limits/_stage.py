@@ -8,8 +8,6 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 
-import anyio
-
 from .._constants import (
     DEFAULT_MAX_CONCURRENT_IMAGES,
     DEFAULT_MAX_CONCURRENT_SCRIPTS,
@@ -35,20 +33,3 @@ class ConcurrencyLimits:
                 raise InvalidInputError(
                     f"max_concurrent_{name}={value!r} is invalid: use a whole number >= 1."
                 )
-
-
-@dataclass(frozen=True)
-class _Limiters:
-    """One run's limiters; created inside the run so they belong to its event loop."""
-
-    scripts: anyio.CapacityLimiter
-    images: anyio.CapacityLimiter
-    tts: anyio.CapacityLimiter
-
-    @classmethod
-    def create(cls, limits: ConcurrencyLimits) -> _Limiters:
-        return cls(
-            scripts=anyio.CapacityLimiter(limits.scripts),
-            images=anyio.CapacityLimiter(limits.images),
-            tts=anyio.CapacityLimiter(limits.tts),
-        )

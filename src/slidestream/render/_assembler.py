@@ -23,6 +23,7 @@ __all__ = [
     "DeckAssembler",
     "DeckFiles",
     "NullAssembler",
+    "SupportsPrepareSlide",
 ]
 
 
@@ -63,6 +64,15 @@ class DeckAssembler(Protocol):
 
     async def finish(self, slides: Sequence[SlideResult]) -> DeckFiles:
         """Every slide is in (``slides`` in slide order): finish and write the files."""
+        ...
+
+
+@runtime_checkable
+class SupportsPrepareSlide(Protocol):
+    """An assembler that can start a slide's visual work before its narration is done."""
+
+    async def prepare_slide(self, slide: SlideResult) -> None:
+        """Start work on ``slide`` (script and images present, narration maybe not yet)."""
         ...
 
 

@@ -1,0 +1,216 @@
+"""The stages of a run, as functions over its :class:`RunContext`.
+
+Each stage does one thing for one slide (or the deck) and records what it produced in the
+slide's :class:`SlideRecord`; the schedules decide when each runs. Which failures stop the
+run is decided by :mod:`.policy`, and every limited call takes its slot from
+:meth:`RunContext.slot`.
+"""
+
+from __future__ import annotations
+
+import functools
+from collections.abc import Callable, Sequence
+from contextlib import AbstractAsyncContextManager
+from dataclasses import replace
+
+import anyio
+
+from .._events import AudioReady, ImagesReady
+from .._media import check_clip
+from .._models import Outline, SlideResult, SlideScript
+from .._text import compose_narration
+from .._types import Stage
+from ..providers._protocols import SlideStream, SlideStreamingScriptProvider, provider_name
+from ..render import AssemblyContext, DeckAssembler, DeckFiles
+from . import policy
+from .assets import load_local_image, save_clip, save_images
+from .context import RunContext, SlideRecord, for_slide
+
+__all__ = [
+    "assemble",
+    "complete",
+    "fallback_script",
+    "find_images",
+    "open_assembler",
+    "open_slide_stream",
+    "spoken_text",
+    "stream_scripts",
+    "synthesize",
+    "write_outline",
+    "write_script",
+]
+
+
+def fallback_script(outline: Outline, index: int) -> SlideScript:
+    """A slide made from its outline item alone, for when writing its script failed."""
+    item = outline.items[index]
+    return SlideScript(
+        index=index,
+        title=item.title,
+        bullets=list(item.key_points),
+        narration=compose_narration(item.title, list(item.key_points)),
+    )
+
+
+def spoken_text(script: SlideScript) -> str:
+    """What the narrator says: the narration, or sentences made from the title and bullets."""
+    return script.narration.strip() or compose_narration(script.title, script.bullets)
+
+
+async def write_outline(ctx: RunContext) -> Outline:
+    """Plan the deck; a failed or empty outline ends the run."""
+    provider = ctx.providers.script
+    name = provider_name(provider)
+    try:
+        with ctx.clock.span(Stage.OUTLINE, None):
+            outline = await provider.outline(ctx.request)
+    except Exception as error:
+        raise policy.outline_error(error, name) from error
+    if not outline.items:
+        raise policy.outline_error(None, name)
+    wanted = ctx.request.slides
+    if wanted is not None and len(outline.items) > wanted:
+        outline = replace(outline, items=outline.items[:wanted])
+    return outline
+
+
+async def write_script(ctx: RunContext, outline: Outline, index: int) -> SlideRecord:
+    """Write slide ``index`` with ``write_slide()``; on failure the slide uses its outline item."""
+    provider = ctx.providers.script
+    record = ctx.record(fallback_script(outline, index))
+    note = f" (after the slide stream broke off: {ctx.stream_error})" if ctx.stream_error else ""
+    with policy.contain(Stage.SCRIPT, provider_name(provider), record, note=note), for_slide(index):
+        async with ctx.slot(Stage.SCRIPT, index):
+            with ctx.clock.span(Stage.SCRIPT, index) as watch:
+                script = await provider.write_slide(ctx.request, outline, index)
+        record.script = script if script.index == index else replace(script, index=index)
+    record.timings[Stage.SCRIPT] = watch.duration_s
+    return record
+
+
+def open_slide_stream(
+    provider: SlideStreamingScriptProvider, ctx: RunContext, outline: Outline
+) -> SlideStream:
+    """``provider.stream_slides()`` as a :class:`SlideStream` (plugins may give a bare iterator)."""
+    stream = provider.stream_slides(ctx.request, outline)
+    return stream if isinstance(stream, SlideStream) else SlideStream(stream)
+
+
+async def stream_scripts(
+    ctx: RunContext,
+    provider: SlideStreamingScriptProvider,
+    outline: Outline,
+    on_slide: Callable[[SlideRecord], None],
+) -> list[int]:
+    """Take slides from ``stream_slides()`` as they arrive; return the indexes it missed.
+
+    ``on_slide`` is called with each new slide's record at once (it must not block). If the
+    stream breaks off, why is kept in ``ctx.stream_error`` and the missing slides are left to
+    :func:`write_script`.
+    """
+    count = len(outline.items)
+    seen: set[int] = set()
+    with policy.contain(Stage.SCRIPT, provider_name(provider)) as outcome:
+        async with ctx.slot(Stage.SCRIPT, None):
+            stream = open_slide_stream(provider, ctx, outline)
+            try:
+                last = ctx.now()
+                async for script in stream:
+                    if not 0 <= script.index < count or script.index in seen:
+                        continue
+                    seen.add(script.index)
+                    arrived = ctx.now()
+                    ctx.clock.add(Stage.SCRIPT, script.index, last, arrived)
+                    record = ctx.record(script)
+                    record.timings[Stage.SCRIPT] = arrived - last
+                    last = arrived
+                    on_slide(record)
+            finally:
+                with anyio.CancelScope(shield=True):
+                    await stream.aclose()
+    if outcome.error is not None:
+        ctx.stream_error = outcome.error.message
+    return [i for i in range(count) if i not in seen]
+
+
+async def find_images(ctx: RunContext, record: SlideRecord) -> None:
+    """Find and save the slide's images: its own image first, then the image provider's."""
+    script, wanted = record.script, ctx.request.images_per_slide
+    provider = ctx.providers.images
+    start = ctx.now()
+    if script.image_path and wanted:
+        with policy.contain(Stage.IMAGES, "outline", record):
+            record.images.append(
+                await anyio.to_thread.run_sync(load_local_image, script.image_path)
+            )
+    if provider is not None and len(record.images) < wanted:
+        needed = wanted - len(record.images)
+        with policy.contain(Stage.IMAGES, provider_name(provider), record), for_slide(record.index):
+            async with ctx.slot(Stage.IMAGES, record.index):
+                with ctx.clock.span(Stage.IMAGES, record.index):
+                    found = await provider.find_images(ctx.request, script, limit=needed)
+            record.images.extend(found[:needed])
+    if record.images:
+        record.images = await anyio.to_thread.run_sync(
+            save_images, ctx.project_dir, record.index, record.images
+        )
+    record.timings[Stage.IMAGES] = ctx.now() - start
+    await ctx.emit(ImagesReady(record.index, list(record.images)))
+
+
+async def synthesize(ctx: RunContext, record: SlideRecord) -> None:
+    """Speak the slide's narration, check the clip decodes, and save it.
+
+    The clip's duration is measured, not taken from the provider; a clip in an unknown
+    format or one that does not decode becomes the slide's TTS error.
+    """
+    provider = ctx.providers.tts
+    if provider is None:
+        return
+    name, index = provider_name(provider), record.index
+    start = ctx.now()
+    with policy.contain(Stage.TTS, name, record):
+        with for_slide(index):
+            async with ctx.slot(Stage.TTS, index):
+                with ctx.clock.span(Stage.TTS, index):
+                    clip = await provider.synthesize(
+                        spoken_text(record.script),
+                        voice=ctx.request.voice,
+                        language=ctx.request.language,
+                    )
+        check = functools.partial(check_clip, clip.audio, clip.format, provider=name)
+        audio_format, duration_s = await anyio.to_thread.run_sync(check)
+        path = await anyio.to_thread.run_sync(
+            save_clip, ctx.project_dir, index, audio_format, clip.audio
+        )
+        record.audio_path, record.duration_s, record.words = path, duration_s, list(clip.words)
+    record.timings[Stage.TTS] = ctx.now() - start
+    if record.audio_path is not None:
+        await ctx.emit(AudioReady(index, record.audio_path, record.duration_s))
+
+
+async def complete(ctx: RunContext, record: SlideRecord) -> SlideResult:
+    """The slide is complete: freeze its result and hand it to the consumer."""
+    record.result = record.snapshot(ctx.now())
+    await ctx.emit(record.result)
+    return record.result
+
+
+def open_assembler(ctx: RunContext, outline: Outline) -> AbstractAsyncContextManager[DeckAssembler]:
+    """The run's deck assembler (enter it with ``async with``)."""
+    context = AssemblyContext(
+        request=ctx.request,
+        title=outline.title,
+        project_dir=ctx.project_dir,
+        options=ctx.options,
+        slide_count=len(outline.items),
+    )
+    return ctx.assembler_factory(context)
+
+
+async def assemble(
+    ctx: RunContext, assembler: DeckAssembler, slides: Sequence[SlideResult]
+) -> DeckFiles:
+    """Every slide is in: let the assembler finish the deck files."""
+    with ctx.clock.span(Stage.ASSEMBLE, None):
+        return await assembler.finish(slides)
