@@ -20,7 +20,6 @@ from ._shared import default_cpu_budget as default_cpu_budget
 from ._signal import report_throttled as report_throttled
 from ._signal import sleep_without_slot as sleep_without_slot
 from ._stage import ConcurrencyLimits as ConcurrencyLimits
-from ._stage import _Limiters as _Limiters
 
 __all__ = [
     "ConcurrencyLimits",
