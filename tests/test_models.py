@@ -75,7 +75,7 @@ def test_the_error_tree() -> None:
 
 def test_all_is_complete() -> None:
     public = {name for name in dir(ss) if not name.startswith("_")}
-    modules = {"cli", "providers", "render", "testing"}
+    modules = {"cli", "providers", "render", "server", "testing"}
     assert public - modules - set(ss.__all__) == set()
     assert ss.__all__ == sorted(ss.__all__)
     for name in ss.__all__:

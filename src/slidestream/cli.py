@@ -78,7 +78,93 @@ def build_parser() -> argparse.ArgumentParser:
     _add_run_options(demo)
 
     commands.add_parser("providers", help="list the registered providers")
+
+    serve = commands.add_parser(
+        "serve", help="run the web service (needs: pip install 'slidestream[server]')"
+    )
+    _add_serve_options(serve)
     return parser
+
+
+def _add_serve_options(command: argparse.ArgumentParser) -> None:
+    add = command.add_argument
+    add("--host", default="127.0.0.1", help="address to listen on (default: %(default)s)")
+    add("--port", type=_positive, default=8765, help="port (default: %(default)s)")
+    add(
+        "--out", default=DEFAULT_OUTPUT_DIR, help="folder for decks and jobs (default: %(default)s)"
+    )
+    add(
+        "--token",
+        default=os.environ.get("SLIDESTREAM_TOKEN"),
+        help="bearer token every request but /healthz must carry (default: $SLIDESTREAM_TOKEN)",
+    )
+    add(
+        "--insecure-no-token",
+        action="store_true",
+        help="allow a non-loopback --host without a token",
+    )
+    add(
+        "--script",
+        metavar="NAMES",
+        help="script providers a request may choose, default first (default: openai)",
+    )
+    add(
+        "--images",
+        metavar="NAMES",
+        help="image providers a request may choose, default first (default: generated,none)",
+    )
+    add(
+        "--tts",
+        metavar="NAMES",
+        help="TTS providers a request may choose, default first "
+        "(default: piper,none when installed, else edge-tts,none)",
+    )
+    add(
+        "--option",
+        action="append",
+        default=[],
+        metavar="NAME.KEY=VALUE",
+        help="an option for a provider the server creates (JSON value or text); repeatable",
+    )
+    add("--max-decks", type=_positive, default=2, metavar="N", help="decks made at once")
+    add("--max-queue", type=int, default=16, metavar="N", help="decks waiting at most")
+    add(
+        "--max-concurrent-scripts",
+        type=_positive,
+        default=DEFAULT_MAX_CONCURRENT_SCRIPTS,
+        metavar="N",
+        help="script calls in flight per deck",
+    )
+    add(
+        "--max-concurrent-images",
+        type=_positive,
+        default=DEFAULT_MAX_CONCURRENT_IMAGES,
+        metavar="N",
+        help="image calls in flight, all decks together",
+    )
+    add(
+        "--max-concurrent-tts",
+        type=_positive,
+        default=DEFAULT_MAX_CONCURRENT_TTS,
+        metavar="N",
+        help="TTS calls in flight, all decks together",
+    )
+    add("--no-live", action="store_true", help="no live HLS preview")
+    add(
+        "--grace",
+        type=float,
+        default=20.0,
+        metavar="SECONDS",
+        help="on shutdown, how long running decks may take to finish (default: %(default)s)",
+    )
+    add(
+        "--cors-origin",
+        action="append",
+        default=[],
+        metavar="ORIGIN",
+        help="allow browser calls from this origin; repeatable (default: none)",
+    )
+    add("--log-level", default="info", choices=["debug", "info", "warning", "error"])
 
 
 def _add_run_options(command: argparse.ArgumentParser) -> None:
@@ -272,6 +358,71 @@ def _providers(console: Console) -> int:
     return EXIT_OK
 
 
+def _names(text: str | None, default: tuple[str, ...]) -> tuple[str, ...]:
+    if text is None:
+        return default
+    return tuple(name.strip() for name in text.split(",") if name.strip())
+
+
+def _provider_options(items: list[str]) -> dict[str, dict[str, Any]]:
+    import json
+
+    options: dict[str, dict[str, Any]] = {}
+    for item in items:
+        key, sep, text = item.partition("=")
+        name, dot, option = key.partition(".")
+        if not sep or not dot or not name or not option.isidentifier():
+            raise InvalidInputError(
+                f"--option {item!r}: write NAME.KEY=VALUE, e.g. piper.voice=joe"
+            )
+        try:
+            value: Any = json.loads(text)
+        except ValueError:
+            value = text
+        options.setdefault(name, {})[option] = value
+    return options
+
+
+def _serve(args: argparse.Namespace, console: Console) -> int:
+    try:
+        from .server import ServerConfig, serve
+    except ImportError as error:
+        raise ConfigurationError(
+            f"The web service needs the server extra ({error.name} is missing): "
+            "pip install 'slidestream[server]'"
+        ) from None
+    try:
+        _default_tts()
+        tts_default: tuple[str, ...] = ("piper", "none")
+    except ConfigurationError:
+        tts_default = ("edge-tts", "none")
+    config = ServerConfig(
+        output_dir=Path(args.out),
+        token=args.token or None,
+        script_providers=_names(args.script, ("openai",)),
+        image_providers=_names(args.images, ("generated", "none")),
+        tts_providers=_names(args.tts, tts_default),
+        provider_options=_provider_options(args.option),
+        max_decks=args.max_decks,
+        max_queue=args.max_queue,
+        max_concurrent_scripts=args.max_concurrent_scripts,
+        max_concurrent_images=args.max_concurrent_images,
+        max_concurrent_tts=args.max_concurrent_tts,
+        live_preview=not args.no_live,
+        grace_s=args.grace,
+        cors_origins=tuple(args.cors_origin),
+    )
+    console.print(f"slidestream serve: http://{args.host}:{args.port}/ (decks in {args.out})")
+    serve(
+        config,
+        host=args.host,
+        port=args.port,
+        insecure_no_token=args.insecure_no_token,
+        log_level=args.log_level,
+    )
+    return EXIT_OK
+
+
 def main(argv: Sequence[str] | None = None) -> int:
     """Run the ``slidestream`` command; returns the exit code."""
     parser = build_parser()
@@ -281,6 +432,8 @@ def main(argv: Sequence[str] | None = None) -> int:
     try:
         if args.command == "providers":
             return _providers(console)
+        if args.command == "serve":
+            return _serve(args, console)
         if args.command == "demo":
             args.source = str(DEMO_DECK)
             console.print(f"Making the example deck {DEMO_DECK.name}, offline")

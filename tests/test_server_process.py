@@ -1,0 +1,121 @@
+"""A real ``slidestream serve`` process: event streams resumed, the live playlist, SIGTERM."""
+
+from __future__ import annotations
+
+import json
+import re
+import signal
+import subprocess
+import time
+from pathlib import Path
+
+import httpx
+import pytest
+
+from slidestream import cli
+from slidestream._media import ffmpeg_exe
+from tests._server_helpers import parse_sse, serve, temp_files
+
+pytestmark = pytest.mark.slow
+
+
+def _read_events(response: httpx.Response, count: int | None = None) -> list[dict]:
+    text, events = "", []
+    for chunk in response.iter_text():
+        text += chunk.replace("\r\n", "\n")
+        events = parse_sse(text[: text.rfind("\n\n") + 2])
+        if count is not None and len(events) >= count:
+            return events[:count]
+    return events
+
+
+def test_an_event_stream_resumed_with_last_event_id_misses_nothing(tmp_path: Path) -> None:
+    with serve(tmp_path, "--option", "test-tts.latency=0.15", "--max-concurrent-tts", "1") as (
+        url,
+        _process,
+    ):
+        job = httpx.post(f"{url}/v1/decks", json={"topic": "Glaciers", "slides": 4}).json()
+        events_url = f"{url}{job['links']['events']}"
+        with httpx.stream("GET", events_url, timeout=30) as first:
+            head = _read_events(first, 3)
+        # The first connection is closed mid-run; reconnect where it stopped.
+        last = head[-1]["id"]
+        with httpx.stream(
+            "GET", events_url, headers={"Last-Event-ID": str(last)}, timeout=30
+        ) as second:
+            tail = _read_events(second)
+        assert [e["id"] for e in head + tail] == list(range(1, len(head) + len(tail) + 1))
+        assert tail[-1]["event"] == "deck"
+        whole = parse_sse(httpx.get(events_url, timeout=30).text)
+        assert whole == head + tail
+
+
+def _media_seconds(path: Path, stream: str) -> float:
+    drop = "-vn" if stream == "audio" else "-an"
+    result = subprocess.run(
+        [ffmpeg_exe(), "-hide_banner", "-i", str(path), drop, "-f", "null", "-"],
+        capture_output=True,
+        text=True,
+        check=True,
+    )
+    found = re.findall(r"time=(\d+):(\d+):(\d+\.\d+)", result.stderr)
+    hours, minutes, seconds = found[-1]
+    return int(hours) * 3600 + int(minutes) * 60 + float(seconds)
+
+
+def test_ffmpeg_plays_the_live_playlist_while_the_deck_is_still_made(tmp_path: Path) -> None:
+    options = ("--option", "test-tts.latency=0.6", "--option", "test-script.words_per_slide=6")
+    options += ("--max-concurrent-tts", "1")
+    with serve(tmp_path / "decks", *options) as (url, _process):
+        job = httpx.post(
+            f"{url}/v1/decks", json={"topic": "Coral reefs", "slides": 4, "video": False}
+        ).json()
+        playlist_url = f"{url}{job['links']['live']}"
+        deadline = time.monotonic() + 30
+        while "#EXTINF" not in (playlist := httpx.get(playlist_url).text):
+            assert time.monotonic() < deadline
+            time.sleep(0.05)
+        assert "#EXT-X-ENDLIST" not in playlist  # later slides are still being made
+        assert httpx.get(f"{url}{job['links']['self']}").json()["status"] == "running"
+        out = tmp_path / "preview.ts"
+        subprocess.run(
+            [ffmpeg_exe(), "-hide_banner", "-loglevel", "error", "-i", playlist_url,
+             "-map", "0", "-c", "copy", "-f", "mpegts", str(out)],
+            check=True, timeout=60,
+        )  # fmt: skip
+        final = httpx.get(playlist_url).text
+        durations = [float(d) for d in re.findall(r"#EXTINF:([\d.]+),", final)]
+        assert len(durations) == 4
+        assert final.rstrip().endswith("#EXT-X-ENDLIST")
+        audio, video = _media_seconds(out, "audio"), _media_seconds(out, "video")
+        assert abs(audio - sum(durations)) < 0.1
+        assert abs(video - audio) < 0.6  # video runs at 2 frames a second
+
+
+def test_sigterm_stops_cleanly_and_the_restarted_server_tells_why(tmp_path: Path) -> None:
+    slow = ("--option", "test-tts.latency=30", "--grace", "0.5")
+    with serve(tmp_path, *slow) as (url, process):
+        job = httpx.post(f"{url}/v1/decks", json={"topic": "Storms", "slides": 3}).json()
+        deadline = time.monotonic() + 20
+        while httpx.get(f"{url}{job['links']['self']}").json()["status"] != "running":
+            assert time.monotonic() < deadline
+            time.sleep(0.05)
+        process.send_signal(signal.SIGTERM)
+        assert process.wait(timeout=20) in (0, -signal.SIGTERM)  # uvicorn re-raises it
+    folder = tmp_path / job["project"]
+    assert temp_files(folder) == []
+    record = json.loads((folder / "slidestream-job.json").read_text())
+    assert record["status"] == "failed"
+    assert record["error"]["reason"] == "shutdown"
+    with serve(tmp_path) as (url, _process):
+        view = httpx.get(f"{url}{job['links']['self']}").json()
+        assert (view["status"], view["error"]["reason"]) == ("failed", "shutdown")
+        events = parse_sse(httpx.get(f"{url}{job['links']['events']}").text)
+        assert events[-1]["event"] == "failed"
+
+
+def test_serve_refuses_a_public_address_without_a_token(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    assert cli.main(["serve", "--host", "0.0.0.0", "--out", str(tmp_path)]) == 2
+    assert "--insecure-no-token" in capsys.readouterr().err
