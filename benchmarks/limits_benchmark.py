@@ -3,15 +3,16 @@
 **Throttling server.** A local OpenAI-compatible speech server (``POST /v1/audio/speech`` on
 127.0.0.1) takes ``--work`` seconds per call and answers 429 with ``Retry-After`` (and
 ``retry-after-ms``) whenever ``--capacity`` calls are already running. The client does not
-know the capacity. Each contender speaks ``--slides`` slides through one :class:`ss.Limits`:
-fixed limits 1..2N, and an adaptive limit capped at 2N. Every call goes through the same
-retry loop a provider has (up to 4 retries; on a refusal it reports throttling and waits
-without its slot). Printed: makespan, 429s, retries, failed slides, peak calls the server ran,
-and adaptive / best fixed.
+know the capacity. Each contender is one deck of ``--slides`` slides through a
+:class:`ss.StreamingPipeline` (slides arrive at once, no deck files) with ``limits=`` one
+:class:`ss.Limits`: fixed limits 1..2N, and an adaptive limit capped at 2N. The TTS provider
+speaks the server's protocol with a provider's retry loop (up to 4 retries; on a refusal it
+reports throttling and waits without its slot). Printed: makespan, 429s, retries, failed
+slides, peak calls the server ran, and adaptive / best fixed.
 
-**Shared limit.** ``--decks`` decks at once in one process, one TTS limit of 3 shared through
-one :class:`ss.Limits`: peak TTS calls in flight across all decks (counted by the TTS double)
-and makespan against the bound total TTS work / 3.
+**Shared limit.** ``--decks`` pipelines run a deck each at once in one process, with one
+:class:`ss.Limits` whose TTS limit of 3 they share: peak TTS calls in flight across all decks
+(counted by the TTS double) and makespan against the bound total TTS work / 3.
 
 ::
 
@@ -25,12 +26,14 @@ import argparse
 import asyncio
 import io
 import math
+import tempfile
 import threading
 import time
 import wave
 from collections.abc import Iterator
 from contextlib import contextmanager
-from dataclasses import dataclass, field
+from dataclasses import dataclass
+from pathlib import Path
 from typing import Any
 
 import anyio
@@ -38,7 +41,7 @@ import httpx
 from aiohttp import web
 
 import slidestream as ss
-from slidestream.testing import CallRecorder, FakeTTSProvider
+from slidestream.testing import CallRecorder, FakeStreamingScriptProvider, FakeTTSProvider
 
 MAX_RETRIES = 4
 
@@ -138,15 +141,13 @@ def serve(state: ServerState) -> Iterator[str]:
         thread.join(10)
 
 
-# -- the client: a provider's retry loop -------------------------------------------------------
+# -- the client: a TTS provider with a provider's retry loop -----------------------------------
 
 
 @dataclass
 class CallFigures:
     attempts: int = 0
     refusals: int = 0
-    failed: int = 0
-    changes: list[int] = field(default_factory=list)
 
 
 def _retry_after(response: httpx.Response) -> float | None:
@@ -157,55 +158,89 @@ def _retry_after(response: httpx.Response) -> float | None:
     return float(value) if value else None
 
 
-async def speak(client: httpx.AsyncClient, text: str, figures: CallFigures) -> bytes:
-    """One ``/v1/audio/speech`` call with a provider's retry loop: refusals are reported to
-    the current slot's limit and the wait before the retry is made without the slot."""
-    for attempt in range(MAX_RETRIES + 1):
-        figures.attempts += 1
-        response = await client.post(
-            "/audio/speech",
-            json={"model": "tts-1", "input": text, "voice": "alloy", "response_format": "wav"},
+class SpeechServerTTS:
+    """A TTS provider for the ``/v1/audio/speech`` protocol with a provider's retry loop.
+
+    Refusals (429, 503) are reported to the limit of the current slot with
+    :func:`ss.report_throttled`, and the wait before a retry is made with
+    :func:`ss.sleep_without_slot`. Its ``limit_key`` names the server by base URL, as the
+    built-in OpenAI TTS provider's does.
+    """
+
+    name = "openai-tts"
+
+    def __init__(self, base_url: str) -> None:
+        self.limit_key = ss.ServiceKey.from_url("openai-tts", base_url)
+        self.figures = CallFigures()
+        self._client = httpx.AsyncClient(base_url=base_url, timeout=60)
+
+    async def synthesize(self, text: str, *, voice: str | None, language: str) -> ss.SpeechClip:
+        """The server's WAV clip, after up to ``MAX_RETRIES`` retries on refusals."""
+        for attempt in range(MAX_RETRIES + 1):
+            self.figures.attempts += 1
+            response = await self._client.post(
+                "/audio/speech",
+                json={"model": "tts-1", "input": text, "voice": "alloy", "response_format": "wav"},
+            )
+            if response.status_code not in (429, 503):
+                response.raise_for_status()
+                return ss.SpeechClip(audio=response.content, format="wav", duration_s=0.2)
+            self.figures.refusals += 1
+            if attempt == MAX_RETRIES:
+                break
+            retry_after = _retry_after(response)
+            ss.report_throttled(retry_after)
+            await ss.sleep_without_slot(retry_after if retry_after is not None else 0.5)
+        raise ss.ProviderRateLimitError(
+            f"still refused after {MAX_RETRIES} retries",
+            provider=self.name,
+            stage="tts",
+            status_code=429,
         )
-        if response.status_code not in (429, 503):
-            response.raise_for_status()
-            return response.content
-        figures.refusals += 1
-        if attempt == MAX_RETRIES:
-            break
-        retry_after = _retry_after(response)
-        ss.report_throttled(retry_after)
-        await ss.sleep_without_slot(retry_after if retry_after is not None else 0.5)
-    raise ss.ProviderRateLimitError(f"still refused after {MAX_RETRIES} retries", status_code=429)
+
+    async def aclose(self) -> None:
+        """Close the HTTP client."""
+        await self._client.aclose()
+
+
+def _pipeline(output_dir: Path, tts: Any, limits: ss.Limits, slides: int) -> ss.StreamingPipeline:
+    """A streaming pipeline whose slides arrive at once and that writes no deck files."""
+    return ss.StreamingPipeline(
+        script_provider=FakeStreamingScriptProvider(slides=slides),
+        tts_provider=tts,
+        output_dir=output_dir,
+        assembler=ss.render.NullAssembler,  # the TTS calls are what is measured
+        limits=limits,
+    )
 
 
 async def throttled_contender(
-    base_url: str, limits: ss.Limits, slides: int, key: ss.ServiceKey
+    base_url: str, limits: ss.Limits, slides: int, output_dir: Path
 ) -> dict[str, Any]:
-    """Speak every slide at once under ``limits``; the figures of the run."""
-    figures = CallFigures()
-    limits.watch(lambda change: figures.changes.append(change.limit))
-
-    async def slide(client: httpx.AsyncClient, index: int) -> None:
-        try:
-            async with limits.slot(key, stage="tts", index=index):
-                await speak(client, f"Slide {index + 1} narration.", figures)
-        except ss.ProviderRateLimitError:
-            figures.failed += 1
-
+    """One deck of ``slides`` slides through a :class:`StreamingPipeline` under ``limits``."""
+    tts = SpeechServerTTS(base_url)
+    pipeline = _pipeline(output_dir, tts, limits, slides)
+    changes: list[ss.LimitChanged] = []
     start = time.perf_counter()
-    client = httpx.AsyncClient(base_url=base_url, timeout=60)
-    async with client, anyio.create_task_group() as task_group:
-        for index in range(slides):
-            task_group.start_soon(slide, client, index)
-    stats = limits.statistics(key)
+    try:
+        async with pipeline.stream("Throttling", slides=slides) as events:
+            async for event in events:
+                if isinstance(event, ss.LimitChanged):
+                    changes.append(event)
+    finally:
+        await tts.aclose()
+    makespan = time.perf_counter() - start
+    deck = events.deck
+    assert deck is not None
+    stats = limits.statistics(tts.limit_key)
     return {
-        "makespan_s": time.perf_counter() - start,
-        "refusals": figures.refusals,
-        "retries": figures.attempts - slides,
-        "failed_slides": figures.failed,
+        "makespan_s": makespan,
+        "refusals": tts.figures.refusals,
+        "retries": tts.figures.attempts - slides,
+        "failed_slides": sum(1 for slide in deck.slides if slide.errors),
         "lowest_limit": stats.lowest_limit,
         "final_limit": stats.limit,
-        "limit_changes": len(figures.changes),
+        "limit_changes": len(changes),
     }
 
 
@@ -218,10 +253,10 @@ def run_throttling(
     contenders.append((f"adaptive (cap {2 * capacity})", 2 * capacity, True))
     for label, limit, adaptive in contenders:
         state = ServerState(capacity=capacity, work_s=work_s, retry_after_s=retry_after_s)
-        with serve(state) as base_url:
+        with serve(state) as base_url, tempfile.TemporaryDirectory() as output_dir:
             key = ss.ServiceKey.from_url("openai-tts", base_url)
             limits = ss.Limits(services={key: limit}, adaptive=adaptive)
-            run = anyio.run(throttled_contender, base_url, limits, slides, key)
+            run = anyio.run(throttled_contender, base_url, limits, slides, Path(output_dir))
         run.update(server_peak=state.peak_running, limit=limit, adaptive=adaptive)
         runs[label] = run
     fixed = {label: run for label, run in runs.items() if not run["adaptive"]}
@@ -243,26 +278,24 @@ def run_throttling(
 # -- one limit shared by several decks ---------------------------------------------------------
 
 
-async def _shared_decks(decks: int, slides: int, work_s: float, limit: int) -> dict[str, Any]:
+async def _shared_decks(
+    decks: int, slides: int, work_s: float, limit: int, output_dir: Path
+) -> dict[str, Any]:
     recorder = CallRecorder()
     limits = ss.Limits(tts=limit)
+    pipelines = [
+        _pipeline(output_dir, FakeTTSProvider(latency=work_s, recorder=recorder), limits, slides)
+        for _ in range(decks)
+    ]
+    results: list[ss.DeckResult] = []
 
-    async def deck() -> None:
-        tts = FakeTTSProvider(latency=work_s, recorder=recorder)
-        key = ss.ServiceKey.of(tts)
-
-        async def slide(index: int) -> None:
-            async with limits.slot(key, stage="tts", index=index):
-                await tts.synthesize(f"Slide {index + 1}.", voice=None, language="en")
-
-        async with anyio.create_task_group() as task_group:
-            for index in range(slides):
-                task_group.start_soon(slide, index)
+    async def deck(pipeline: ss.StreamingPipeline, number: int) -> None:
+        results.append(await pipeline.run("Shared", project=f"deck-{number}", slides=slides))
 
     start = time.perf_counter()
     async with anyio.create_task_group() as task_group:
-        for _ in range(decks):
-            task_group.start_soon(deck)
+        for number, pipeline in enumerate(pipelines):
+            task_group.start_soon(deck, pipeline, number)
     makespan = time.perf_counter() - start
     bound = decks * slides * work_s / limit
     return {
@@ -271,7 +304,9 @@ async def _shared_decks(decks: int, slides: int, work_s: float, limit: int) -> d
         "limit": limit,
         "work_s": work_s,
         "calls": len(recorder.of("tts")),
+        "failed_slides": sum(1 for result in results for slide in result.slides if slide.errors),
         "peak_in_flight": recorder.max_in_flight["tts"],
+        "limits_peak": limits.statistics("test-tts").peak_in_flight,
         "makespan_s": makespan,
         "bound_s": bound,
         "makespan_over_bound": makespan / bound,
@@ -279,8 +314,9 @@ async def _shared_decks(decks: int, slides: int, work_s: float, limit: int) -> d
 
 
 def run_shared(*, decks: int, slides: int, work_s: float, limit: int = 3) -> dict[str, Any]:
-    """``decks`` decks at once in one event loop, one TTS limit shared by all."""
-    return anyio.run(_shared_decks, decks, slides, work_s, limit)
+    """``decks`` pipelines at once in one event loop, one TTS limit shared by all."""
+    with tempfile.TemporaryDirectory() as output_dir:
+        return anyio.run(_shared_decks, decks, slides, work_s, limit, Path(output_dir))
 
 
 # -- report ------------------------------------------------------------------------------------
@@ -294,12 +330,13 @@ def print_report(throttling: dict[str, Any], shared: dict[str, Any]) -> None:
     )
     print(
         f"{'limit':<18}{'makespan':>10}{'429s':>7}{'retries':>9}{'failed':>8}"
-        f"{'server peak':>13}{'lowest':>8}"
+        f"{'server peak':>13}{'lowest':>8}{'changes':>9}"
     )
     for label, run in throttling["runs"].items():
         print(
             f"{label:<18}{run['makespan_s']:>8.2f} s{run['refusals']:>7}{run['retries']:>9}"
             f"{run['failed_slides']:>8}{run['server_peak']:>13}{run['lowest_limit']:>8}"
+            f"{run['limit_changes']:>9}"
         )
     print(f"bound (N calls at once, no refusals)  {throttling['bound_s']:.2f} s")
     print(
@@ -312,6 +349,7 @@ def print_report(throttling: dict[str, Any], shared: dict[str, Any]) -> None:
         f"one TTS limit of {shared['limit']}, {shared['work_s']:.2f} s per call"
     )
     print(f"peak TTS in flight across all decks  {shared['peak_in_flight']}")
+    print(f"failed slides  {shared['failed_slides']}")
     print(f"makespan  {shared['makespan_s']:.2f} s")
     print(f"bound: total TTS work / {shared['limit']}  {shared['bound_s']:.2f} s")
     print(f"makespan / bound  {shared['makespan_over_bound']:.3f}")

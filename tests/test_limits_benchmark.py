@@ -1,4 +1,5 @@
-"""The limits benchmark runs in quick mode and reports every figure (timings unchecked)."""
+"""The limits benchmark runs its pipelines in quick mode and reports every figure (timings
+unchecked)."""
 
 from __future__ import annotations
 
@@ -37,10 +38,12 @@ def test_the_limits_benchmark_runs_quickly_and_reports_every_figure(
     adaptive = throttling["runs"][f"adaptive (cap {2 * capacity})"]
     assert adaptive["failed_slides"] == 0
     assert adaptive["lowest_limit"] <= capacity
+    assert adaptive["limit_changes"] >= 1  # seen as LimitChanged events of the run
     for n in range(1, capacity + 1):  # never more than N at once: never refused
         assert throttling["runs"][f"fixed {n}"]["refusals"] == 0
     assert throttling["adaptive_over_best_fixed"] > 0
-    assert shared["peak_in_flight"] == shared["limit"] == 3
+    assert shared["peak_in_flight"] == shared["limits_peak"] == shared["limit"] == 3
+    assert shared["failed_slides"] == 0
     assert shared["calls"] == shared["decks"] * shared["slides_per_deck"]
     printed = capsys.readouterr().out
     assert "adaptive / best fixed" in printed
