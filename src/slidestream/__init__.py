@@ -22,6 +22,12 @@ from ._exceptions import ProviderTimeoutError as ProviderTimeoutError
 from ._exceptions import RenderError as RenderError
 from ._exceptions import SlidestreamError as SlidestreamError
 from ._limits import ConcurrencyLimits as ConcurrencyLimits
+from ._limits import LimitChanged as LimitChanged
+from ._limits import Limits as Limits
+from ._limits import LimitStatistics as LimitStatistics
+from ._limits import ServiceKey as ServiceKey
+from ._limits import report_throttled as report_throttled
+from ._limits import sleep_without_slot as sleep_without_slot
 from ._models import DeckRequest as DeckRequest
 from ._models import DeckResult as DeckResult
 from ._models import ImageAsset as ImageAsset
@@ -55,6 +61,9 @@ __all__ = [
     "ImageProvider",
     "ImagesReady",
     "InvalidInputError",
+    "LimitChanged",
+    "LimitStatistics",
+    "Limits",
     "Outline",
     "OutlineItem",
     "OutlineReady",
@@ -68,6 +77,7 @@ __all__ = [
     "RenderOptions",
     "ScriptProvider",
     "SequentialPipeline",
+    "ServiceKey",
     "SlideError",
     "SlideResult",
     "SlideScript",
@@ -80,4 +90,6 @@ __all__ = [
     "WordTiming",
     "__version__",
     "current_slide_index",
+    "report_throttled",
+    "sleep_without_slot",
 ]

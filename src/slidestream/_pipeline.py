@@ -25,9 +25,9 @@ from ._engine import (
     run_deck,
 )
 from ._events import Event
-from ._exceptions import ConfigurationError
+from ._exceptions import ConfigurationError, InvalidInputError
 from ._files import resolve_project_dir
-from ._limits import ConcurrencyLimits
+from ._limits import ConcurrencyLimits, Limits
 from ._models import DeckRequest, DeckResult
 from ._stream import DeckEventStream
 from ._types import ProviderKind
@@ -43,6 +43,37 @@ def _check_kind(value: object, kind: ProviderKind) -> None:
         raise ConfigurationError(
             f"{type(value).__name__} is not {kind.label}: it lacks the protocol's methods."
         )
+
+
+def _limits(
+    limits: Limits | None, scripts: int | None, images: int | None, tts: int | None
+) -> Limits:
+    """The shared ``limits``, or limits private to one pipeline from ``max_concurrent_*``."""
+    given = {
+        name: value
+        for name, value in (("scripts", scripts), ("images", images), ("tts", tts))
+        if value is not None
+    }
+    if limits is None:
+        return Limits.from_concurrency(
+            ConcurrencyLimits(
+                scripts=given.get("scripts", DEFAULT_MAX_CONCURRENT_SCRIPTS),
+                images=given.get("images", DEFAULT_MAX_CONCURRENT_IMAGES),
+                tts=given.get("tts", DEFAULT_MAX_CONCURRENT_TTS),
+            )
+        )
+    if not isinstance(limits, Limits):
+        raise InvalidInputError(
+            f"limits={limits!r} is invalid: pass a slidestream.Limits (or leave it out)."
+        )
+    if given:
+        names = ", ".join(f"max_concurrent_{name}" for name in given)
+        example = ", ".join(f"{name}={value}" for name, value in given.items())
+        raise InvalidInputError(
+            f"Pass either limits= or {names}, not both: put the caps in the shared limits, "
+            f"e.g. slidestream.Limits({example})."
+        )
+    return limits
 
 
 def _resolve(value: object, kind: ProviderKind, owned: list[object]) -> Any:
@@ -85,26 +116,34 @@ class StreamingPipeline:
         script_provider: ScriptProvider | str,
         image_provider: ImageProvider | str | None = None,
         tts_provider: TTSProvider | str | None = None,
-        max_concurrent_scripts: int = DEFAULT_MAX_CONCURRENT_SCRIPTS,
-        max_concurrent_images: int = DEFAULT_MAX_CONCURRENT_IMAGES,
-        max_concurrent_tts: int = DEFAULT_MAX_CONCURRENT_TTS,
+        max_concurrent_scripts: int | None = None,
+        max_concurrent_images: int | None = None,
+        max_concurrent_tts: int | None = None,
         output_dir: str | Path = DEFAULT_OUTPUT_DIR,
         render_options: RenderOptions | None = None,
         assembler: AssemblerFactory | None = None,
         progressive: bool = True,
+        limits: Limits | None = None,
     ) -> None:
         """Configure the pipeline; nothing runs until :meth:`run` or :meth:`stream`.
 
         Args:
+            max_concurrent_scripts: script calls in flight (default 4); with the two below,
+                makes limits private to this pipeline. Not together with ``limits``.
+            max_concurrent_images: image calls in flight (default 5).
+            max_concurrent_tts: TTS calls in flight (default 3).
             render_options: which deck files to write and how (defaults: all of them).
             assembler: builds the deck files from completed slides (a custom one replaces
                 the built-in PPTX/audio/subtitle/video assembly).
             progressive: hand each slide to the assembler the moment it completes (default);
                 ``False`` waits until every slide is done, as older pipelines did.
+            limits: limits shared with other pipelines and runs (a :class:`Limits`): each
+                service's limit then holds across all of them together.
         """
-        self.limits = ConcurrencyLimits(
-            scripts=max_concurrent_scripts, images=max_concurrent_images, tts=max_concurrent_tts
+        self.limits = _limits(
+            limits, max_concurrent_scripts, max_concurrent_images, max_concurrent_tts
         )
+        """The limits every run of this pipeline takes its slots from."""
         for value, kind in (
             (script_provider, ProviderKind.SCRIPT),
             (image_provider, ProviderKind.IMAGES),

@@ -24,7 +24,15 @@ from ._constants import (
     DEFAULT_MAX_CONCURRENT_TTS,
     DEFAULT_OUTPUT_DIR,
 )
-from ._events import AudioReady, DeckReady, Event, ImagesReady, OutlineReady, SlideScripted
+from ._events import (
+    AudioReady,
+    DeckReady,
+    Event,
+    ImagesReady,
+    LimitChanged,
+    OutlineReady,
+    SlideScripted,
+)
 from ._exceptions import ConfigurationError, InvalidInputError, SlidestreamError
 from ._models import DeckResult, SlideResult
 from ._pipeline import SequentialPipeline, StreamingPipeline
@@ -283,6 +291,8 @@ class _Printer:
             say(f"  [✔ audio] slide {event.index + 1}: {event.duration_s:.1f} s of narration")
         elif isinstance(event, SlideResult):
             self._slide(event)
+        elif isinstance(event, LimitChanged):
+            say(f"  [⇅ limit] {event.service}: {event.limit} at once ({event.reason})")
         elif isinstance(event, DeckReady):
             self._deck(event.deck)
 

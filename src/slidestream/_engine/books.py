@@ -57,4 +57,5 @@ def deck_result(ctx: RunContext, finished: Finished, mode: RunMode) -> DeckResul
         timings=stage_timings(spans, finished.slides, ctx.now()),
         spans=spans,
         mode=mode,
+        limits=ctx.limit_figures(),
     )

@@ -8,7 +8,7 @@ import anyio
 from anyio.streams.memory import MemoryObjectSendStream
 
 from .._events import DeckReady, Event
-from .._limits import ConcurrencyLimits
+from .._limits import Limits
 from .._models import DeckRequest, DeckResult
 from ..render import AssemblerFactory, RenderOptions
 from . import books, policy
@@ -23,7 +23,7 @@ async def run_deck(
     request: DeckRequest,
     project_dir: Path,
     providers: Providers,
-    limits: ConcurrencyLimits,
+    limits: Limits,
     options: RenderOptions,
     assembler_factory: AssemblerFactory,
     schedule: Schedule,
@@ -32,7 +32,8 @@ async def run_deck(
     """Run ``schedule`` over a new context, keeping the manifest; ``DeckReady`` comes last.
 
     A failed run leaves ``"failed"`` and the error in the manifest and raises one clear
-    error (see :func:`.policy.one_error`).
+    error (see :func:`.policy.one_error`). Changes of the limits this run uses are emitted as
+    :class:`LimitChanged` events while it runs.
     """
     await anyio.Path(project_dir).mkdir(parents=True, exist_ok=True)
     ctx = RunContext(
@@ -44,17 +45,20 @@ async def run_deck(
         assembler_factory=assembler_factory,
         send=send,
     )
-    await books.write_manifest(ctx, "running")
     try:
-        finished = await schedule.run(ctx)
-    except Exception as error:
-        clear = policy.one_error(error)
-        with anyio.CancelScope(shield=True):
-            await books.write_manifest(ctx, "failed", error=str(clear))
-        if clear is error:
-            raise
-        # A single error keeps its own traceback; several carry the group as their cause.
-        raise clear from (None if clear in policy.leaves(error) else error)
+        await books.write_manifest(ctx, "running")
+        try:
+            finished = await schedule.run(ctx)
+        except Exception as error:
+            clear = policy.one_error(error)
+            with anyio.CancelScope(shield=True):
+                await books.write_manifest(ctx, "failed", error=str(clear))
+            if clear is error:
+                raise
+            # A single error keeps its own traceback; several carry the group as their cause.
+            raise clear from (None if clear in policy.leaves(error) else error)
+    finally:
+        ctx.close()
     deck = books.deck_result(ctx, finished, schedule.mode)
     await books.write_manifest(ctx, "complete", deck=deck.to_dict(include_data=False))
     await ctx.emit(DeckReady(deck))

@@ -62,8 +62,9 @@ async def write_outline(ctx: RunContext) -> Outline:
     provider = ctx.providers.script
     name = provider_name(provider)
     try:
-        with ctx.clock.span(Stage.OUTLINE, None):
-            outline = await provider.outline(ctx.request)
+        async with ctx.slot(Stage.OUTLINE, None):
+            with ctx.clock.span(Stage.OUTLINE, None):
+                outline = await provider.outline(ctx.request)
     except Exception as error:
         raise policy.outline_error(error, name) from error
     if not outline.items:
