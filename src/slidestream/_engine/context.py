@@ -28,6 +28,7 @@ from .._models import (
     StageSpan,
     WordTiming,
 )
+from .._timeouts import Timeouts
 from .._types import Stage
 from ..providers._protocols import ImageProvider, ScriptProvider, SupportsAclose, TTSProvider
 from ..render import AssemblerFactory, RenderOptions
@@ -160,6 +161,7 @@ class RunContext:
         options: RenderOptions,
         assembler_factory: AssemblerFactory,
         send: MemoryObjectSendStream[Event],
+        timeouts: Timeouts | None = None,
     ) -> None:
         self.request = request
         self.project_dir = project_dir
@@ -172,6 +174,8 @@ class RunContext:
         self.stream_error: str | None = None
         """Why ``stream_slides()`` stopped early, if it did; named in later script errors."""
         self.limits = limits
+        self.timeouts = timeouts if timeouts is not None else Timeouts()
+        """How long each provider call may take (see :mod:`.deadlines`)."""
         self._send = send
 
     def now(self) -> float:

@@ -2,6 +2,8 @@
 
 - A :class:`ConfigurationError` (a missing key, a voice that does not speak the deck's
   language) is the same for every slide and only the user can fix it: it stops the run.
+  So does an :class:`OutputError` (a full disk, a read-only folder): no later slide could
+  be saved either.
 - Any other error in a slide's stage becomes that slide's :class:`SlideError`; the slide
   still arrives without that stage's output.
 - The outline failing, or every slide failing, stops the run with a :class:`PipelineError`.
@@ -18,7 +20,7 @@ from collections.abc import Iterator, Sequence
 from dataclasses import dataclass
 from pathlib import Path
 
-from .._exceptions import ConfigurationError, PipelineError, SlidestreamError
+from .._exceptions import ConfigurationError, OutputError, PipelineError, SlidestreamError
 from .._models import SlideError, SlideResult
 from .._types import Stage
 from .context import SlideRecord
@@ -40,7 +42,7 @@ __all__ = [
 
 def stops_run(error: BaseException) -> bool:
     """True when ``error`` must end the whole run rather than mark one slide."""
-    return isinstance(error, ConfigurationError)
+    return isinstance(error, (ConfigurationError, OutputError))
 
 
 def error_text(error: BaseException) -> str:
