@@ -38,6 +38,7 @@ from ._exceptions import ConfigurationError, InvalidInputError, SlidestreamError
 from ._images import sniff_image_type
 from ._models import DeckResult, SlideResult
 from ._pipeline import SequentialPipeline, StreamingPipeline
+from ._text import clean_text
 from ._timeouts import Timeouts, parse_seconds
 from .providers.script.markdown import MARKDOWN_SUFFIXES, MarkdownScriptProvider
 from .providers.script.openai import CONFIGURE_BY_ENV, endpoint_configured
@@ -294,6 +295,8 @@ def _topic_or_file(source: str) -> tuple[str, Path | None]:
     A topic may contain ``/`` ("TCP/IP") and be of any length. What names an existing folder
     or a file that is not Markdown is refused, as is a missing ``.md`` file.
     """
+    if not clean_text(source).strip():
+        return source, None  # refused as an empty topic
     path = Path(source).expanduser()
     try:
         is_dir, is_file = path.is_dir(), path.exists() and not path.is_dir()

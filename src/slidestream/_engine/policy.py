@@ -122,8 +122,9 @@ def one_error(error: BaseException) -> BaseException:
     """The one error to show for ``error``, which may be an exception group.
 
     Several slides failing the same way at once arrive as a group of copies: the first copy
-    is shown. Distinct errors become one :class:`PipelineError` whose ``errors`` holds them
-    all and whose message names each.
+    is shown, as is the first of several writes that failed for one reason (a full disk).
+    Distinct errors become one :class:`PipelineError` whose ``errors`` holds them all and
+    whose message names each.
     """
     if not isinstance(error, BaseExceptionGroup):
         return error
@@ -133,6 +134,9 @@ def one_error(error: BaseException) -> BaseException:
     errors = list(distinct.values())
     if len(errors) == 1:
         return errors[0]
+    codes = {e.errno if isinstance(e, OutputError) else None for e in errors}
+    if all(isinstance(e, OutputError) for e in errors) and len(codes) == 1:
+        return errors[0]  # one disk failing several writes at once: its first write says it
     stage = next((s for e in errors if isinstance(s := getattr(e, "stage", None), str)), None)
     provider = next((p for e in errors if isinstance(p := getattr(e, "provider", None), str)), None)
     listing = "; ".join(f"({n}) {error_text(e)}" for n, e in enumerate(errors, start=1))
