@@ -125,14 +125,15 @@ def _flatten(image: Image.Image) -> Image.Image:
 
 
 def to_8bit(image: Image.Image, *, keep_alpha: bool = True) -> Image.Image:
-    """``image`` as 8-bit RGB, or RGBA when it has transparency and ``keep_alpha`` is set.
+    """``image`` as 8-bit RGB or greyscale (``L``), or RGBA when it has transparency and
+    ``keep_alpha`` is set.
 
     16-bit and 32-bit greyscale are scaled to 8 bits (not clipped to white), CMYK and YCbCr
     are converted, a palette with a transparent colour keeps it as alpha.
     """
     if not keep_alpha:
         return _flatten(image)
-    if image.mode in ("RGB", "RGBA"):
+    if image.mode in ("RGB", "RGBA") or (image.mode == "L" and "transparency" not in image.info):
         return image
     if image.mode in ("I;16", "I;16B", "I;16L", "I;16N", "I", "F"):
         scale = 1 / 257 if image.mode != "F" else 255.0
@@ -166,7 +167,7 @@ def _draft_size(width: int, height: int, max_pixels: int, max_side: int | None) 
     if width * height > max_pixels:
         # Half the pixel-limited scale: what the decoder gives is then under the limit.
         return min(scale, math.sqrt(max_pixels / (width * height)) / 2)
-    return scale if scale < 0.5 else None
+    return scale if scale < 1 else None
 
 
 @contextlib.contextmanager
@@ -175,9 +176,9 @@ def open_bounded(
 ) -> Iterator[Opened]:
     """Decode ``data`` (its first frame), refusing what would take too much memory.
 
-    A JPEG over ``max_pixels``, or more than twice ``max_side``, is decoded at a reduced scale
-    (cheap: the decoder skips the detail); any other image over ``max_pixels`` is refused
-    before it is decoded.
+    A JPEG over ``max_pixels`` or ``max_side`` is decoded at a reduced scale where one fits
+    (1/2, 1/4, 1/8: cheap, the decoder skips the detail); any other image over
+    ``max_pixels`` is refused before it is decoded.
 
     Raises:
         ValueError: empty, not an image, damaged, or too large; the message says which.

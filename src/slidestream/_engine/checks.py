@@ -32,7 +32,8 @@ def _wrong(what: str, value: object, provider: str, stage: Stage) -> ProviderRes
 
 
 def _text(value: object) -> str:
-    return clean_text(value).strip() if isinstance(value, str) else ""
+    """A one-line text (title, bullet) cleaned, its runs of white space made one space."""
+    return " ".join(clean_text(value).split()) if isinstance(value, str) else ""
 
 
 def _texts(values: object) -> list[str]:
@@ -62,7 +63,7 @@ def checked_script(value: object, provider: str) -> SlideScript:
         value,
         title=_text(value.title),
         bullets=_texts(value.bullets),
-        narration=_text(value.narration),
+        narration=clean_text(value.narration).strip() if isinstance(value.narration, str) else "",
         image_query=_text(query) or None,
     )
 

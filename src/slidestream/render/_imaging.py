@@ -63,7 +63,7 @@ def open_image(asset: ImageAsset) -> Image.Image:
         raise _cannot(asset, err) from None
     if max(image.size) > MAX_SIDE:
         image.thumbnail((MAX_SIDE, MAX_SIDE), Image.Resampling.LANCZOS)
-    return image
+    return image.convert("RGB") if image.mode == "L" else image
 
 
 @dataclass(frozen=True)
