@@ -184,11 +184,11 @@ def print_report(runs: list[dict[str, Any]], growth: float, quick: bool) -> None
     for run in runs:
         tree = run["peak_tree_mb"]
         with_children = f"{tree:>11.0f} MB" if tree is not None else f"{'n/a':>14}"
-        print(f"{run['slides']:>6}{run['peak_rss_mb']:>9.0f} MB{with_children}{run['wall_s']:>8.1f} s")
+        rss, wall = run["peak_rss_mb"], run["wall_s"]
+        print(f"{run['slides']:>6}{rss:>9.0f} MB{with_children}{wall:>8.1f} s")
     first, last = runs[0], runs[-1]
     print(
-        f"growth {first['slides']} -> {last['slides']} slides: {growth:.2f} MB per slide "
-        f"(peak RSS)"
+        f"growth {first['slides']} -> {last['slides']} slides: {growth:.2f} MB per slide (peak RSS)"
     )
 
 

@@ -13,7 +13,9 @@ from ._events import OutlineReady as OutlineReady
 from ._events import SlideScripted as SlideScripted
 from ._exceptions import ConfigurationError as ConfigurationError
 from ._exceptions import InvalidInputError as InvalidInputError
+from ._exceptions import OutputError as OutputError
 from ._exceptions import PipelineError as PipelineError
+from ._exceptions import ProjectBusyError as ProjectBusyError
 from ._exceptions import ProviderError as ProviderError
 from ._exceptions import ProviderNotFoundError as ProviderNotFoundError
 from ._exceptions import ProviderRateLimitError as ProviderRateLimitError
@@ -42,6 +44,7 @@ from ._models import WordTiming as WordTiming
 from ._pipeline import SequentialPipeline as SequentialPipeline
 from ._pipeline import StreamingPipeline as StreamingPipeline
 from ._stream import DeckEventStream as DeckEventStream
+from ._timeouts import Timeouts as Timeouts
 from ._version import __version__ as __version__
 from .providers import ImageProvider as ImageProvider
 from .providers import ScriptProvider as ScriptProvider
@@ -67,7 +70,9 @@ __all__ = [
     "Outline",
     "OutlineItem",
     "OutlineReady",
+    "OutputError",
     "PipelineError",
+    "ProjectBusyError",
     "ProviderError",
     "ProviderNotFoundError",
     "ProviderRateLimitError",
@@ -87,6 +92,7 @@ __all__ = [
     "StageSpan",
     "StreamingPipeline",
     "TTSProvider",
+    "Timeouts",
     "WordTiming",
     "__version__",
     "current_slide_index",

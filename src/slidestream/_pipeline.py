@@ -2,9 +2,11 @@
 
 from __future__ import annotations
 
+from dataclasses import replace
 from pathlib import Path
 from typing import Any
 
+import anyio
 from anyio.streams.memory import MemoryObjectSendStream
 
 from . import _registry, render
@@ -29,7 +31,10 @@ from ._exceptions import ConfigurationError, InvalidInputError
 from ._files import resolve_project_dir
 from ._limits import ConcurrencyLimits, Limits
 from ._models import DeckRequest, DeckResult
+from ._project import claim_project
 from ._stream import DeckEventStream
+from ._text import clean_text
+from ._timeouts import Timeouts
 from ._types import ProviderKind
 from .providers._protocols import ImageProvider, ScriptProvider, TTSProvider
 from .render import AssemblerFactory, RenderOptions
@@ -124,6 +129,7 @@ class StreamingPipeline:
         assembler: AssemblerFactory | None = None,
         progressive: bool = True,
         limits: Limits | None = None,
+        timeouts: Timeouts | float | None = None,
     ) -> None:
         """Configure the pipeline; nothing runs until :meth:`run` or :meth:`stream`.
 
@@ -139,6 +145,10 @@ class StreamingPipeline:
                 ``False`` waits until every slide is done, as older pipelines did.
             limits: limits shared with other pipelines and runs (a :class:`Limits`): each
                 service's limit then holds across all of them together.
+            timeouts: how long each provider call may take, per stage, and the run's
+                deadline (:class:`Timeouts`; a number is every stage's limit in seconds).
+                Default: the built-in limits, changed by ``SLIDESTREAM_TIMEOUT`` and
+                ``SLIDESTREAM_DEADLINE`` when set.
         """
         self.limits = _limits(
             limits, max_concurrent_scripts, max_concurrent_images, max_concurrent_tts
@@ -157,6 +167,7 @@ class StreamingPipeline:
         self.render_options = render_options or RenderOptions()
         self.assembler = assembler
         self.progressive = progressive
+        self.timeouts = Timeouts.coerce(timeouts)
 
     @property
     def mode(self) -> RunMode:
@@ -186,7 +197,12 @@ class StreamingPipeline:
         the run starts when the block is entered and stops when it is left (iterating without
         ``async with`` raises :class:`RuntimeError`). Bad input (an unsafe project name, an
         empty topic) raises :class:`InvalidInputError` here, before anything is written.
+
+        A run owns its project folder while it runs: another run naming the same ``project``
+        fails with :class:`ProjectBusyError`; without ``project``, a busy folder is skipped
+        for the next free name.
         """
+        topic = clean_text(topic).strip()
         project_dir = resolve_project_dir(self.output_dir, topic, project)
         request = DeckRequest(
             topic=topic,
@@ -204,7 +220,7 @@ class StreamingPipeline:
             options = render.RenderOptions(**{**vars(options), "video": video})
 
         async def produce(send: MemoryObjectSendStream[Event]) -> None:
-            await self._produce(request, project_dir, options, send)
+            await self._produce(request, project, options, send)
 
         return DeckEventStream(produce)
 
@@ -222,7 +238,26 @@ class StreamingPipeline:
     async def _produce(
         self,
         request: DeckRequest,
+        project: str | None,
+        options: RenderOptions,
+        send: MemoryObjectSendStream[Event],
+    ) -> None:
+        # Shielded: a claim taken in the worker thread must not be lost to a cancellation.
+        with anyio.CancelScope(shield=True):
+            claim = await anyio.to_thread.run_sync(
+                claim_project, self.output_dir, request.topic, project
+            )
+        try:
+            await self._run_in(
+                claim.folder, replace(request, project=claim.folder.name), options, send
+            )
+        finally:
+            claim.release()
+
+    async def _run_in(
+        self,
         project_dir: Path,
+        request: DeckRequest,
         options: RenderOptions,
         send: MemoryObjectSendStream[Event],
     ) -> None:
@@ -242,6 +277,7 @@ class StreamingPipeline:
                 assembler_factory=self.assembler or render.default_assembler,
                 schedule=self._schedule(),
                 send=send,
+                timeouts=self.timeouts,
             )
         finally:
             await aclose_all(owned)  # only the providers created here from names

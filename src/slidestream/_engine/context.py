@@ -30,6 +30,7 @@ from .._models import (
     StageSpan,
     WordTiming,
 )
+from .._timeouts import Timeouts
 from .._types import Stage
 from ..providers._protocols import ImageProvider, ScriptProvider, SupportsAclose, TTSProvider
 from ..render import AssemblerFactory, RenderOptions
@@ -172,6 +173,7 @@ class RunContext:
         options: RenderOptions,
         assembler_factory: AssemblerFactory,
         send: MemoryObjectSendStream[Event],
+        timeouts: Timeouts | None = None,
     ) -> None:
         self.request = request
         self.project_dir = project_dir
@@ -187,6 +189,8 @@ class RunContext:
         self.service_keys = _service_keys(providers)
         """The service each stage's provider calls, which its limit is kept under."""
         self._service_names = frozenset(str(key) for key in self.service_keys.values())
+        self.timeouts = timeouts if timeouts is not None else Timeouts()
+        """How long each provider call may take (see :mod:`.deadlines`)."""
         self._send = send
         self._loop = anyio.lowlevel.current_token().native_token
         self._limit_changes: collections.deque[LimitChanged] = collections.deque()

@@ -80,15 +80,6 @@ AssemblerFactory = Callable[[AssemblyContext], AbstractAsyncContextManager[DeckA
 """Creates the assembler for one run."""
 
 
-@runtime_checkable
-class SupportsPrepareSlide(Protocol):
-    """An assembler that can start a slide's visual work before its narration exists."""
-
-    async def prepare_slide(self, slide: SlideResult) -> None:
-        """Take a slide whose script and images exist; its narration may still be coming."""
-        ...
-
-
 class NullAssembler(AbstractAsyncContextManager["NullAssembler"]):
     """An assembler that writes nothing (for runs and tests that need no deck files)."""
 
