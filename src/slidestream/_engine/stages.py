@@ -3,7 +3,8 @@
 Each stage does one thing for one slide (or the deck) and records what it produced in the
 slide's :class:`SlideRecord`; the schedules decide when each runs. Which failures stop the
 run is decided by :mod:`.policy`, and every limited call takes its slot from
-:meth:`RunContext.slot`.
+:meth:`RunContext.slot`. Every provider call runs under its stage's time limit
+(:func:`.deadlines.call_limit`), and what it returns is checked (:mod:`.checks`) before use.
 """
 
 from __future__ import annotations
@@ -17,14 +18,15 @@ import anyio
 
 from .._events import AudioReady, ImagesReady
 from .._media import check_clip
-from .._models import Outline, SlideResult, SlideScript
+from .._models import ImageAsset, Outline, SlideResult, SlideScript
 from .._text import compose_narration
 from .._types import Stage
 from ..providers._protocols import SlideStream, SlideStreamingScriptProvider, provider_name
 from ..render import AssemblyContext, DeckAssembler, DeckFiles
-from . import policy
-from .assets import load_local_image, save_clip, save_images
+from . import checks, policy
+from .assets import check_image, load_local_image, save_clip, save_images
 from .context import RunContext, SlideRecord, for_slide
+from .deadlines import call_limit
 
 __all__ = [
     "assemble",
@@ -62,12 +64,18 @@ async def write_outline(ctx: RunContext) -> Outline:
     provider = ctx.providers.script
     name = provider_name(provider)
     try:
-        with ctx.clock.span(Stage.OUTLINE, None):
-            outline = await provider.outline(ctx.request)
+        async with ctx.slot(Stage.OUTLINE, None):
+            limit = call_limit(ctx.timeouts, Stage.OUTLINE, name)
+            with ctx.clock.span(Stage.OUTLINE, None), limit:
+                outline = checks.checked_outline(await provider.outline(ctx.request), name)
     except Exception as error:
+        if policy.stops_run(error):
+            raise
         raise policy.outline_error(error, name) from error
     if not outline.items:
         raise policy.outline_error(None, name)
+    if not outline.title:
+        outline = replace(outline, title=ctx.request.topic)
     wanted = ctx.request.slides
     if wanted is not None and len(outline.items) > wanted:
         outline = replace(outline, items=outline.items[:wanted])
@@ -77,12 +85,15 @@ async def write_outline(ctx: RunContext) -> Outline:
 async def write_script(ctx: RunContext, outline: Outline, index: int) -> SlideRecord:
     """Write slide ``index`` with ``write_slide()``; on failure the slide uses its outline item."""
     provider = ctx.providers.script
+    name = provider_name(provider)
     record = ctx.record(fallback_script(outline, index))
     note = f" (after the slide stream broke off: {ctx.stream_error})" if ctx.stream_error else ""
-    with policy.contain(Stage.SCRIPT, provider_name(provider), record, note=note), for_slide(index):
+    with policy.contain(Stage.SCRIPT, name, record, note=note), for_slide(index):
         async with ctx.slot(Stage.SCRIPT, index):
-            with ctx.clock.span(Stage.SCRIPT, index) as watch:
-                script = await provider.write_slide(ctx.request, outline, index)
+            limit = call_limit(ctx.timeouts, Stage.SCRIPT, name, index)
+            with ctx.clock.span(Stage.SCRIPT, index) as watch, limit:
+                written = await provider.write_slide(ctx.request, outline, index)
+        script = checks.checked_script(written, name)
         record.script = script if script.index == index else replace(script, index=index)
     record.timings[Stage.SCRIPT] = watch.duration_s
     return record
@@ -109,13 +120,20 @@ async def stream_scripts(
     :func:`write_script`.
     """
     count = len(outline.items)
+    name = provider_name(provider)
     seen: set[int] = set()
-    with policy.contain(Stage.SCRIPT, provider_name(provider)) as outcome:
+    with policy.contain(Stage.SCRIPT, name) as outcome:
         async with ctx.slot(Stage.SCRIPT, None):
             stream = open_slide_stream(provider, ctx, outline)
             try:
                 last = ctx.now()
-                async for script in stream:
+                while True:
+                    # The script limit holds for each slide: the wait for the next one.
+                    with call_limit(ctx.timeouts, Stage.SCRIPT, name):
+                        try:
+                            script = checks.checked_script(await stream.__anext__(), name)
+                        except StopAsyncIteration:
+                            break
                     if not 0 <= script.index < count or script.index in seen:
                         continue
                     seen.add(script.index)
@@ -145,13 +163,20 @@ async def find_images(ctx: RunContext, record: SlideRecord) -> None:
             )
     if provider is not None and len(record.images) < wanted:
         needed = wanted - len(record.images)
-        with policy.contain(Stage.IMAGES, provider_name(provider), record), for_slide(record.index):
+        name = provider_name(provider)
+        found: list[ImageAsset] = []
+        with policy.contain(Stage.IMAGES, name, record), for_slide(record.index):
             async with ctx.slot(Stage.IMAGES, record.index):
-                with ctx.clock.span(Stage.IMAGES, record.index):
-                    found = await provider.find_images(ctx.request, script, limit=needed)
-            record.images.extend(found[:needed])
-            if found:
-                record.providers[Stage.IMAGES] = provider_name(provider)
+                limit = call_limit(ctx.timeouts, Stage.IMAGES, name, record.index)
+                with ctx.clock.span(Stage.IMAGES, record.index), limit:
+                    answer = await provider.find_images(ctx.request, script, limit=needed)
+            found = checks.checked_images(answer, name)[:needed]
+        for number, image in enumerate(found, start=1):
+            # One bad image is that image's error; the slide keeps the others.
+            with policy.contain(Stage.IMAGES, name, record):
+                check = functools.partial(check_image, image, provider=name, number=number)
+                record.images.append(await anyio.to_thread.run_sync(check))
+                record.providers[Stage.IMAGES] = name
     if record.images:
         record.images = await anyio.to_thread.run_sync(
             save_images, ctx.project_dir, record.index, record.images
@@ -174,18 +199,23 @@ async def synthesize(ctx: RunContext, record: SlideRecord) -> None:
     with policy.contain(Stage.TTS, name, record):
         with for_slide(index):
             async with ctx.slot(Stage.TTS, index):
-                with ctx.clock.span(Stage.TTS, index):
-                    clip = await provider.synthesize(
+                with (
+                    ctx.clock.span(Stage.TTS, index),
+                    call_limit(ctx.timeouts, Stage.TTS, name, index),
+                ):
+                    answer = await provider.synthesize(
                         spoken_text(record.script),
                         voice=ctx.request.voice,
                         language=ctx.request.language,
                     )
-        check = functools.partial(check_clip, clip.audio, clip.format, provider=name)
+        clip = checks.checked_clip(answer, name)
+        check = functools.partial(check_clip, bytes(clip.audio), clip.format, provider=name)
         audio_format, duration_s = await anyio.to_thread.run_sync(check)
         path = await anyio.to_thread.run_sync(
             save_clip, ctx.project_dir, index, audio_format, clip.audio
         )
-        record.audio_path, record.duration_s, record.words = path, duration_s, list(clip.words)
+        words = checks.checked_words(clip.words, duration_s)
+        record.audio_path, record.duration_s, record.words = path, duration_s, words
         record.providers[Stage.TTS] = clip.provider or name
     record.timings[Stage.TTS] = ctx.now() - start
     if record.audio_path is not None:

@@ -15,6 +15,7 @@ import httpx
 from ..._constants import DEFAULT_CONNECT_TIMEOUT_S, DEFAULT_TIMEOUT_S
 from ..._context import current_slide_index
 from ..._exceptions import ProviderResponseError
+from ..._version import __version__
 from .retry import (
     Failure,
     RetryableFailure,
@@ -41,8 +42,6 @@ T = TypeVar("T")
 
 def user_agent() -> str:
     """``slidestream/VERSION (+project page) httpx/VERSION``: descriptive, as Wikimedia asks."""
-    from ... import __version__
-
     return (
         f"slidestream/{__version__} (+https://pypi.org/project/slidestream/) "
         f"httpx/{httpx.__version__}"
