@@ -43,7 +43,25 @@ def format_report(deck: DeckResult) -> str:
     reused = cache_line(deck)
     if reused:
         lines.append(reused)
+    if deck.limits:
+        lines.extend(_limit_lines(deck))
     return "\n".join(lines)
+
+
+def _limit_lines(deck: DeckResult) -> list[str]:
+    """One row per limit the run used: its cap, where it ended, how low it went, its peak."""
+    width = max(12, *(len(str(figures.service)) + 2 for figures in deck.limits))
+    lines = [
+        f"{'limit':<{width}}{'cap':>5}{'now':>5}{'lowest':>8}{'peak':>6}{'calls':>7}"
+        f"{'throttled':>11}"
+    ]
+    for figures in deck.limits:
+        lines.append(
+            f"{figures.service!s:<{width}}{figures.cap:>5}{figures.limit:>5}"
+            f"{figures.lowest_limit:>8}{figures.peak_in_flight:>6}{figures.calls:>7}"
+            f"{figures.throttled:>11}"
+        )
+    return lines
 
 
 def cache_line(deck: DeckResult) -> str:

@@ -1,10 +1,19 @@
-"""A run's bookkeeping: the ``slidestream.json`` manifest and the finished :class:`DeckResult`."""
+"""A run's bookkeeping: the ``slidestream.json`` manifest and the finished :class:`DeckResult`.
+
+The manifest says how the latest run stands: ``running``, then ``complete``, ``failed``
+(with the ``error``) or ``cancelled``. While the latest run has not completed, the complete
+deck an earlier run left in the folder is still there and still described, under
+``previous`` (its request and deck), so a failed or cancelled run never loses the record
+of a good deck.
+"""
 
 from __future__ import annotations
 
+import contextlib
 import json
 from collections.abc import Sequence
 from dataclasses import replace
+from pathlib import Path
 from typing import Any
 
 import anyio
@@ -16,7 +25,25 @@ from .._models import DeckResult, SlideResult, StageSpan
 from .context import RunContext
 from .schedules import Finished, RunMode
 
-__all__ = ["cache_notes", "deck_result", "stage_timings", "write_manifest"]
+__all__ = [
+    "cache_notes",
+    "deck_files",
+    "deck_result",
+    "previous_deck",
+    "stage_timings",
+    "write_manifest",
+]
+
+
+def previous_deck(project_dir: Path) -> dict[str, Any] | None:
+    """The complete deck an earlier run left in ``project_dir`` (request and deck), if any."""
+    with contextlib.suppress(OSError, ValueError):
+        data = json.loads((project_dir / MANIFEST_NAME).read_text(encoding="utf-8"))
+        if isinstance(data, dict) and data.get("status") == "complete":
+            return {"request": data.get("request"), "deck": data.get("deck")}
+        previous = data.get("previous") if isinstance(data, dict) else None
+        return previous if isinstance(previous, dict) else None
+    return None
 
 
 def cache_notes(cache: RunCache) -> dict[str, Any]:
@@ -41,6 +68,15 @@ async def write_manifest(ctx: RunContext, status: str, **extra: Any) -> None:
         data["cache"] = cache_notes(ctx.cache)
     text = json.dumps(data, indent=2, ensure_ascii=False)
     await anyio.to_thread.run_sync(atomic_write_text, ctx.project_dir / MANIFEST_NAME, text)
+
+
+def deck_files(deck: DeckResult) -> list[Path]:
+    """Every file of ``deck``: the deck files, and each slide's clip and images."""
+    files = list(deck.files.values())
+    for slide in deck.slides:
+        files += [slide.audio_path] if slide.audio_path is not None else []
+        files += [image.path for image in slide.images if image.path is not None]
+    return files
 
 
 def stage_timings(
@@ -89,4 +125,5 @@ def deck_result(ctx: RunContext, finished: Finished, mode: RunMode) -> DeckResul
         timings=timings,
         spans=spans,
         mode=mode,
+        limits=ctx.limit_figures(),
     )
