@@ -125,6 +125,7 @@ def _worker(spec: dict[str, Any]) -> dict[str, Any]:
         output_dir=spec["out"],
         assembler=None if spec["files"] else NullAssembler,
         progressive=contender != "seed",
+        cache_dir=None,  # every contender computes everything
     )
 
     async def run() -> ss.DeckResult:

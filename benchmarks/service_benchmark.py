@@ -21,6 +21,7 @@ from __future__ import annotations
 
 import argparse
 import json
+import os
 import socket
 import statistics
 import sys
@@ -173,8 +174,16 @@ def main(argv: list[str] | None = None) -> dict[str, Any]:
     args = parser.parse_args(argv)
     if args.quick:
         args.decks, args.slides, args.scale, args.words = 3, 3, 0.01, 6
-    with tempfile.TemporaryDirectory() as scratch:
-        report = anyio.run(run, args, args.out or Path(scratch))
+    saved = os.environ.get("SLIDESTREAM_NO_CACHE")
+    os.environ["SLIDESTREAM_NO_CACHE"] = "1"  # every deck computes everything
+    try:
+        with tempfile.TemporaryDirectory() as scratch:
+            report = anyio.run(run, args, args.out or Path(scratch))
+    finally:
+        if saved is None:
+            os.environ.pop("SLIDESTREAM_NO_CACHE", None)
+        else:
+            os.environ["SLIDESTREAM_NO_CACHE"] = saved
     print(
         f"{args.decks} decks x {args.slides} slides at scale {args.scale}: "
         f"makespan {report['makespan_s']:.2f} s, bound {report['tts_bound_s']:.2f} s "

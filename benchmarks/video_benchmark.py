@@ -23,6 +23,7 @@ import anyio
 from slidestream import DeckRequest, SlideResult, SlideScript
 from slidestream.render import AssemblyContext, RenderOptions, StreamingDeckAssembler
 from slidestream.render._frames import render_frame
+from slidestream.render._look import BuiltinLook
 from slidestream.testing import FakeTTSProvider
 
 WORDS_PER_SECOND = 2.5
@@ -61,7 +62,7 @@ def context(folder: Path, count: int, project: str) -> AssemblyContext:
         request=request,
         title="Benchmark",
         project_dir=folder / project,
-        options=RenderOptions(),
+        options=RenderOptions(pdf=False),  # the PPTX, audio, subtitles and video, as before
         slide_count=count,
     )
 
@@ -73,7 +74,10 @@ def naive(folder: Path, slides: list[SlideResult]) -> float:
     ctx = context(folder, len(slides), "naive")
     clips = []
     for slide in slides:
-        frame = render_frame(slide, context=ctx, path=folder / f"naive-{slide.index}.png")
+        look = BuiltinLook(ctx.title)
+        frame = render_frame(
+            slide, look=look, count=ctx.slide_count, path=folder / f"naive-{slide.index}.png"
+        )
         assert slide.audio_path is not None
         audio = AudioFileClip(str(slide.audio_path))
         clips.append(ImageClip(str(frame)).with_duration(audio.duration).with_audio(audio))

@@ -4,14 +4,18 @@ from __future__ import annotations
 
 import io
 from pathlib import Path
+from typing import Any
 
 from PIL import Image, ImageDraw
 
 from slidestream._models import DeckRequest, ImageAsset, SlideResult, SlideScript
 from slidestream.render import AssemblyContext, RenderOptions
+from slidestream.render._layout import line_pitch, wrap
+from slidestream.render._typeface import Typeface
 from slidestream.testing import _wav
 
 IMAGE_COLOUR = (230, 80, 40)
+EMU_PER_PT = 12700
 
 
 def png(width: int = 960, height: int = 540, colour: tuple[int, int, int] = IMAGE_COLOUR) -> bytes:
@@ -81,3 +85,35 @@ def context(
         options=RenderOptions(**options),  # type: ignore[arg-type]
         slide_count=slide_count,
     )
+
+
+def text_height(shape: Any, face: Typeface) -> tuple[float, float]:
+    """How tall ``shape``'s text is when a viewer wraps it with ``face``, and its room (pt).
+
+    The viewer wraps at the text frame's width (the box less its insets, less each
+    paragraph's left margin), with the exact line pitch and paragraph gaps written.
+    """
+    frame = shape.text_frame
+    inner_w = (shape.width - frame.margin_left - frame.margin_right) / EMU_PER_PT
+    inner_h = (shape.height - frame.margin_top - frame.margin_bottom) / EMU_PER_PT
+    total = 0.0
+    for number, paragraph in enumerate(frame.paragraphs):
+        runs = paragraph.runs
+        if not runs:
+            continue
+        size = runs[0].font.size.pt
+        bold = bool(runs[0].font.bold)
+        p_pr = paragraph._p.pPr
+        margin = int(p_pr.get("marL", "0")) / EMU_PER_PT if p_pr is not None else 0.0
+        # wrap() fills face.safety of the width it is given: give it the viewer's whole width.
+        lines = wrap(paragraph.text, size, (inner_w - margin) / face.safety, bold=bold, face=face)
+        total += len(lines) * line_pitch(size)
+        if number and paragraph.space_before is not None:
+            total += paragraph.space_before.pt
+    return total, inner_h
+
+
+def assert_text_fits(shape: Any, face: Typeface) -> None:
+    """``shape``'s text stays inside its box, measured as a viewer with ``face`` lays it out."""
+    used, room = text_height(shape, face)
+    assert used <= room + 0.5, f"{shape.name}: {used:.1f} pt of text in {room:.1f} pt"

@@ -1,4 +1,5 @@
-"""Shared test setup: the anyio backend, and a guard that refuses real network access."""
+"""Shared test setup: the anyio backend, a guard that refuses real network access, and an
+empty cache folder of its own for every test."""
 
 from __future__ import annotations
 
@@ -53,6 +54,14 @@ def _no_internet(monkeypatch: pytest.MonkeyPatch) -> None:
     monkeypatch.setattr(socket.socket, "connect", connect)
     monkeypatch.setattr(socket.socket, "connect_ex", connect_ex)
     monkeypatch.setattr(socket, "getaddrinfo", getaddrinfo)
+
+
+@pytest.fixture(autouse=True)
+def _private_cache(
+    monkeypatch: pytest.MonkeyPatch, tmp_path_factory: pytest.TempPathFactory
+) -> None:
+    """Each test gets an empty cache of its own, never the user's real one."""
+    monkeypatch.setenv("SLIDESTREAM_CACHE_DIR", str(tmp_path_factory.mktemp("cache")))
 
 
 @pytest.fixture

@@ -128,3 +128,41 @@ def audio_codec(path: Path) -> str:
     found = re.search(r"Audio: (\w+)", info.stderr)
     assert found, info.stderr
     return found.group(1)
+
+
+CLIP_ENCODINGS: dict[str, list[str]] = {
+    "mp3": ["-c:a", "libmp3lame", "-f", "mp3"],
+    "wav": ["-c:a", "pcm_s16le", "-f", "wav"],
+    "ogg": ["-c:a", "libvorbis", "-f", "ogg"],
+    "opus": ["-c:a", "libopus", "-f", "ogg"],
+    "aac": ["-c:a", "aac", "-f", "adts"],
+    "flac": ["-c:a", "flac", "-f", "flac"],
+    "webm": ["-c:a", "libopus", "-f", "webm"],
+    "pcm": ["-ar", "24000", "-ac", "1", "-f", "s16le"],
+}
+"""How to encode a clip in every audio format a TTS provider may return (as the providers do)."""
+
+
+def encode_clip(source: Path, audio_format: str, target: Path) -> Path:
+    """``source`` (any audio) re-encoded in ``audio_format`` at ``target``."""
+    subprocess.run(
+        [FFMPEG, "-v", "error", "-y", "-i", str(source), *CLIP_ENCODINGS[audio_format],
+         str(target)],
+        check=True,
+    )  # fmt: skip
+    return target
+
+
+def processes_with(text: str) -> list[int]:
+    """Process ids of running (not zombie) processes whose command line contains ``text``."""
+    found = []
+    for entry in Path("/proc").iterdir():
+        if not entry.name.isdigit():
+            continue
+        try:
+            cmdline = (entry / "cmdline").read_bytes()
+        except OSError:
+            continue
+        if text.encode() in cmdline:
+            found.append(int(entry.name))
+    return found

@@ -13,12 +13,27 @@ import pytest
 from pptx import Presentation
 
 import slidestream as ss
-from slidestream.render import AssemblyContext, DeckFiles, StreamingDeckAssembler, default_assembler
-from slidestream.testing import FakeImageProvider, FakeStreamingScriptProvider, FakeTTSProvider
+from slidestream._types import AudioFormat
+from slidestream.render import (
+    AssemblyContext,
+    DeckFiles,
+    RenderOptions,
+    StreamingDeckAssembler,
+    default_assembler,
+)
+from slidestream.testing import (
+    FakeImageProvider,
+    FakeStreamingScriptProvider,
+    FakeTTSProvider,
+    _wav,
+)
 
+from ._render_data import slide
 from .media import (
+    CLIP_ENCODINGS,
     audio_codec,
     decoded_seconds,
+    encode_clip,
     ffmpeg_children,
     parse_subtitles,
     probe,
@@ -97,7 +112,7 @@ async def test_every_file_is_written(tmp_path: Path) -> None:
         Recording.on_add = None
     folder = tmp_path / "deck"
     assert deck.files == {
-        kind: folder / f"deck.{kind}" for kind in ("pptx", "mp3", "srt", "vtt", "mp4")
+        kind: folder / f"deck.{kind}" for kind in ("pptx", "pdf", "mp3", "srt", "vtt", "mp4")
     }
     assert deck.pptx_path == folder / "deck.pptx"
     assert deck.audio_path == folder / "deck.mp3"
@@ -149,7 +164,7 @@ async def test_no_narration_means_no_media(tmp_path: Path) -> None:
     deck = await pipe.run("Photosynthesis", project="silent", video=False)
     assert deck.pptx_path is not None
     assert (deck.audio_path, deck.video_path, deck.subtitles_path) == (None, None, None)
-    assert set(deck.files) == {"pptx"}
+    assert set(deck.files) == {"pptx", "pdf"}
 
 
 @pytest.mark.slow
@@ -193,3 +208,72 @@ async def test_a_failed_video_keeps_the_pptx(
     assert str(pptx) in str(caught.value)
     assert len(Presentation(str(pptx)).slides) == 5
     assert not (tmp_path / "deck" / "deck.mp4").exists()
+
+
+SECONDS = (1.2, 1.5)
+
+
+async def _assemble_clips(folder: Path, clips: list[Path], **options: object) -> DeckFiles:
+    context = AssemblyContext(
+        request=ss.DeckRequest(topic="Every format", project="deck"),
+        title="Every format",
+        project_dir=folder,
+        options=RenderOptions(**options),  # type: ignore[arg-type]
+        slide_count=len(clips),
+    )
+    slides = [
+        slide(i, audio=clip, duration_s=length)
+        for i, (clip, length) in enumerate(zip(clips, SECONDS, strict=True))
+    ]
+    async with StreamingDeckAssembler(context) as assembler:
+        for result in reversed(slides):
+            await assembler.add_slide(result)
+        return await assembler.finish(slides)
+
+
+def _clips(folder: Path, fmt: str) -> list[Path]:
+    clips = []
+    for index, seconds in enumerate(SECONDS):
+        source = folder / f"source-{index}.wav"
+        source.write_bytes(_wav(seconds, 16000, 400.0))
+        suffix = AudioFormat(fmt).suffix
+        clips.append(encode_clip(source, fmt, folder / f"slide-{index + 1:02d}.{suffix}"))
+    return clips
+
+
+@pytest.mark.slow
+@pytest.mark.parametrize("fmt", list(CLIP_ENCODINGS))
+async def test_narration_in_every_audio_format_reaches_every_file(tmp_path: Path, fmt: str) -> None:
+    clips = _clips(tmp_path, fmt)
+    files = await _assemble_clips(tmp_path / "deck", clips, pause_s=0.5, page_renderer="pillow")
+    assert set(files.files) == {"pptx", "pdf", "mp3", "srt", "vtt", "mp4"}
+    assert files.audio_path is not None and files.video_path is not None
+    track = decoded_seconds(files.audio_path)
+    # The speech plus the one pause; lossy clips bring their priming and padding (AAC about
+    # 0.1 s a clip), and the MP3 its encoder delay.
+    assert sum(SECONDS) + 0.5 - 0.02 <= track <= sum(SECONDS) + 0.5 + 0.3
+    meta = probe(files.video_path)
+    assert (meta["codec"], meta["audio_codec"]) == ("h264", "aac")
+    assert abs(stream_end(files.video_path, "a") - track) < 0.1
+    cues = parse_subtitles(files.files["srt"].read_text(encoding="utf-8"))
+    assert cues
+    assert cues[-1].end_s <= track + 0.01
+    for pptx_slide in list(Presentation(str(files.pptx_path)).slides)[1:3]:
+        media = [r.target_part for r in pptx_slide.part.rels.values() if "media" in r.reltype]
+        assert media
+        assert {part.content_type for part in media} == {"audio/mpeg"}
+
+
+async def test_a_clip_that_cannot_be_decoded_fails_loudly_naming_the_slide(tmp_path: Path) -> None:
+    clips = _clips(tmp_path, "wav")
+    broken = tmp_path / "slide-02.aac"
+    broken.write_bytes(b"\x00\x01" * 1000)
+    with pytest.raises(ss.RenderError, match=r"slide 2: .*slide-02\.aac") as caught:
+        await _assemble_clips(tmp_path / "deck", [clips[0], broken], video=False)
+    message = str(caught.value)
+    assert "PPTX was still written" in message
+    assert message.count("slide-02.aac") == 1  # reported once, not by every part
+    folder = tmp_path / "deck"
+    assert (folder / "deck.pptx").is_file()
+    assert not (folder / "deck.mp3").exists()  # no half-built track left behind
+    assert not [p for p in folder.iterdir() if p.name.startswith(".")]

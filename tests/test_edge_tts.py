@@ -18,7 +18,11 @@ import imageio_ffmpeg
 import pytest
 
 from slidestream import ConfigurationError, ProviderError
-from slidestream._exceptions import ProviderRateLimitError
+from slidestream._exceptions import (
+    ProviderRateLimitError,
+    ProviderResponseError,
+    ProviderTimeoutError,
+)
 from slidestream._text import chunk_text
 from slidestream.providers import RetryPolicy, get
 from slidestream.providers._common.audio import mp3_duration
@@ -241,3 +245,63 @@ def test_mp3_duration_counts_frames() -> None:
     assert mp3_duration(b"".join(frames[:50])) == pytest.approx(50 * 0.024)
     assert mp3_duration(b"ID3\x03\x00\x00\x00\x00\x00\x05hello" + frames[0]) == 0.024
     assert mp3_duration(b"not audio") == 0.0
+
+
+@pytest.mark.anyio
+async def test_a_403_is_retried_once_by_edge_tts_after_correcting_its_clock(
+    edge_service: EdgeServerState,
+) -> None:
+    # The real service answers 403 to a stale Sec-MS-GEC token; edge-tts corrects its clock
+    # from the answer's Date header and tries once more by itself.
+    edge_service.handshake_statuses = [403]
+    tts = EdgeTTSProvider(voice="en-US-AriaNeural", retry=FAST)
+    clip = await tts.synthesize("Back again.", voice=None, language="en")
+    assert len(clip.words) == 2
+    assert len(edge_service.handshakes) == 2
+
+    edge_service.handshake_statuses = [403, 403]  # still refused: no use trying again
+    with pytest.raises(ProviderResponseError, match=r"after 1 attempt\(s\); last status 403"):
+        await tts.synthesize("Refused.", voice=None, language="en")
+    assert len(edge_service.handshakes) == 4
+
+
+@pytest.mark.anyio
+async def test_a_turn_without_audio_is_asked_again_then_reported(
+    edge_service: EdgeServerState,
+) -> None:
+    edge_service.no_audio_turns = 1
+    tts = EdgeTTSProvider(voice="en-US-AriaNeural", retry=FAST)
+    clip = await tts.synthesize("One two three.", voice=None, language="en")
+    assert [w.text for w in clip.words] == ["One", "two", "three"]
+    assert edge_service.connections == 2
+
+    edge_service.no_audio_turns = 10
+    with pytest.raises(ProviderResponseError, match="No audio was received") as caught:
+        await tts.synthesize("Nothing.", voice=None, language="en")
+    assert caught.value.status_code is None
+    assert edge_service.connections == 2 + FAST.max_retries + 1
+
+
+@pytest.mark.anyio
+async def test_a_websocket_closed_mid_audio_is_asked_again(edge_service: EdgeServerState) -> None:
+    edge_service.close_mid_audio = 1  # a close frame after half the words, before turn.end
+    tts = EdgeTTSProvider(voice="en-US-AriaNeural", retry=FAST)
+    clip = await tts.synthesize("One two three four five six.", voice=None, language="en")
+    assert [w.text for w in clip.words] == ["One", "two", "three", "four", "five", "six"]
+    assert clip.duration_s == pytest.approx(mp3_duration(clip.audio))
+    assert edge_service.connections == 2
+
+    edge_service.close_mid_audio = 10
+    with pytest.raises(ProviderError, match="closed mid-stream"):
+        await tts.synthesize("One two three four five six.", voice=None, language="en")
+
+
+@pytest.mark.anyio
+async def test_a_silent_service_is_asked_once_more_then_reported(
+    edge_service: EdgeServerState,
+) -> None:
+    edge_service.word_delay_s = 1.0
+    tts = EdgeTTSProvider(voice="en-US-AriaNeural", retry=FAST, timeout_s=0.4)
+    with pytest.raises(ProviderTimeoutError, match=r"after 2 attempt\(s\)"):
+        await tts.synthesize("Slowly spoken words.", voice=None, language="en")
+    assert edge_service.connections == 2  # FAST would allow three attempts

@@ -96,10 +96,6 @@ async def test_flac_and_aac_narration_is_checked_and_saved_under_its_suffix(
 
 @pytest.mark.slow
 @pytest.mark.parametrize("fmt", ["flac", "aac"])
-@pytest.mark.xfail(
-    strict=False,
-    reason="the deck's narration track decodes FLAC and AAC clips once render/_audio.py does",
-)
 async def test_flac_and_aac_narration_reaches_the_mp3_the_mp4_and_the_subtitles(
     tmp_path: Path, fmt: str
 ) -> None:

@@ -161,3 +161,44 @@ async def test_the_slide_records_which_voice_of_a_chain_spoke_it(tmp_path: Path)
     assert [slide.providers["tts"] for slide in deck.slides] == ["test-tts", "test-tts"]
     assert all(slide.ok for slide in deck.slides)
     assert deck.to_dict()["slides"][0]["providers"] == {"tts": "test-tts"}
+
+
+OUTLINE_WITH_A_SILENT_SLIDE = """# Tides
+
+## The Moon
+
+The Moon pulls the oceans toward it.
+
+## The Sun
+
+SILENTMARKER The Sun pulls the oceans as well, less strongly.
+
+## Coasts
+
+Coasts see two high tides a day.
+"""
+
+
+@pytest.mark.slow
+@pytest.mark.anyio
+async def test_a_slide_whose_edge_call_gives_up_is_spoken_by_piper_and_says_so(
+    edge_service: EdgeServerState, tmp_path: Path
+) -> None:
+    pytest.importorskip("piper")
+    from slidestream.providers.script.markdown import MarkdownScriptProvider
+    from slidestream.providers.tts.piper import PiperTTSProvider
+
+    edge_service.silent_markers = {"SILENTMARKER"}  # that slide's turns never carry audio
+    chain = FallbackTTS([EdgeTTSProvider(voice="en-US-AriaNeural", retry=FAST), PiperTTSProvider()])
+    pipeline = ss.StreamingPipeline(
+        script_provider=MarkdownScriptProvider(text=OUTLINE_WITH_A_SILENT_SLIDE),
+        tts_provider=chain,
+        output_dir=tmp_path,
+        render_options=ss.RenderOptions(pptx=False, subtitles=False, video=False),
+    )
+    async with chain:
+        deck = await pipeline.run("Tides")
+    assert [slide.providers["tts"] for slide in deck.slides] == ["edge-tts", "piper", "edge-tts"]
+    assert all(slide.ok for slide in deck.slides)
+    assert deck.slides[1].audio_path is not None and deck.slides[1].audio_path.suffix == ".wav"
+    assert deck.to_dict()["slides"][1]["providers"] == {"tts": "piper"}

@@ -6,12 +6,21 @@ from pathlib import Path
 import pytest
 from PIL import Image, ImageChops, ImageStat
 
-from slidestream.render._fallback import face_for, raqm_available
-from slidestream.render._frames import _Canvas, render_frame, render_title_frame
+from slidestream.render._fallback import (
+    bidi_levels,
+    face_for,
+    raqm_available,
+    split_runs,
+    visual_order,
+)
+from slidestream.render._frames import render_frame
 from slidestream.render._layout import THEME, builtin_geometry
-from tests._render_data import IMAGE_COLOUR, context, image_asset, slide
+from slidestream.render._look import BuiltinLook
+from slidestream.render._paint import Canvas
+from tests._render_data import IMAGE_COLOUR, image_asset, slide
 
 SCALE = 2  # pixels per point at 1920 x 1080
+LOOK = BuiltinLook("Test Deck")
 
 
 def _open(path: Path) -> Image.Image:
@@ -33,7 +42,8 @@ def _ink(image: Image.Image, background: tuple[int, int, int] = THEME.background
 def test_a_frame_shows_title_bullets_and_image(tmp_path: Path) -> None:
     path = render_frame(
         slide(1, images=[image_asset(1200, 800)]),
-        context=context(tmp_path),
+        look=LOOK,
+        count=3,
         path=tmp_path / "frames" / "slide-002.png",
     )
     assert path == tmp_path / "frames" / "slide-002.png"
@@ -62,7 +72,7 @@ def test_a_frame_shows_title_bullets_and_image(tmp_path: Path) -> None:
 
 def test_without_an_image_the_text_uses_the_full_width(tmp_path: Path) -> None:
     long = ["A point that is long enough to run past the middle of the slide in one line"]
-    path = render_frame(slide(0, bullets=long), context=context(tmp_path), path=tmp_path / "f.png")
+    path = render_frame(slide(0, bullets=long), look=LOOK, count=3, path=tmp_path / "f.png")
     image = _open(path)
     geometry = builtin_geometry()
     right = _region(
@@ -74,32 +84,25 @@ def test_without_an_image_the_text_uses_the_full_width(tmp_path: Path) -> None:
 def test_other_sizes_scale_the_same_layout(tmp_path: Path) -> None:
     path = render_frame(
         slide(0, images=[image_asset()]),
-        context=context(tmp_path),
+        look=LOOK,
+        count=3,
         path=tmp_path / "small.png",
         size=(960, 540),
     )
     assert _open(path).size == (960, 540)
 
 
-def test_title_frame(tmp_path: Path) -> None:
-    path = render_title_frame(context(tmp_path, title="Deck title"), tmp_path / "title.png")
-    image = _open(path)
-    assert image.size == (1920, 1080)
-    assert _ink(image, THEME.cover_background) > 5000
-
-
 def test_frames_render_the_same_from_many_threads(tmp_path: Path) -> None:
-    ctx = context(tmp_path, slide_count=4)
     slides = [slide(i, images=[image_asset(640 + 40 * i, 480)]) for i in range(4)]
     sequential = [
-        render_frame(s, context=ctx, path=tmp_path / f"seq-{s.index}.png").read_bytes()
+        render_frame(s, look=LOOK, count=4, path=tmp_path / f"seq-{s.index}.png").read_bytes()
         for s in slides
     ]
     threads = [
         threading.Thread(
             target=render_frame,
             args=(s,),
-            kwargs={"context": ctx, "path": tmp_path / f"par-{s.index}.png"},
+            kwargs={"look": LOOK, "count": 4, "path": tmp_path / f"par-{s.index}.png"},
         )
         for s in slides
     ]
@@ -111,7 +114,7 @@ def test_frames_render_the_same_from_many_threads(tmp_path: Path) -> None:
 
 
 def _line(text: str) -> Image.Image:
-    canvas = _Canvas((800, 120), (255, 255, 255))
+    canvas = Canvas((800, 120), (255, 255, 255))
     canvas.line(10, 10, text, 24, (0, 0, 0))
     return canvas.image
 
@@ -119,7 +122,7 @@ def _line(text: str) -> Image.Image:
 def _lato_only(text: str) -> Image.Image:
     from slidestream.render._fonts import load_font
 
-    canvas = _Canvas((800, 120), (255, 255, 255))
+    canvas = Canvas((800, 120), (255, 255, 255))
     canvas.draw.text((20, 20 + 46), text, font=load_font(48), fill=(0, 0, 0), anchor="ls")
     return canvas.image
 
@@ -143,7 +146,8 @@ def test_a_cjk_title_uses_a_cjk_font_when_one_is_installed(tmp_path: Path) -> No
         pytest.skip("no CJK font installed (e.g. apt install fonts-noto-cjk); see docs/fonts.md")
     path = render_frame(
         slide(0, title="量子コンピュータの仕組み", bullets=["量子ビットは0と1を同時に表す"]),
-        context=context(tmp_path),
+        look=LOOK,
+        count=3,
         path=tmp_path / "cjk.png",
     )
     geometry = builtin_geometry()
@@ -173,3 +177,50 @@ def test_the_fonts_doc_code_runs(capsys: pytest.CaptureFixture[str]) -> None:
     for block in blocks:
         exec(compile(block.split("```")[0], "docs/fonts.md", "exec"), {})
     assert "'Hello" in capsys.readouterr().out
+
+
+def _columns_with_ink(image: Image.Image) -> list[bool]:
+    grey = image.convert("L")
+    width, height = grey.size
+    pixels = grey.load()
+    return [any(pixels[x, y] < 128 for y in range(height)) for x in range(width)]
+
+
+def _gaps(image: Image.Image) -> list[int]:
+    """Widths (pixels) of the blank stretches between inked stretches, left to right."""
+    ink = _columns_with_ink(image)
+    start = ink.index(True)
+    end = len(ink) - ink[::-1].index(True)
+    gaps, run = [], 0
+    for column in ink[start:end]:
+        if column:
+            if run:
+                gaps.append(run)
+            run = 0
+        else:
+            run += 1
+    return gaps
+
+
+def test_right_to_left_words_keep_their_spaces_among_left_to_right_ones() -> None:
+    if face_for("ע", bold=False).is_lato:
+        pytest.skip("no installed font covers Hebrew (DejaVu Sans does)")
+    text = "Hello עולם world"
+    runs = visual_order(split_runs(text))
+    # The Hebrew word is reordered on its own: the spaces stay between the words.
+    assert [run.text for run in runs] == ["Hello ", "עולם", " world"]
+    assert [run.rtl for run in runs] == [False, True, False]
+    word_gap = min(_gaps(_line("Hello there world")))
+    widest = sorted(_gaps(_line(text)), reverse=True)[:2]
+    assert len(widest) == 2
+    assert all(gap >= 0.6 * word_gap for gap in widest)  # both spaces are still drawn
+
+
+def test_numbers_and_neutrals_follow_the_paragraph_direction() -> None:
+    assert bidi_levels("1 / 3") == [0] * 5  # a page number stays "1 / 3"
+    # A number after a Hebrew word goes with it; the spaces around them keep their places.
+    assert bidi_levels("Hello עולם 123 world") == [0] * 6 + [1] * 5 + [2] * 3 + [0] * 6
+    order = [run.text for run in visual_order(split_runs("a אב 12 c"))]
+    assert order == ["a ", "12", "אב ", " c"]
+    # Paragraphs read left to right, as PPTX viewers lay out a paragraph not marked RTL.
+    assert [r.text for r in visual_order(split_runs("שלום world"))] == ["שלום", " world"]

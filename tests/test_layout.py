@@ -6,7 +6,6 @@ from slidestream.render._fallback import face_for, split_runs
 from slidestream.render._layout import (
     CONTINUED,
     MAX_CROP,
-    WIDTH_SAFETY,
     Box,
     body_height,
     builtin_geometry,
@@ -17,6 +16,7 @@ from slidestream.render._layout import (
     text_width,
     wrap,
 )
+from slidestream.render._typeface import LATO
 
 GEOMETRY = builtin_geometry()
 SENTENCE = "The quick brown fox jumps over the lazy dog while the cat watches from the fence"
@@ -25,7 +25,7 @@ SENTENCE = "The quick brown fox jumps over the lazy dog while the cat watches fr
 def test_wrap_keeps_every_line_inside_the_width_and_every_word() -> None:
     lines = wrap(SENTENCE, 22, 300)
     assert len(lines) > 1
-    assert all(text_width(line, 22) <= 300 * WIDTH_SAFETY for line in lines)
+    assert all(text_width(line, 22) <= 300 * LATO.safety for line in lines)
     assert " ".join(lines) == SENTENCE
 
 
@@ -33,7 +33,7 @@ def test_wrap_breaks_a_word_longer_than_the_line() -> None:
     word = "Pneumonoultramicroscopicsilicovolcanoconiosis" * 2
     lines = wrap(word, 22, 200)
     assert "".join(lines) == word
-    assert all(text_width(line, 22) <= 200 * WIDTH_SAFETY for line in lines)
+    assert all(text_width(line, 22) <= 200 * LATO.safety for line in lines)
 
 
 def test_wrap_breaks_cjk_text_between_characters() -> None:

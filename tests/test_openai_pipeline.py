@@ -115,3 +115,27 @@ def test_cli_says_how_to_configure_an_endpoint(
     assert "OPENAI_BASE_URL=http://localhost:11434/v1 SLIDESTREAM_MODEL=llama3.1" in err
     assert "OPENAI_API_KEY" in err
     assert "Markdown" in err
+
+
+def test_cli_gives_the_openai_provider_its_time_limits_and_output_mode(
+    server: OpenAIServer,
+    tmp_path: Path,
+    monkeypatch: pytest.MonkeyPatch,
+    capsys: pytest.CaptureFixture[str],
+) -> None:
+    monkeypatch.setenv("OPENAI_BASE_URL", server.url)
+    server.headers_delay_s = 1.0  # a model still loading, longer than the silence limit
+    argv = ["make", "Tides", "--slides", "2", "--images", "none", "--tts", "none", "--no-video"]
+    limits = ["--openai-timeout", "0.3", "--openai-first-token-timeout", "10"]
+    code = cli.main([*argv, *limits, "--structured-output", "off", "--out", str(tmp_path)])
+    out = capsys.readouterr().out
+    assert code == 0, out
+    assert "Outline: Tides (2 slides)" in out
+    assert all("response_format" not in r.body for r in server.of("/v1/chat/completions"))
+
+    server.headers_delay_s = 2.0
+    limits = ["--openai-first-token-timeout", "0.3"]
+    code = cli.main([*argv, *limits, "--out", str(tmp_path)])
+    captured = capsys.readouterr()
+    assert code == 1
+    assert "--openai-first-token-timeout" in captured.out + captured.err

@@ -222,7 +222,7 @@ async def test_malformed_json_gets_one_repair_attempt(
     server.replies.append(
         Reply.text('{"title": "Tides", "slides": [{"title": "A",}, {"title": "B"')
     )
-    outline = await provider.outline(DeckRequest(topic="Tides", project="t"))
+    outline = await provider.outline(DeckRequest(topic="Tides", project="t", slides=2))
     assert [item.title for item in outline.items] == ["A", "B"]
 
 

@@ -15,9 +15,10 @@ from pptx.opc.constants import RELATIONSHIP_TYPE as RT
 from pptx.util import Inches
 
 from slidestream._exceptions import InvalidInputError
-from slidestream.render._layout import CONTINUED, line_pitch, wrap
+from slidestream.render._layout import CONTINUED
 from slidestream.render._pptx import CREDITS_TITLE, PptxDeckBuilder
-from tests._render_data import context, image_asset, slide, wav_file
+from slidestream.render._typeface import LATO
+from tests._render_data import assert_text_fits, context, image_asset, slide, wav_file
 
 EMU_PER_PT = 12700
 LONG = [
@@ -43,24 +44,8 @@ def _build(tmp_path: Path, slides: list[Any], **kwargs: Any) -> Any:
 
 
 def _text_fits(shape: Any) -> None:
-    """Estimate, with the same font metrics, that the shape's text stays inside its box."""
-    frame = shape.text_frame
-    width = shape.width / EMU_PER_PT
-    height = shape.height / EMU_PER_PT
-    total = 0.0
-    for i, paragraph in enumerate(frame.paragraphs):
-        runs = paragraph.runs
-        if not runs:
-            continue
-        size = runs[0].font.size.pt
-        bold = bool(runs[0].font.bold)
-        p_pr = paragraph._p.pPr
-        mar_l = int(p_pr.get("marL", "0")) / EMU_PER_PT if p_pr is not None else 0
-        lines = wrap(paragraph.text, size, width - mar_l, bold=bold)
-        total += len(lines) * line_pitch(size)
-        if i and paragraph.space_before is not None:
-            total += paragraph.space_before.pt
-    assert total <= height + 0.5, f"{shape.name}: {total:.1f} pt of text in {height:.1f} pt"
+    """With the same font metrics, the shape's text stays inside its box."""
+    assert_text_fits(shape, LATO)
     assert shape.left >= 0
     assert shape.top >= 0
 

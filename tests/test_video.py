@@ -48,7 +48,7 @@ async def assemble(folder: Path, slides: list[SlideResult], **options: object) -
         request=DeckRequest(topic="Video", project="video"),
         title="Video",
         project_dir=folder / "video",
-        options=RenderOptions(pptx=False, **options),  # type: ignore[arg-type]
+        options=RenderOptions(pptx=False, pdf=False, **options),  # type: ignore[arg-type]
         slide_count=len(slides),
     )
     async with StreamingDeckAssembler(context) as assembler:

@@ -18,7 +18,9 @@ from ._events import OutlineReady as OutlineReady
 from ._events import SlideScripted as SlideScripted
 from ._exceptions import ConfigurationError as ConfigurationError
 from ._exceptions import InvalidInputError as InvalidInputError
+from ._exceptions import OutputError as OutputError
 from ._exceptions import PipelineError as PipelineError
+from ._exceptions import ProjectBusyError as ProjectBusyError
 from ._exceptions import ProviderError as ProviderError
 from ._exceptions import ProviderNotFoundError as ProviderNotFoundError
 from ._exceptions import ProviderRateLimitError as ProviderRateLimitError
@@ -27,6 +29,12 @@ from ._exceptions import ProviderTimeoutError as ProviderTimeoutError
 from ._exceptions import RenderError as RenderError
 from ._exceptions import SlidestreamError as SlidestreamError
 from ._limits import ConcurrencyLimits as ConcurrencyLimits
+from ._limits import LimitChanged as LimitChanged
+from ._limits import Limits as Limits
+from ._limits import LimitStatistics as LimitStatistics
+from ._limits import ServiceKey as ServiceKey
+from ._limits import report_throttled as report_throttled
+from ._limits import sleep_without_slot as sleep_without_slot
 from ._models import DeckRequest as DeckRequest
 from ._models import DeckResult as DeckResult
 from ._models import ImageAsset as ImageAsset
@@ -41,6 +49,7 @@ from ._models import WordTiming as WordTiming
 from ._pipeline import SequentialPipeline as SequentialPipeline
 from ._pipeline import StreamingPipeline as StreamingPipeline
 from ._stream import DeckEventStream as DeckEventStream
+from ._timeouts import Timeouts as Timeouts
 from ._version import __version__ as __version__
 from .providers import ImageProvider as ImageProvider
 from .providers import ScriptProvider as ScriptProvider
@@ -64,10 +73,15 @@ __all__ = [
     "ImageProvider",
     "ImagesReady",
     "InvalidInputError",
+    "LimitChanged",
+    "LimitStatistics",
+    "Limits",
     "Outline",
     "OutlineItem",
     "OutlineReady",
+    "OutputError",
     "PipelineError",
+    "ProjectBusyError",
     "ProviderError",
     "ProviderNotFoundError",
     "ProviderRateLimitError",
@@ -77,6 +91,7 @@ __all__ = [
     "RenderOptions",
     "ScriptProvider",
     "SequentialPipeline",
+    "ServiceKey",
     "SlideError",
     "SlideResult",
     "SlideScript",
@@ -86,8 +101,11 @@ __all__ = [
     "StageSpan",
     "StreamingPipeline",
     "TTSProvider",
+    "Timeouts",
     "WordTiming",
     "__version__",
     "batch",
     "current_slide_index",
+    "report_throttled",
+    "sleep_without_slot",
 ]

@@ -16,6 +16,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Literal, TypeAlias
 
+from ._limits._data import LimitChanged
 from ._models import DeckResult, ImageAsset, Outline, SlideResult, SlideScript, _Serializable
 
 __all__ = [
@@ -23,6 +24,7 @@ __all__ = [
     "DeckReady",
     "Event",
     "ImagesReady",
+    "LimitChanged",
     "OutlineReady",
     "SlideScripted",
 ]
@@ -71,5 +73,7 @@ class DeckReady(_Serializable):
     kind: Literal["deck"] = field(default="deck", init=False)
 
 
-Event: TypeAlias = OutlineReady | SlideScripted | ImagesReady | AudioReady | SlideResult | DeckReady
+Event: TypeAlias = (
+    OutlineReady | SlideScripted | ImagesReady | AudioReady | SlideResult | LimitChanged | DeckReady
+)
 """Any event :meth:`StreamingPipeline.stream` yields."""

@@ -5,6 +5,7 @@ ours apart from everything else::
 
     SlidestreamError
     ├── InvalidInputError          something the user must fix (topic, project, file, option)
+    │   └── ProjectBusyError       another run is making that project folder right now
     ├── ConfigurationError         a provider or extra is missing or misconfigured
     │   └── ProviderNotFoundError  no provider registered under that name
     ├── ProviderError              a provider call failed after its retries
@@ -12,6 +13,7 @@ ours apart from everything else::
     │   ├── ProviderRateLimitError
     │   └── ProviderResponseError  the service answered, but not with what we asked for
     ├── RenderError                building a deck file (PPTX, audio, subtitles, video) failed
+    ├── OutputError                the output folder or a file in it cannot be written
     └── PipelineError              the run as a whole failed (outline failed, every slide failed,
                                    or several distinct errors at once, kept in ``.errors``)
 """
@@ -27,7 +29,9 @@ if TYPE_CHECKING:
 __all__ = [
     "ConfigurationError",
     "InvalidInputError",
+    "OutputError",
     "PipelineError",
+    "ProjectBusyError",
     "ProviderError",
     "ProviderNotFoundError",
     "ProviderRateLimitError",
@@ -44,6 +48,10 @@ class SlidestreamError(Exception):
 
 class InvalidInputError(SlidestreamError, ValueError):
     """The input cannot be used as given; the message says what to change."""
+
+
+class ProjectBusyError(InvalidInputError):
+    """Another run holds the project folder; wait for it or choose another project name."""
 
 
 class ConfigurationError(SlidestreamError):
@@ -94,6 +102,18 @@ class ProviderResponseError(ProviderError):
 
 class RenderError(SlidestreamError):
     """Building one of the deck files failed."""
+
+
+class OutputError(SlidestreamError, OSError):
+    """A folder or file of the run's output cannot be created or written.
+
+    The message names the path and the reason (a full disk, a read-only folder, ``--out``
+    naming a file). It is also an :class:`OSError`, so code that catches those still does;
+    ``errno`` is the operating system's error number, when there was one.
+    """
+
+    def __str__(self) -> str:
+        return str(self.args[0]) if self.args else "Cannot write the output."
 
 
 class PipelineError(SlidestreamError):

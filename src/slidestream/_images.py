@@ -1,14 +1,25 @@
 """Image bytes: recognise, verify and convert them; load the user's own image files.
 
-Used by the image-search downloads (:func:`prepare_image`), the ``local`` image provider and
-the run's images named in a Markdown outline (:func:`load_local_image`). Everything here is
-blocking: run it in a worker thread.
+Used by the image-search downloads (:func:`prepare_image`), the ``local`` image provider, the
+run's images named in a Markdown outline (:func:`load_local_image`), and the run's check of
+every image a provider returns (:func:`normalize_image`). Everything here is blocking: run it
+in a worker thread.
+
+Image bytes are untrusted: an image is measured before it is decoded (a small file can hold a
+30000x30000 "decompression bomb"), a JPEG too large to decode whole is decoded at a reduced
+scale, and anything bigger than :data:`DEFAULT_MAX_PIXELS` is refused. Whatever its mode
+(16-bit, CMYK, palette, alpha), an image leaves here as 8-bit RGB or RGBA.
 """
 
 from __future__ import annotations
 
+import contextlib
 import io
+import math
 import mimetypes
+import re
+import warnings
+from collections.abc import Iterator
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Final
@@ -20,16 +31,23 @@ from ._models import ImageAsset
 __all__ = [
     "DEFAULT_MAX_PIXELS",
     "IMAGE_SUFFIXES",
+    "MAX_IMAGE_SIDE",
+    "Opened",
     "PreparedImage",
     "load_local_image",
+    "normalize_image",
+    "open_bounded",
     "prepare_image",
     "sniff_image_type",
+    "to_8bit",
 ]
 
 IMAGE_SUFFIXES: Final = frozenset({".png", ".jpg", ".jpeg", ".webp", ".gif", ".bmp"})
 """The file suffixes of the user's own images (in a folder, or named in a Markdown outline)."""
 DEFAULT_MAX_PIXELS: Final = 40_000_000
 """Larger images are refused: decoding them would take too much memory."""
+MAX_IMAGE_SIDE: Final = 3840
+"""A slide image is scaled down to at most this many pixels on its longest side."""
 _PHOTO_FORMATS: Final = frozenset({"JPEG", "MPO", "WEBP", "AVIF", "TIFF"})
 _KEEP_MODES: Final = frozenset({"RGB", "L"})
 
@@ -69,8 +87,13 @@ def _verify(data: bytes, max_pixels: int) -> None:
     Raises:
         ValueError: not an image, damaged, or too large.
     """
+    if not data:
+        raise ValueError("the image is empty (0 bytes)")
     try:
-        with Image.open(io.BytesIO(data)) as probe:
+        with warnings.catch_warnings():
+            warnings.simplefilter("ignore", Image.DecompressionBombWarning)  # checked here
+            probe = Image.open(io.BytesIO(data))
+        with probe:
             if probe.width * probe.height > max_pixels:
                 raise ValueError(f"{probe.width}x{probe.height} pixels is too large")
             probe.verify()
@@ -99,6 +122,146 @@ def _flatten(image: Image.Image) -> Image.Image:
         background.paste(image, mask=image.getchannel("A"))
         return background
     return image.convert("RGB") if image.mode != "RGB" else image
+
+
+def to_8bit(image: Image.Image, *, keep_alpha: bool = True) -> Image.Image:
+    """``image`` as 8-bit RGB or greyscale (``L``), or RGBA when it has transparency and
+    ``keep_alpha`` is set.
+
+    16-bit and 32-bit greyscale are scaled to 8 bits (not clipped to white), CMYK and YCbCr
+    are converted, a palette with a transparent colour keeps it as alpha.
+    """
+    if not keep_alpha:
+        return _flatten(image)
+    if image.mode in ("RGB", "RGBA") or (image.mode == "L" and "transparency" not in image.info):
+        return image
+    if image.mode in ("I;16", "I;16B", "I;16L", "I;16N", "I", "F"):
+        scale = 1 / 257 if image.mode != "F" else 255.0
+        image = image.convert("I") if image.mode.startswith("I;16") else image
+        image = image.point(lambda value: value * scale).convert("L")
+    alpha = image.mode in ("LA", "La", "PA", "RGBa") or "transparency" in image.info
+    return image.convert("RGBA" if alpha else "RGB")
+
+
+def _describe(data: bytes) -> str:
+    return f"{len(data)} bytes starting {data[:8]!r}"
+
+
+@dataclass(frozen=True)
+class Opened:
+    """A decoded image and the pixel size it has in the file (a JPEG may be decoded smaller)."""
+
+    image: Image.Image
+    size: tuple[int, int]
+
+    @property
+    def reduced(self) -> bool:
+        """True when the image was decoded at a reduced scale."""
+        return self.image.size != self.size
+
+
+def _draft_size(width: int, height: int, max_pixels: int, max_side: int | None) -> float | None:
+    """The scale to ask a JPEG decoder for (it gives between that and twice that), or None."""
+    longest = max(width, height)
+    scale = (max_side or longest) / longest
+    if width * height > max_pixels:
+        # Half the pixel-limited scale: what the decoder gives is then under the limit.
+        return min(scale, math.sqrt(max_pixels / (width * height)) / 2)
+    return scale if scale < 1 else None
+
+
+@contextlib.contextmanager
+def open_bounded(
+    data: bytes, *, max_pixels: int = DEFAULT_MAX_PIXELS, max_side: int | None = None
+) -> Iterator[Opened]:
+    """Decode ``data`` (its first frame), refusing what would take too much memory.
+
+    A JPEG over ``max_pixels`` or ``max_side`` is decoded at a reduced scale where one fits
+    (1/2, 1/4, 1/8: cheap, the decoder skips the detail); any other image over
+    ``max_pixels`` is refused before it is decoded.
+
+    Raises:
+        ValueError: empty, not an image, damaged, or too large; the message says which.
+    """
+    if not data:
+        raise ValueError("the image is empty (0 bytes)")
+    if sniff_image_type(data[:16]) is None:
+        raise ValueError(f"not an image ({_describe(data)})")
+    try:
+        with warnings.catch_warnings():
+            # Our own limit is checked below, before anything is decoded.
+            warnings.simplefilter("ignore", Image.DecompressionBombWarning)
+            image = Image.open(io.BytesIO(data))
+    except Image.DecompressionBombError as error:
+        found = re.search(r"\((\d+) pixels\)", str(error))
+        pixels = f"{int(found.group(1)) / 1_000_000:g} megapixels" if found else "too many pixels"
+        raise ValueError(
+            f"too large to decode safely ({pixels}; the most is "
+            f"{max_pixels / 1_000_000:g} megapixels)"
+        ) from None
+    except (UnidentifiedImageError, OSError, SyntaxError, ValueError):
+        kind = sniff_image_type(data[:16])
+        raise ValueError(f"a damaged or unsupported {kind} image ({len(data)} bytes)") from None
+    with image:
+        width, height = image.size
+        scale = _draft_size(width, height, max_pixels, max_side)
+        if image.format == "JPEG" and scale is not None:
+            image.draft("RGB", (max(1, round(width * scale)), max(1, round(height * scale))))
+        if image.size[0] * image.size[1] > max_pixels:
+            raise ValueError(
+                f"too large: {width}x{height} pixels (the most is "
+                f"{max_pixels / 1_000_000:g} megapixels)"
+            )
+        try:
+            image.seek(0)  # the first frame of an animation
+            image.load()
+        except Exception as error:  # decoders raise many types on damaged data
+            raise ValueError(f"damaged image: {type(error).__name__}: {error}") from None
+        yield Opened(image, (width, height))
+
+
+def normalize_image(
+    data: bytes,
+    *,
+    max_pixels: int = DEFAULT_MAX_PIXELS,
+    max_side: int = MAX_IMAGE_SIDE,
+    jpeg_quality: int = 90,
+) -> PreparedImage:
+    """``data`` checked and made ready for a slide: upright, 8-bit, at most ``max_side``.
+
+    An 8-bit RGB, greyscale or palette JPEG or PNG without transparency that needs no change
+    is kept byte for byte (the user's own file stays the file they made); any
+    other image is re-encoded: PNG when it has transparency or came as a graphics format,
+    JPEG otherwise.
+
+    Raises:
+        ValueError: empty, not an image, damaged, or too large; the message says which.
+    """
+    with open_bounded(data, max_pixels=max_pixels, max_side=max_side) as opened:
+        source = opened.image
+        source_format = source.format or ""
+        rotated = source.getexif().get(0x0112, 1) not in (1, None)
+        keep = (
+            source_format in ("JPEG", "PNG")
+            and (source.mode in _KEEP_MODES or (source.mode == "P" and source_format == "PNG"))
+            and "transparency" not in source.info
+            and not rotated
+            and not opened.reduced
+            and max(source.size) <= max_side
+        )
+        if keep:
+            mime = "image/jpeg" if source_format == "JPEG" else "image/png"
+            return PreparedImage(data, mime, *source.size)
+        image = to_8bit(ImageOps.exif_transpose(source) if rotated else source)
+        if max(image.size) > max_side:
+            image = image.copy() if image is source else image
+            image.thumbnail((max_side, max_side), Image.Resampling.LANCZOS)
+        out = io.BytesIO()
+        if image.mode == "RGBA" or source_format not in _PHOTO_FORMATS:
+            image.save(out, "PNG")
+            return PreparedImage(out.getvalue(), "image/png", *image.size)
+        image.save(out, "JPEG", quality=jpeg_quality)
+        return PreparedImage(out.getvalue(), "image/jpeg", *image.size)
 
 
 def prepare_image(

@@ -12,10 +12,13 @@ from collections.abc import Mapping
 from dataclasses import dataclass, field
 from enum import Enum
 from pathlib import Path
-from typing import Any, Literal
+from typing import TYPE_CHECKING, Any, Literal
 
 from ._exceptions import InvalidInputError
 from ._types import AudioFormat, Stage
+
+if TYPE_CHECKING:
+    from ._limits import LimitStatistics
 
 __all__ = [
     "DeckRequest",
@@ -238,6 +241,9 @@ class DeckResult(_Serializable):
     timings: dict[str, float] = field(default_factory=dict)
     spans: list[StageSpan] = field(default_factory=list)
     mode: str = "streaming"
+    limits: list[LimitStatistics] = field(default_factory=list)
+    """The figures of the limits the run used, when it finished (a limit shared with other
+    runs counts their calls too)."""
 
     def report(self) -> str:
         """A human-readable table of stage timings, like::

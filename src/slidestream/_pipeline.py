@@ -2,12 +2,24 @@
 
 from __future__ import annotations
 
+import os
+from dataclasses import replace
 from pathlib import Path
 from typing import Any
 
+import anyio
 from anyio.streams.memory import MemoryObjectSendStream
 
 from . import _registry, render
+from ._cache import (
+    USER_CACHE_DIR,
+    CacheStore,
+    RunCache,
+    UserCacheDir,
+    default_max_bytes,
+    parse_size,
+    resolve_cache_dir,
+)
 from ._constants import (
     DEFAULT_LANGUAGE,
     DEFAULT_MAX_CONCURRENT_IMAGES,
@@ -25,12 +37,15 @@ from ._engine import (
     run_deck,
 )
 from ._events import Event
-from ._exceptions import ConfigurationError
+from ._exceptions import ConfigurationError, InvalidInputError
 from ._files import resolve_project_dir
-from ._limits import ConcurrencyLimits
+from ._limits import ConcurrencyLimits, Limits
 from ._models import DeckRequest, DeckResult
+from ._project import claim_project
 from ._stream import DeckEventStream
-from ._types import ProviderKind
+from ._text import clean_text
+from ._timeouts import Timeouts
+from ._types import CacheKind, ProviderKind
 from .providers._protocols import ImageProvider, ScriptProvider, TTSProvider
 from .render import AssemblerFactory, RenderOptions
 
@@ -43,6 +58,37 @@ def _check_kind(value: object, kind: ProviderKind) -> None:
         raise ConfigurationError(
             f"{type(value).__name__} is not {kind.label}: it lacks the protocol's methods."
         )
+
+
+def _limits(
+    limits: Limits | None, scripts: int | None, images: int | None, tts: int | None
+) -> Limits:
+    """The shared ``limits``, or limits private to one pipeline from ``max_concurrent_*``."""
+    given = {
+        name: value
+        for name, value in (("scripts", scripts), ("images", images), ("tts", tts))
+        if value is not None
+    }
+    if limits is None:
+        return Limits.from_concurrency(
+            ConcurrencyLimits(
+                scripts=given.get("scripts", DEFAULT_MAX_CONCURRENT_SCRIPTS),
+                images=given.get("images", DEFAULT_MAX_CONCURRENT_IMAGES),
+                tts=given.get("tts", DEFAULT_MAX_CONCURRENT_TTS),
+            )
+        )
+    if not isinstance(limits, Limits):
+        raise InvalidInputError(
+            f"limits={limits!r} is invalid: pass a slidestream.Limits (or leave it out)."
+        )
+    if given:
+        names = ", ".join(f"max_concurrent_{name}" for name in given)
+        example = ", ".join(f"{name}={value}" for name, value in given.items())
+        raise InvalidInputError(
+            f"Pass either limits= or {names}, not both: put the caps in the shared limits, "
+            f"e.g. slidestream.Limits({example})."
+        )
+    return limits
 
 
 def _resolve(value: object, kind: ProviderKind, owned: list[object]) -> Any:
@@ -85,26 +131,47 @@ class StreamingPipeline:
         script_provider: ScriptProvider | str,
         image_provider: ImageProvider | str | None = None,
         tts_provider: TTSProvider | str | None = None,
-        max_concurrent_scripts: int = DEFAULT_MAX_CONCURRENT_SCRIPTS,
-        max_concurrent_images: int = DEFAULT_MAX_CONCURRENT_IMAGES,
-        max_concurrent_tts: int = DEFAULT_MAX_CONCURRENT_TTS,
+        max_concurrent_scripts: int | None = None,
+        max_concurrent_images: int | None = None,
+        max_concurrent_tts: int | None = None,
         output_dir: str | Path = DEFAULT_OUTPUT_DIR,
         render_options: RenderOptions | None = None,
         assembler: AssemblerFactory | None = None,
         progressive: bool = True,
+        limits: Limits | None = None,
+        timeouts: Timeouts | float | None = None,
+        cache_dir: str | os.PathLike[str] | UserCacheDir | None = USER_CACHE_DIR,
+        cache_max_bytes: int | str | None = None,
     ) -> None:
         """Configure the pipeline; nothing runs until :meth:`run` or :meth:`stream`.
 
         Args:
+            max_concurrent_scripts: script calls in flight (default 4); with the two below,
+                makes limits private to this pipeline. Not together with ``limits``.
+            max_concurrent_images: image calls in flight (default 5).
+            max_concurrent_tts: TTS calls in flight (default 3).
             render_options: which deck files to write and how (defaults: all of them).
             assembler: builds the deck files from completed slides (a custom one replaces
                 the built-in PPTX/audio/subtitle/video assembly).
             progressive: hand each slide to the assembler the moment it completes (default);
                 ``False`` waits until every slide is done, as older pipelines did.
+            limits: limits shared with other pipelines and runs (a :class:`Limits`): each
+                service's limit then holds across all of them together.
+            timeouts: how long each provider call may take, per stage, and the run's
+                deadline (:class:`Timeouts`; a number is every stage's limit in seconds).
+                Default: the built-in limits, changed by ``SLIDESTREAM_TIMEOUT`` and
+                ``SLIDESTREAM_DEADLINE`` when set.
+            cache_dir: where answers and deck pieces are kept so that nothing is made twice
+                (default: ``$SLIDESTREAM_CACHE_DIR``, else the user cache folder from
+                platformdirs); ``None`` turns the cache off.
+            cache_max_bytes: the cache's size cap (bytes, or ``"2G"``); least recently used
+                entries are removed after a run beyond it (default:
+                ``$SLIDESTREAM_CACHE_MAX_SIZE``, else 2 GiB).
         """
-        self.limits = ConcurrencyLimits(
-            scripts=max_concurrent_scripts, images=max_concurrent_images, tts=max_concurrent_tts
+        self.limits = _limits(
+            limits, max_concurrent_scripts, max_concurrent_images, max_concurrent_tts
         )
+        """The limits every run of this pipeline takes its slots from."""
         for value, kind in (
             (script_provider, ProviderKind.SCRIPT),
             (image_provider, ProviderKind.IMAGES),
@@ -118,6 +185,12 @@ class StreamingPipeline:
         self.render_options = render_options or RenderOptions()
         self.assembler = assembler
         self.progressive = progressive
+        self.timeouts = Timeouts.coerce(timeouts)
+        self.cache_dir = resolve_cache_dir(cache_dir)
+        """The cache folder, or None when the cache is off."""
+        self.cache_max_bytes = (
+            default_max_bytes() if cache_max_bytes is None else parse_size(cache_max_bytes)
+        )
 
     @property
     def mode(self) -> RunMode:
@@ -140,6 +213,7 @@ class StreamingPipeline:
         audience: str | None = None,
         tone: str | None = None,
         video: bool | None = None,
+        fresh: bool = False,
     ) -> DeckEventStream:
         """Start a run and get its events as they happen.
 
@@ -147,7 +221,16 @@ class StreamingPipeline:
         the run starts when the block is entered and stops when it is left (iterating without
         ``async with`` raises :class:`RuntimeError`). Bad input (an unsafe project name, an
         empty topic) raises :class:`InvalidInputError` here, before anything is written.
+
+        With the cache on, whatever was made before for the same inputs is reused (a run that
+        stopped half-way resumes where it stopped); ``fresh=True`` asks the script provider
+        for a new outline and new scripts instead of reusing its earlier answers.
+
+        A run owns its project folder while it runs: another run naming the same ``project``
+        fails with :class:`ProjectBusyError`; without ``project``, a busy folder is skipped
+        for the next free name.
         """
+        topic = clean_text(topic).strip()
         project_dir = resolve_project_dir(self.output_dir, topic, project)
         request = DeckRequest(
             topic=topic,
@@ -165,7 +248,7 @@ class StreamingPipeline:
             options = render.RenderOptions(**{**vars(options), "video": video})
 
         async def produce(send: MemoryObjectSendStream[Event]) -> None:
-            await self._produce(request, project_dir, options, send)
+            await self._produce(request, project, options, send, fresh=fresh)
 
         return DeckEventStream(produce)
 
@@ -183,9 +266,36 @@ class StreamingPipeline:
     async def _produce(
         self,
         request: DeckRequest,
-        project_dir: Path,
+        project: str | None,
         options: RenderOptions,
         send: MemoryObjectSendStream[Event],
+        *,
+        fresh: bool,
+    ) -> None:
+        # Shielded: a claim taken in the worker thread must not be lost to a cancellation.
+        with anyio.CancelScope(shield=True):
+            claim = await anyio.to_thread.run_sync(
+                claim_project, self.output_dir, request.topic, project
+            )
+        try:
+            await self._run_in(
+                claim.folder,
+                replace(request, project=claim.folder.name),
+                options,
+                send,
+                fresh=fresh,
+            )
+        finally:
+            claim.release()
+
+    async def _run_in(
+        self,
+        project_dir: Path,
+        request: DeckRequest,
+        options: RenderOptions,
+        send: MemoryObjectSendStream[Event],
+        *,
+        fresh: bool,
     ) -> None:
         owned: list[object] = []
         try:
@@ -203,9 +313,18 @@ class StreamingPipeline:
                 assembler_factory=self.assembler or render.default_assembler,
                 schedule=self._schedule(),
                 send=send,
+                timeouts=self.timeouts,
+                cache=self._run_cache(fresh=fresh),
             )
         finally:
             await aclose_all(owned)  # only the providers created here from names
+
+    def _run_cache(self, *, fresh: bool) -> RunCache | None:
+        if self.cache_dir is None:
+            return None
+        store = CacheStore(self.cache_dir)
+        fresh_kinds = (CacheKind.OUTLINE, CacheKind.SCRIPT) if fresh else ()
+        return RunCache(store, max_bytes=self.cache_max_bytes, fresh=fresh_kinds)
 
 
 class SequentialPipeline(StreamingPipeline):

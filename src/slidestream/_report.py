@@ -5,7 +5,7 @@ from __future__ import annotations
 from collections import defaultdict
 from typing import TYPE_CHECKING
 
-from ._types import Stage
+from ._types import CacheKind, Stage
 
 if TYPE_CHECKING:
     from ._models import DeckResult
@@ -40,4 +40,44 @@ def format_report(deck: DeckResult) -> str:
     first_slide = deck.timings.get("first_slide")
     if first_slide is not None:
         lines.append(f"first slide ready after {first_slide:.2f} s")
+    reused = cache_line(deck)
+    if reused:
+        lines.append(reused)
+    if deck.limits:
+        lines.extend(_limit_lines(deck))
     return "\n".join(lines)
+
+
+def _limit_lines(deck: DeckResult) -> list[str]:
+    """One row per limit the run used: its cap, where it ended, how low it went, its peak."""
+    width = max(12, *(len(str(figures.service)) + 2 for figures in deck.limits))
+    lines = [
+        f"{'limit':<{width}}{'cap':>5}{'now':>5}{'lowest':>8}{'peak':>6}{'calls':>7}"
+        f"{'throttled':>11}"
+    ]
+    for figures in deck.limits:
+        lines.append(
+            f"{figures.service!s:<{width}}{figures.cap:>5}{figures.limit:>5}"
+            f"{figures.lowest_limit:>8}{figures.peak_in_flight:>6}{figures.calls:>7}"
+            f"{figures.throttled:>11}"
+        )
+    return lines
+
+
+def cache_line(deck: DeckResult) -> str:
+    """``"from the cache: slide scripts 7/8, ... (41.3 s of work not redone)"``, or ``""``."""
+    parts = []
+    saved = 0.0
+    count = len(deck.slides)
+    for kind in CacheKind:
+        key = kind.timing_key
+        if key in deck.timings:
+            parts.append(kind.label)
+            saved += deck.timings[key]
+        slides = [slide.timings[key] for slide in deck.slides if key in slide.timings]
+        if slides:
+            parts.append(f"{kind.label} {len(slides)}/{count}")
+            saved += sum(slides)
+    if not parts:
+        return ""
+    return f"from the cache: {', '.join(parts)} ({saved:.1f} s of work not redone)"

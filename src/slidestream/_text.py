@@ -5,7 +5,9 @@
 - :func:`split_sentences`: narration cut into sentences (TTS engines speak and time them one
   by one; subtitles break at them);
 - :func:`chunk_text`: narration in pieces no longer than a service accepts, cut between
-  sentences.
+  sentences;
+- :func:`clean_text`: text from outside (files, providers) without terminal escape sequences,
+  control characters or unpaired surrogates.
 
 A list read aloud sounds like a list ("Git. Commits. Branches."). This module turns the
 title and bullets into full sentences a narrator can say::
@@ -19,7 +21,7 @@ from __future__ import annotations
 
 import re
 
-__all__ = ["chunk_text", "compose_narration", "plain_text", "split_sentences"]
+__all__ = ["chunk_text", "clean_text", "compose_narration", "plain_text", "split_sentences"]
 
 _LINK = re.compile(r"!?\[([^\]]*)\]\([^)]*\)")
 _EMPHASIS = re.compile(r"(\*\*|__|\*|_|`|~~)(?=\S)(.+?)(?<=\S)\1")
@@ -35,6 +37,29 @@ _OPENERS = "\"'“‘«([¿¡"
 _ABBREVIATIONS = frozenset(
     "dr. mr. mrs. ms. prof. st. vs. etc. e.g. i.e. no. fig. approx. cf. jr. sr.".split()  # noqa: SIM905
 )
+
+
+# Terminal escape sequences: CSI (ESC [ ... final; also its one-character form U+009B), OSC
+# (ESC ] ... BEL or ESC \\), and the short ones (ESC, intermediates, one final character).
+_ESCAPES = re.compile(
+    r"\x1b\[[0-?]*[ -/]*[@-~]?|\x9b[0-?]*[ -/]*[@-~]?"
+    r"|\x1b\][^\x07\x1b]*(?:\x07|\x1b\\)?|\x1b[ -/]*[0-~]?"
+)
+# C0 controls but tab and newline, DEL and C1 controls; unpaired surrogates.
+_CONTROLS = re.compile(r"[\x00-\x08\x0b-\x1f\x7f-\x9f]")
+_SURROGATES = re.compile(r"[\ud800-\udfff]")
+
+
+def clean_text(text: str) -> str:
+    """``text`` without terminal escape sequences and control characters (tab, newline and
+    carriage return stay, as newline); unpaired surrogates become U+FFFD.
+
+    Text from files and providers goes through this before it reaches a terminal, a deck file
+    or a subtitle file.
+    """
+    text = text.replace("\r\n", "\n").replace("\r", "\n")
+    text = _CONTROLS.sub("", _ESCAPES.sub("", text))
+    return _SURROGATES.sub("\ufffd", text)
 
 
 def plain_text(markdown: str) -> str:

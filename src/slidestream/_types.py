@@ -14,6 +14,7 @@ from enum import Enum
 __all__ = [
     "AudioFormat",
     "AudioFormatSpec",
+    "CacheKind",
     "DeckFileKind",
     "ProviderKind",
     "Stage",
@@ -69,6 +70,47 @@ class DeckFileKind(_StrEnum):
     VTT = "vtt"
     MP4 = "mp4"
     PDF = "pdf"
+
+
+class CacheKind(_StrEnum):
+    """What one cache entry holds: a provider's answer, or a piece of a deck file.
+
+    A slide (or the deck) whose piece came from the cache says so in its timings:
+    ``timings[kind.timing_key]`` is how many seconds making it took the first time.
+    """
+
+    OUTLINE = "outline"
+    SCRIPT = "script"
+    IMAGES = "images"
+    TTS = "tts"
+    FRAME = "frame"
+    SEGMENT = "segment"
+    PIECE = "piece"
+    PAGE = "page"
+    TRACK = "track"
+
+    @property
+    def timing_key(self) -> str:
+        """``"cached_tts"``: the key in ``SlideResult.timings`` that marks a reused piece."""
+        return f"cached_{self.value}"
+
+    @property
+    def label(self) -> str:
+        """``"narration clips"``: the kind as words for reports."""
+        return _CACHE_LABELS[self]
+
+
+_CACHE_LABELS = {
+    CacheKind.OUTLINE: "outline",
+    CacheKind.SCRIPT: "slide scripts",
+    CacheKind.IMAGES: "images",
+    CacheKind.TTS: "narration clips",
+    CacheKind.FRAME: "video frames",
+    CacheKind.SEGMENT: "video segments",
+    CacheKind.PIECE: "levelled audio pieces",
+    CacheKind.PAGE: "PDF pages",
+    CacheKind.TRACK: "narration tracks",
+}
 
 
 @dataclass(frozen=True)

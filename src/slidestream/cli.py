@@ -1,17 +1,26 @@
 """The ``slidestream`` command.
 
 Exit codes: 0 success, 1 a run that failed, 2 bad usage or input (the message says what to fix),
-130 interrupted.
+130 interrupted (Ctrl-C), 143 stopped by SIGTERM (``docker stop``, a service manager). Either
+signal cancels the run the same way: work stops, no temporary file or child process is left,
+and the manifest says ``cancelled``.
+
+Every error ends in one line on stderr, never a traceback; text that came from files or
+providers is printed with control characters escaped, so it cannot drive the terminal.
 """
 
 from __future__ import annotations
 
 import argparse
+import dataclasses
+import errno
 import functools
 import importlib
 import os
+import signal
 import sys
-from collections.abc import Sequence
+import unicodedata
+from collections.abc import Awaitable, Callable, Sequence
 from pathlib import Path
 from typing import Any
 
@@ -23,23 +32,38 @@ from ._batch import FilesMode, batch
 from ._batch._api import DEFAULT_DECKS_AT_ONCE
 from ._batch._display import BatchProgress, summary_table
 from ._batch._inputs import expand_inputs
+from ._cache import USER_CACHE_DIR, default_cache_dir, default_max_bytes, parse_size
+from ._cache.commands import clear_text, info_text, prune_text
 from ._constants import (
     DEFAULT_MAX_CONCURRENT_IMAGES,
     DEFAULT_MAX_CONCURRENT_SCRIPTS,
     DEFAULT_MAX_CONCURRENT_TTS,
     DEFAULT_OUTPUT_DIR,
 )
-from ._events import AudioReady, DeckReady, Event, ImagesReady, OutlineReady, SlideScripted
+from ._events import (
+    AudioReady,
+    DeckReady,
+    Event,
+    ImagesReady,
+    LimitChanged,
+    OutlineReady,
+    SlideScripted,
+)
 from ._exceptions import ConfigurationError, InvalidInputError, SlidestreamError
+from ._images import sniff_image_type
 from ._models import DeckResult, SlideResult
 from ._pipeline import SequentialPipeline, StreamingPipeline
+from ._text import clean_text
+from ._timeouts import Timeouts, parse_seconds
+from .providers import SupportsAclose
 from .providers.script.markdown import MARKDOWN_SUFFIXES, MarkdownScriptProvider
 from .providers.script.openai import CONFIGURE_BY_ENV, endpoint_configured
 from .render import RenderOptions
 
 __all__ = ["main"]
 
-EXIT_OK, EXIT_FAILED, EXIT_USAGE, EXIT_INTERRUPTED = 0, 1, 2, 130
+EXIT_OK, EXIT_FAILED, EXIT_USAGE, EXIT_INTERRUPTED, EXIT_TERMINATED = 0, 1, 2, 130, 143
+_EXIT_BY_SIGNAL = {signal.SIGINT: EXIT_INTERRUPTED, signal.SIGTERM: EXIT_TERMINATED}
 
 DEMO_DECK = Path(__file__).parent / "_examples" / "how-vaccines-work.md"
 """The example deck ``slidestream demo`` makes (shipped inside the package)."""
@@ -53,6 +77,55 @@ def _positive(text: str) -> int:
     if value < 1:
         raise argparse.ArgumentTypeError(f"{value} is too small: use 1 or more")
     return value
+
+
+def _seconds(text: str) -> float:
+    try:
+        value = float(text)
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"{text!r} is not a number of seconds") from None
+    if not value > 0:
+        raise argparse.ArgumentTypeError(f"{text} is too small: use more than 0 seconds")
+    return value
+
+
+_BIDI_CONTROLS = frozenset("\u202a\u202b\u202c\u202d\u202e\u2066\u2067\u2068\u2069")
+
+
+def shown(text: object, *, lines: bool = False) -> str:
+    """``text`` safe for a terminal: control characters (and bidirectional overrides, which
+    can make text read backwards) escaped as ``\\x1b``/``\\u202e``; newlines kept when
+    ``lines`` is set."""
+    out = []
+    for char in str(text):
+        if char == "\n" and lines:
+            out.append(char)
+        elif unicodedata.category(char) in ("Cc", "Cs") or char in _BIDI_CONTROLS:
+            code = ord(char)
+            out.append(f"\\x{code:02x}" if code < 0x100 else f"\\u{code:04x}")
+        else:
+            out.append(char)
+    return "".join(out)
+
+
+def _timeout_text(text: str) -> str:
+    """argparse check of ``--timeout``: ``60``, ``tts=30``, ``none``."""
+    try:
+        Timeouts().with_text(text)
+    except InvalidInputError as error:
+        raise argparse.ArgumentTypeError(
+            str(error).removeprefix("--timeout").lstrip(": ")
+        ) from None
+    return text
+
+
+def _deadline(text: str) -> float | None:
+    try:
+        return parse_seconds(text, what="--deadline")
+    except InvalidInputError as error:
+        raise argparse.ArgumentTypeError(
+            str(error).removeprefix("--deadline").lstrip(": ")
+        ) from None
 
 
 def build_parser() -> argparse.ArgumentParser:
@@ -89,6 +162,9 @@ def build_parser() -> argparse.ArgumentParser:
     _add_batch_options(batch)
 
     commands.add_parser("providers", help="list the registered providers")
+
+    cache = commands.add_parser("cache", help="show, prune or clear the cache")
+    _add_cache_commands(cache)
 
     serve = commands.add_parser(
         "serve", help="run the web service (needs: pip install 'slidestream[server]')"
@@ -178,6 +254,24 @@ def _add_serve_options(command: argparse.ArgumentParser) -> None:
     add("--log-level", default="info", choices=["debug", "info", "warning", "error"])
 
 
+def _add_cache_commands(cache: argparse.ArgumentParser) -> None:
+    actions = cache.add_subparsers(dest="cache_command", metavar="ACTION")
+    actions.required = True
+    info = actions.add_parser("info", help="where the cache is, how big, what it holds")
+    prune = actions.add_parser("prune", help="remove least recently used entries down to a size")
+    prune.add_argument(
+        "--max-size",
+        metavar="SIZE",
+        help="size to prune to, e.g. 500M or 2G (default: $SLIDESTREAM_CACHE_MAX_SIZE, else 2G)",
+    )
+    clear = actions.add_parser("clear", help="remove every entry")
+    for action in (info, prune, clear):
+        action.add_argument("--cache-dir", metavar="DIR", help=_CACHE_DIR_HELP)
+
+
+_CACHE_DIR_HELP = "the cache folder (default: $SLIDESTREAM_CACHE_DIR, else the user cache folder)"
+
+
 def _add_run_options(command: argparse.ArgumentParser, *, project: bool = True) -> None:
     command.add_argument(
         "--out", default=DEFAULT_OUTPUT_DIR, help="output folder (default: %(default)s)"
@@ -215,12 +309,83 @@ def _add_run_options(command: argparse.ArgumentParser, *, project: bool = True) 
     command.add_argument(
         "--max-concurrent-tts", type=_positive, default=DEFAULT_MAX_CONCURRENT_TTS, metavar="N"
     )
+    command.add_argument(
+        "--openai-timeout",
+        type=_seconds,
+        metavar="S",
+        help="openai: the longest silence between chunks of an answer "
+        "(default: SLIDESTREAM_OPENAI_TIMEOUT, else 60)",
+    )
+    command.add_argument(
+        "--openai-first-token-timeout",
+        type=_seconds,
+        metavar="S",
+        help="openai: the longest wait for an answer to begin, e.g. while a local server loads "
+        "the model (default: SLIDESTREAM_OPENAI_FIRST_TOKEN_TIMEOUT, else 300)",
+    )
+    command.add_argument(
+        "--structured-output",
+        choices=["json_schema", "json_object", "text", "off"],
+        help="openai: how JSON is asked for; off for servers without response_format "
+        "(default: SLIDESTREAM_STRUCTURED_OUTPUT, else json_schema)",
+    )
     command.add_argument("--audience", help="who the deck is for, e.g. 'high-school students'")
     command.add_argument("--tone", help="how it should sound, e.g. 'friendly' or 'formal'")
+    command.add_argument(
+        "--template",
+        metavar="FILE",
+        type=Path,
+        help="a .pptx or .potx whose layouts, fonts, colours and background the deck uses",
+    )
     command.add_argument("--no-video", action="store_true", help="skip the MP4")
     command.add_argument(
         "--sequential", action="store_true", help="run the sequential baseline instead of streaming"
     )
+    command.add_argument("--cache-dir", metavar="DIR", help=_CACHE_DIR_HELP)
+    command.add_argument(
+        "--no-cache",
+        action="store_true",
+        help="compute everything: neither read nor write the cache",
+    )
+    command.add_argument(
+        "--fresh",
+        action="store_true",
+        help="ask the script provider for a new outline and scripts instead of cached ones",
+    )
+    command.add_argument(
+        "--timeout",
+        action="append",
+        default=[],
+        type=_timeout_text,
+        metavar="[STAGE=]SECONDS",
+        help="time limit of one provider call: for every stage (60), or one stage "
+        "(tts=30; stages: outline, script, images, tts); 'none' for no limit; repeatable "
+        "(default: $SLIDESTREAM_TIMEOUT, else outline and script 300, images 120, tts 180)",
+    )
+    command.add_argument(
+        "--deadline",
+        type=_deadline,
+        metavar="SECONDS",
+        help="time limit of the whole run (default: $SLIDESTREAM_DEADLINE, else none)",
+    )
+
+
+def _what_file(path: Path) -> str:
+    """A few words on what a file that is not Markdown seems to be."""
+    try:
+        with path.open("rb") as handle:
+            head = handle.read(16)
+    except OSError:
+        head = b""
+    image = sniff_image_type(head)
+    if image is not None:
+        return f"a {image.upper()} image"
+    if head.startswith(b"PK\x03\x04"):
+        return "a zip archive (a .pptx or .docx is one)"
+    if head.startswith(b"%PDF"):
+        return "a PDF"
+    suffix = path.suffix.lower()
+    return f"a {suffix} file" if suffix else "a file without the .md suffix"
 
 
 def _add_batch_options(command: argparse.ArgumentParser) -> None:
@@ -256,10 +421,33 @@ def _add_batch_options(command: argparse.ArgumentParser) -> None:
 
 
 def _topic_or_file(source: str) -> tuple[str, Path | None]:
+    """``source`` as a Markdown file when it names one, else as a topic.
+
+    A topic may contain ``/`` ("TCP/IP") and be of any length. What names an existing folder
+    or a file that is not Markdown is refused, as is a missing ``.md`` file.
+    """
+    if not clean_text(source).strip():
+        return source, None  # refused as an empty topic
     path = Path(source).expanduser()
-    if path.is_file():
+    try:
+        is_dir, is_file = path.is_dir(), path.exists() and not path.is_dir()
+    except OSError as error:  # a topic too long to be a file name, say
+        if error.errno not in (errno.ENAMETOOLONG, errno.EINVAL):
+            raise
+        return source, None
+    if is_dir:
+        raise InvalidInputError(
+            f"{source} is a folder, not a Markdown file: give a Markdown outline (.md) file, "
+            "or a topic that is not the name of a folder here."
+        )
+    if is_file:
+        if path.suffix.lower() not in MARKDOWN_SUFFIXES:
+            raise InvalidInputError(
+                f"{source} is {_what_file(path)}, not a Markdown outline: give a .md file "
+                "(see examples/ for the format), or a topic."
+            )
         return source, path
-    if path.suffix.lower() in {".md", ".markdown", ".txt"} or os.sep in source:
+    if path.suffix.lower() in MARKDOWN_SUFFIXES:
         raise InvalidInputError(f"File {source} does not exist: check the path, or give a topic.")
     return source, None
 
@@ -287,12 +475,24 @@ def choose_providers(args: argparse.Namespace, source_file: Path | None) -> dict
             "No script provider chosen: pass --script NAME "
             "(`slidestream providers` lists them; `--script test-script` needs no network)."
         )
+    if script == "openai" and (options := _openai_options(args)):
+        script = _registry.get("openai", **options)
     chosen["script_provider"] = script
     images = "generated" if args.images is None else args.images
     chosen["image_provider"] = None if images == "none" else images
     tts = _default_tts() if args.tts is None else args.tts
     chosen["tts_provider"] = None if tts == "none" else tts
     return chosen
+
+
+def _openai_options(args: argparse.Namespace) -> dict[str, Any]:
+    """The ``openai`` provider's options given on the command line."""
+    given = {
+        "timeout_s": getattr(args, "openai_timeout", None),
+        "first_token_timeout_s": getattr(args, "openai_first_token_timeout", None),
+        "structured_output": getattr(args, "structured_output", None),
+    }
+    return {name: value for name, value in given.items() if value is not None}
 
 
 def _default_tts() -> str:
@@ -315,8 +515,12 @@ class _Printer:
     def __init__(self, console: Console) -> None:
         self.console = console
 
+    def say(self, text: str) -> None:
+        """Print one line, with anything that could drive the terminal escaped."""
+        self.console.print(shown(text))
+
     def __call__(self, event: Event) -> None:
-        say = self.console.print
+        say = self.say
         if isinstance(event, OutlineReady):
             say(f"Outline: {event.outline.title} ({len(event.outline.items)} slides)")
         elif isinstance(event, SlideScripted):
@@ -329,28 +533,82 @@ class _Printer:
             say(f"  [✔ audio] slide {event.index + 1}: {event.duration_s:.1f} s of narration")
         elif isinstance(event, SlideResult):
             self._slide(event)
+        elif isinstance(event, LimitChanged):
+            say(f"  [⇅ limit] {event.service}: {event.limit} at once ({event.reason})")
         elif isinstance(event, DeckReady):
             self._deck(event.deck)
 
     def _slide(self, slide: SlideResult) -> None:
         if slide.errors:
             problems = "; ".join(f"{e.stage}: {e.message}" for e in slide.errors)
-            self.console.print(f"[✖ slide] Slide {slide.index + 1} done with errors: {problems}")
+            self.say(f"[✖ slide] Slide {slide.index + 1} done with errors: {problems}")
         else:
-            self.console.print(
-                f"[✔ slide] Slide {slide.index + 1} complete at {slide.ready_s:.1f} s"
-            )
+            self.say(f"[✔ slide] Slide {slide.index + 1} complete at {slide.ready_s:.1f} s")
 
     def _deck(self, deck: DeckResult) -> None:
-        say = self.console.print
-        say(f"\nDeck ready in {deck.project_dir}")
+        say = self.say
+        say("")
+        say(f"Deck ready in {deck.project_dir}")
         for kind, path in sorted(deck.files.items()):
             say(f"  {kind:<10} {path}")
         say("")
-        say(deck.report())
+        self.console.print(shown(deck.report(), lines=True))
+
+
+def _timeouts(args: argparse.Namespace) -> Timeouts:
+    """The environment's limits (or the defaults), then ``--timeout`` and ``--deadline``."""
+    timeouts = Timeouts.from_env()
+    for text in args.timeout:
+        timeouts = timeouts.with_text(text)
+    if args.deadline is not None:
+        timeouts = dataclasses.replace(timeouts, run=args.deadline)
+    return timeouts
+
+
+class _Stopped(Exception):
+    """The run was cancelled by a signal (``signum``)."""
+
+    def __init__(self, signum: int) -> None:
+        super().__init__(signal.Signals(signum).name)
+        self.signum = signum
+
+
+async def _until_signal(body: Callable[[], Awaitable[int]]) -> int:
+    """Run ``body``; SIGINT or SIGTERM cancels it (it cleans up as on any cancellation) and
+    raises :class:`_Stopped`. Errors of ``body`` come out as they are, not grouped."""
+    if sys.platform == "win32":  # no signal receivers there; Ctrl-C is KeyboardInterrupt
+        return await body()
+    stopped: list[int] = []
+    outcome: list[int] = []
+    failure: list[Exception] = []
+    async with anyio.create_task_group() as task_group:
+
+        async def watch() -> None:
+            with anyio.open_signal_receiver(signal.SIGINT, signal.SIGTERM) as signals:
+                async for signum in signals:
+                    stopped.append(signum)
+                    task_group.cancel_scope.cancel()
+                    return
+
+        async def run() -> None:
+            try:
+                outcome.append(await body())
+            except Exception as error:
+                failure.append(error)
+            finally:
+                task_group.cancel_scope.cancel()
+
+        task_group.start_soon(watch)
+        task_group.start_soon(run)
+    if stopped:
+        raise _Stopped(stopped[0])
+    if failure:
+        raise failure[0]
+    return outcome[0]
 
 
 async def _make(args: argparse.Namespace, console: Console) -> int:
+    timeouts = _timeouts(args)
     topic, source_file = _topic_or_file(args.source)
     providers = choose_providers(args, source_file)
     language, voice = args.lang, args.voice
@@ -366,14 +624,16 @@ async def _make(args: argparse.Namespace, console: Console) -> int:
         max_concurrent_images=args.max_concurrent_images,
         max_concurrent_tts=args.max_concurrent_tts,
         output_dir=args.out,
-        render_options=RenderOptions(video=not args.no_video),
+        render_options=RenderOptions(video=not args.no_video, template=args.template),
+        timeouts=timeouts,
+        cache_dir=None if args.no_cache else (args.cache_dir or USER_CACHE_DIR),
     )
     printer = _Printer(console)
     console.print(
         f"Starting the {pipeline.mode} pipeline (scripts {args.max_concurrent_scripts}, "
         f"images {args.max_concurrent_images}, TTS {args.max_concurrent_tts} at once)"
     )
-    async with pipeline.stream(
+    stream = pipeline.stream(
         topic,
         project=args.project,
         language=language or "en",
@@ -381,9 +641,31 @@ async def _make(args: argparse.Namespace, console: Console) -> int:
         voice=voice,
         audience=args.audience,
         tone=args.tone,
-    ) as events:
-        async for event in events:
-            printer(event)
+        fresh=args.fresh,
+    )
+
+    async def drain() -> int:
+        async with stream as events:
+            async for event in events:
+                printer(event)
+        return EXIT_OK
+
+    try:
+        return await _until_signal(drain)
+    finally:
+        if isinstance(script, SupportsAclose):  # made here from options, so closed here
+            await script.aclose()
+
+
+def _cache(args: argparse.Namespace, console: Console) -> int:
+    root = Path(args.cache_dir).expanduser() if args.cache_dir else default_cache_dir()
+    if args.cache_command == "info":
+        console.print(info_text(root, default_max_bytes()))
+    elif args.cache_command == "prune":
+        limit = default_max_bytes() if args.max_size is None else parse_size(args.max_size)
+        console.print(prune_text(root, limit))
+    else:
+        console.print(clear_text(root))
     return EXIT_OK
 
 
@@ -523,6 +805,8 @@ def main(argv: Sequence[str] | None = None) -> int:
     try:
         if args.command == "providers":
             return _providers(console)
+        if args.command == "cache":
+            return _cache(args, console)
         if args.command == "serve":
             return _serve(args, console)
         if args.command == "demo":
@@ -532,14 +816,27 @@ def main(argv: Sequence[str] | None = None) -> int:
             return _batch(args, console)
         return anyio.run(_make, args, console)
     except (InvalidInputError, ConfigurationError) as error:
-        errors.print(f"slidestream: error: {error}")
+        errors.print(f"slidestream: error: {shown(error)}")
         return EXIT_USAGE
     except SlidestreamError as error:
-        errors.print(f"slidestream: the run failed: {error}")
+        errors.print(f"slidestream: the run failed: {shown(error)}")
         return EXIT_FAILED
+    except _Stopped as stopped:
+        errors.print(
+            f"slidestream: stopped by {stopped}: the run was cancelled; finished files are kept"
+        )
+        return _EXIT_BY_SIGNAL.get(signal.Signals(stopped.signum), 128 + stopped.signum)
     except KeyboardInterrupt:
-        errors.print("slidestream: interrupted")
+        errors.print("slidestream: interrupted: the run was cancelled; finished files are kept")
         return EXIT_INTERRUPTED
+    except Exception as error:  # a bug: one clear line rather than a traceback
+        if os.environ.get("SLIDESTREAM_DEBUG"):
+            raise
+        errors.print(
+            f"slidestream: the run failed unexpectedly: {type(error).__name__}: {shown(error)} "
+            "(this is a bug; set SLIDESTREAM_DEBUG=1 to see where, and please report it)"
+        )
+        return EXIT_FAILED
 
 
 if __name__ == "__main__":

@@ -30,6 +30,11 @@ failure injection (``fail_every=N`` fails every Nth call, ``fail_slides={i, ...}
 those slides), and real outputs: the image double returns a real PNG, the TTS double real
 WAV audio (silence or a quiet tone) whose duration follows the word count, with word timings.
 
+A pipeline never caches a double's answers (each call reaches the double, as a test expects)
+unless the double is made with ``cacheable=True`` (``Fake*``) or ``cache_identity={...}``
+(``Function*``); then it is cached like a real provider, e.g. to test incremental re-renders
+by counting the calls that remain.
+
 A ``Function*`` double calls your function with the protocol method's arguments::
 
     def speak(text: str, *, voice: str | None, language: str) -> SpeechClip:
@@ -48,7 +53,14 @@ import io
 import math
 import struct
 from collections import Counter
-from collections.abc import AsyncIterable, AsyncIterator, Awaitable, Callable, Iterable
+from collections.abc import (
+    AsyncIterable,
+    AsyncIterator,
+    Awaitable,
+    Callable,
+    Iterable,
+    Mapping,
+)
 from dataclasses import dataclass
 from typing import Any, TypeAlias, TypeVar, cast
 
@@ -168,9 +180,11 @@ class _FakeBase(Provider):
         fail_every: int | None = None,
         fail_slides: Iterable[int] = (),
         recorder: CallRecorder | None = None,
+        cacheable: bool = False,
     ) -> None:
         if fail_every is not None and fail_every < 1:
             raise ValueError("fail_every must be at least 1")
+        self.cacheable = cacheable
         self.latency = latency
         self.fail_every = fail_every
         self.fail_slides = frozenset(fail_slides)
@@ -260,17 +274,25 @@ class FakeScriptProvider(_FakeBase):
         fail_every: int | None = None,
         fail_slides: Iterable[int] = (),
         recorder: CallRecorder | None = None,
+        cacheable: bool = False,
     ) -> None:
         super().__init__(
             latency=script_latency,
             fail_every=fail_every,
             fail_slides=fail_slides,
             recorder=recorder,
+            cacheable=cacheable,
         )
         self.default_slides = slides
         self.outline_latency = outline_latency
         self.words_per_slide = words_per_slide
         self.fail_outline = fail_outline
+
+    def cache_identity(self) -> dict[str, Any] | None:
+        """What changes the slides written (None, never cached, unless ``cacheable``)."""
+        if not self.cacheable:
+            return None
+        return {"slides": self.default_slides, "words_per_slide": self.words_per_slide}
 
     async def outline(self, request: DeckRequest) -> Outline:
         """A title and ``request.slides`` (or ``slides``) items derived from the topic."""
@@ -335,13 +357,24 @@ class FakeImageProvider(_FakeBase):
         fail_every: int | None = None,
         fail_slides: Iterable[int] = (),
         recorder: CallRecorder | None = None,
+        cacheable: bool = False,
     ) -> None:
         super().__init__(
-            latency=latency, fail_every=fail_every, fail_slides=fail_slides, recorder=recorder
+            latency=latency,
+            fail_every=fail_every,
+            fail_slides=fail_slides,
+            recorder=recorder,
+            cacheable=cacheable,
         )
         self.size = size
         self.attribution = attribution
         self.license = license
+
+    def cache_identity(self) -> dict[str, Any] | None:
+        """What changes the images (None, never cached, unless ``cacheable``)."""
+        if not self.cacheable:
+            return None
+        return {"size": list(self.size), "attribution": self.attribution, "license": self.license}
 
     async def find_images(
         self, request: DeckRequest, slide: SlideScript, *, limit: int
@@ -402,15 +435,30 @@ class FakeTTSProvider(_FakeBase):
         fail_every: int | None = None,
         fail_slides: Iterable[int] = (),
         recorder: CallRecorder | None = None,
+        cacheable: bool = False,
     ) -> None:
         super().__init__(
-            latency=latency, fail_every=fail_every, fail_slides=fail_slides, recorder=recorder
+            latency=latency,
+            fail_every=fail_every,
+            fail_slides=fail_slides,
+            recorder=recorder,
+            cacheable=cacheable,
         )
         if words_per_second <= 0:
             raise ValueError("words_per_second must be positive")
         self.words_per_second = words_per_second
         self.tone = tone
         self.sample_rate = sample_rate
+
+    def cache_identity(self) -> dict[str, Any] | None:
+        """What changes the audio (None, never cached, unless ``cacheable``)."""
+        if not self.cacheable:
+            return None
+        return {
+            "words_per_second": self.words_per_second,
+            "tone": self.tone,
+            "sample_rate": self.sample_rate,
+        }
 
     async def synthesize(self, text: str, *, voice: str | None, language: str) -> SpeechClip:
         """WAV audio lasting ``words / words_per_second`` seconds."""
@@ -486,6 +534,8 @@ class FunctionScriptProvider(Provider):
             calls ``write_slide`` per slide.
         slides: the slide count of the default outline when the request does not say.
         name: the provider's name in errors and reports.
+        cache_identity: what makes the functions' answers what they are, when they may be
+            cached (see :meth:`cache_identity`); by default they are never cached.
 
     Every call is recorded in :attr:`calls` as ``(method, arguments)``.
     """
@@ -500,8 +550,10 @@ class FunctionScriptProvider(Provider):
         stream_slides: _StreamSlidesFunction | None = None,
         slides: int = 5,
         name: str = "function-script",
+        cache_identity: Mapping[str, Any] | None = None,
     ) -> None:
         self.name = name
+        self._identity = cache_identity
         self.calls: list[tuple[str, tuple[Any, ...]]] = []
         self._outline = outline
         self._write_slide = write_slide
@@ -514,6 +566,11 @@ class FunctionScriptProvider(Provider):
                 return SlideStream(_iterate(function(request, outline)))
 
             self.stream_slides = streamed
+
+    def cache_identity(self) -> Mapping[str, Any] | None:
+        """The ``cache_identity`` given: None (never cached) unless you say what identifies
+        the functions' answers."""
+        return self._identity
 
     async def outline(self, request: DeckRequest) -> Outline:
         """``outline(request)`` of the function given, else the default outline."""
@@ -535,12 +592,25 @@ class FunctionTTSProvider(Provider):
 
     The function may be sync or async; it returns a :class:`SpeechClip` or raises (a
     :class:`ProviderError` to play a failed service). Calls are recorded in :attr:`calls`.
+    Its clips are cached only when ``cache_identity`` is given (see
+    :meth:`FunctionScriptProvider.cache_identity`).
     """
 
-    def __init__(self, function: _SynthesizeFunction, *, name: str = "function-tts") -> None:
+    def __init__(
+        self,
+        function: _SynthesizeFunction,
+        *,
+        name: str = "function-tts",
+        cache_identity: Mapping[str, Any] | None = None,
+    ) -> None:
         self.function = function
         self.name = name
+        self._identity = cache_identity
         self.calls: list[str] = []
+
+    def cache_identity(self) -> Mapping[str, Any] | None:
+        """The ``cache_identity`` given (None: never cached)."""
+        return self._identity
 
     async def synthesize(self, text: str, *, voice: str | None, language: str) -> SpeechClip:
         """What the function returns for these arguments."""
@@ -552,13 +622,25 @@ class FunctionImageProvider(Provider):
     """An image provider that answers with ``function(request, slide, limit=...)``.
 
     The function may be sync or async; it returns a list of :class:`ImageAsset` or raises.
-    Calls are recorded in :attr:`calls` (the slide of each).
+    Calls are recorded in :attr:`calls` (the slide of each). Its images are cached only when
+    ``cache_identity`` is given.
     """
 
-    def __init__(self, function: _FindImagesFunction, *, name: str = "function-images") -> None:
+    def __init__(
+        self,
+        function: _FindImagesFunction,
+        *,
+        name: str = "function-images",
+        cache_identity: Mapping[str, Any] | None = None,
+    ) -> None:
         self.function = function
         self.name = name
+        self._identity = cache_identity
         self.calls: list[SlideScript] = []
+
+    def cache_identity(self) -> Mapping[str, Any] | None:
+        """The ``cache_identity`` given (None: never cached)."""
+        return self._identity
 
     async def find_images(
         self, request: DeckRequest, slide: SlideScript, *, limit: int

@@ -40,6 +40,11 @@ def serve_app(app: web.Application) -> Iterator[str]:
         runner = state["runner"]
         assert isinstance(runner, web.AppRunner)
         loop.run_until_complete(runner.cleanup())
+        # Handlers still pausing (a stalled or slow reply the client gave up on) end here.
+        pending = asyncio.all_tasks(loop)
+        for task in pending:
+            task.cancel()
+        loop.run_until_complete(asyncio.gather(*pending, return_exceptions=True))
         loop.close()
 
     thread = threading.Thread(target=run, name="test-server", daemon=True)

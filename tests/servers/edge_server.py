@@ -13,6 +13,14 @@ It speaks the exchange the ``edge-tts`` client speaks with the real service:
 
 The audio is real MP3 (MPEG-2 layer III, 24 kHz, 48 kbit/s CBR: 144-byte frames of 24 ms),
 encoded once with the ffmpeg that imageio-ffmpeg ships.
+
+It fails the ways the real service is reported to fail: handshakes refused with 429 or 503
+when a client sends too many requests at once (``Retry-After`` optional), 403 (the real
+service's answer to a stale ``Sec-MS-GEC`` token or clock skew; edge-tts retries it once after
+adjusting its clock from the ``Date`` header), a turn that ends with no audio at all, the
+connection dropped mid-audio (TCP) and the websocket closed mid-audio (a close frame before
+``turn.end``). With a :class:`~tests.servers.faults.FaultPlan` the fault layer sits in front
+of both routes.
 """
 
 from __future__ import annotations
@@ -35,7 +43,10 @@ import imageio_ffmpeg
 from aiohttp import WSMsgType, web
 
 from tests.servers._base import serve_app
+from tests.servers.faults import Fault, FaultPlan, fault_middleware
 
+SYNTH_FAULTS = frozenset(Fault)
+VOICE_LIST_FAULTS = frozenset(Fault) - {Fault.WS_CLOSE}
 FRAME_BYTES = 144
 FRAME_TICKS = 240_000  # 576 samples at 24 kHz = 24 ms = 240 000 ticks of 100 ns
 LEAD_FRAMES = 3
@@ -87,6 +98,12 @@ class EdgeServerState:
 
     drop_connections: int = 0
     """Drop this many connections mid-stream (after half the words) before answering fully."""
+    close_mid_audio: int = 0
+    """Close this many websockets with a close frame after half the words, before turn.end."""
+    no_audio_turns: int = 0
+    """End this many turns with ``turn.end`` and no audio at all."""
+    silent_markers: set[str] = field(default_factory=set)
+    """End every turn whose text holds one of these words with no audio at all."""
     handshake_statuses: list[int] = field(default_factory=list)
     """Refuse the next websocket handshakes with these HTTP statuses."""
     retry_after: str = "0"
@@ -100,6 +117,8 @@ class EdgeServerState:
     configs: list[dict[str, Any]] = field(default_factory=list)
     requests: list[tuple[str, str]] = field(default_factory=list)
     """``(voice, text)`` of every SSML request."""
+    faults: FaultPlan | None = None
+    """The fault layer in front of both routes, if any."""
 
 
 def _split_message(text: str) -> tuple[dict[str, str], str]:
@@ -154,9 +173,16 @@ def make_app(state: EdgeServerState) -> web.Application:
             status = state.handshake_statuses.pop(0)
             return web.Response(status=status, headers={"Retry-After": state.retry_after})
         state.connections += 1
-        drop = state.drop_connections > 0
-        if drop:
+        fault = request.get("fault")
+        drop = state.drop_connections > 0 or fault is Fault.TRUNCATE
+        if state.drop_connections > 0:
             state.drop_connections -= 1
+        close = state.close_mid_audio > 0 or fault is Fault.WS_CLOSE
+        if state.close_mid_audio > 0:
+            state.close_mid_audio -= 1
+        silent = state.no_audio_turns > 0
+        if silent:
+            state.no_audio_turns -= 1
         ws = web.WebSocketResponse()
         await ws.prepare(request)
 
@@ -182,6 +208,11 @@ def make_app(state: EdgeServerState) -> web.Application:
                 {"context": {"serviceTag": "t"}, "audio": {"type": "inline", "streamId": "s"}},
             )
         )
+        silent = silent or any(marker in text for marker in state.silent_markers)
+        if silent:  # the service sometimes ends a turn without a byte of audio
+            await ws.send_str(_text_message(request_id, "turn.end", {}))
+            await ws.receive()
+            return ws
         words = _words(text)
         position = 0
         await ws.send_bytes(_audio_message(request_id, b"".join(frames[:LEAD_FRAMES])))
@@ -217,6 +248,9 @@ def make_app(state: EdgeServerState) -> web.Application:
                 assert transport is not None
                 transport.close()
                 return ws
+            if close and number == len(words) // 2:
+                await ws.close()
+                return ws
         await ws.send_bytes(_audio_message(request_id, b""))
         await ws.send_str(_text_message(request_id, "turn.end", {}))
         async for message in ws:  # the client closes the socket after turn.end
@@ -224,7 +258,24 @@ def make_app(state: EdgeServerState) -> web.Application:
                 break
         return ws
 
-    app = web.Application()
+    middlewares = []
+    if state.faults is not None:
+        plan = state.faults
+
+        def error_body(status: int, headers: dict[str, str]) -> web.Response:
+            return web.Response(status=status, headers=headers)
+
+        synth = fault_middleware(plan, "edge-tts", SYNTH_FAULTS, error_body)
+        listing = fault_middleware(plan, "edge-voices", VOICE_LIST_FAULTS, error_body)
+
+        @web.middleware
+        async def by_route(request: web.Request, handler: Any) -> web.StreamResponse:
+            inner = synth if request.path == "/edge/v1" else listing
+            response: web.StreamResponse = await inner(request, handler)
+            return response
+
+        middlewares.append(by_route)
+    app = web.Application(middlewares=middlewares)
     app.router.add_get("/voices/list", voices)
     app.router.add_get("/edge/v1", synthesize)
     return app

@@ -13,6 +13,9 @@ Routes (all under the server's base URL):
 - ``/pexels/v1/search?query=...&per_page=...`` (``Authorization: KEY``)
 - ``/unsplash/search/photos?query=...&per_page=...`` (``Authorization: Client-ID KEY``) and
   ``/unsplash/photos/{id}/download`` (the download-tracking endpoint)
+
+With a :class:`~tests.servers.faults.FaultPlan` in ``ImageServerState.faults`` the fault layer
+sits in front of every route, API calls and image downloads alike.
 """
 
 from __future__ import annotations
@@ -29,6 +32,7 @@ from aiohttp import web
 from PIL import Image, ImageDraw, features
 
 from tests.servers._base import serve_app
+from tests.servers.faults import Fault, FaultPlan, fault_middleware
 
 PEXELS_KEY = "pexels-test-key"
 UNSPLASH_KEY = "unsplash-test-key"
@@ -89,6 +93,8 @@ class ImageServerState:
     tracked_downloads: list[str] = field(default_factory=list)
     image_requests: list[str] = field(default_factory=list)
     base_url: str = ""
+    faults: FaultPlan | None = None
+    """The fault layer in front of every route, if any."""
 
 
 def _image_url(state: ImageServerState, name: str) -> str:
@@ -336,7 +342,18 @@ def make_app(state: ImageServerState) -> web.Application:
         body, content_type = image_files()[name]
         return web.Response(body=body, headers={"Content-Type": content_type})
 
-    app = web.Application()
+    middlewares = []
+    if state.faults is not None:
+
+        def error_body(status: int, headers: dict[str, str]) -> web.Response:
+            return web.json_response({"error": "try later"}, status=status, headers=headers)
+
+        middlewares.append(
+            fault_middleware(
+                state.faults, "images", frozenset(Fault) - {Fault.WS_CLOSE}, error_body
+            )
+        )
+    app = web.Application(middlewares=middlewares)
     app.router.add_get("/openverse/v1/images/", openverse)
     app.router.add_get("/wikimedia/w/api.php", wikimedia)
     app.router.add_get("/pexels/v1/search", pexels)

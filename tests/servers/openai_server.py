@@ -8,8 +8,26 @@
 - Errors use OpenAI's body: ``{"error": {"message", "type", "param", "code"}}``.
 
 Tests script its behaviour: the replies (content, chunk size, finish reason, gates that hold
-the stream until the test releases them), rejected ``response_format`` types, queued failures
-(429 with ``Retry-After``, 500 storms), the expected API key; every request is recorded.
+the stream until the test releases them, pauses), rejected ``response_format`` types, queued
+failures (429 with ``Retry-After``, 500 storms), the expected API key; every request is
+recorded.
+
+It also behaves as other real servers do, in their own wire format:
+
+- slow servers: a pause before the response headers (Ollama loading a model), before the
+  first token (a long prompt on a CPU), between chunks (slow inference), or a stall;
+- errors inside a stream: OpenAI's ``data: {"error": ...}`` chunk, vLLM's top-level
+  ``{"object": "error", ...}`` chunk (followed by ``[DONE]``), older llama.cpp's
+  ``error: {...}`` line, and ``event: error``; a stream cut off with neither a
+  ``finish_reason`` nor ``[DONE]``; a connection reset mid-stream;
+- OpenAI's streamed refusal: ``delta.refusal`` pieces, then ``finish_reason: "stop"``;
+- refusing ``response_format``: OpenAI's 400 naming it, a 400 "Extra inputs are not
+  permitted" naming nothing, a 500 naming the schema, or a bare 500 "Internal Server Error";
+- reasoning models: OpenAI's 400 ``unsupported_parameter`` for ``max_tokens`` and
+  ``unsupported_value`` for a ``temperature`` other than 1;
+- strict servers: FastAPI's 422 ``extra_forbidden`` for fields they do not know.
+
+With a :class:`~tests.servers.faults.FaultPlan` the fault layer sits in front of both routes.
 """
 
 from __future__ import annotations
@@ -27,17 +45,19 @@ from collections import deque
 from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass, field
-from typing import Any
+from typing import Any, Literal
 
 import imageio_ffmpeg
 from aiohttp import web
 
 from tests.servers._base import serve_app
+from tests.servers.faults import Fault, FaultPlan, fault_middleware, reset_connection
 
 __all__ = [
     "Failure",
     "Gate",
     "OpenAIServer",
+    "Pause",
     "Recorded",
     "Reply",
     "deck_model",
@@ -45,6 +65,11 @@ __all__ = [
     "make_wav",
     "running_openai_server",
 ]
+
+ErrorStyle = Literal["openai", "vllm", "llama.cpp", "event"]
+FormatRefusal = Literal["openai", "extra", "500", "500-bare"]
+CHAT_FAULTS = frozenset(Fault) - {Fault.WS_CLOSE}
+SPEECH_FAULTS = frozenset(Fault) - {Fault.WS_CLOSE}
 
 
 class Gate:
@@ -61,12 +86,36 @@ class Gate:
 
 
 @dataclass
-class Reply:
-    """One scripted chat completion: content parts (text or gates) and how to send them."""
+class Pause:
+    """A point in a streamed reply where the server goes silent for ``seconds``."""
 
-    parts: list[str | Gate]
+    seconds: float
+
+
+@dataclass
+class Reply:
+    """One scripted chat completion: content parts (text, gates, pauses) and how to send them.
+
+    Attributes:
+        end: ``"done"`` (a chunk with the finish reason, then ``[DONE]``), ``"cut"`` (the
+            body ends with neither), ``"reset"`` (the connection is reset), ``"no-done"``
+            (the finish reason, but no ``[DONE]``, as some servers do).
+        error: after the parts, report an error the way that server does.
+        refusal: stream this as ``delta.refusal`` (OpenAI's refusal) instead of content.
+        first_token_delay_s: silence after the role chunk, before the first content.
+        chunk_delay_s: silence between content chunks.
+    """
+
+    parts: list[str | Gate | Pause]
     finish_reason: str = "stop"
     chunk_size: int | None = None
+    end: Literal["done", "cut", "reset", "no-done"] = "done"
+    error: ErrorStyle | None = None
+    error_message: str = "The model crashed while generating."
+    error_code: int = 500
+    refusal: str | None = None
+    first_token_delay_s: float = 0.0
+    chunk_delay_s: float = 0.0
 
     @classmethod
     def text(cls, content: str, **options: Any) -> Reply:
@@ -170,8 +219,17 @@ def _slide(number: int, title: str) -> dict[str, Any]:
 
 
 def deck_model(body: dict[str, Any]) -> str:
-    """A deterministic stand-in model: outline, all slides or one slide, from the prompt."""
+    """A deterministic stand-in model: outline, its continuation, all slides or one slide."""
     prompt = "\n".join(str(m.get("content", "")) for m in body.get("messages", []))
+    topic = re.search(r"Topic: (.+)", prompt)
+    name = topic.group(1).strip() if topic else "the topic"
+    if match := re.search(r"Plan slides (\d+) to (\d+)", prompt):
+        first, last = int(match.group(1)), int(match.group(2))
+        items = [
+            {"title": f"Part {n} of {name}", "key_points": [f"Idea {n}"]}
+            for n in range(first, last + 1)
+        ]
+        return json.dumps({"title": name, "slides": items}, ensure_ascii=False)
     titles = re.findall(r"^\d+\. (.+?)(?: \(.*\))?$", prompt, re.MULTILINE)
     if match := re.search(r"Write slide (\d+) of", prompt):
         number = int(match.group(1))
@@ -186,8 +244,6 @@ def deck_model(body: dict[str, Any]) -> str:
         return json.dumps({"slides": slides}, ensure_ascii=False)
     match = re.search(r"exactly (\d+) slides", prompt)
     count = int(match.group(1)) if match else 3
-    topic = re.search(r"Topic: (.+)", prompt)
-    name = topic.group(1).strip() if topic else "the topic"
     items = [
         {"title": f"Part {n} of {name}", "key_points": [f"Idea {n}"]} for n in range(1, count + 1)
     ]
@@ -205,12 +261,22 @@ class OpenAIServer:
         self.failures: deque[Failure] = deque()
         self.always_fail: Failure | None = None
         self.reject_formats: set[str] = set()
+        self.format_refusal: FormatRefusal = "openai"
+        """How a rejected ``response_format`` is refused (see the module docstring)."""
+        self.reasoning_model = False
+        """Refuse ``max_tokens`` and a ``temperature`` other than 1, as OpenAI's o-series do."""
+        self.forbid_fields: set[str] = set()
+        """Refuse these body fields with FastAPI's 422 ``extra_forbidden``."""
+        self.headers_delay_s = 0.0
+        """Wait this long before the response headers (a model still loading)."""
         self.chunk_size = 7
         self.ignore_stream = False
         self.speech_duration_s = 1.5
+        self.speech_delay_s = 0.0
         self.requests: list[Recorded] = []
         self.disconnects = 0
         """Streamed replies the client closed before their end."""
+        self.faults: FaultPlan | None = None
         self._lock = threading.Lock()
 
     @property
@@ -223,10 +289,30 @@ class OpenAIServer:
         return [r for r in self.requests if r.path == path]
 
     def app(self) -> web.Application:
-        app = web.Application()
+        app = web.Application(middlewares=self._middlewares())
         app.router.add_post("/v1/chat/completions", self._chat)
         app.router.add_post("/v1/audio/speech", self._speech)
         return app
+
+    def _middlewares(self) -> list[Any]:
+        plan = self.faults
+        if plan is None:
+            return []
+
+        def error_body(status: int, headers: dict[str, str]) -> web.Response:
+            if status == 429:
+                return _error(429, "Rate limit reached for requests", "requests", headers=headers)
+            return _error(status, "The server is overloaded or not ready yet.", "server_error")
+
+        @web.middleware
+        async def by_route(request: web.Request, handler: Any) -> web.StreamResponse:
+            kinds = CHAT_FAULTS if request.path.endswith("/chat/completions") else SPEECH_FAULTS
+            name = "openai-chat" if request.path.endswith("/chat/completions") else "openai-speech"
+            inner = fault_middleware(plan, name, kinds, error_body)
+            response: web.StreamResponse = await inner(request, handler)
+            return response
+
+        return [by_route]
 
     async def _common(self, request: web.Request) -> tuple[dict[str, Any], web.Response | None]:
         try:
@@ -248,25 +334,77 @@ class OpenAIServer:
             )
         return body, None
 
+    def _refusal(self, body: dict[str, Any]) -> web.Response | None:
+        """The answer of a server that does not take this request's shape, if it does not."""
+        for name in sorted(self.forbid_fields):
+            if name in body:  # FastAPI with extra="forbid"
+                detail = {
+                    "type": "extra_forbidden",
+                    "loc": ["body", name],
+                    "msg": "Extra inputs are not permitted",
+                    "input": body[name],
+                }
+                return web.json_response({"detail": [detail]}, status=422)
+        if self.reasoning_model and "max_tokens" in body:
+            return _error(
+                400,
+                "Unsupported parameter: 'max_tokens' is not supported with this model. "
+                "Use 'max_completion_tokens' instead.",
+                "invalid_request_error",
+                param="max_tokens",
+                code="unsupported_parameter",
+            )
+        if self.reasoning_model and body.get("temperature", 1) != 1:
+            return _error(
+                400,
+                f"Unsupported value: 'temperature' does not support {body['temperature']} with "
+                "this model. Only the default (1) value is supported.",
+                "invalid_request_error",
+                param="temperature",
+                code="unsupported_value",
+            )
+        kind = (body.get("response_format") or {}).get("type")
+        if kind not in self.reject_formats:
+            return None
+        if self.format_refusal == "extra":
+            return _error(400, "Extra inputs are not permitted", "BadRequestError")
+        if self.format_refusal == "500":
+            return web.json_response(
+                {
+                    "error": {
+                        "code": 500,
+                        "message": f"Unsupported response_format type: {kind}; JSON schema "
+                        "conversion failed",
+                        "type": "server_error",
+                    }
+                },
+                status=500,
+            )
+        if self.format_refusal == "500-bare":
+            return web.Response(status=500, text="Internal Server Error")
+        return _error(
+            400,
+            f"Invalid parameter: 'response_format' of type '{kind}' is not supported "
+            "with this model.",
+            "invalid_request_error",
+            param="response_format",
+        )
+
     async def _chat(self, request: web.Request) -> web.StreamResponse:
         body, refused = await self._common(request)
         if refused is not None:
             return refused
         if not body.get("model") or not isinstance(body.get("messages"), list):
             return _error(400, "'model' and 'messages' are required.", "invalid_request_error")
-        kind = (body.get("response_format") or {}).get("type")
-        if kind in self.reject_formats:
-            return _error(
-                400,
-                f"Invalid parameter: 'response_format' of type '{kind}' is not supported "
-                "with this model.",
-                "invalid_request_error",
-                param="response_format",
-            )
+        refused = self._refusal(body)
+        if refused is not None:
+            return refused
         with self._lock:
             reply = self.replies.popleft() if self.replies else None
         if reply is None:
             reply = Reply.text(self.model(body))
+        if self.headers_delay_s:
+            await asyncio.sleep(self.headers_delay_s)
         if body.get("stream") and not self.ignore_stream:
             return await self._stream(request, body, reply)
         return web.json_response(self._completion(body, reply))
@@ -282,7 +420,11 @@ class OpenAIServer:
             "choices": [
                 {
                     "index": 0,
-                    "message": {"role": "assistant", "content": content, "refusal": None},
+                    "message": {
+                        "role": "assistant",
+                        "content": None if reply.refusal else content,
+                        "refusal": reply.refusal,
+                    },
                     "logprobs": None,
                     "finish_reason": reply.finish_reason,
                 }
@@ -301,6 +443,7 @@ class OpenAIServer:
         )
         await response.prepare(request)
         created = int(time.time())
+        truncate = request.get("fault") is Fault.TRUNCATE
 
         def chunk(delta: dict[str, Any], finish: str | None = None) -> dict[str, Any]:
             return {
@@ -321,9 +464,15 @@ class OpenAIServer:
 
         try:
             await send(chunk({"role": "assistant", "content": "", "refusal": None}))
+            if reply.first_token_delay_s:
+                await asyncio.sleep(reply.first_token_delay_s)
             size = reply.chunk_size or self.chunk_size
-            for position, part in enumerate(reply.parts):
-                following = reply.parts[position + 1] if position + 1 < len(reply.parts) else None
+            key = "refusal" if reply.refusal else "content"
+            parts: list[str | Gate | Pause] = [reply.refusal] if reply.refusal else reply.parts
+            if truncate:  # the fault layer cuts this stream in the middle
+                parts = [reply.content[: len(reply.content) // 2]]
+            for position, part in enumerate(parts):
+                following = parts[position + 1] if position + 1 < len(parts) else None
                 if isinstance(following, Gate):
                     # Mark the gate before the bytes that precede it go out: once the client has
                     # them, it may check the gate, and must find it reached.
@@ -333,18 +482,59 @@ class OpenAIServer:
                     loop = asyncio.get_running_loop()
                     await loop.run_in_executor(None, part.released.wait, part.timeout_s)
                     continue
+                if isinstance(part, Pause):
+                    await asyncio.sleep(part.seconds)
+                    continue
                 for start in range(0, len(part), size):
-                    await send(chunk({"content": part[start : start + size]}))
+                    if start and reply.chunk_delay_s:
+                        await asyncio.sleep(reply.chunk_delay_s)
+                    await send(chunk({key: part[start : start + size]}))
+            if truncate or reply.end == "cut":
+                await response.write_eof()
+                return response
+            if reply.end == "reset":
+                reset_connection(request)
+                return response
+            if reply.error is not None:
+                await self._send_error(response, reply)
+                return response
             await send(chunk({}, reply.finish_reason))
             if (body.get("stream_options") or {}).get("include_usage"):
                 usage = {**chunk({}), "choices": [], "usage": _usage(body, reply.content)}
                 await send(usage)
-            await response.write(b"data: [DONE]\n\n")
+            if reply.end == "done":
+                await response.write(b"data: [DONE]\n\n")
             await response.write_eof()
         except ConnectionResetError:  # the client closed the stream early, as it may
             with self._lock:
                 self.disconnects += 1
         return response
+
+    async def _send_error(self, response: web.StreamResponse, reply: Reply) -> None:
+        """Report an error mid-stream the way ``reply.error`` says that server does."""
+        message, code = reply.error_message, reply.error_code
+        if reply.error == "openai":
+            error = {"message": message, "type": "server_error", "param": None, "code": None}
+            await response.write(b"data: " + json.dumps({"error": error}).encode() + b"\n\n")
+        elif reply.error == "vllm":  # the ErrorResponse model, then [DONE]
+            error = {
+                "object": "error",
+                "message": message,
+                "type": "BadRequestError" if code < 500 else "InternalServerError",
+                "param": None,
+                "code": code,
+            }
+            await response.write(b"data: " + json.dumps(error).encode() + b"\n\n")
+            await response.write(b"data: [DONE]\n\n")
+        elif reply.error == "llama.cpp":  # server_sent_event(sink, "error", ...)
+            error = {"code": code, "message": message, "type": "server_error"}
+            await response.write(b"error: " + json.dumps(error).encode() + b"\n\n")
+        else:
+            error = {"message": message, "type": "server_error", "code": code}
+            await response.write(
+                b"event: error\ndata: " + json.dumps({"error": error}).encode() + b"\n\n"
+            )
+        await response.write_eof()
 
     async def _speech(self, request: web.Request) -> web.StreamResponse:
         body, refused = await self._common(request)
@@ -365,6 +555,8 @@ class OpenAIServer:
                 "'msg': 'String should have at most 4096 characters'}]",
                 "invalid_request_error",
             )
+        if self.speech_delay_s:
+            await asyncio.sleep(self.speech_delay_s)
         audio_format = body.get("response_format", "mp3")
         if audio_format == "wav":
             return web.Response(body=make_wav(self.speech_duration_s), content_type="audio/wav")
@@ -386,9 +578,13 @@ def _usage(body: dict[str, Any], content: str) -> dict[str, int]:
 
 
 @contextmanager
-def running_openai_server() -> Iterator[OpenAIServer]:
-    """Run an :class:`OpenAIServer` on 127.0.0.1; ``server.url`` is its ``/v1`` base URL."""
+def running_openai_server(faults: FaultPlan | None = None) -> Iterator[OpenAIServer]:
+    """Run an :class:`OpenAIServer` on 127.0.0.1; ``server.url`` is its ``/v1`` base URL.
+
+    With ``faults``, the fault layer answers a share of the calls.
+    """
     server = OpenAIServer()
+    server.faults = faults
     with serve_app(server.app()) as base_url:
         server.base_url = base_url
         yield server

@@ -1,24 +1,27 @@
 """What one run knows: its request, folder, providers, limits, clock, slides and event sink.
 
-:class:`RunContext` is created inside the run's task (so its limiters belong to the run's
-event loop) and handed to every stage. :meth:`RunContext.slot` is the one place a
-concurrency limit is taken; :class:`SlideRecord` is everything one slide's stages produced.
+:class:`RunContext` is created inside the run's task and handed to every stage.
+:meth:`RunContext.slot` is the one place a provider call takes its limit (from the shared
+:class:`~slidestream.Limits`, under the key of the service the provider calls);
+:class:`SlideRecord` is everything one slide's stages produced.
 """
 
 from __future__ import annotations
 
+import collections
 import contextlib
-import functools
 from collections.abc import Iterable, Iterator
 from dataclasses import dataclass, field
 from pathlib import Path
 
 import anyio
+import anyio.lowlevel
 from anyio.streams.memory import MemoryObjectSendStream
 
+from .._cache import ProviderAnswers, RunCache
 from .._context import _slide_index
 from .._events import Event
-from .._limits import ConcurrencyLimits
+from .._limits import LimitChanged, Limits, LimitStatistics, ServiceKey
 from .._models import (
     DeckRequest,
     ImageAsset,
@@ -28,6 +31,7 @@ from .._models import (
     StageSpan,
     WordTiming,
 )
+from .._timeouts import Timeouts
 from .._types import Stage
 from ..providers._protocols import ImageProvider, ScriptProvider, SupportsAclose, TTSProvider
 from ..render import AssemblerFactory, RenderOptions
@@ -147,6 +151,16 @@ def for_slide(index: int) -> Iterator[None]:
         _slide_index.reset(token)
 
 
+def _service_keys(providers: Providers) -> dict[Stage, ServiceKey]:
+    script = ServiceKey.of(providers.script)
+    keys = {Stage.OUTLINE: script, Stage.SCRIPT: script}
+    if providers.images is not None:
+        keys[Stage.IMAGES] = ServiceKey.of(providers.images)
+    if providers.tts is not None:
+        keys[Stage.TTS] = ServiceKey.of(providers.tts)
+    return keys
+
+
 class RunContext:
     """The state one run's stages share; create it inside the run's task."""
 
@@ -156,10 +170,12 @@ class RunContext:
         request: DeckRequest,
         project_dir: Path,
         providers: Providers,
-        limits: ConcurrencyLimits,
+        limits: Limits,
         options: RenderOptions,
         assembler_factory: AssemblerFactory,
         send: MemoryObjectSendStream[Event],
+        cache: RunCache | None = None,
+        timeouts: Timeouts | None = None,
     ) -> None:
         self.request = request
         self.project_dir = project_dir
@@ -172,35 +188,91 @@ class RunContext:
         self.stream_error: str | None = None
         """Why ``stream_slides()`` stopped early, if it did; named in later script errors."""
         self.limits = limits
+        self.cache = cache
+        """The cache this run reads and writes (None: no cache); it records what was reused."""
+        self.answers = (
+            ProviderAnswers(
+                cache, request, script=providers.script, images=providers.images, tts=providers.tts
+            )
+            if cache is not None
+            else None
+        )
+        """The providers' cached answers (None: no cache)."""
+        self.service_keys = _service_keys(providers)
+        """The service each stage's provider calls, which its limit is kept under."""
+        self._service_names = frozenset(str(key) for key in self.service_keys.values())
+        self.timeouts = timeouts if timeouts is not None else Timeouts()
+        """How long each provider call may take (see :mod:`.deadlines`)."""
         self._send = send
+        self._loop = anyio.lowlevel.current_token().native_token
+        self._limit_changes: collections.deque[LimitChanged] = collections.deque()
+        self._unwatch = limits.watch(self._on_limit_changed)
 
     def now(self) -> float:
         """Seconds since the run started."""
         return self.clock.now()
 
     async def emit(self, event: Event) -> None:
-        """Hand ``event`` to the consumer; waits while the consumer's buffer is full."""
+        """Hand ``event`` to the consumer; waits while the consumer's buffer is full.
+
+        Limit changes that could not be handed over at once go first, so the consumer sees
+        them in order.
+        """
+        while self._limit_changes:
+            await self._send.send(self._limit_changes.popleft())
         await self._send.send(event)
+
+    def close(self) -> None:
+        """Stop watching for limit changes (the run is over); those not yet handed over go
+        out with the next :meth:`emit`."""
+        self._unwatch()
+
+    def _on_limit_changed(self, event: LimitChanged) -> None:
+        # Called synchronously by whichever run moved the limit: forward only changes of
+        # this run's services made in this event loop, without ever blocking the caller.
+        try:
+            same_loop = anyio.lowlevel.current_token().native_token is self._loop
+        except RuntimeError:
+            return
+        if not same_loop or event.service not in self._service_names:
+            return
+        if not self._limit_changes:
+            try:
+                self._send.send_nowait(event)
+                return
+            except anyio.WouldBlock:
+                pass
+            except (anyio.BrokenResourceError, anyio.ClosedResourceError):
+                return
+        self._limit_changes.append(event)
 
     def slot(
         self, stage: Stage, slide_index: int | None
     ) -> contextlib.AbstractAsyncContextManager[object]:
-        """Hold one of ``stage``'s concurrency slots for the block (for slide ``slide_index``).
+        """Hold a slot under the limit of the service ``stage``'s provider calls.
 
-        Every limited call goes through here, so how limits are kept (today: one
-        :class:`anyio.CapacityLimiter` per stage for this run, from :attr:`limits`) can change
-        in this one method. Stages without a limit get a slot at once.
+        Every provider call goes through here. The limit belongs to the service (see
+        :meth:`ServiceKey.of`), so every run sharing :attr:`limits` shares it; waiting calls
+        are let in by ``slide_index``, smallest first. While the slot is held, the provider's
+        retry loop can report throttling with :func:`slidestream.report_throttled`. Stages
+        without a provider get a slot at once.
         """
-        limiter = self._run_limiters.get(stage)
-        return limiter if limiter is not None else contextlib.nullcontext()
+        key = self.service_keys.get(stage)
+        if key is None:
+            return contextlib.nullcontext()
+        return self.limits.slot(key, stage=stage, index=slide_index)
 
-    @functools.cached_property
-    def _run_limiters(self) -> dict[Stage, anyio.CapacityLimiter]:
-        return {
-            Stage.SCRIPT: anyio.CapacityLimiter(self.limits.scripts),
-            Stage.IMAGES: anyio.CapacityLimiter(self.limits.images),
-            Stage.TTS: anyio.CapacityLimiter(self.limits.tts),
-        }
+    def cpu(self, slide_index: int | None) -> contextlib.AbstractAsyncContextManager[object]:
+        """Hold a share of the CPU budget for local work on slide ``slide_index``."""
+        return self.limits.cpu(index=slide_index)
+
+    def limit_figures(self) -> list[LimitStatistics]:
+        """The figures of the limits this run used (shared ones count every run's calls)."""
+        figures = self.limits.statistics()
+        keys = dict.fromkeys(self.service_keys.values())
+        used = [figures[key] for key in keys if key in figures and figures[key].calls]
+        cpu = figures[ServiceKey.CPU]
+        return [*used, cpu] if cpu.calls else used
 
     def record(self, script: SlideScript, error: SlideError | None = None) -> SlideRecord:
         """Start the record of the slide ``script`` is for."""

@@ -2,6 +2,8 @@
 
 - A :class:`ConfigurationError` (a missing key, a voice that does not speak the deck's
   language) is the same for every slide and only the user can fix it: it stops the run.
+  So does an :class:`OutputError` (a full disk, a read-only folder): no later slide could
+  be saved either.
 - Any other error in a slide's stage becomes that slide's :class:`SlideError`; the slide
   still arrives without that stage's output.
 - The outline failing, or every slide failing, stops the run with a :class:`PipelineError`.
@@ -18,7 +20,7 @@ from collections.abc import Iterator, Sequence
 from dataclasses import dataclass
 from pathlib import Path
 
-from .._exceptions import ConfigurationError, PipelineError, SlidestreamError
+from .._exceptions import ConfigurationError, OutputError, PipelineError, SlidestreamError
 from .._models import SlideError, SlideResult
 from .._types import Stage
 from .context import SlideRecord
@@ -40,7 +42,7 @@ __all__ = [
 
 def stops_run(error: BaseException) -> bool:
     """True when ``error`` must end the whole run rather than mark one slide."""
-    return isinstance(error, ConfigurationError)
+    return isinstance(error, (ConfigurationError, OutputError))
 
 
 def error_text(error: BaseException) -> str:
@@ -120,8 +122,9 @@ def one_error(error: BaseException) -> BaseException:
     """The one error to show for ``error``, which may be an exception group.
 
     Several slides failing the same way at once arrive as a group of copies: the first copy
-    is shown. Distinct errors become one :class:`PipelineError` whose ``errors`` holds them
-    all and whose message names each.
+    is shown, as is the first of several writes that failed for one reason (a full disk).
+    Distinct errors become one :class:`PipelineError` whose ``errors`` holds them all and
+    whose message names each.
     """
     if not isinstance(error, BaseExceptionGroup):
         return error
@@ -131,6 +134,9 @@ def one_error(error: BaseException) -> BaseException:
     errors = list(distinct.values())
     if len(errors) == 1:
         return errors[0]
+    codes = {e.errno if isinstance(e, OutputError) else None for e in errors}
+    if all(isinstance(e, OutputError) for e in errors) and len(codes) == 1:
+        return errors[0]  # one disk failing several writes at once: its first write says it
     stage = next((s for e in errors if isinstance(s := getattr(e, "stage", None), str)), None)
     provider = next((p for e in errors if isinstance(p := getattr(e, "provider", None), str)), None)
     listing = "; ".join(f"({n}) {error_text(e)}" for n, e in enumerate(errors, start=1))

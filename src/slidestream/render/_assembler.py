@@ -11,7 +11,6 @@ from collections.abc import Callable, Sequence
 from contextlib import AbstractAsyncContextManager
 from dataclasses import dataclass, field
 from pathlib import Path
-from types import TracebackType
 from typing import Protocol, runtime_checkable
 
 from .._models import DeckRequest, SlideResult
@@ -47,6 +46,7 @@ class DeckFiles:
     video_path: Path | None = None
     subtitles_path: Path | None = None
     files: dict[str, Path] = field(default_factory=dict)
+    """Every file written, by kind: a :class:`DeckFileKind` for the built-in files."""
 
 
 @runtime_checkable
@@ -80,21 +80,13 @@ AssemblerFactory = Callable[[AssemblyContext], AbstractAsyncContextManager[DeckA
 """Creates the assembler for one run."""
 
 
-class NullAssembler:
-    """An assembler that writes nothing (used when every output is switched off)."""
+class NullAssembler(AbstractAsyncContextManager["NullAssembler"]):
+    """An assembler that writes nothing (for runs and tests that need no deck files)."""
 
     def __init__(self, context: AssemblyContext) -> None:
         self.context = context
 
-    async def __aenter__(self) -> NullAssembler:
-        return self
-
-    async def __aexit__(
-        self,
-        exc_type: type[BaseException] | None,
-        exc: BaseException | None,
-        tb: TracebackType | None,
-    ) -> None:
+    async def __aexit__(self, *exc_info: object) -> None:
         return None
 
     async def add_slide(self, slide: SlideResult) -> None:

@@ -1,26 +1,31 @@
-"""Narration audio: decoding per-slide clips, levelling their loudness, and merging them.
+"""Narration audio: decoding per-slide clips, levelling their loudness, cutting pieces.
 
-pydub does the work, pointed at the ffmpeg binary of imageio-ffmpeg. Clips are always
-decoded with an explicit format (and codec), so pydub never needs ffprobe, which
-imageio-ffmpeg does not ship.
+Clips are decoded by the one audio-format table (``slidestream._types.AudioFormat``): the
+clip's file suffix names its format, and :func:`slidestream._media.decode_args` tells the
+ffmpeg of imageio-ffmpeg how to read it, so every format a built-in TTS provider returns
+(mp3, wav, ogg, opus, aac, flac, webm, raw pcm) decodes the same way. pydub only levels the
+decoded samples.
 
 Every slide becomes one *piece*: its levelled clip (or a few seconds of silence when its
 narration failed) followed by the pause before the next slide. The pieces, in slide order,
 are the deck's narration track; their lengths give every slide's start in the video and in
-the subtitles.
+the subtitles. A clip that exists but cannot be decoded is a :class:`RenderError` naming the
+file, never a silent slide: the run checked every clip when the TTS provider returned it, so
+a clip that no longer decodes means something is broken, and a silent deck would hide it.
 """
 
 from __future__ import annotations
 
 import math
+import subprocess
 import warnings
-from collections.abc import Sequence
 from dataclasses import dataclass
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
-from .._exceptions import InvalidInputError, RenderError
-from ._ffmpeg import atomic_output, ffmpeg_exe
+from .._exceptions import RenderError
+from .._media import decode_args, decode_pcm, ffmpeg_exe
+from .._types import AudioFormat
 
 if TYPE_CHECKING:
     from pydub import AudioSegment
@@ -31,10 +36,12 @@ __all__ = [
     "SILENT_SLIDE_S",
     "TARGET_DBFS",
     "AudioPiece",
+    "clip_as_mp3",
+    "clip_format",
+    "decode_clip",
     "level",
     "load_clip",
     "make_piece",
-    "merge_narration",
     "setup_pydub",
 ]
 
@@ -64,32 +71,68 @@ def setup_pydub() -> Any:
     return AudioSegment
 
 
-def _ogg_codec(path: Path) -> str:
-    with path.open("rb") as handle:
-        head = handle.read(128)
-    return "opus" if b"OpusHead" in head else "vorbis"
+def clip_format(path: Path) -> AudioFormat:
+    """The audio format a narration clip's file suffix names.
+
+    Raises:
+        RenderError: the suffix names no known audio format.
+    """
+    found = AudioFormat.from_suffix(path.suffix)
+    if found is None:
+        known = ", ".join(member.suffix for member in AudioFormat)
+        raise RenderError(
+            f"Cannot read the narration {path.name}: its suffix names no audio format "
+            f"(known: {known})."
+        )
+    return found
+
+
+def decode_clip(path: Path, *, sample_rate: int = SAMPLE_RATE) -> bytes:
+    """A clip's audio as mono signed 16-bit little-endian samples at ``sample_rate``.
+
+    Raises:
+        RenderError: the file is missing, its suffix names no format, or it does not decode.
+    """
+    fmt = clip_format(path)
+    try:
+        pcm = decode_pcm(path.read_bytes(), fmt, sample_rate=sample_rate)
+    except (OSError, ValueError) as err:
+        raise RenderError(f"Cannot decode the narration {path.name} ({fmt}): {err}") from err
+    if not pcm:
+        raise RenderError(f"The narration {path.name} ({fmt}) decodes to no audio.")
+    return pcm
 
 
 def load_clip(path: Path) -> AudioSegment:
-    """Decode a narration clip (wav, mp3 or ogg) as 24 kHz mono 16-bit pydub audio."""
+    """Decode a narration clip in any :class:`AudioFormat` as 24 kHz mono 16-bit audio."""
     audio_segment = setup_pydub()
-    suffix = path.suffix.lower().lstrip(".")
-    formats = {"wav": "wav", "mp3": "mp3", "ogg": "ogg", "oga": "ogg", "opus": "ogg"}
-    fmt = formats.get(suffix)
-    if fmt is None:
-        raise InvalidInputError(f"Cannot read narration {path.name}: use mp3, wav or ogg audio.")
-    # An explicit format, and a codec for compressed audio, keep pydub away from ffprobe.
-    codec = {"wav": None, "mp3": "mp3", "ogg": None}[fmt]
+    return audio_segment(data=decode_clip(path), sample_width=2, frame_rate=SAMPLE_RATE, channels=1)
+
+
+def clip_as_mp3(path: Path, *, bitrate: str = "64k") -> bytes:
+    """A clip as MP3 bytes (the format every PPTX viewer plays); MP3 clips are kept as they are.
+
+    Raises:
+        RenderError: the file is missing, its suffix names no format, or it does not decode.
+    """
+    fmt = clip_format(path)
     try:
-        if fmt == "ogg":
-            codec = _ogg_codec(path)
-        with path.open("rb") as handle:
-            clip = audio_segment.from_file(handle, format=fmt, codec=codec)
-    except InvalidInputError:
-        raise
-    except Exception as error:
-        raise RenderError(f"Cannot decode narration {path}: {error}") from error
-    return clip.set_channels(1).set_sample_width(2).set_frame_rate(SAMPLE_RATE)
+        audio = path.read_bytes()
+    except OSError as err:
+        raise RenderError(f"Cannot read the narration {path.name}: {err}") from err
+    if fmt is AudioFormat.MP3:
+        return audio
+    command = [
+        ffmpeg_exe(), "-hide_banner", "-nostdin", "-loglevel", "error",
+        *decode_args(fmt), "-i", "pipe:0",
+        "-vn", "-ac", "1", "-c:a", "libmp3lame", "-b:a", bitrate, "-f", "mp3", "pipe:1",
+    ]  # fmt: skip
+    done = subprocess.run(command, input=audio, capture_output=True, check=False)
+    if done.returncode != 0 or not done.stdout:
+        lines = done.stderr.decode("utf-8", "replace").strip().splitlines()
+        detail = lines[-1] if lines else "no audio came out"
+        raise RenderError(f"Cannot decode the narration {path.name} ({fmt}): {detail}")
+    return done.stdout
 
 
 def level(clip: AudioSegment, *, target_dbfs: float = TARGET_DBFS) -> AudioSegment:
@@ -129,38 +172,16 @@ def make_piece(path: Path | None, *, pause_s: float) -> AudioPiece:
     """Decode and level one slide's clip and append its trailing pause.
 
     ``path=None`` (the slide's narration failed) gives :data:`SILENT_SLIDE_S` of silence.
+
+    Raises:
+        RenderError: the clip cannot be decoded (see :func:`decode_clip`).
     """
-    audio_segment = setup_pydub()
     if path is None:
-        speech = audio_segment.silent(duration=SILENT_SLIDE_S * 1000, frame_rate=SAMPLE_RATE)
-        speech_s = 0.0
+        pcm, speech_s = bytes(2 * round(SILENT_SLIDE_S * SAMPLE_RATE)), 0.0
     else:
-        speech = level(load_clip(path))
-        speech_s = len(speech.raw_data) / 2 / SAMPLE_RATE
-    speech = speech.set_channels(1).set_sample_width(2).set_frame_rate(SAMPLE_RATE)
-    pcm = speech.raw_data
+        pcm = level(load_clip(path)).raw_data
+        speech_s = len(pcm) / 2 / SAMPLE_RATE
     samples = len(pcm) // 2
     wanted = max(samples + round(pause_s * SAMPLE_RATE), round(MIN_PIECE_S * SAMPLE_RATE))
     pcm += bytes(2 * (wanted - samples))
     return AudioPiece(pcm=pcm, samples=wanted, speech_s=speech_s)
-
-
-def merge_narration(
-    clips: Sequence[Path | None], path: Path, *, pause_s: float = 0.6, bitrate: str = "64k"
-) -> Path:
-    """Merge per-slide clips into one MP3 at ``path`` (atomically), levelled, with pauses.
-
-    ``pause_s`` of silence separates consecutive slides; a ``None`` clip stands for a slide
-    without narration and lasts :data:`SILENT_SLIDE_S`. Returns ``path``.
-    """
-    audio_segment = setup_pydub()
-    pieces = [
-        make_piece(clip, pause_s=pause_s if n < len(clips) - 1 else 0.0)
-        for n, clip in enumerate(clips)
-    ]
-    track = audio_segment(
-        data=b"".join(p.pcm for p in pieces), sample_width=2, frame_rate=SAMPLE_RATE, channels=1
-    )
-    with atomic_output(path) as tmp:
-        track.export(str(tmp), format="mp3", bitrate=bitrate).close()
-    return path

@@ -7,29 +7,49 @@ video and MP3 for the user, one ffmpeg process fed in slide order), so when the 
 arrives little is left: that slide's own share, then cheap joins done concurrently (segments
 joined by stream copy, subtitles written, PPTX saved).
 
-Files, in the project folder: ``<project>.pptx``, ``.mp3``, ``.srt``, ``.vtt``, ``.mp4``;
-intermediates live in ``build/`` and are removed at the end.
+Files, in the project folder: ``<project>.pptx``, ``.pdf``, ``.mp3``, ``.srt``, ``.vtt``,
+``.mp4``; intermediates live in ``build/`` and are removed at the end. A slide whose
+narration clip cannot be decoded makes :meth:`StreamingDeckAssembler.finish` raise a
+:class:`RenderError` naming the slide (the PPTX is still written); it never silently drops
+the deck's audio.
+
+Pages as pictures: when LibreOffice is installed (``RenderOptions.page_renderer``), it
+prints the PPTX as a vector PDF at the end and, for a deck in a user's template, draws each
+slide's video frame from a one-slide PPTX (slides are batched, so it starts once for all the
+slides that are waiting). Otherwise Pillow paints frames and PDF pages from the same plans
+in the same look; a page LibreOffice fails to draw is painted by Pillow instead.
 """
 
 from __future__ import annotations
 
 import contextlib
+import os
 import shutil
-from collections.abc import Sequence
+from collections.abc import Awaitable, Callable, Sequence
+from dataclasses import dataclass, field
 from pathlib import Path
 from types import TracebackType
 
 import anyio
 from anyio.abc import TaskGroup
+from anyio.streams.memory import MemoryObjectReceiveStream, MemoryObjectSendStream
+from PIL import Image
 
-from .._exceptions import RenderError, SlidestreamError
-from .._files import atomic_write_text
+from .._exceptions import RenderError
+from .._files import atomic_write_bytes, atomic_write_text
 from .._models import SlideResult
+from .._types import DeckFileKind
 from ._assembler import AssemblyContext, DeckFiles
 from ._audio import SAMPLE_RATE, AudioPiece, make_piece, setup_pydub
 from ._ffmpeg import FfmpegPipe, atomic_output
-from ._frames import render_frame
-from ._pptx import PptxDeckBuilder
+from ._frames import FRAME_SIZE, fit_size, framed, render_frame
+from ._libreoffice import LibreOffice, find_soffice, stand_ins
+from ._look import Look
+from ._paint import paint, to_png
+from ._pdf import PdfPage, pdf_bytes
+from ._pptx import PptxDeckBuilder, frame_deck, open_style
+from ._pptx_template import TemplateStyle
+from ._scene import Scene
 from ._subtitles import Cue, deck_cues, format_srt, format_vtt, slide_cues
 from ._video import (
     encode_burned_segment,
@@ -42,6 +62,46 @@ __all__ = ["StreamingDeckAssembler"]
 
 BUILD_DIR = "build"
 AUDIO_BITRATE = "64k"
+PDF_PAGE_WIDTH = 1920
+"""Pixels across a painted PDF page (2 per point on a 16:9 slide)."""
+_ORDER = (
+    DeckFileKind.PPTX,
+    DeckFileKind.PDF,
+    DeckFileKind.MP3,
+    DeckFileKind.SRT,
+    DeckFileKind.VTT,
+    DeckFileKind.MP4,
+)
+
+
+@dataclass
+class _Slide:
+    """What the assembler holds for one slide, and the events its parts wait on."""
+
+    index: int
+    result: SlideResult | None = None
+    piece: AudioPiece | None = None
+    cues: list[Cue] = field(default_factory=list)
+    frame: Path | None = None
+    segment: Path | None = None
+    frame_started: bool = False
+    pdf_pages: list[PdfPage] = field(default_factory=list)
+    piece_ready: anyio.Event = field(default_factory=anyio.Event)
+    frame_ready: anyio.Event = field(default_factory=anyio.Event)
+    done: anyio.Event = field(default_factory=anyio.Event)
+
+    @property
+    def name(self) -> str:
+        """``"slide 3"``, for error messages."""
+        return f"slide {self.index + 1}"
+
+
+_Page = tuple[_Slide, SlideResult, Path]
+"""A slide waiting for LibreOffice to draw its one-slide deck."""
+
+
+class _TrackAbandoned(Exception):
+    """A slide has no narration piece (its error is already recorded): stop the track."""
 
 
 class StreamingDeckAssembler:
@@ -56,34 +116,59 @@ class StreamingDeckAssembler:
         self.context = context
         self.options = context.options
         project_dir, name = context.project_dir, context.request.project
-        self.paths = {kind: project_dir / f"{name}.{kind}" for kind in _KINDS}
+        self.paths = {kind: project_dir / f"{name}.{kind}" for kind in DeckFileKind}
         self.build_dir = project_dir / BUILD_DIR
         self.count = context.slide_count
         self.received: list[int] = []
         """Slide indexes in the order they were handed over."""
         self._media = self.options.audio or self.options.video or self.options.subtitles
-        self._pptx = PptxDeckBuilder(context) if self.options.pptx else None
-        self._slides: dict[int, SlideResult] = {}
-        self._pieces: dict[int, AudioPiece] = {}
-        self._cues: dict[int, list[Cue]] = {}
-        self._frames: dict[int, Path] = {}
-        self._segments: dict[int, Path] = {}
-        self._frames_started: set[int] = set()
+        self._pptx: PptxDeckBuilder | None = None
+        self._office: LibreOffice | None = None
+        self._template: bytes | None = None
+        self._office_frames = self._painted_pdf = False
+        self._title_page: list[PdfPage] = []
+        self._saved_pptx: Path | None = None
+        self._slides: list[_Slide] = []
         self._errors: list[str] = []
         self._track_started = False
         self._task_group: TaskGroup | None = None
 
+    def _open(self) -> None:
+        """Read the look (a template is parsed here) and start the PPTX: in a worker thread."""
+        style = open_style(self.context)
+        self.look: Look = style.look
+        if self.options.pptx or self.options.pdf:
+            self._pptx = PptxDeckBuilder(self.context, style)
+        soffice = None if self.options.page_renderer == "pillow" else find_soffice()
+        if soffice:
+            # LibreOffice draws fonts this machine lacks with the stand-ins the plan measured,
+            # so its pages break lines where the frames and the PPTX plan do.
+            substitutes = stand_ins(self.look.typefaces())
+            self._office = LibreOffice(soffice, self.build_dir, substitutes=substitutes)
+        self._template = style.data if isinstance(style, TemplateStyle) else None
+        self._office_frames = bool(self._office and self._template and self.options.video)
+        self._painted_pdf = self.options.pdf and self._office is None
+
     async def __aenter__(self) -> StreamingDeckAssembler:
         setup_pydub()
+        await anyio.to_thread.run_sync(self._open)
         self._limiter = anyio.CapacityLimiter(self.options.video_workers)
         self._pptx_lock = anyio.Lock()
-        self._done = [anyio.Event() for _ in range(self.count)]
-        self._piece_ready = [anyio.Event() for _ in range(self.count)]
-        self._frame_ready = [anyio.Event() for _ in range(self.count)]
+        self._slides = [_Slide(index) for index in range(self.count)]
         self._track_done = anyio.Event()
+        self._title_ready = anyio.Event()
+        self._pages_in: MemoryObjectSendStream[_Page]
+        self._pages_out: MemoryObjectReceiveStream[_Page]
+        self._pages_in, self._pages_out = anyio.create_memory_object_stream(self.count or 1)
         task_group = anyio.create_task_group()
         await task_group.__aenter__()
         self._task_group = task_group
+        if self._office_frames:
+            task_group.start_soon(self._draw_office_pages)
+        if self._painted_pdf and self._pptx is not None:
+            task_group.start_soon(self._paint_title_page)
+        else:
+            self._title_ready.set()
         return self
 
     async def __aexit__(
@@ -97,23 +182,30 @@ class StreamingDeckAssembler:
             return
         if exc is not None:
             task_group.cancel_scope.cancel()
+        self._pages_in.close()
         try:
             await task_group.__aexit__(None, None, None)
         finally:
+            self._pages_out.close()
             with anyio.CancelScope(shield=True):
                 await anyio.to_thread.run_sync(self._remove_build_dir)
+
+    def _tasks(self) -> TaskGroup:
+        if self._task_group is None:
+            raise RuntimeError("Use the assembler as an async context manager.")
+        return self._task_group
 
     # -- per slide, in the background --------------------------------------------------------
 
     async def add_slide(self, slide: SlideResult) -> None:
         """Take a completed slide (any order) and start its work in the background."""
-        if self._task_group is None:
-            raise RuntimeError("Use the assembler as an async context manager.")
-        if not 0 <= slide.index < self.count or slide.index in self._slides:
+        tasks = self._tasks()
+        if not 0 <= slide.index < self.count or self._slides[slide.index].result is not None:
             return
-        self._slides[slide.index] = slide
+        state = self._slides[slide.index]
+        state.result = slide
         self.received.append(slide.index)
-        self._task_group.start_soon(self._slide_work, slide)
+        tasks.start_soon(self._slide_work, state, slide)
 
     async def prepare_slide(self, slide: SlideResult) -> None:
         """Start drawing a slide's frame as soon as its script and images exist.
@@ -121,92 +213,165 @@ class StreamingDeckAssembler:
         The pipeline calls this before the slide's narration is done, so the frame is
         usually ready by the time :meth:`add_slide` needs it for the video segment.
         """
-        if self._task_group is None:
-            raise RuntimeError("Use the assembler as an async context manager.")
+        tasks = self._tasks()
         if self.options.video and 0 <= slide.index < self.count:
-            self._start_frame(slide, self._task_group)
+            self._start_frame(self._slides[slide.index], slide, tasks)
 
-    def _start_frame(self, slide: SlideResult, task_group: TaskGroup) -> None:
-        if slide.index not in self._frames_started:
-            self._frames_started.add(slide.index)
-            task_group.start_soon(self._make_frame, slide)
+    def _start_frame(self, state: _Slide, slide: SlideResult, tasks: TaskGroup) -> None:
+        if not state.frame_started:
+            state.frame_started = True
+            tasks.start_soon(self._guard, state.name, self._make_frame, state, slide)
 
-    async def _slide_work(self, slide: SlideResult) -> None:
-        index = slide.index
+    async def _slide_work(self, state: _Slide, slide: SlideResult) -> None:
+        # Each part records its own failure, so a failed video never cancels the PPTX page.
         try:
-            async with anyio.create_task_group() as task_group:
+            async with anyio.create_task_group() as tasks:
                 if self._pptx is not None:
-                    task_group.start_soon(self._add_to_pptx, slide)
+                    tasks.start_soon(self._guard, state.name, self._add_to_pptx, state, slide)
                 if self._media:
-                    task_group.start_soon(self._make_piece, slide)
+                    tasks.start_soon(self._guard, state.name, self._make_piece, state, slide)
                 if self.options.video:
-                    self._start_frame(slide, task_group)
+                    self._start_frame(state, slide, tasks)
                     # Waits for the piece and the frame, not for the PPTX page.
-                    task_group.start_soon(self._make_segment_or_fail, slide)
-        except Exception as error:
-            self._fail(f"slide {index + 1}", error)
+                    tasks.start_soon(self._guard, state.name, self._make_segment, state, slide)
         finally:
-            self._piece_ready[index].set()
-            self._frame_ready[index].set()
-            self._done[index].set()
+            state.piece_ready.set()
+            state.frame_ready.set()
+            state.done.set()
+
+    async def _guard(
+        self,
+        what: str,
+        work: Callable[[_Slide, SlideResult], Awaitable[None]],
+        state: _Slide,
+        slide: SlideResult,
+    ) -> None:
+        try:
+            await work(state, slide)
+        except Exception as error:
+            self._fail(what, error)
 
     def _fail(self, what: str, error: Exception) -> None:
-        self._errors.append(f"{what}: {error}")
+        text = str(error)
+        message = text if text.startswith(what) else f"{what}: {text}"
+        if message not in self._errors:
+            self._errors.append(message)
 
-    async def _add_to_pptx(self, slide: SlideResult) -> None:
-        assert self._pptx is not None
+    async def _add_to_pptx(self, state: _Slide, slide: SlideResult) -> None:
+        builder = self._pptx
+        assert builder is not None
         async with self._pptx_lock:
-            await anyio.to_thread.run_sync(self._pptx.add_slide, slide)
+            await anyio.to_thread.run_sync(builder.add_slide, slide)
+        if self._painted_pdf:
+            scenes = builder.slide_scenes(state.index)
+            state.pdf_pages = await anyio.to_thread.run_sync(self._paint_pages, scenes)
 
-    async def _make_piece(self, slide: SlideResult) -> None:
-        index = slide.index
-        pause = self.options.pause_s if index < self.count - 1 else 0.0
-        clip = slide.audio_path
+    def _paint_pages(self, scenes: list[Scene]) -> list[PdfPage]:
+        width, height = self.look.size
+        size = (PDF_PAGE_WIDTH, round(PDF_PAGE_WIDTH * height / width))
+        return [PdfPage.of(paint(scene, size)) for scene in scenes]
+
+    async def _paint_title_page(self) -> None:
+        assert self._pptx is not None
         try:
-            try:
-                piece = await anyio.to_thread.run_sync(_piece, clip, pause)
-            except SlidestreamError:
-                piece = await anyio.to_thread.run_sync(_piece, None, pause)
-            self._pieces[index] = piece
-            if piece.speech_s > 0:
+            scene = self._pptx.title_scene()
+            self._title_page = await anyio.to_thread.run_sync(self._paint_pages, [scene])
+        except Exception as error:
+            self._fail("the PDF", error)
+        finally:
+            self._title_ready.set()
+
+    async def _make_piece(self, state: _Slide, slide: SlideResult) -> None:
+        pause = self.options.pause_s if state.index < self.count - 1 else 0.0
+        try:
+            state.piece = await anyio.to_thread.run_sync(
+                lambda: make_piece(slide.audio_path, pause_s=pause)
+            )
+            if state.piece.speech_s > 0:
                 narration = slide.script.narration
-                self._cues[index] = slide_cues(slide.words, narration, piece.speech_s)
+                state.cues = slide_cues(slide.words, narration, state.piece.speech_s)
                 if not self._track_started and (self.options.audio or self.options.video):
                     self._track_started = True
-                    assert self._task_group is not None
-                    self._task_group.start_soon(self._encode_track)
+                    self._tasks().start_soon(self._encode_track)
         finally:
-            self._piece_ready[index].set()
+            state.piece_ready.set()
 
-    async def _make_frame(self, slide: SlideResult) -> None:
-        path = self.build_dir / "frames" / f"slide-{slide.index + 1:03d}.png"
+    def _frame_path(self, state: _Slide) -> Path:
+        return self.build_dir / "frames" / f"slide-{state.index + 1:03d}.png"
+
+    async def _make_frame(self, state: _Slide, slide: SlideResult) -> None:
+        if self._office_frames and self._template is not None:
+            # LibreOffice draws it (see _draw_office_pages), which sets frame_ready.
+            template, count = self._template, self.count
+            deck = self.build_dir / "pages" / f"slide-{state.index + 1:03d}.pptx"
+            try:
+                data = await anyio.to_thread.run_sync(lambda: frame_deck(template, slide, count))
+                await anyio.to_thread.run_sync(_write, deck, data)
+            except BaseException:
+                state.frame_ready.set()
+                raise
+            await self._pages_in.send((state, slide, deck))
+            return
+        await self._paint_frame(state, slide)
+
+    async def _paint_frame(self, state: _Slide, slide: SlideResult) -> None:
+        path, look, count = self._frame_path(state), self.look, self.count
         try:
-            self._frames[slide.index] = await anyio.to_thread.run_sync(
-                lambda: render_frame(slide, context=self.context, path=path)
+            state.frame = await anyio.to_thread.run_sync(
+                lambda: render_frame(slide, look=look, count=count, path=path)
             )
         finally:
-            self._frame_ready[slide.index].set()
+            state.frame_ready.set()
 
-    async def _make_segment_or_fail(self, slide: SlideResult) -> None:
-        # A failed video must not cancel the slide's PPTX page running beside it.
+    async def _draw_office_pages(self) -> None:
+        """Draw the one-slide decks LibreOffice is given, as many at a time as are waiting."""
+        office = self._office
+        assert office is not None
+        size = fit_size(self.look.size, FRAME_SIZE)
+        async with self._pages_out:
+            async for first in self._pages_out:
+                batch = [first]
+                while True:
+                    try:
+                        batch.append(self._pages_out.receive_nowait())
+                    except (anyio.WouldBlock, anyio.EndOfStream):
+                        break
+                try:
+                    pictures = await office.pictures(
+                        [deck for _, _, deck in batch], self.build_dir / "pages", size
+                    )
+                except RenderError:
+                    pictures = []  # painted by Pillow below instead
+                for number, (state, slide, _) in enumerate(batch):
+                    picture = pictures[number] if number < len(pictures) else None
+                    await self._office_frame(state, slide, picture)
+
+    async def _office_frame(self, state: _Slide, slide: SlideResult, picture: Path | None) -> None:
+        path = self._frame_path(state)
         try:
-            await self._make_segment(slide)
-        except Exception as error:
-            self._fail(f"slide {slide.index + 1}", error)
+            if picture is not None:
+                state.frame = await anyio.to_thread.run_sync(_frame_from_picture, picture, path)
+                return
+        except OSError:
+            pass
+        finally:
+            if state.frame is not None:
+                state.frame_ready.set()
+        await self._guard(state.name, self._paint_frame, state, slide)
 
-    async def _make_segment(self, slide: SlideResult) -> None:
-        index = slide.index
-        await self._piece_ready[index].wait()
-        await self._frame_ready[index].wait()
-        frame, piece = self._frames.get(index), self._pieces.get(index)
+    async def _make_segment(self, state: _Slide, slide: SlideResult) -> None:
+        await state.piece_ready.wait()
+        await state.frame_ready.wait()
+        frame, piece = state.frame, state.piece
         if frame is None or piece is None:
             return
         previous = None
-        if self.options.transitions == "crossfade" and index > 0:
-            await self._frame_ready[index - 1].wait()
-            previous = self._frames.get(index - 1)
-        out = self.build_dir / "segments" / f"slide-{index + 1:03d}.mp4"
-        what = f"encoding the video of slide {index + 1}"
+        if self.options.transitions == "crossfade" and state.index > 0:
+            before = self._slides[state.index - 1]
+            await before.frame_ready.wait()
+            previous = before.frame
+        out = self.build_dir / "segments" / f"slide-{state.index + 1:03d}.mp4"
+        what = f"encoding the video of {state.name}"
         async with self._limiter:
             if self.options.transitions != "none":
                 await encode_motion_segment(
@@ -217,18 +382,18 @@ class StreamingDeckAssembler:
                     previous=previous,
                     what=what,
                 )
-            elif self.options.burn_subtitles and self._cues.get(index):
+            elif self.options.burn_subtitles and state.cues:
                 await encode_burned_segment(
                     frame,
                     out,
                     piece.duration_s,
-                    self._cues[index],
+                    state.cues,
                     work_dir=self.build_dir / "captions",
                     what=what,
                 )
             else:
                 await encode_still_segment(frame, out, piece.duration_s, what=what)
-        self._segments[index] = out
+        state.segment = out
 
     async def _encode_track(self) -> None:
         """Encode the narration track (AAC for the video, MP3) as pieces arrive in order."""
@@ -240,15 +405,16 @@ class StreamingDeckAssembler:
                     m4a = stack.enter_context(atomic_output(self.build_dir / "narration.m4a"))
                     args += ["-c:a", "aac", "-b:a", AUDIO_BITRATE, m4a]
                 if self.options.audio:
-                    mp3 = stack.enter_context(atomic_output(self.paths["mp3"]))
+                    mp3 = stack.enter_context(atomic_output(self.paths[DeckFileKind.MP3]))
                     args += ["-c:a", "libmp3lame", "-b:a", AUDIO_BITRATE, mp3]
                 async with FfmpegPipe(args, what="encoding the narration") as pipe:
-                    for index in range(self.count):
-                        await self._piece_ready[index].wait()
-                        piece = self._pieces.get(index)
-                        if piece is None:
-                            raise RenderError(f"slide {index + 1} has no narration piece")
-                        await pipe.send(piece.pcm)
+                    for state in self._slides:
+                        await state.piece_ready.wait()
+                        if state.piece is None:
+                            raise _TrackAbandoned  # kills ffmpeg; nothing half-written stays
+                        await pipe.send(state.piece.pcm)
+        except _TrackAbandoned:
+            pass
         except Exception as error:
             self._fail("narration", error)
         finally:
@@ -259,75 +425,149 @@ class StreamingDeckAssembler:
     async def finish(self, slides: Sequence[SlideResult]) -> DeckFiles:
         """Wait for the background work, then join, write subtitles and save the PPTX."""
         for slide in slides:
-            if slide.index not in self._slides:
+            if 0 <= slide.index < self.count and self._slides[slide.index].result is None:
                 await self.add_slide(slide)
-        for done in self._done:
-            await done.wait()
+        for state in self._slides:
+            await state.done.wait()
         if self._track_started:
             await self._track_done.wait()
         if self._errors:
-            kept = ""
+            saved: dict[str, Path] = {}
             if self._pptx is not None:
                 # The slides themselves are fine: keep the PPTX even when the media failed.
-                saved: dict[str, Path] = {}
                 with contextlib.suppress(Exception):
                     await self._save_pptx(saved)
-                kept = f" The PPTX was still written to {saved['pptx']}." if saved else ""
-            raise RenderError(
-                "Building the deck files failed: " + "; ".join(self._errors) + "." + kept
-            )
-        speech = any(piece.speech_s > 0 for piece in self._pieces.values())
+            raise self._failure(saved)
+        speech = any(s.piece is not None and s.piece.speech_s > 0 for s in self._slides)
         files: dict[str, Path] = {}
-        async with anyio.create_task_group() as task_group:
+        async with anyio.create_task_group() as tasks:
             if self._pptx is not None:
-                task_group.start_soon(self._save_pptx, files)
+                tasks.start_soon(self._save_pptx_and_pdf, files)
             if speech and self.options.subtitles:
-                task_group.start_soon(self._write_subtitles, files)
+                tasks.start_soon(self._write_subtitles, files)
             if speech and self.options.video:
-                task_group.start_soon(self._join_video, files)
+                tasks.start_soon(self._join_video, files)
+        if self._errors:
+            raise self._failure(files)
         if speech and self.options.audio:
-            files["mp3"] = self.paths["mp3"]
+            files[DeckFileKind.MP3] = self.paths[DeckFileKind.MP3]
         await anyio.to_thread.run_sync(self._remove_build_dir)
-        ordered = {kind: files[kind] for kind in _KINDS if kind in files}
+        ordered: dict[str, Path] = {kind: files[kind] for kind in _ORDER if kind in files}
         return DeckFiles(
-            pptx_path=ordered.get("pptx"),
-            audio_path=ordered.get("mp3"),
-            video_path=ordered.get("mp4"),
-            subtitles_path=ordered.get("srt"),
+            pptx_path=ordered.get(DeckFileKind.PPTX),
+            audio_path=ordered.get(DeckFileKind.MP3),
+            video_path=ordered.get(DeckFileKind.MP4),
+            subtitles_path=ordered.get(DeckFileKind.SRT),
             files=ordered,
         )
 
+    def _failure(self, files: dict[str, Path]) -> RenderError:
+        message = "Building the deck files failed: " + "; ".join(self._errors) + "."
+        if DeckFileKind.PPTX in files:
+            message += f" The PPTX was still written to {files[DeckFileKind.PPTX]}."
+        return RenderError(message)
+
     def _offsets(self) -> list[float]:
         offsets, at = [], 0
-        for index in range(self.count):
+        for state in self._slides:
+            assert state.piece is not None
             offsets.append(at / SAMPLE_RATE)
-            at += self._pieces[index].samples
+            at += state.piece.samples
         return offsets
 
     async def _save_pptx(self, files: dict[str, Path]) -> None:
         assert self._pptx is not None
-        files["pptx"] = await anyio.to_thread.run_sync(self._pptx.save, self.paths["pptx"])
+        if self.options.pptx:
+            path = self.paths[DeckFileKind.PPTX]
+        else:  # only the PDF is wanted: the PPTX is its source
+            path = self.build_dir / f"{self.context.request.project}.pptx"
+        saved = await anyio.to_thread.run_sync(self._pptx.save, path)
+        if self.options.pptx:
+            files[DeckFileKind.PPTX] = saved
+        self._saved_pptx = saved
+
+    async def _save_pptx_and_pdf(self, files: dict[str, Path]) -> None:
+        await self._save_pptx(files)
+        if self.options.pdf:
+            try:
+                await self._write_pdf_file(files)
+            except Exception as error:
+                self._fail("the PDF", error)
+
+    async def _write_pdf_file(self, files: dict[str, Path]) -> None:
+        assert self._saved_pptx is not None
+        target = self.paths[DeckFileKind.PDF]
+        if self._office is not None:
+            try:
+                printed = await self._office.pdf(self._saved_pptx, self.build_dir / "pdf")
+                await anyio.to_thread.run_sync(os.replace, printed, target)
+                files[DeckFileKind.PDF] = target
+                return
+            except RenderError:
+                pass  # painted by Pillow below instead
+            await self._paint_missing_pages()
+        await self._title_ready.wait()
+        files[DeckFileKind.PDF] = await anyio.to_thread.run_sync(self._write_pdf, target)
+
+    async def _paint_missing_pages(self) -> None:
+        """Paint the pages LibreOffice was meant to print (it failed)."""
+        builder = self._pptx
+        assert builder is not None
+        self._title_page = await anyio.to_thread.run_sync(
+            self._paint_pages, [builder.title_scene()]
+        )
+        for state in self._slides:
+            scenes = builder.slide_scenes(state.index)
+            state.pdf_pages = await anyio.to_thread.run_sync(self._paint_pages, scenes)
+
+    def _write_pdf(self, target: Path) -> Path:
+        assert self._pptx is not None
+        pages = [*self._title_page]
+        for state in self._slides:
+            pages += state.pdf_pages
+        pages += self._paint_pages(self._pptx.credit_scenes())
+        data = pdf_bytes(pages, self.look.size, title=self.context.title)
+        return atomic_write_bytes(target, data)
 
     async def _write_subtitles(self, files: dict[str, Path]) -> None:
-        offsets = self._offsets()
-        cues = deck_cues((offsets[i], self._cues.get(i, [])) for i in range(self.count))
-        srt, vtt = self.paths["srt"], self.paths["vtt"]
-        files["srt"] = await anyio.to_thread.run_sync(atomic_write_text, srt, format_srt(cues))
-        files["vtt"] = await anyio.to_thread.run_sync(atomic_write_text, vtt, format_vtt(cues))
+        cues = deck_cues(zip(self._offsets(), [s.cues for s in self._slides], strict=True))
+        for kind, render in ((DeckFileKind.SRT, format_srt), (DeckFileKind.VTT, format_vtt)):
+            files[kind] = await anyio.to_thread.run_sync(
+                atomic_write_text, self.paths[kind], render(cues)
+            )
 
     async def _join_video(self, files: dict[str, Path]) -> None:
-        segments = [(self._segments[i], self._pieces[i].duration_s) for i in range(self.count)]
-        files["mp4"] = await join_segments(
-            segments, self.build_dir / "narration.m4a", self.paths["mp4"], work_dir=self.build_dir
+        segments = []
+        for state in self._slides:
+            assert state.segment is not None
+            assert state.piece is not None
+            segments.append((state.segment, state.piece.duration_s))
+        files[DeckFileKind.MP4] = await join_segments(
+            segments,
+            self.build_dir / "narration.m4a",
+            self.paths[DeckFileKind.MP4],
+            work_dir=self.build_dir,
         )
 
     def _remove_build_dir(self) -> None:
         shutil.rmtree(self.build_dir, ignore_errors=True)
 
 
-_KINDS = ("pptx", "mp3", "srt", "vtt", "mp4")
+def _result(state: _Slide) -> SlideResult:
+    assert state.result is not None
+    return state.result
 
 
-def _piece(path: Path | None, pause_s: float) -> AudioPiece:
-    # Runs in a worker thread, so the file check stays off the event loop.
-    return make_piece(path if path is not None and path.is_file() else None, pause_s=pause_s)
+def _write(path: Path, data: bytes) -> None:
+    path.parent.mkdir(parents=True, exist_ok=True)
+    path.write_bytes(data)
+
+
+def _frame_from_picture(picture: Path, path: Path) -> Path:
+    """A LibreOffice page picture as a video frame (opaque, 16:9, pillarboxed when not)."""
+    with Image.open(picture) as source:
+        source.load()
+        page = source.convert("RGBA")
+    opaque = Image.new("RGBA", page.size, (255, 255, 255, 255))
+    opaque.alpha_composite(page)
+    return atomic_write_bytes(path, to_png(framed(opaque.convert("RGB"), FRAME_SIZE)))

@@ -2,13 +2,15 @@
 
 Nothing is asked of the system: no ffmpeg or ffprobe on ``PATH`` is needed. A process that is
 still running when its task is cancelled is killed and waited for, and outputs are written to
-temporary files that only replace their targets once ffmpeg has succeeded.
+temporary files that only replace their targets once ffmpeg has succeeded. Other tools
+(LibreOffice) run through the same :func:`run_process`.
 """
 
 from __future__ import annotations
 
 import contextlib
 import os
+import signal
 import subprocess
 import tempfile
 from collections.abc import Iterator, Sequence
@@ -22,7 +24,7 @@ from .._exceptions import RenderError
 from .._files import temporary_sibling
 from .._media import ffmpeg_exe
 
-__all__ = ["FfmpegPipe", "atomic_output", "ffmpeg_exe", "run_ffmpeg"]
+__all__ = ["FfmpegPipe", "atomic_output", "ffmpeg_exe", "run_ffmpeg", "run_process"]
 
 _STDERR_LIMIT = 4000
 
@@ -31,40 +33,59 @@ def _command(args: Sequence[str | os.PathLike[str]]) -> list[str]:
     return [ffmpeg_exe(), "-hide_banner", "-nostdin", "-loglevel", "error", "-y", *map(str, args)]
 
 
-async def _stop(process: Process) -> None:
-    """Kill ``process`` if it still runs, wait for it and close its pipes (even if cancelled)."""
+async def _stop(process: Process, *, group: bool = False) -> None:
+    """Kill ``process`` if it still runs, wait for it and close its pipes (even if cancelled).
+
+    With ``group``, the process leads a process group of its own and the whole group is
+    killed: LibreOffice's ``soffice`` starts the real office as a child.
+    """
     with anyio.CancelScope(shield=True):
         if process.returncode is None:
-            with contextlib.suppress(ProcessLookupError):
-                process.kill()
+            with contextlib.suppress(ProcessLookupError, PermissionError):
+                if group and hasattr(os, "killpg"):
+                    os.killpg(process.pid, signal.SIGKILL)
+                else:
+                    process.kill()
         await process.wait()
         await process.aclose()
 
 
-def _check(returncode: int | None, stderr: IO[bytes], what: str) -> None:
+def _check(returncode: int | None, stderr: IO[bytes], what: str, tool: str = "ffmpeg") -> None:
     if returncode != 0:
         stderr.seek(0, os.SEEK_END)
         stderr.seek(max(0, stderr.tell() - _STDERR_LIMIT))
         message = stderr.read().decode("utf-8", "replace").strip().splitlines()
         detail = message[-1] if message else f"exit status {returncode}"
-        raise RenderError(f"ffmpeg failed while {what}: {detail}")
+        raise RenderError(f"{tool} failed while {what}: {detail}")
 
 
-async def run_ffmpeg(args: Sequence[str | os.PathLike[str]], *, what: str) -> None:
-    """Run ffmpeg with ``args`` and wait for it; raise :class:`RenderError` if it fails.
+async def run_process(
+    command: Sequence[str | os.PathLike[str]], *, what: str, tool: str, group: bool = False
+) -> None:
+    """Run ``command`` and wait for it; raise :class:`RenderError` if it fails.
 
     ``what`` names the job in error messages ("encoding slide 3"). On cancellation the
-    process is killed and waited for before the cancellation propagates.
+    process (with ``group``, its whole process group) is killed and waited for before the
+    cancellation propagates.
     """
     with tempfile.TemporaryFile() as stderr:
         process = await anyio.open_process(
-            _command(args), stdin=subprocess.DEVNULL, stdout=subprocess.DEVNULL, stderr=stderr
+            [str(part) for part in command],
+            stdin=subprocess.DEVNULL,
+            stdout=subprocess.DEVNULL,
+            stderr=stderr,
+            start_new_session=group,
         )
         try:
             await process.wait()
         finally:
-            await _stop(process)
-        _check(process.returncode, stderr, what)
+            await _stop(process, group=group)
+        _check(process.returncode, stderr, what, tool)
+
+
+async def run_ffmpeg(args: Sequence[str | os.PathLike[str]], *, what: str) -> None:
+    """Run ffmpeg with ``args`` (see :func:`run_process`)."""
+    await run_process(_command(args), what=what, tool="ffmpeg")
 
 
 class FfmpegPipe:

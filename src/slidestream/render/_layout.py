@@ -7,8 +7,8 @@ draw what a :class:`PagePlan` says, so the MP4 frames look like the PPTX slides.
 
 All lengths are typographic points (1/72 inch): the built-in 16:9 slide is 960 x 540 pt
 (13.333 x 7.5 in), and a 1920 x 1080 frame draws 2 pixels per point. Text is measured with
-the real metrics of the shipped Lato font (with per-character fallback fonts, see
-``_fallback.py``) at that 2 px/pt scale.
+the real metrics of the geometry's typefaces (the shipped Lato, or a template's fonts, see
+``_typeface.py``; per-character fallback fonts in ``_fallback.py``) at that 2 px/pt scale.
 """
 
 from __future__ import annotations
@@ -20,9 +20,9 @@ from collections.abc import Callable, Sequence
 from dataclasses import dataclass, replace
 
 from ._fallback import measure
+from ._typeface import LATO, Typeface
 
 __all__ = [
-    "BUILTIN_SLIDE",
     "THEME",
     "Box",
     "Bullet",
@@ -32,6 +32,7 @@ __all__ = [
     "SlideGeometry",
     "TextBlock",
     "Theme",
+    "TitlePlan",
     "builtin_geometry",
     "cover_geometry",
     "deck_subtitle",
@@ -47,8 +48,6 @@ RGB = tuple[int, int, int]
 
 MEASURE_SCALE = 2
 """Pixels per point at which text is measured (a 1920-pixel-wide frame)."""
-WIDTH_SAFETY = 0.94
-"""Lines wrap at this share of the box width, leaving room for a substituted font."""
 LINE_HEIGHT = 1.2
 """Line pitch as a multiple of the font size."""
 PARAGRAPH_GAP = 0.45
@@ -126,9 +125,11 @@ class SlideGeometry:
     """The shrink floor: below it text moves to a continuation slide."""
     body_hard_min: int = 10
     """The absolute floor for single-page renderings (frames), where splitting is impossible."""
-
-
-BUILTIN_SLIDE = (960.0, 540.0)
+    title_face: Typeface = LATO
+    body_face: Typeface = LATO
+    title_bold: bool = True
+    bullet_indent: float | None = None
+    """A fixed hanging indent in points (a template's); ``None``: in proportion to the size."""
 
 
 def builtin_geometry(width: float = 960.0, height: float = 540.0) -> SlideGeometry:
@@ -153,14 +154,14 @@ def builtin_geometry(width: float = 960.0, height: float = 540.0) -> SlideGeomet
     )
 
 
-def text_width(text: str, size: float, *, bold: bool = False) -> float:
+def text_width(text: str, size: float, *, bold: bool = False, face: Typeface = LATO) -> float:
     """The width of ``text`` in points at ``size`` points (real font metrics)."""
-    return _width(text, round(size * MEASURE_SCALE), bold) / MEASURE_SCALE
+    return _width(text, round(size * MEASURE_SCALE), bold, face) / MEASURE_SCALE
 
 
 @functools.lru_cache(maxsize=65536)
-def _width(text: str, pixels: int, bold: bool) -> float:
-    return measure(text, pixels, bold=bold)
+def _width(text: str, pixels: int, bold: bool, face: Typeface) -> float:
+    return measure(text, pixels, bold=bold, primary=face.face(bold=bold))
 
 
 _CJK = re.compile(
@@ -194,18 +195,24 @@ def _tokens(text: str) -> list[tuple[str, bool]]:
     return tokens
 
 
-def wrap(text: str, size: float, width: float, *, bold: bool = False) -> list[str]:
+def wrap(
+    text: str, size: float, width: float, *, bold: bool = False, face: Typeface = LATO
+) -> list[str]:
     """Wrap ``text`` into lines no wider than ``width`` points at ``size`` points.
 
     Lines break at spaces, and between characters of CJK text. A word longer than a line is
-    broken between characters.
+    broken between characters. Lines fill at most ``face.safety`` of the width.
     """
-    limit = width * WIDTH_SAFETY
-    space = text_width(" ", size, bold=bold)
+    limit = width * face.safety
+
+    def measured(piece: str) -> float:
+        return text_width(piece, size, bold=bold, face=face)
+
+    space = measured(" ")
     lines: list[str] = []
     line, line_w = "", 0.0
     for token, glued in _tokens(text):
-        token_w = text_width(token, size, bold=bold)
+        token_w = measured(token)
         gap = 0.0 if glued or not line else space
         if line_w + gap + token_w <= limit:
             line = line + (" " if gap else "") + token
@@ -216,11 +223,11 @@ def wrap(text: str, size: float, width: float, *, bold: bool = False) -> list[st
         line, line_w = token, token_w
         while len(line) > 1 and line_w > limit:
             cut = len(line) - 1
-            while cut > 1 and text_width(line[:cut], size, bold=bold) > limit:
+            while cut > 1 and measured(line[:cut]) > limit:
                 cut -= 1
             lines.append(line[:cut])
             line = line[cut:]
-            line_w = text_width(line, size, bold=bold)
+            line_w = measured(line)
     if line or not lines:
         lines.append(line)
     return lines
@@ -255,28 +262,37 @@ class TextBlock:
 
 
 def fit_title(
-    title: str, box: Box, *, max_size: int, min_size: int, max_lines: int = 2
+    title: str,
+    box: Box,
+    *,
+    max_size: int,
+    min_size: int,
+    max_lines: int = 2,
+    bold: bool = True,
+    face: Typeface = LATO,
 ) -> TextBlock:
     """The largest title size (down to ``min_size``) that fits ``box`` in ``max_lines`` lines.
 
     At the floor the last line ends with an ellipsis if the text still does not fit.
     """
     for size in range(max_size, min_size - 1, -1):
-        lines = wrap(title, size, box.w, bold=True)
+        lines = wrap(title, size, box.w, bold=bold, face=face)
         block = TextBlock(size, lines)
         if len(lines) <= max_lines and block.height <= box.h + 0.5:
             return block
-    lines = wrap(title, min_size, box.w, bold=True)
+    lines = wrap(title, min_size, box.w, bold=bold, face=face)
     fit = max(1, min(max_lines, int(box.h // line_pitch(min_size))))
     if len(lines) > fit:
         lines = lines[:fit]
-        lines[-1] = _ellipsize(lines[-1], min_size, box.w, bold=True)
+        lines[-1] = _ellipsize(lines[-1], min_size, box.w, bold=bold, face=face)
     return TextBlock(min_size, lines)
 
 
-def _ellipsize(line: str, size: float, width: float, *, bold: bool = False) -> str:
+def _ellipsize(
+    line: str, size: float, width: float, *, bold: bool = False, face: Typeface = LATO
+) -> str:
     text = line.rstrip()
-    while text and text_width(text + "…", size, bold=bold) > width * WIDTH_SAFETY:
+    while text and text_width(text + "…", size, bold=bold, face=face) > width * face.safety:
         text = text[:-1]
     return text.rstrip() + "…"
 
@@ -340,6 +356,8 @@ class PagePlan:
     bullets: list[Bullet]
     body_size: int
     body_box: Box
+    indent: float
+    """The hanging indent of the bullet text, in points."""
     image: ImagePlacement | None = None
     page: int = 0
     pages: int = 1
@@ -349,11 +367,6 @@ class PagePlan:
     def continuation(self) -> bool:
         """True for the second and later pages of a split slide."""
         return self.page > 0
-
-    @property
-    def indent(self) -> float:
-        """The hanging indent of the bullet text, in points."""
-        return self.body_size * BULLET_INDENT
 
     @property
     def line_pitch(self) -> float:
@@ -366,9 +379,19 @@ class PagePlan:
         return self.body_size * PARAGRAPH_GAP
 
 
-def _wrap_bullets(texts: Sequence[str], size: int, box: Box) -> list[Bullet]:
-    indent = size * BULLET_INDENT
-    return [Bullet(wrap(text, size, box.w - indent)) for text in texts]
+def bullet_indent(geometry: SlideGeometry, size: float) -> float:
+    """The hanging indent of bullets at ``size`` points: the geometry's, else 1.25 sizes."""
+    return geometry.bullet_indent if geometry.bullet_indent is not None else size * BULLET_INDENT
+
+
+def _wrap_text(text: str, size: int, width: float, geometry: SlideGeometry) -> list[str]:
+    return wrap(text, size, width - bullet_indent(geometry, size), face=geometry.body_face)
+
+
+def _wrap_bullets(
+    texts: Sequence[str], size: int, box: Box, geometry: SlideGeometry
+) -> list[Bullet]:
+    return [Bullet(_wrap_text(text, size, box.w, geometry)) for text in texts]
 
 
 def body_height(bullets: Sequence[Bullet], size: int) -> float:
@@ -378,21 +401,23 @@ def body_height(bullets: Sequence[Bullet], size: int) -> float:
 
 
 def _best_size(
-    texts: Sequence[str], box: Box, max_size: int, min_size: int
+    texts: Sequence[str], box: Box, max_size: int, min_size: int, geometry: SlideGeometry
 ) -> tuple[int, list[Bullet]] | None:
     for size in range(max_size, min_size - 1, -1):
-        bullets = _wrap_bullets(texts, size, box)
+        bullets = _wrap_bullets(texts, size, box, geometry)
         if body_height(bullets, size) <= box.h + 0.5:
             return size, bullets
     return None
 
 
-def _split_long(texts: Sequence[str], size: int, box: Box) -> list[tuple[str, bool]]:
+def _split_long(
+    texts: Sequence[str], size: int, box: Box, geometry: SlideGeometry
+) -> list[tuple[str, bool]]:
     """Cut any bullet taller than the box at ``size`` into parts that fit one page each."""
     capacity = max(1, int((box.h + 0.5) // line_pitch(size)))
     out: list[tuple[str, bool]] = []
     for text in texts:
-        lines = wrap(text, size, box.w - size * BULLET_INDENT)
+        lines = _wrap_text(text, size, box.w, geometry)
         for start in range(0, len(lines), capacity):
             out.append((join_lines(lines[start : start + capacity]), start > 0))
     return out
@@ -453,13 +478,14 @@ def plan_pages(
             bullets=bullet_list,
             body_size=size,
             body_box=box,
+            indent=bullet_indent(geometry, size),
             image=image if index == 0 else None,
             page=index,
             pages=count,
             truncated=cut,
         )
 
-    best = _best_size(texts, first_box, geometry.body_max, geometry.body_min)
+    best = _best_size(texts, first_box, geometry.body_max, geometry.body_min, geometry)
     if best is not None:
         return [page(best[1], best[0], first_box, 0, 1, False)]
     if max_pages == 1:
@@ -471,16 +497,15 @@ def _paginate(
     texts: Sequence[str], geometry: SlideGeometry, first_box: Box, page: _PageFactory
 ) -> list[PagePlan]:
     floor = geometry.body_min
-    parts = _split_long(texts, floor, first_box)
-    full_width = geometry.body.w - floor * BULLET_INDENT
-    weights = [len(wrap(text, floor, full_width)) for text, _ in parts]
+    parts = _split_long(texts, floor, first_box, geometry)
+    weights = [len(_wrap_text(text, floor, geometry.body.w, geometry)) for text, _ in parts]
     for count in range(2, len(parts) + 1):
         groups = _groups(weights, count)
         boxes = [first_box] + [geometry.body] * (len(groups) - 1)
         sizes = []
         for (start, end), box in zip(groups, boxes, strict=True):
             group = [text for text, _ in parts[start:end]]
-            fit = _best_size(group, box, geometry.body_max, floor)
+            fit = _best_size(group, box, geometry.body_max, floor, geometry)
             if fit is None:
                 break
             sizes.append(fit[0])
@@ -488,7 +513,8 @@ def _paginate(
             size = min(sizes)
             pages = []
             for number, ((start, end), box) in enumerate(zip(groups, boxes, strict=True)):
-                wrapped = _wrap_bullets([text for text, _ in parts[start:end]], size, box)
+                group = [text for text, _ in parts[start:end]]
+                wrapped = _wrap_bullets(group, size, box, geometry)
                 marked = [
                     replace(bullet, continued=cont)
                     for bullet, (_, cont) in zip(wrapped, parts[start:end], strict=True)
@@ -498,25 +524,37 @@ def _paginate(
     # Only a tiny box gets here: one part per page at the floor size.
     boxes = [first_box] + [geometry.body] * (len(parts) - 1)
     return [
-        page(_wrap_bullets([text], floor, box), floor, box, i, len(parts), False)
+        page(_wrap_bullets([text], floor, box, geometry), floor, box, i, len(parts), False)
         for i, ((text, _), box) in enumerate(zip(parts, boxes, strict=True))
     ]
 
 
 def _title_for(text: str, geometry: SlideGeometry) -> TextBlock:
-    return fit_title(text, geometry.title, max_size=geometry.title_max, min_size=geometry.title_min)
+    return fit_title(
+        text,
+        geometry.title,
+        max_size=geometry.title_max,
+        min_size=geometry.title_min,
+        bold=geometry.title_bold,
+        face=geometry.title_face,
+    )
 
 
 def _single_page(
     texts: Sequence[str], geometry: SlideGeometry, box: Box, page: _PageFactory
 ) -> PagePlan:
-    best = _best_size(texts, box, geometry.body_min - 1, geometry.body_hard_min)
+    best = _best_size(texts, box, geometry.body_min - 1, geometry.body_hard_min, geometry)
     if best is not None:
         return page(best[1], best[0], box, 0, 1, False)
     size = geometry.body_hard_min
-    text_w = box.w - size * BULLET_INDENT
+    text_w = box.w - bullet_indent(geometry, size)
+    face = geometry.body_face
+
+    def ellipsize(line: str) -> str:
+        return _ellipsize(line + " …", size, text_w, face=face)
+
     kept: list[Bullet] = []
-    for bullet in _wrap_bullets(texts, size, box):
+    for bullet in _wrap_bullets(texts, size, box, geometry):
         if body_height([*kept, bullet], size) <= box.h + 0.5:
             kept.append(bullet)
             continue
@@ -524,20 +562,43 @@ def _single_page(
         room = int((box.h - used) // line_pitch(size))
         if room > 0:
             lines = bullet.lines[:room]
-            kept.append(Bullet([*lines[:-1], _ellipsize(lines[-1] + " …", size, text_w)]))
+            kept.append(Bullet([*lines[:-1], ellipsize(lines[-1])]))
         elif kept:
             last = kept[-1]
-            kept[-1] = Bullet([*last.lines[:-1], _ellipsize(last.lines[-1] + " …", size, text_w)])
+            kept[-1] = Bullet([*last.lines[:-1], ellipsize(last.lines[-1])])
         break
     return page(kept, size, box, 0, 1, True)
 
 
+_PATH_LIKE = re.compile(
+    r"^(~|\.{1,2}[/\\]|[/\\]|[A-Za-z]:[/\\])|^\S*[/\\]\S*$|\.(md|markdown|txt|pptx?|docx?|pdf)$",
+    re.IGNORECASE,
+)
+"""A topic that names a file: starts like a path, is one word with a separator, or ends
+like a document."""
+
+
 def deck_subtitle(title: str, topic: str) -> str | None:
-    """The line under the deck title: the topic, when it says more than the title."""
+    """The line under the deck title: the topic, when it says more than the title.
+
+    Never a file path (a deck made from a file has the file's title) nor a long text.
+    """
     text = " ".join(topic.split())
-    if text and text.casefold() != title.casefold() and len(text) <= 120 and "\n" not in topic:
-        return text
-    return None
+    if not text or "\n" in topic.strip() or len(text) > 120 or _PATH_LIKE.search(text):
+        return None
+    if text.casefold() in title.casefold():
+        return None
+    return text
+
+
+@dataclass(frozen=True)
+class TitlePlan:
+    """The title slide as drawn: the deck title and the subtitle, wrapped and sized."""
+
+    title: TextBlock
+    title_box: Box
+    subtitle: TextBlock | None = None
+    subtitle_box: Box | None = None
 
 
 @dataclass(frozen=True)

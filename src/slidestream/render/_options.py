@@ -6,9 +6,13 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Literal
 
-from .._exceptions import InvalidInputError
+from .._exceptions import ConfigurationError, InvalidInputError
+from ._libreoffice import find_soffice
+from ._template import check_template
 
 __all__ = ["RenderOptions"]
+
+PageRenderer = Literal["auto", "libreoffice", "pillow"]
 
 
 @dataclass(frozen=True, kw_only=True)
@@ -17,10 +21,15 @@ class RenderOptions:
 
     Attributes:
         pptx: write the PowerPoint file.
+        pdf: write a PDF of the deck next to it, a page per PPTX slide.
         audio: merge the per-slide narration into one MP3.
         subtitles: write SRT and WebVTT subtitles.
         video: render the MP4 (needs narration).
-        template: a ``.pptx`` whose theme and layouts the deck uses.
+        template: a ``.pptx`` (or ``.potx``) whose layouts, fonts, colours and background the
+            deck uses, in the PPTX, the PDF and the video alike.
+        page_renderer: who draws pages as pictures: ``"auto"`` uses LibreOffice when it is
+            installed (the PDF; and a templated deck's video frames), else Pillow;
+            ``"libreoffice"`` requires it; ``"pillow"`` never starts it.
         embed_narration: embed each slide's narration in the PPTX and auto-advance;
             ``None`` means "when there is audio".
         pause_s: silence between slides in the merged narration and the video.
@@ -31,10 +40,12 @@ class RenderOptions:
     """
 
     pptx: bool = True
+    pdf: bool = True
     audio: bool = True
     subtitles: bool = True
     video: bool = True
     template: Path | None = None
+    page_renderer: PageRenderer = "auto"
     embed_narration: bool | None = None
     pause_s: float = 0.6
     burn_subtitles: bool = False
@@ -50,5 +61,17 @@ class RenderOptions:
             )
         if self.video_workers < 1:
             raise InvalidInputError("video_workers must be at least 1.")
-        if self.template is not None and not Path(self.template).is_file():
-            raise InvalidInputError(f"Template {self.template} does not exist: give a .pptx file.")
+        if self.page_renderer not in ("auto", "libreoffice", "pillow"):
+            raise InvalidInputError(
+                f"page_renderer={self.page_renderer!r} is unknown: use 'auto', 'libreoffice' "
+                "or 'pillow'."
+            )
+        if self.template is not None:
+            object.__setattr__(self, "template", Path(self.template))
+            check_template(Path(self.template))
+        if self.page_renderer == "libreoffice" and find_soffice() is None:
+            raise ConfigurationError(
+                "page_renderer='libreoffice' needs LibreOffice, which is not installed: "
+                "install it (e.g. apt install libreoffice-impress), set "
+                "SLIDESTREAM_SOFFICE to its soffice program, or use page_renderer='auto'."
+            )

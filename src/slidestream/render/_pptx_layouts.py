@@ -1,114 +1,113 @@
-"""Choosing slide layouts by what their placeholders are, not by index or name.
+"""Choosing a template's layouts by what their placeholders are and where they sit.
 
-A user's template may order, rename or translate its layouts ("Titel und Inhalt"), so the
-deck builder looks at each layout's placeholder types: a title slide has a centred title and
-a subtitle, a content slide a title above one big body, an image slide may also have a
-picture placeholder. Vertical-text layouts are never chosen.
+Layout names are never read (templates translate them: "Titel und Inhalt"), nor is a
+placeholder found by its ``idx`` alone (LibreOffice numbers them all 0). A title slide is a
+layout with a title and, best, a subtitle below it; a content slide one title above one big
+body; a picture slide may add a picture placeholder beside the body. Vertical-text layouts,
+and picture placeholders that cover the body, are never chosen. Each chosen layout is read
+into a :class:`LayoutLook`: its placeholders as :class:`~._template.Spot` objects, its
+background and its furniture, which both the PPTX writer and the frame painter use.
 """
 
 from __future__ import annotations
 
-from collections.abc import Iterable
 from dataclasses import dataclass
 
-from pptx.enum.shapes import PP_PLACEHOLDER
+from lxml import etree
 from pptx.presentation import Presentation
 from pptx.shapes.placeholder import LayoutPlaceholder
 from pptx.slide import SlideLayout
 
 from ._layout import Box, SlideGeometry, builtin_geometry
+from ._pptx_text import EMU_PER_PT, box_of
+from ._scene import Fill, Item
+from ._template import NS, Spot, Theme, background, furniture, placeholder_type, spot
 
-__all__ = ["LayoutChoice", "Layouts", "choose_layouts", "emu_box"]
+__all__ = ["LayoutLook", "TemplateLayouts", "choose_layouts"]
 
-EMU_PER_PT = 12700
-_TITLES = (PP_PLACEHOLDER.TITLE, PP_PLACEHOLDER.CENTER_TITLE)
-_BODIES = (PP_PLACEHOLDER.BODY, PP_PLACEHOLDER.OBJECT)
-_FURNITURE = (PP_PLACEHOLDER.DATE, PP_PLACEHOLDER.FOOTER, PP_PLACEHOLDER.SLIDE_NUMBER)
-
-
-def emu_box(shape: LayoutPlaceholder) -> Box:
-    """A placeholder's rectangle in points."""
-    return Box(
-        (shape.left or 0) / EMU_PER_PT,
-        (shape.top or 0) / EMU_PER_PT,
-        (shape.width or 0) / EMU_PER_PT,
-        (shape.height or 0) / EMU_PER_PT,
-    )
+_TITLES = ("title", "ctrTitle")
+_BODIES = ("body", "obj")
+_LATENT = ("dt", "ftr", "sldNum")
 
 
 @dataclass(frozen=True)
-class LayoutChoice:
-    """A layout and the indexes (``idx``) of the placeholders the builder fills."""
+class LayoutLook:
+    """A chosen layout: the placeholders the deck fills, its background and furniture."""
 
     layout: SlideLayout
-    title_idx: int | None = None
-    body_idx: int | None = None
-    picture_idx: int | None = None
-    subtitle_idx: int | None = None
+    title: Spot | None
+    body: Spot | None
+    subtitle: Spot | None
+    picture: Spot | None
+    background: Fill
+    furniture: tuple[Item, ...]
 
 
-@dataclass(frozen=True)
-class Layouts:
-    """The layouts a deck uses, and the geometry of its content slides."""
-
-    title: LayoutChoice
-    content: LayoutChoice
-    picture: LayoutChoice
-    """The layout for slides with an image (may be ``content``)."""
-    geometry: SlideGeometry
-    picture_geometry: SlideGeometry
-
-
-def _kind(shape: LayoutPlaceholder) -> PP_PLACEHOLDER:
-    kind: PP_PLACEHOLDER = shape.placeholder_format.type
-    return kind
+def _kind(shape: LayoutPlaceholder) -> str:
+    return placeholder_type(shape.element)
 
 
 def _vertical(shape: LayoutPlaceholder) -> bool:
-    body_pr = shape.element.find(
-        "{http://schemas.openxmlformats.org/presentationml/2006/main}txBody/"
-        "{http://schemas.openxmlformats.org/drawingml/2006/main}bodyPr"
-    )
+    body_pr = shape.element.find("p:txBody/a:bodyPr", NS)
     vert = body_pr.get("vert") if body_pr is not None else None
     return vert not in (None, "horz")
 
 
-def _all(layout: SlideLayout) -> list[LayoutPlaceholder]:
-    return list(layout.placeholders)
-
-
 def _placeholders(layout: SlideLayout) -> list[LayoutPlaceholder]:
-    return [ph for ph in _all(layout) if _kind(ph) not in _FURNITURE]
-
-
-def _first(
-    shapes: Iterable[LayoutPlaceholder], kinds: tuple[PP_PLACEHOLDER, ...]
-) -> LayoutPlaceholder | None:
-    return next((ph for ph in shapes if _kind(ph) in kinds), None)
+    every: list[LayoutPlaceholder] = list(layout.placeholders)
+    return [ph for ph in every if _kind(ph) not in _LATENT]
 
 
 def _area(shape: LayoutPlaceholder) -> float:
-    box = emu_box(shape)
+    box = box_of(shape)
     return box.w * box.h
+
+
+def _overlap(a: Box, b: Box) -> float:
+    """The share of the smaller box that the two boxes share."""
+    w = min(a.right, b.right) - max(a.x, b.x)
+    h = min(a.bottom, b.bottom) - max(a.y, b.y)
+    if w <= 0 or h <= 0:
+        return 0.0
+    return w * h / max(1.0, min(a.w * a.h, b.w * b.h))
+
+
+def _parts(layout: SlideLayout) -> dict[str, list[LayoutPlaceholder]]:
+    parts: dict[str, list[LayoutPlaceholder]] = {"title": [], "body": [], "sub": [], "pic": []}
+    for ph in _placeholders(layout):
+        kind = _kind(ph)
+        if kind in _TITLES:
+            parts["title"].append(ph)
+        elif kind in _BODIES:
+            parts["body"].append(ph)
+        elif kind == "subTitle":
+            parts["sub"].append(ph)
+        elif kind == "pic":
+            parts["pic"].append(ph)
+    return parts
 
 
 def _content_score(layout: SlideLayout, slide_area: float, *, picture: bool) -> float | None:
     shapes = _placeholders(layout)
-    if any(_vertical(ph) for ph in shapes):
+    if not shapes or any(_vertical(ph) for ph in shapes):
         return None
-    titles = [ph for ph in shapes if _kind(ph) in _TITLES]
-    bodies = [ph for ph in shapes if _kind(ph) in _BODIES]
-    pictures = [ph for ph in shapes if _kind(ph) == PP_PLACEHOLDER.PICTURE]
-    if len(titles) != 1 or not bodies:
+    parts = _parts(layout)
+    if len(parts["title"]) != 1 or not parts["body"]:
         return None
-    body = max(bodies, key=_area)
-    if emu_box(titles[0]).y > emu_box(body).y:
+    title, body = parts["title"][0], max(parts["body"], key=_area)
+    title_box, body_box = box_of(title), box_of(body)
+    if title_box.y > body_box.y or _overlap(title_box, body_box) > 0.2:
         return None
     share = _area(body) / slide_area
+    if share < 0.15:
+        return None
     if picture:
-        if len(pictures) != 1 or share < 0.15 or _area(pictures[0]) / slide_area < 0.1:
+        if len(parts["pic"]) != 1:
             return None
-    elif pictures:
+        picture_box = box_of(parts["pic"][0])
+        if _area(parts["pic"][0]) / slide_area < 0.08 or _overlap(picture_box, body_box) > 0.05:
+            return None
+    elif parts["pic"]:
         return None
     extra = len(shapes) - 2 - (1 if picture else 0)
     return share - 0.2 * extra
@@ -116,95 +115,121 @@ def _content_score(layout: SlideLayout, slide_area: float, *, picture: bool) -> 
 
 def _title_score(layout: SlideLayout) -> float | None:
     shapes = _placeholders(layout)
-    if any(_vertical(ph) for ph in shapes):
+    if not shapes or any(_vertical(ph) for ph in shapes):
         return None
-    kinds = [_kind(ph) for ph in shapes]
-    score = 0.0
-    if PP_PLACEHOLDER.CENTER_TITLE in kinds:
-        score += 2
-    elif PP_PLACEHOLDER.TITLE not in kinds:
+    parts = _parts(layout)
+    if len(parts["title"]) != 1:
         return None
-    if PP_PLACEHOLDER.SUBTITLE in kinds:
-        score += 1
+    title = parts["title"][0]
+    score = 2.0 if _kind(title) == "ctrTitle" else 0.0
+    if parts["sub"]:
+        below = box_of(parts["sub"][0]).y >= box_of(title).y
+        score += 1.5 if below else 0.5
+    if parts["body"] and not parts["sub"]:
+        score -= 1.0
     return score - 0.1 * (len(shapes) - 2)
 
 
-def _choice(layout: SlideLayout) -> LayoutChoice:
-    shapes = _placeholders(layout)
-    title = _first(shapes, _TITLES)
-    bodies = [ph for ph in shapes if _kind(ph) in _BODIES]
-    body = max(bodies, key=_area) if bodies else None
-    picture = _first(shapes, (PP_PLACEHOLDER.PICTURE,))
-    subtitle = _first(shapes, (PP_PLACEHOLDER.SUBTITLE,))
-    return LayoutChoice(
-        layout,
-        title_idx=title.placeholder_format.idx if title is not None else None,
-        body_idx=body.placeholder_format.idx if body is not None else None,
-        picture_idx=picture.placeholder_format.idx if picture is not None else None,
-        subtitle_idx=subtitle.placeholder_format.idx if subtitle is not None else None,
-    )
+def _best(layouts: list[SlideLayout], scores: list[float | None]) -> SlideLayout | None:
+    ranked = [(score, -i) for i, score in enumerate(scores) if score is not None]
+    return layouts[-max(ranked)[1]] if ranked else None
 
 
-def _placeholder(choice: LayoutChoice, idx: int | None) -> LayoutPlaceholder | None:
-    if idx is None:
-        return None
-    return next((ph for ph in _all(choice.layout) if ph.placeholder_format.idx == idx), None)
+@dataclass(frozen=True)
+class TemplateLayouts:
+    """The layouts a templated deck uses, read, and the geometry of its content slides."""
 
+    width: float
+    height: float
+    title: LayoutLook
+    content: LayoutLook
+    picture: LayoutLook
+    """The look for slides with an image (``content`` when no layout has a picture box)."""
 
-def _template_geometry(choice: LayoutChoice, width: float, height: float) -> SlideGeometry:
-    base = builtin_geometry(width, height)
-    title_ph = _placeholder(choice, choice.title_idx)
-    body_ph = _placeholder(choice, choice.body_idx)
-    picture_ph = _placeholder(choice, choice.picture_idx)
-    title = emu_box(title_ph) if title_ph is not None else base.title
-    body = emu_box(body_ph) if body_ph is not None else base.body
-    if picture_ph is not None:
+    def geometry(self, *, with_image: bool) -> SlideGeometry:
+        """Where a content slide's title, text and picture go, and its text sizes and faces."""
+        look = self.picture if with_image else self.content
+        base = builtin_geometry(self.width, self.height)
+        title = look.title.inner if look.title is not None else base.title
+        body = look.body.inner if look.body is not None else base.body
+        if look.picture is not None:
+            body_with_image, image = body, look.picture.box
+        else:
+            gap = min(36.0, body.w * 0.04)
+            text_w = (body.w - gap) * 0.52
+            body_with_image = Box(body.x, body.y, text_w, body.h)
+            image = Box(body.x + text_w + gap, body.y, body.w - text_w - gap, body.h)
+        title_look = look.title.text if look.title is not None else None
+        body_look = look.body.text if look.body is not None else None
+        title_max = round(title_look.size) if title_look is not None else base.title_max
+        body_max = round(body_look.size) if body_look is not None else base.body_max
+        body_min = max(12, min(body_max, round(body_max * 0.64)))
+        margin = body_look.margin if body_look is not None else None
         return SlideGeometry(
-            width=width,
-            height=height,
+            width=self.width,
+            height=self.height,
             title=title,
             body=body,
-            body_with_image=body,
-            image=emu_box(picture_ph),
+            body_with_image=body_with_image,
+            image=image,
+            title_max=title_max,
+            title_min=max(14, min(title_max, round(title_max * 0.6))),
+            body_max=body_max,
+            body_min=body_min,
+            body_hard_min=min(10, body_min),
+            title_face=title_look.face if title_look is not None else base.title_face,
+            body_face=body_look.face if body_look is not None else base.body_face,
+            title_bold=title_look.bold if title_look is not None else True,
+            bullet_indent=margin if margin else None,
         )
-    gap = min(36.0, body.w * 0.04)
-    text_w = (body.w - gap) * 0.52
-    return SlideGeometry(
-        width=width,
-        height=height,
-        title=title,
-        body=body,
-        body_with_image=Box(body.x, body.y, text_w, body.h),
-        image=Box(body.x + text_w + gap, body.y, body.w - text_w - gap, body.h),
+
+
+def _look(layout: SlideLayout, theme: Theme, defaults: etree._Element) -> LayoutLook:
+    seen = theme.for_layout(layout)
+    parts = _parts(layout)
+
+    def read(shapes: list[LayoutPlaceholder]) -> Spot | None:
+        if not shapes:
+            return None
+        shape = max(shapes, key=_area)
+        return spot(layout, shape.element, box_of(shape), seen, defaults)
+
+    return LayoutLook(
+        layout=layout,
+        title=read(parts["title"]),
+        body=read(parts["body"]),
+        subtitle=read(parts["sub"]),
+        picture=read(parts["pic"]),
+        background=background(layout, seen),
+        furniture=furniture(layout, seen),
     )
 
 
-def choose_layouts(presentation: Presentation) -> Layouts:
-    """Pick the title, content and image layouts of ``presentation`` by placeholder type."""
+def choose_layouts(presentation: Presentation) -> TemplateLayouts:
+    """Pick and read the title, content and picture layouts of ``presentation``."""
     width = (presentation.slide_width or 0) / EMU_PER_PT
     height = (presentation.slide_height or 0) / EMU_PER_PT
-    layouts = list(presentation.slide_layouts)
     slide_area = width * height or 1.0
-
-    def best(score: dict[int, float | None]) -> SlideLayout | None:
-        ranked = [(s, -i) for i, s in score.items() if s is not None]
-        return layouts[-max(ranked)[1]] if ranked else None
-
-    content = best(
-        {i: _content_score(lay, slide_area, picture=False) for i, lay in enumerate(layouts)}
-    )
+    layouts = [layout for master in presentation.slide_masters for layout in master.slide_layouts]
+    content = _best(layouts, [_content_score(lay, slide_area, picture=False) for lay in layouts])
+    titles = [_title_score(lay) for lay in layouts]
     if content is None:
-        content = best({i: _title_score(lay) for i, lay in enumerate(layouts)}) or layouts[0]
-    picture = best(
-        {i: _content_score(lay, slide_area, picture=True) for i, lay in enumerate(layouts)}
-    )
-    title = best({i: _title_score(lay) for i, lay in enumerate(layouts)}) or content
-    content_choice = _choice(content)
-    picture_choice = _choice(picture) if picture is not None else content_choice
-    return Layouts(
-        title=_choice(title),
-        content=content_choice,
-        picture=picture_choice,
-        geometry=_template_geometry(content_choice, width, height),
-        picture_geometry=_template_geometry(picture_choice, width, height),
+        content = _best(layouts, titles) or layouts[0]
+    picture = _best(layouts, [_content_score(lay, slide_area, picture=True) for lay in layouts])
+    if picture is not None and picture.slide_master is not content.slide_master:
+        picture = None  # one master per deck keeps its look consistent
+    title = _best(layouts, titles) or content
+    theme = Theme.of(content.slide_master)
+    defaults = presentation.element.find("p:defaultTextStyle", NS)
+    if defaults is None:
+        defaults = etree.Element(f"{{{NS['p']}}}defaultTextStyle")
+    content_look = _look(content, theme, defaults)
+    same = title.slide_master is content.slide_master
+    title_theme = theme if same else Theme.of(title.slide_master)
+    return TemplateLayouts(
+        width=width,
+        height=height,
+        title=_look(title, title_theme, defaults),
+        content=content_look,
+        picture=_look(picture, theme, defaults) if picture is not None else content_look,
     )

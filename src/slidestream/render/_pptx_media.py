@@ -14,7 +14,6 @@ from __future__ import annotations
 
 import functools
 import io
-from pathlib import Path
 
 from lxml import etree
 from PIL import Image, ImageDraw
@@ -23,27 +22,17 @@ from pptx.opc.constants import RELATIONSHIP_TYPE as RT
 from pptx.oxml import parse_xml
 from pptx.slide import Slide
 
+from .._types import AudioFormat
 from ._layout import Box
+from ._pptx_text import emu
 
-__all__ = ["AUDIO_MIME_TYPES", "embed_audio", "set_auto_advance"]
+__all__ = ["embed_audio", "set_auto_advance"]
 
 _P = "http://schemas.openxmlformats.org/presentationml/2006/main"
 _A = "http://schemas.openxmlformats.org/drawingml/2006/main"
 _R = "http://schemas.openxmlformats.org/officeDocument/2006/relationships"
 _P14 = "http://schemas.microsoft.com/office/powerpoint/2010/main"
 _MEDIA_EXT_URI = "{DAA4B4D4-6D71-4841-9C94-3DE7FCFB9230}"
-EMU_PER_PT = 12700
-
-AUDIO_MIME_TYPES = {
-    "wav": "audio/wav",
-    "mp3": "audio/mpeg",
-    "m4a": "audio/mp4",
-    "ogg": "audio/ogg",
-    "oga": "audio/ogg",
-    "opus": "audio/ogg",
-    "flac": "audio/flac",
-}
-"""Content types PowerPoint writes for embedded audio, by file extension."""
 
 
 @functools.lru_cache(maxsize=1)
@@ -62,10 +51,6 @@ def speaker_icon() -> bytes:
     out = io.BytesIO()
     image.save(out, format="PNG")
     return out.getvalue()
-
-
-def _emu(points: float) -> int:
-    return round(points * EMU_PER_PT)
 
 
 def _next_shape_id(slide: Slide) -> int:
@@ -93,8 +78,8 @@ def _pic_xml(
         f'<p:blipFill><a:blip r:embed="{icon_rid}"/>'
         "<a:stretch><a:fillRect/></a:stretch></p:blipFill>"
         "<p:spPr>"
-        f'<a:xfrm><a:off x="{_emu(box.x)}" y="{_emu(box.y)}"/>'
-        f'<a:ext cx="{_emu(box.w)}" cy="{_emu(box.h)}"/></a:xfrm>'
+        f'<a:xfrm><a:off x="{emu(box.x)}" y="{emu(box.y)}"/>'
+        f'<a:ext cx="{emu(box.w)}" cy="{emu(box.h)}"/></a:xfrm>'
         '<a:prstGeom prst="rect"><a:avLst/></a:prstGeom>'
         "</p:spPr>"
         "</p:pic>"
@@ -141,19 +126,22 @@ def embed_audio(
     slide: Slide,
     audio: bytes,
     *,
-    filename: str,
+    audio_format: AudioFormat,
+    name: str,
     box: Box,
     duration_ms: int | None,
     slides: int = 1,
 ) -> int:
     """Embed ``audio`` in ``slide`` as a sound that plays by itself when the slide appears.
 
+    The media part is named ``name`` with the format's suffix and has its MIME type.
+
     ``box`` is where the (hidden-during-show) speaker icon sits, in points. ``slides`` > 1
     lets the sound play on across that many slides (a slide split into continuations).
     Returns the audio shape's id.
     """
-    ext = Path(filename).suffix.lstrip(".").lower()
-    media = Video.from_blob(audio, AUDIO_MIME_TYPES.get(ext, "audio/unknown"), filename)
+    filename = f"{name}.{audio_format.suffix}"
+    media = Video.from_blob(audio, audio_format.mime_type, filename)
     part = slide.part
     media_part = part.package.get_or_add_media_part(media)  # type: ignore[no-untyped-call]
     media_rid = part.relate_to(media_part, RT.MEDIA)

@@ -5,6 +5,10 @@ into readable cues (at most two lines of about 42 characters, at most about 6 se
 at sentence ends and, when a cue is well filled, at commas); otherwise each sentence of the
 narration becomes a cue (long ones split), timed by its share of the characters. A slide's
 cues are then moved by the slide's start in the merged narration track.
+
+Cue text is written safely: control characters and terminal escapes are dropped, a ``-->``
+inside the text cannot be read as a timing line, and WebVTT's markup characters (``&``,
+``<``, ``>``) are escaped.
 """
 
 from __future__ import annotations
@@ -15,6 +19,7 @@ from collections.abc import Iterable, Sequence
 from dataclasses import dataclass, replace
 
 from .._models import WordTiming
+from .._text import clean_text
 
 __all__ = [
     "MAX_CUE_S",
@@ -195,11 +200,27 @@ def _stamp(ms: int, separator: str) -> str:
     return f"{hours:02d}:{minutes:02d}:{seconds:02d}{separator}{millis:03d}"
 
 
+def _printable(cues: Sequence[Cue]) -> list[Cue]:
+    """The cues with their text cleaned; cues left without text are dropped."""
+    cleaned = (replace(cue, text=" ".join(clean_text(cue.text).split())) for cue in cues)
+    return [cue for cue in cleaned if cue.text]
+
+
+def _lines(text: str, *, vtt: bool) -> str:
+    """A cue's (cleaned) text as the lines of a subtitle block, safe for the format."""
+    lines = wrap(text.replace("-->", "->"))
+    if vtt:
+        lines = [
+            line.replace("&", "&amp;").replace("<", "&lt;").replace(">", "&gt;") for line in lines
+        ]
+    return "\n".join(lines)
+
+
 def format_srt(cues: Sequence[Cue]) -> str:
     """The cues as an SRT document."""
     blocks = [
-        f"{n}\n{_stamp(start, ',')} --> {_stamp(end, ',')}\n" + "\n".join(wrap(text)) + "\n"
-        for n, (start, end, text) in enumerate(_millis(cues), start=1)
+        f"{n}\n{_stamp(start, ',')} --> {_stamp(end, ',')}\n" + _lines(text, vtt=False) + "\n"
+        for n, (start, end, text) in enumerate(_millis(_printable(cues)), start=1)
     ]
     return "\n".join(blocks)
 
@@ -207,7 +228,7 @@ def format_srt(cues: Sequence[Cue]) -> str:
 def format_vtt(cues: Sequence[Cue]) -> str:
     """The cues as a WebVTT document."""
     blocks = [
-        f"{_stamp(start, '.')} --> {_stamp(end, '.')}\n" + "\n".join(wrap(text)) + "\n"
-        for start, end, text in _millis(cues)
+        f"{_stamp(start, '.')} --> {_stamp(end, '.')}\n" + _lines(text, vtt=True) + "\n"
+        for start, end, text in _millis(_printable(cues))
     ]
     return "\n".join(["WEBVTT\n", *blocks])

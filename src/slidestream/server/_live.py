@@ -33,9 +33,12 @@ from .._files import atomic_write_text
 from .._models import SlideResult
 from ..render import AssemblerFactory, AssemblyContext, DeckAssembler, DeckFiles
 from ..render import default_assembler as _default_assembler
+from ..render._assembler import SupportsPrepareSlide
 from ..render._audio import AudioPiece, make_piece
 from ..render._ffmpeg import FfmpegPipe, atomic_output
 from ..render._frames import render_frame
+from ..render._look import Look
+from ..render._pptx import open_style
 
 __all__ = ["LIVE_DIR", "PLAYLIST", "LiveAssembler", "Segment", "live_assembler"]
 
@@ -129,6 +132,8 @@ class LiveAssembler:
         inner = await anyio.to_thread.run_sync(self._inner_factory, self.context)
         self._inner = await inner.__aenter__()
         self._inner_context = inner
+        # The preview's frames are planned as the deck's pages are (the template's look).
+        self._look: Look = await anyio.to_thread.run_sync(lambda: open_style(self.context).look)
         self._frame_ready = [anyio.Event() for _ in range(self.count)]
         self._piece_ready = [anyio.Event() for _ in range(self.count)]
         self._encoded_ready = [anyio.Event() for _ in range(self.count)]
@@ -170,9 +175,8 @@ class LiveAssembler:
         """Start drawing the slide's preview frame; pass the call on."""
         assert self._inner is not None
         self._start_frame(slide)
-        prepare = getattr(self._inner, "prepare_slide", None)
-        if callable(prepare):
-            await prepare(slide)
+        if isinstance(self._inner, SupportsPrepareSlide):
+            await self._inner.prepare_slide(slide)
 
     async def add_slide(self, slide: SlideResult) -> None:
         """Pass the slide on, then start its narration piece and segment."""
@@ -207,10 +211,10 @@ class LiveAssembler:
         self._task_group.start_soon(self._frame, slide)
 
     async def _frame(self, slide: SlideResult) -> None:
-        path = self.folder / f"slide-{slide.index + 1:03d}.png"
+        path, look, count = self.folder / f"slide-{slide.index + 1:03d}.png", self._look, self.count
         try:
             self._frames[slide.index] = await anyio.to_thread.run_sync(
-                lambda: render_frame(slide, context=self.context, path=path, size=FRAME_SIZE)
+                lambda: render_frame(slide, look=look, count=count, path=path, size=FRAME_SIZE)
             )
         finally:
             self._frame_ready[slide.index].set()

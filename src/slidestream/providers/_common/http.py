@@ -26,10 +26,13 @@ from .retry import (
 )
 
 __all__ = [
+    "body_text",
     "create_client",
     "read_with_retries",
+    "refusal",
     "refused_error",
     "request_with_retries",
+    "snippet",
     "user_agent",
 ]
 
@@ -52,23 +55,27 @@ def create_client(
     timeout_s: float = DEFAULT_TIMEOUT_S,
     transport: httpx.AsyncBaseTransport | None = None,
     follow_redirects: bool = True,
+    timeout: httpx.Timeout | None = None,
 ) -> httpx.AsyncClient:
-    """An ``httpx.AsyncClient`` with our timeouts and a descriptive ``User-Agent``."""
+    """An ``httpx.AsyncClient`` with our timeouts (``timeout``, else ``timeout_s`` for each
+    read and write) and a descriptive ``User-Agent``."""
     return httpx.AsyncClient(
         base_url=base_url,
         headers={"User-Agent": user_agent(), **(headers or {})},
-        timeout=httpx.Timeout(timeout_s, connect=DEFAULT_CONNECT_TIMEOUT_S),
+        timeout=timeout or httpx.Timeout(timeout_s, connect=DEFAULT_CONNECT_TIMEOUT_S),
         transport=transport,
         follow_redirects=follow_redirects,
     )
 
 
-def _snippet(text: str) -> str:
+def snippet(text: str) -> str:
+    """``text`` on one line, cut to a length that fits in an error message."""
     text = " ".join(text.split())
     return text if len(text) <= _MAX_BODY_IN_ERROR else text[:_MAX_BODY_IN_ERROR] + "..."
 
 
-async def _body_text(response: httpx.Response) -> str:
+async def body_text(response: httpx.Response) -> str:
+    """The body of ``response`` as text (empty when it cannot be read); closes the response."""
     try:
         await response.aread()
         return response.text
@@ -157,11 +164,18 @@ async def read_with_retries(
             if not is_retryable_status(status):
                 raise await refused_error(response, provider=provider, call=call, stage=stage)
             raise RetryableFailure(
-                _snippet(await _body_text(response)),
+                snippet(await body_text(response)),
                 kind=Failure.STATUS,
                 status_code=status,
                 retry_after_s=retry_after_s(response.headers),
             )
+        except httpx.ReadTimeout as error:
+            # The service has the request and went silent: another attempt starts it over.
+            raise RetryableFailure(
+                "ReadTimeout: the service accepted the request, then sent nothing for "
+                f"{_read_timeout(error)}",
+                kind=Failure.STALL,
+            ) from error
         except httpx.TimeoutException as error:
             raise RetryableFailure(type(error).__name__, kind=Failure.TIMEOUT) from error
         except httpx.TransportError as error:
@@ -174,15 +188,31 @@ async def read_with_retries(
     )
 
 
+def _read_timeout(error: httpx.ReadTimeout) -> str:
+    try:
+        seconds = error.request.extensions.get("timeout", {}).get("read")
+    except RuntimeError:  # no request attached
+        seconds = None
+    return f"{seconds:g} s" if isinstance(seconds, (int, float)) else "too long"
+
+
 async def refused_error(
     response: httpx.Response, *, provider: str, call: str, stage: str | None = None
 ) -> ProviderResponseError:
     """The error for a refused (non-retryable) response; reads and closes the response."""
-    body = await _body_text(response)
+    return refusal(
+        response.status_code, await body_text(response), provider=provider, call=call, stage=stage
+    )
+
+
+def refusal(
+    status: int, body: str, *, provider: str, call: str, stage: str | None = None
+) -> ProviderResponseError:
+    """The error for a request refused with ``status`` and the (already read) ``body``."""
     return ProviderResponseError(
-        f"{provider}: {call} was refused with status {response.status_code}: {_snippet(body)}."
-        + _status_hint(response.status_code),
-        status_code=response.status_code,
+        f"{provider}: {call} was refused with status {status}: {snippet(body)}."
+        + _status_hint(status),
+        status_code=status,
         provider=provider,
         stage=stage,
         slide_index=current_slide_index(),

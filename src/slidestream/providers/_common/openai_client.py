@@ -1,50 +1,78 @@
 """The HTTP client of an OpenAI-compatible endpoint, shared by the ``openai`` providers.
 
 One :class:`OpenAIClient` holds what reaching an endpoint takes: its base URL, key and headers,
-one connection pool, the timeout and the retry policy. It speaks the two calls slidestream
-uses:
+one connection pool, the time limits and the retry policy. Every call is streamed, so the time
+limits bound silence, never the length of an answer (:mod:`.sse`):
 
-- ``POST /chat/completions``: :meth:`OpenAIClient.chat` returns the whole reply;
-  :meth:`OpenAIClient.chat_stream` returns a :class:`ChatStream` of the text deltas of a
-  server-sent-event stream, which owns the HTTP response until it is closed (as
-  openai-python's ``AsyncStream`` does);
+- ``POST /chat/completions``: :meth:`OpenAIClient.chat` reads the whole streamed reply inside
+  each attempt (a reply that breaks off is asked for again); :meth:`OpenAIClient.chat_stream`
+  returns a :class:`ChatStream` of the text deltas, which owns the HTTP response until it is
+  closed (as openai-python's ``AsyncStream`` does);
 - ``POST /audio/speech``: :meth:`OpenAIClient.speech` returns the audio bytes.
 
-A server that refuses the ``response_format`` asked for (400 or 422 naming it) raises
-:class:`ResponseFormatRefused`, so a caller can ask again with a simpler one.
+What servers send inside a stream is read as they send it: OpenAI's ``{"error": ...}`` chunk,
+vLLM's ``{"object": "error"}`` chunk, llama.cpp's ``error:`` line and ``event: error`` all end
+the answer with the server's own message; ``delta.refusal`` is a refusal; a stream that ends
+with neither a ``finish_reason`` nor ``[DONE]`` was cut off.
+
+A request whose optional fields the server refuses (see :mod:`.chat_shape`) raises
+:class:`ShapeRefused`, so the caller can ask again with fewer of them.
 """
 
 from __future__ import annotations
 
-import contextlib
-import functools
 import json
-from collections.abc import AsyncGenerator, Collection, Mapping
+from collections.abc import AsyncGenerator, Awaitable, Callable, Mapping
 from types import TracebackType
-from typing import Any, NamedTuple
+from typing import Any, NamedTuple, TypeVar
 
+import anyio
 import httpx
-from httpx_sse import EventSource, SSEError
 
+from ..._constants import DEFAULT_CONNECT_TIMEOUT_S
 from ..._exceptions import ProviderError, ProviderResponseError
 from .._protocols import Provider
-from .http import create_client, refused_error, request_with_retries
+from .chat_shape import error_info, refused_field
+from .http import body_text, create_client, refusal, snippet
 from .openai_config import EndpointConfig
-from .retry import RetryPolicy
+from .retry import (
+    Failure,
+    RetryableFailure,
+    RetryPolicy,
+    call_with_retries,
+    final_error,
+    is_retryable_status,
+    retry_after_s,
+)
+from .sse import SilenceWatch, Silent, StreamTimeouts, read_events, timed
 
 __all__ = [
     "ChatReply",
     "ChatStream",
     "OpenAIClient",
     "OpenAIEndpointProvider",
-    "ResponseFormatRefused",
+    "ShapeRefused",
+    "TimeoutHints",
 ]
 
-_REJECTION_WORDS = ("response_format", "json_schema", "json_object", "structured", "schema")
+T = TypeVar("T")
+
+_SERVER_ERROR_TYPES = ("server_error", "internal_error", "overloaded_error", "api_error")
 
 
-class ResponseFormatRefused(ProviderResponseError):
-    """The server does not support the ``response_format`` that was asked for."""
+class ShapeRefused(ProviderResponseError):
+    """The server refused an optional field of the request.
+
+    Attributes:
+        field: the field (``"response_format"``, ``"max_tokens"``, ...), or ``""`` when the
+            refusal named none.
+        body: the request body (without ``"stream"``) that was refused.
+    """
+
+    def __init__(self, message: str, *, field: str, body: Mapping[str, Any], **kwargs: Any) -> None:
+        super().__init__(message, **kwargs)
+        self.field = field
+        self.body = {k: v for k, v in body.items() if k != "stream"}
 
 
 class ChatReply(NamedTuple):
@@ -54,20 +82,44 @@ class ChatReply(NamedTuple):
     finish_reason: str | None
 
 
-def _rejects_response_format(status: int, body: str) -> bool:
-    if status == 422:
-        return True
-    lowered = body.lower()
-    return status == 400 and any(word in lowered for word in _REJECTION_WORDS)
+class TimeoutHints(NamedTuple):
+    """How a user raises each time limit, for the error message of a call that hit it."""
+
+    first_token: str = ""
+    silence: str = ""
 
 
-def _error_message(data: Any) -> str:
-    if isinstance(data, Mapping):
-        error = data.get("error", data)
-        if isinstance(error, Mapping):
-            return str(error.get("message") or error)
-        return str(error)
-    return str(data)
+NO_HINTS = TimeoutHints()
+
+
+def _streamed(body: dict[str, Any]) -> dict[str, Any]:
+    return {**body, "stream": True}
+
+
+def _failure(error: BaseException) -> RetryableFailure:
+    """A failure inside an answer, described for the retry loop."""
+    if isinstance(error, RetryableFailure):
+        return error
+    if isinstance(error, Silent):
+        return RetryableFailure(str(error), kind=Failure.STALL)
+    if isinstance(error, httpx.TimeoutException):
+        return RetryableFailure(type(error).__name__, kind=Failure.TIMEOUT)
+    return RetryableFailure(
+        f"broke mid-stream: {type(error).__name__}: {error}", kind=Failure.CONNECTION
+    )
+
+
+def _error_event(data: Any) -> RetryableFailure:
+    """An error the server reported inside a stream, with its own message."""
+    info = error_info(data if isinstance(data, (str, Mapping)) else str(data))
+    status = info.status
+    server_side = status is None and (info.type or "").lower() in _SERVER_ERROR_TYPES
+    return RetryableFailure(
+        f"the server reported an error mid-stream: {info.message}",
+        kind=Failure.STATUS if status is not None else Failure.RESPONSE,
+        status_code=status,
+        retryable=(status is not None and is_retryable_status(status)) or server_side,
+    )
 
 
 class ChatStream:
@@ -75,21 +127,50 @@ class ChatStream:
 
     It owns the HTTP response: iterate it, then close it with :meth:`aclose` (or leave
     ``async with``). :attr:`finish_reason` is set once the model says why it stopped.
+    Iterating raises :class:`ProviderError` when the answer fails part-way (the server's
+    error, a refusal, a cut, too long a silence).
     """
 
     def __init__(
-        self, response: httpx.Response, *, provider: str, call: str, stage: str | None
+        self,
+        response: httpx.Response,
+        *,
+        provider: str,
+        call: str,
+        stage: str | None,
+        watch: SilenceWatch,
     ) -> None:
         self.response = response
         self.finish_reason: str | None = None
+        self.refusal = ""
         self._provider, self._call, self._stage = provider, call, stage
+        self._watch = watch
         self._deltas: AsyncGenerator[str, None] = self._read()
 
     def __aiter__(self) -> ChatStream:
         return self
 
     async def __anext__(self) -> str:
-        return await self._deltas.__anext__()
+        try:
+            return await self._deltas.__anext__()
+        except (RetryableFailure, Silent, httpx.HTTPError) as error:
+            failure = _failure(error)
+            raise final_error(
+                failure, provider=self._provider, call=self._call, stage=self._stage, attempts=1
+            ) from (failure.__cause__ or error)
+
+    async def collect(self) -> ChatReply:
+        """The whole reply, for a caller inside the retry loop.
+
+        Raises:
+            RetryableFailure: the answer failed part-way (retryable when another attempt may
+                help: a cut, a silence, a server error).
+            Silent, httpx.HTTPError: as they come, for the caller to describe.
+        """
+        content = "".join([delta async for delta in self._deltas])
+        if not content.strip():
+            raise RetryableFailure("the reply was empty", kind=Failure.RESPONSE)
+        return ChatReply(content, self.finish_reason)
 
     async def aclose(self) -> None:
         """Stop reading and close the HTTP response (idempotent)."""
@@ -109,57 +190,88 @@ class ChatStream:
     ) -> None:
         await self.aclose()
 
-    def _error(self, message: str) -> ProviderResponseError:
-        return ProviderResponseError(
-            f"{self._provider}: {self._call} {message}", provider=self._provider, stage=self._stage
-        )
-
     async def _read(self) -> AsyncGenerator[str, None]:
         response = self.response
-        try:
-            if "text/event-stream" not in response.headers.get("content-type", ""):
-                # The server ignored "stream": true and sent the whole completion.
-                await response.aread()
-                whole = parse_completion(response, provider=self._provider, call=self._call)
-                self.finish_reason = whole.finish_reason
-                yield whole.content
-                return
-            done = False
-            events = EventSource(response).aiter_sse()
-            async with contextlib.aclosing(events):
-                async for event in events:
-                    # Read on to the end of the body after [DONE] (it ends right away), so
-                    # every httpx iterator is exhausted rather than left for the garbage
-                    # collector (closing early cannot reach the ones inside httpx).
-                    data = event.data.strip()
-                    done = done or data == "[DONE]"
-                    if done or not data:
-                        continue
-                    for content in self._deltas_of(event.event, data):
-                        yield content
-        except (httpx.HTTPError, SSEError) as error:
-            raise ProviderError(
-                f"{self._provider}: {self._call} broke mid-stream: {type(error).__name__}: {error}",
+        if "text/event-stream" not in response.headers.get("content-type", ""):
+            # The server ignored "stream": true and sends the whole completion at once.
+            body = b"".join([chunk async for chunk in timed(response.aiter_bytes(), self._watch)])
+            whole = parse_completion(
+                httpx.Response(response.status_code, headers=response.headers, content=body),
                 provider=self._provider,
-                stage=self._stage,
-            ) from error
+                call=self._call,
+            )
+            self.finish_reason = whole.finish_reason
+            yield whole.content
+            return
+        done = False
+        raw = response.aiter_lines()
+        lines = timed(raw, self._watch)
+        events = read_events(lines)
+        try:
+            async for event in events:
+                # Read on to the end of the body after [DONE] (it ends right away), so every
+                # httpx iterator is exhausted rather than left for the garbage collector.
+                data = event.data.strip()
+                if event.event == "error":
+                    raise _error_event(data)
+                done = done or data == "[DONE]"
+                if done or not data:
+                    continue
+                for content in self._deltas_of(data):
+                    yield content
+        except Silent:
+            if not done:  # a server that keeps the connection open after [DONE] is done
+                raise
+        finally:
+            await events.aclose()
+            await lines.aclose()
+            if isinstance(raw, AsyncGenerator):
+                await raw.aclose()
+        self._check_end(done)
 
-    def _deltas_of(self, kind: str, data: str) -> list[str]:
-        """The content deltas of one event (and its finish reason, kept)."""
+    def _deltas_of(self, data: str) -> list[str]:
+        """The content deltas of one event; its refusal, reasoning and finish reason noted."""
         try:
             chunk = json.loads(data)
-        except json.JSONDecodeError as error:
-            raise self._error(f"sent an event that is not JSON: {data[:200]!r}") from error
-        if kind == "error" or (isinstance(chunk, dict) and "error" in chunk):
-            raise self._error(f"reported an error mid-stream: {_error_message(chunk)}")
+        except json.JSONDecodeError:
+            chunk = None
+        if not isinstance(chunk, dict):
+            raise RetryableFailure(
+                f"sent an event that is not a JSON object: {data[:200]!r}",
+                kind=Failure.RESPONSE,
+            )
+        if "error" in chunk or chunk.get("object") == "error":
+            raise _error_event(chunk)
         deltas = []
-        for choice in (chunk.get("choices") if isinstance(chunk, dict) else None) or ():
-            content = (choice.get("delta") or {}).get("content")
-            if content:
+        for choice in chunk.get("choices") or ():
+            if not isinstance(choice, dict):
+                continue
+            delta = choice.get("delta") or {}
+            content, refused = delta.get("content"), delta.get("refusal")
+            if isinstance(content, str) and content:
                 deltas.append(content)
+                self._watch.begin()
+            if isinstance(refused, str) and refused:
+                self.refusal += refused
+                self._watch.begin()
+            if delta.get("reasoning_content") or delta.get("reasoning"):
+                self._watch.begin()  # a reasoning model thinking aloud is not silent
             if choice.get("finish_reason"):
-                self.finish_reason = choice["finish_reason"]
+                self.finish_reason = str(choice["finish_reason"])
         return deltas
+
+    def _check_end(self, done: bool) -> None:
+        if self.refusal:
+            raise RetryableFailure(f"the model refused: {self.refusal}", kind=Failure.RESPONSE)
+        if self.finish_reason == "content_filter":
+            raise RetryableFailure(
+                "the server's content filter stopped the answer", kind=Failure.RESPONSE
+            )
+        if not done and self.finish_reason is None:
+            raise RetryableFailure(
+                "the stream ended with neither a finish_reason nor [DONE]: the answer was cut off",
+                kind=Failure.CONNECTION,
+            )
 
 
 def parse_completion(response: httpx.Response, *, provider: str, call: str) -> ChatReply:
@@ -181,21 +293,22 @@ def parse_completion(response: httpx.Response, *, provider: str, call: str) -> C
         ) from error
     content = message.get("content")
     if not content:
-        refusal = message.get("refusal")
-        reason = f"the model refused: {refusal}" if refusal else "the reply was empty"
+        refused = message.get("refusal")
+        reason = f"the model refused: {refused}" if refused else "the reply was empty"
         raise ProviderResponseError(f"{provider}: {call} failed: {reason}.", provider=provider)
     return ChatReply(str(content), choice.get("finish_reason"))
 
 
 class OpenAIClient:
-    """One OpenAI-compatible endpoint: its connection pool, headers, timeout and retries.
+    """One OpenAI-compatible endpoint: its connection pool, headers, time limits and retries.
 
     Args:
         config: the endpoint (base URL, key, model).
         provider: the name errors carry (``"openai"``, ``"openai-tts"``).
-        timeout_s: the HTTP timeout (for streams: the longest silence between chunks).
-        retry: retries on 408/409/429/5xx and connection errors.
+        timeouts: how long an answer may take to begin, and the longest silence after that.
+        retry: retries on 408/409/429/5xx, connection errors and (once) stalls.
         transport: an httpx transport (e.g. ``httpx.MockTransport``) instead of the network.
+        hints: how the user raises each time limit, for error messages.
     """
 
     def __init__(
@@ -203,114 +316,211 @@ class OpenAIClient:
         config: EndpointConfig,
         *,
         provider: str,
-        timeout_s: float,
+        timeouts: StreamTimeouts,
         retry: RetryPolicy,
         transport: httpx.AsyncBaseTransport | None = None,
+        hints: TimeoutHints = NO_HINTS,
     ) -> None:
         self.config = config
         self.provider = provider
         self.retry = retry
+        self.timeouts = timeouts
+        self._hints = hints
+        # Reads are timed per answer (SilenceWatch), not per socket read.
+        timeout = httpx.Timeout(
+            connect=DEFAULT_CONNECT_TIMEOUT_S, read=None, write=timeouts.silence_s, pool=None
+        )
         self._http = create_client(
             base_url=config.base_url + "/",
             headers=config.headers,
-            timeout_s=timeout_s,
+            timeout=timeout,
             transport=transport,
         )
 
-    async def post(
+    def _watch(self) -> SilenceWatch:
+        return SilenceWatch(
+            self.timeouts,
+            first_token_hint=self._hints.first_token,
+            silence_hint=self._hints.silence,
+        )
+
+    async def _exchange(
         self,
         path: str,
+        body: dict[str, Any],
+        read: Callable[[httpx.Response, SilenceWatch], Awaitable[T]],
+        *,
+        call: str,
+        stage: str,
+        shaped: bool = False,
+        simpler: dict[str, Any] | None = None,
+    ) -> tuple[T, bool]:
+        """POST ``body`` and ``read`` the streamed answer, in one attempt of the retry loop.
+
+        With ``shaped``, a refusal of an optional field raises :class:`ShapeRefused` at once.
+        With ``simpler``, a server that answers 500 twice in a row while naming nothing gets
+        the ``simpler`` body in the attempts left (some servers fail that way on a field they do
+        not know). Returns the answer and whether it answered ``simpler``.
+        """
+        sent = body
+        server_errors = 0
+
+        async def attempt() -> T:
+            nonlocal server_errors, sent
+            watch = self._watch()
+            request = self._http.build_request(
+                "POST", path, json=sent, headers={"Accept": "text/event-stream"}
+            )
+            try:
+                with anyio.move_on_after(watch.wait_s()) as scope:
+                    response = await self._http.send(request, stream=True)
+                if scope.cancelled_caught:
+                    raise watch.silent()
+                if response.is_success:
+                    return await read(response, watch)
+                status = response.status_code
+                text = await body_text(response)
+                if shaped:
+                    self._check_shape(status, text, sent, call=call, stage=stage)
+                server_errors = server_errors + 1 if status == 500 else 0
+                if server_errors == 2 and simpler is not None and sent is body:
+                    sent = simpler
+                if not is_retryable_status(status):
+                    raise refusal(status, text, provider=self.provider, call=call, stage=stage)
+                raise RetryableFailure(
+                    snippet(text),
+                    kind=Failure.STATUS,
+                    status_code=status,
+                    retry_after_s=retry_after_s(response.headers),
+                )
+            except (Silent, httpx.TimeoutException, httpx.TransportError) as error:
+                server_errors = 0
+                raise _failure(error) from error
+
+        value = await call_with_retries(
+            attempt, policy=self.retry, provider=self.provider, call=call, stage=stage
+        )
+        return value, sent is not body
+
+    def _check_shape(
+        self, status: int, text: str, body: dict[str, Any], *, call: str, stage: str
+    ) -> None:
+        """Raise :class:`ShapeRefused` when the refusal is about an optional field."""
+        if status not in (400, 422, 500, 501):
+            return
+        field = refused_field(status, error_info(text), body)
+        if field is None:
+            return
+        raise ShapeRefused(
+            str(refusal(status, text, provider=self.provider, call=call, stage=stage)),
+            field=field,
+            body=body,
+            provider=self.provider,
+            stage=stage,
+            status_code=status,
+        )
+
+    async def chat(
+        self,
         body: dict[str, Any],
         *,
         call: str,
         stage: str,
-        stream: bool = False,
-        pass_statuses: Collection[int] = (),
-    ) -> httpx.Response:
-        """POST ``body`` as JSON to ``path`` with retries; the response is returned open
-        when ``stream`` is set (close it), read otherwise."""
-        request = self._http.build_request(
-            "POST", path, json=body, headers={"Accept": "text/event-stream"} if stream else None
-        )
-        return await request_with_retries(
-            functools.partial(self._http.send, request, stream=stream),
-            provider=self.provider,
-            call=call,
-            stage=stage,
-            policy=self.retry,
-            pass_statuses=pass_statuses,
-        )
+        simpler: dict[str, Any] | None = None,
+    ) -> tuple[ChatReply, bool]:
+        """The whole reply of a streamed chat completion, and whether ``simpler`` got it.
 
-    async def _chat_response(
-        self, body: dict[str, Any], *, call: str, stage: str, stream: bool
-    ) -> httpx.Response:
-        asks_format = "response_format" in body
-        response = await self.post(
-            "chat/completions",
-            body,
-            call=call,
-            stage=stage,
-            stream=stream,
-            pass_statuses=(400, 422) if asks_format else (),
-        )
-        if response.is_success:
-            return response
-        refused = await refused_error(response, provider=self.provider, call=call, stage=stage)
-        if _rejects_response_format(response.status_code, response.text):
-            raise ResponseFormatRefused(
-                str(refused),
-                provider=self.provider,
-                stage=stage,
-                status_code=response.status_code,
-            )
-        raise refused
-
-    async def chat(self, body: dict[str, Any], *, call: str, stage: str) -> ChatReply:
-        """The whole reply of a chat completion.
+        Args:
+            simpler: a body to try when the server keeps failing with 500 (see
+                :meth:`_exchange`).
 
         Raises:
-            ResponseFormatRefused: the server does not support the body's ``response_format``.
+            ShapeRefused: the server refused an optional field of the body it was sent.
             ProviderError: the call failed, or the reply is not a usable chat completion.
         """
-        response = await self._chat_response(body, call=call, stage=stage, stream=False)
+
+        async def read(response: httpx.Response, watch: SilenceWatch) -> ChatReply:
+            stream = ChatStream(
+                response, provider=self.provider, call=call, stage=stage, watch=watch
+            )
+            async with stream:
+                return await stream.collect()
+
         try:
-            reply = parse_completion(response, provider=self.provider, call=call)
+            return await self._exchange(
+                "chat/completions",
+                _streamed(body),
+                read,
+                call=call,
+                stage=stage,
+                shaped=True,
+                simpler=None if simpler is None else _streamed(simpler),
+            )
         except ProviderError as error:
             error.stage = stage
             raise
-        return reply
 
-    async def chat_stream(self, body: dict[str, Any], *, call: str, stage: str) -> ChatStream:
+    async def chat_stream(
+        self,
+        body: dict[str, Any],
+        *,
+        call: str,
+        stage: str,
+        simpler: dict[str, Any] | None = None,
+    ) -> tuple[ChatStream, bool]:
         """Start a streamed chat completion; the returned stream owns the open response.
 
+        Returns the stream and whether it answers ``simpler`` (see :meth:`chat`).
+
         Raises:
-            ResponseFormatRefused: the server does not support the body's ``response_format``.
+            ShapeRefused: the server refused an optional field of the body it was sent.
             ProviderError: the call failed.
         """
-        response = await self._chat_response(
-            {**body, "stream": True}, call=call, stage=stage, stream=True
+
+        async def read(response: httpx.Response, watch: SilenceWatch) -> ChatStream:
+            return ChatStream(response, provider=self.provider, call=call, stage=stage, watch=watch)
+
+        return await self._exchange(
+            "chat/completions",
+            _streamed(body),
+            read,
+            call=call,
+            stage=stage,
+            shaped=True,
+            simpler=None if simpler is None else _streamed(simpler),
         )
-        return ChatStream(response, provider=self.provider, call=call, stage=stage)
 
     async def speech(self, body: dict[str, Any], *, call: str) -> bytes:
-        """The audio bytes of ``POST /audio/speech``.
+        """The audio bytes of ``POST /audio/speech``, read as they arrive.
 
         Raises:
             ProviderError: the call failed, or the answer held no audio.
         """
-        response = await self.post("audio/speech", body, call=call, stage="tts")
-        if response.headers.get("content-type", "").startswith("application/json"):
-            raise ProviderResponseError(
-                f"{self.provider}: {call} answered with JSON instead of audio: "
-                f"{response.text[:200]!r}",
-                provider=self.provider,
-                stage="tts",
-            )
-        if not response.content:
-            raise ProviderResponseError(
-                f"{self.provider}: {call} sent no audio.", provider=self.provider, stage="tts"
-            )
-        return response.content
+
+        async def read(response: httpx.Response, watch: SilenceWatch) -> bytes:
+            try:
+                if response.headers.get("content-type", "").startswith("application/json"):
+                    text = await body_text(response)
+                    raise ProviderResponseError(
+                        f"{self.provider}: {call} answered with JSON instead of audio: "
+                        f"{text[:200]!r}",
+                        provider=self.provider,
+                        stage="tts",
+                    )
+                parts = []
+                async for chunk in timed(response.aiter_bytes(), watch):
+                    watch.begin()
+                    parts.append(chunk)
+            finally:
+                await response.aclose()
+            if not parts or not any(parts):
+                raise ProviderResponseError(
+                    f"{self.provider}: {call} sent no audio.", provider=self.provider, stage="tts"
+                )
+            return b"".join(parts)
+
+        audio, _ = await self._exchange("audio/speech", body, read, call=call, stage="tts")
+        return audio
 
     async def aclose(self) -> None:
         """Close the HTTP connections."""
@@ -326,12 +536,18 @@ class OpenAIEndpointProvider(Provider):
         self,
         config: EndpointConfig,
         *,
-        timeout_s: float,
+        timeouts: StreamTimeouts,
         retry: RetryPolicy,
         transport: httpx.AsyncBaseTransport | None,
+        hints: TimeoutHints = NO_HINTS,
     ) -> None:
         self.client = OpenAIClient(
-            config, provider=self.name, timeout_s=timeout_s, retry=retry, transport=transport
+            config,
+            provider=self.name,
+            timeouts=timeouts,
+            retry=retry,
+            transport=transport,
+            hints=hints,
         )
 
     @property
@@ -343,6 +559,11 @@ class OpenAIEndpointProvider(Provider):
     def retry(self) -> RetryPolicy:
         """The retry policy of every call."""
         return self.client.retry
+
+    @property
+    def timeouts(self) -> StreamTimeouts:
+        """How long an answer may take to begin, and the longest silence after that."""
+        return self.client.timeouts
 
     def __repr__(self) -> str:
         config = self.config

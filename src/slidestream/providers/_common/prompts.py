@@ -1,9 +1,10 @@
 """Prompts and JSON schemas for chat-completion script providers.
 
-Each ``*_messages`` function returns the chat messages for one call; each ``*_SCHEMA`` is the
-JSON schema asked for through ``response_format`` (strict mode: every property required, no
-extra properties). The prompts also describe the JSON shape in words, so servers without
-structured output still get it right.
+Each ``*_messages`` function returns the chat messages for one call; each ``*_schema`` function
+(and ``SLIDE_SCHEMA``) is the JSON schema asked for through ``response_format`` (strict mode:
+every property required, no extra properties; slide lists state the count wanted with
+``minItems`` and ``maxItems``). The prompts also describe the JSON shape and the count in
+words, so servers without structured output still get them right.
 """
 
 from __future__ import annotations
@@ -15,12 +16,13 @@ from ..._models import DeckRequest, Outline
 
 __all__ = [
     "MAX_SOURCE_CHARS",
-    "OUTLINE_SCHEMA",
-    "SLIDES_SCHEMA",
     "SLIDE_SCHEMA",
+    "more_outline_messages",
     "outline_messages",
+    "outline_schema",
     "slide_messages",
     "slides_messages",
+    "slides_schema",
 ]
 
 MAX_SOURCE_CHARS = 24_000
@@ -40,30 +42,38 @@ _SLIDE: dict[str, Any] = {
     "required": ["title", "bullets", "narration", "image_query"],
     "additionalProperties": False,
 }
-OUTLINE_SCHEMA: dict[str, Any] = {
+_ITEM: dict[str, Any] = {
     "type": "object",
-    "properties": {
-        "title": {"type": "string"},
-        "slides": {
-            "type": "array",
-            "items": {
-                "type": "object",
-                "properties": {"title": {"type": "string"}, "key_points": _STRINGS},
-                "required": ["title", "key_points"],
-                "additionalProperties": False,
-            },
-        },
-    },
-    "required": ["title", "slides"],
-    "additionalProperties": False,
-}
-SLIDES_SCHEMA: dict[str, Any] = {
-    "type": "object",
-    "properties": {"slides": {"type": "array", "items": _SLIDE}},
-    "required": ["slides"],
+    "properties": {"title": {"type": "string"}, "key_points": _STRINGS},
+    "required": ["title", "key_points"],
     "additionalProperties": False,
 }
 SLIDE_SCHEMA: dict[str, Any] = _SLIDE
+
+
+def _list_of(item: dict[str, Any], count: int) -> dict[str, Any]:
+    return {"type": "array", "items": item, "minItems": count, "maxItems": count}
+
+
+def outline_schema(count: int) -> dict[str, Any]:
+    """A deck plan: a title and exactly ``count`` slide titles with their points."""
+    return {
+        "type": "object",
+        "properties": {"title": {"type": "string"}, "slides": _list_of(_ITEM, count)},
+        "required": ["title", "slides"],
+        "additionalProperties": False,
+    }
+
+
+def slides_schema(count: int) -> dict[str, Any]:
+    """Exactly ``count`` written slides."""
+    return {
+        "type": "object",
+        "properties": {"slides": _list_of(_SLIDE, count)},
+        "required": ["slides"],
+        "additionalProperties": False,
+    }
+
 
 _SYSTEM = (
     "You write clear, accurate presentation decks with spoken narration. "
@@ -118,6 +128,21 @@ def outline_messages(request: DeckRequest) -> list[Message]:
         '{"title": "deck title", "slides": [{"title": "slide title", '
         '"key_points": ["2 to 4 points the slide makes"]}]} '
         f'with exactly {count} entries in "slides".'
+    )
+    return [{"role": "system", "content": _SYSTEM}, {"role": "user", "content": user}]
+
+
+def more_outline_messages(request: DeckRequest, outline: Outline, wanted: int) -> list[Message]:
+    """Ask for the slides a short plan lacks: numbers ``len(outline.items) + 1`` to ``wanted``."""
+    have = len(outline.items)
+    user = (
+        f"{_brief(request)}\n\nThe plan so far has {have} of the {wanted} slides:\n"
+        f"{_outline_text(outline)}\n\n"
+        f"Plan slides {have + 1} to {wanted} of the deck: continue the plan, without repeating "
+        "a slide it already has. Answer with this JSON object: "
+        '{"title": "deck title", "slides": [{"title": "slide title", '
+        '"key_points": ["2 to 4 points the slide makes"]}]} '
+        f'with exactly {wanted - have} entries in "slides".'
     )
     return [{"role": "system", "content": _SYSTEM}, {"role": "user", "content": user}]
 

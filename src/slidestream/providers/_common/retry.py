@@ -8,9 +8,16 @@ or the failure is not worth retrying, the caller gets one :class:`ProviderError`
 provider, the call, the number of attempts and the last status::
 
     ProviderRateLimitError   still 429
-    ProviderTimeoutError     the last attempt timed out
+    ProviderTimeoutError     the last attempt timed out, or went silent once too often
     ProviderResponseError    the service answered, but not with what was asked
     ProviderError            the connection kept failing
+
+A service that accepted the request and then went silent past the time limit (a model still
+loading, a stalled stream) is a :attr:`Failure.STALL`: another attempt makes the service start
+over, so it is retried at most :attr:`RetryPolicy.max_stall_retries` times (once by default).
+
+Every retry is logged on the ``slidestream.providers`` logger (level INFO) with the provider,
+the call, the attempt, the kind of failure, the status and the wait.
 
 No foreign exception (httpx, aiohttp, websockets) reaches the caller; the original is kept as
 ``__cause__``.
@@ -20,6 +27,7 @@ from __future__ import annotations
 
 import email.utils
 import enum
+import logging
 import random
 import time
 import warnings
@@ -44,6 +52,7 @@ __all__ = [
     "RetryPolicy",
     "RetryableFailure",
     "call_with_retries",
+    "final_error",
     "is_retryable_status",
     "resolve_retry",
     "retry_after_s",
@@ -53,6 +62,8 @@ RETRY_STATUSES = frozenset({408, 409, 429})
 """Statuses worth another attempt, besides every 5xx."""
 
 T = TypeVar("T")
+
+logger = logging.getLogger("slidestream.providers")
 
 
 @dataclass(frozen=True, kw_only=True)
@@ -65,12 +76,16 @@ class RetryPolicy:
             after each further one.
         max_delay_s: the largest backoff ceiling.
         max_retry_after_s: the longest ``Retry-After`` waited for; a longer ask gives up at once.
+        max_stall_retries: attempts after ones where the service accepted the request and then
+            went silent past the time limit (each makes the service start over); they count
+            towards ``max_retries`` too.
     """
 
     max_retries: int = DEFAULT_MAX_RETRIES
     initial_delay_s: float = INITIAL_RETRY_DELAY_S
     max_delay_s: float = MAX_RETRY_DELAY_S
     max_retry_after_s: float = 120.0
+    max_stall_retries: int = 1
 
     def backoff_s(self, attempt: int) -> float:
         """The wait after failed attempt number ``attempt`` (1-based) when no
@@ -131,7 +146,9 @@ class Failure(enum.Enum):
     CONNECTION = "connection"
     """The service could not be reached, or the connection dropped."""
     TIMEOUT = "timeout"
-    """The attempt took too long."""
+    """The attempt took too long before the service accepted it (connecting, queueing)."""
+    STALL = "stall"
+    """The service accepted the request, then sent nothing for longer than the time limit."""
     RESPONSE = "response"
     """The service answered with something unusable (not worth retrying)."""
     UNEXPECTED = "unexpected"
@@ -147,7 +164,7 @@ class RetryableFailure(Exception):
         status_code: the HTTP status, when the service answered.
         retry_after_s: how long the service asked us to wait, if it did.
         retryable: whether another attempt may help; by default true for connection
-            failures and timeouts, and for :data:`RETRY_STATUSES` and 5xx statuses.
+            failures, timeouts and stalls, and for :data:`RETRY_STATUSES` and 5xx statuses.
     """
 
     def __init__(
@@ -165,7 +182,7 @@ class RetryableFailure(Exception):
         self.status_code = status_code
         self.retry_after_s = retry_after_s
         if retryable is None:
-            retryable = kind in (Failure.CONNECTION, Failure.TIMEOUT) or (
+            retryable = kind in (Failure.CONNECTION, Failure.TIMEOUT, Failure.STALL) or (
                 kind is Failure.STATUS
                 and status_code is not None
                 and is_retryable_status(status_code)
@@ -173,19 +190,20 @@ class RetryableFailure(Exception):
         self.retryable = retryable
 
 
-def _final_error(
+def final_error(
     failure: RetryableFailure, *, provider: str, call: str, stage: str | None, attempts: int
 ) -> ProviderError:
+    """The :class:`ProviderError` that ends a call whose last attempt failed with ``failure``."""
     message = f"{provider}: {call} failed after {attempts} attempt(s)"
     if failure.kind is Failure.STATUS:
         message += f"; last status {failure.status_code}: {failure.detail}"
-    elif failure.kind is Failure.TIMEOUT:
+    elif failure.kind in (Failure.TIMEOUT, Failure.STALL):
         message += f" (timed out: {failure.detail})."
     elif failure.kind is Failure.CONNECTION:
         message += f": could not connect or the connection dropped: {failure.detail}"
     else:
         message += f": {failure.detail}"
-    if failure.kind is Failure.TIMEOUT:
+    if failure.kind in (Failure.TIMEOUT, Failure.STALL):
         error_class: type[ProviderError] = ProviderTimeoutError
     elif failure.status_code == 429:
         error_class = ProviderRateLimitError
@@ -219,20 +237,49 @@ async def call_with_retries(
             service asked to wait longer than ``policy.max_retry_after_s`` (see the module
             docstring for the subclasses).
     """
-    attempts = 0
+    attempts = stalls = 0
     while True:
         attempts += 1
         try:
             return await attempt()
         except RetryableFailure as failure:
             asked = failure.retry_after_s
+            if failure.kind is Failure.STALL:
+                stalls += 1
             give_up = (
                 not failure.retryable
                 or attempts > policy.max_retries
+                or stalls > policy.max_stall_retries
                 or (asked is not None and asked > policy.max_retry_after_s)
             )
             if give_up:
-                raise _final_error(
+                raise final_error(
                     failure, provider=provider, call=call, stage=stage, attempts=attempts
                 ) from (failure.__cause__ or failure)
-            await anyio.sleep(asked if asked is not None else policy.backoff_s(attempts))
+            delay = asked if asked is not None else policy.backoff_s(attempts)
+            _log_retry(failure, provider=provider, call=call, attempt=attempts, delay_s=delay)
+            await anyio.sleep(delay)
+
+
+def _log_retry(
+    failure: RetryableFailure, *, provider: str, call: str, attempt: int, delay_s: float
+) -> None:
+    status = f" {failure.status_code}" if failure.status_code is not None else ""
+    logger.info(
+        "%s: %s attempt %d failed (%s%s: %s); retrying in %.2f s",
+        provider,
+        call,
+        attempt,
+        failure.kind.value,
+        status,
+        failure.detail,
+        delay_s,
+        extra={
+            "provider": provider,
+            "call": call,
+            "attempt": attempt,
+            "failure": failure.kind.value,
+            "status_code": failure.status_code,
+            "retry_after_s": failure.retry_after_s,
+        },
+    )

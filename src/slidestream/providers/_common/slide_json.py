@@ -191,7 +191,13 @@ def extract_json(text: str) -> tuple[Any, bool]:
     Raises:
         MalformedJSONError: nothing usable, even after the repair attempt.
     """
-    body = _strip_wrapping(text)
+    try:
+        return _extract_json(_strip_wrapping(text))
+    except RecursionError:  # hostile nesting: [[[[... thousands deep
+        raise MalformedJSONError("the JSON is nested too deeply to read") from None
+
+
+def _extract_json(body: str) -> tuple[Any, bool]:
     try:
         value = json.loads(body)
         if isinstance(value, (dict, list)):

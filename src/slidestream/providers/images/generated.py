@@ -527,6 +527,10 @@ class GeneratedImageProvider(Provider):
             )
         self.theme = names[theme] if theme is not None else None
 
+    def cache_identity(self) -> dict[str, str | None]:
+        """What changes the pictures: the theme chosen (the drawing code is in the version)."""
+        return {"theme": self.theme.name if self.theme is not None else None}
+
     def theme_for(self, request: DeckRequest) -> Theme:
         """The theme for a deck: the one chosen, else one picked by the topic."""
         if self.theme is not None:

@@ -109,6 +109,21 @@ class SearchImageProvider(Provider, abc.ABC):
             timeout_s=timeout_s, transport=transport, follow_redirects=False
         )
 
+    def cache_identity(self) -> dict[str, Any]:
+        """What changes the images found: the endpoint, the download limits, and the search
+        options a subclass keeps as public attributes (``license_type``, ``orientation``...)."""
+        options = {
+            name: value
+            for name, value in vars(self).items()
+            if not name.startswith("_") and isinstance(value, (str, int, float, bool, type(None)))
+        }
+        policy = self.download_policy
+        return {
+            **options,
+            "max_bytes": policy.max_bytes,
+            "min_size": [policy.min_width, policy.min_height],
+        }
+
     def api_headers(self) -> dict[str, str]:
         """Headers sent with every API call (authorisation, API version)."""
         return {"Accept": "application/json"}

@@ -1,9 +1,15 @@
 """The ``openai`` script provider: any OpenAI-compatible ``/v1/chat/completions`` endpoint.
 
 Works with OpenAI, Ollama, vLLM, LM Studio, llama.cpp's server, OpenRouter and the like.
-Structured output is asked for first (``response_format`` with a JSON schema); a server that
-refuses it gets JSON mode, then plain text from which the JSON is extracted. The mode that
-worked is remembered, so later calls go straight to it.
+Every call is streamed, so a slow model (CPU inference, a model still loading) is limited only
+by silence: ``first_token_timeout_s`` for the answer to begin, ``timeout_s`` between chunks.
+
+Structured output is asked for first (``response_format`` with a JSON schema that states the
+slide count); a server that refuses it, in whatever words and with whatever status, gets JSON
+mode, then plain text from which the JSON is extracted. Reasoning models that refuse
+``max_tokens`` get ``max_completion_tokens``, and a refused ``temperature`` is left out. What
+the server accepted is remembered, so later calls go straight to it. An outline with fewer
+slides than asked for is completed with one more call; if it is still short, a warning says so.
 
 ``stream_slides()`` asks for every slide in one server-sent-event stream and yields each slide
 the moment its JSON object closes in the streamed text, so the pipeline starts slide 1's
@@ -19,28 +25,34 @@ returns owns the HTTP response: closing it closes the response.
 
 from __future__ import annotations
 
-import enum
 import functools
+import logging
 from collections.abc import AsyncIterator, Awaitable, Callable
-from typing import Any, TypeVar
+from typing import Any, Literal, TypeVar
 
 import httpx
 
-from ..._constants import DEFAULT_TIMEOUT_S
-from ..._exceptions import ProviderError, ProviderResponseError
+from ..._constants import DEFAULT_SLIDE_COUNT
+from ..._exceptions import InvalidInputError, ProviderError, ProviderResponseError
 from ..._models import DeckRequest, Outline, SlideScript
 from .._common import prompts
+from .._common.chat_shape import ChatShape, OutputMode
 from .._common.openai_client import (
     ChatReply,
     ChatStream,
     OpenAIEndpointProvider,
-    ResponseFormatRefused,
+    ShapeRefused,
+    TimeoutHints,
 )
 from .._common.openai_config import (
     CONFIGURE_BY_ENV,
     DEFAULT_CHAT_MODEL,
+    FIRST_TOKEN_TIMEOUT_ENV,
+    TIMEOUT_ENV,
     endpoint_configured,
     resolve_endpoint,
+    resolve_output_mode,
+    resolve_timeouts,
 )
 from .._common.retry import RetryPolicy, resolve_retry
 from .._common.slide_json import (
@@ -66,19 +78,13 @@ __all__ = [
 
 T = TypeVar("T")
 
+logger = logging.getLogger("slidestream.providers")
 
-class OutputMode(enum.Enum):
-    """How the provider asks for JSON, from most to least structured."""
-
-    JSON_SCHEMA = "json_schema"
-    JSON_OBJECT = "json_object"
-    TEXT = "text"
-
-
-_NEXT_MODE = {
-    OutputMode.JSON_SCHEMA: OutputMode.JSON_OBJECT,
-    OutputMode.JSON_OBJECT: OutputMode.TEXT,
-}
+_HINTS = TimeoutHints(
+    first_token=f"raise first_token_timeout_s, --openai-first-token-timeout or "
+    f"{FIRST_TOKEN_TIMEOUT_ENV}",
+    silence=f"raise timeout_s, --openai-timeout or {TIMEOUT_ENV}",
+)
 
 
 class OpenAIScriptProvider(OpenAIEndpointProvider):
@@ -89,17 +95,29 @@ class OpenAIScriptProvider(OpenAIEndpointProvider):
             ``OPENAI_BASE_URL``, else OpenAI's).
         api_key: the bearer token (default: ``OPENAI_API_KEY``; local servers need none).
         model: the chat model (default: ``SLIDESTREAM_MODEL``, else ``gpt-4o-mini``).
-        temperature: sampling temperature, sent only when given.
-        max_tokens: the reply length cap, sent only when given.
-        structured_output: start with ``response_format`` JSON schema (the default) or go
-            straight to plain text for servers known to lack it.
-        timeout_s: the HTTP timeout (for streams: the longest silence between chunks).
-        retry: retries on 408/409/429/5xx and connection errors (a :class:`RetryPolicy`).
+        temperature: sampling temperature, sent only when given (and left out once a server
+            refuses it, as reasoning models do).
+        max_tokens: the reply length cap as ``max_tokens``, sent only when given; a server
+            that asks for ``max_completion_tokens`` instead gets that.
+        max_completion_tokens: the reply length cap as ``max_completion_tokens`` (what
+            reasoning models want); a server that refuses it gets ``max_tokens``.
+        structured_output: how JSON is asked for first: ``True``/``"json_schema"`` (default:
+            ``SLIDESTREAM_STRUCTURED_OUTPUT``, else JSON schema), ``"json_object"``, or
+            ``False``/``"text"``/``"off"`` for servers known to lack it.
+        timeout_s: the longest silence between chunks once an answer has begun (default:
+            ``SLIDESTREAM_OPENAI_TIMEOUT``, else 60 s).
+        first_token_timeout_s: the longest wait for an answer to begin, e.g. while a local
+            server loads the model (default: ``SLIDESTREAM_OPENAI_FIRST_TOKEN_TIMEOUT``, else
+            300 s).
+        retry: retries on 408/409/429/5xx and connection errors, and once on a stall (a
+            :class:`RetryPolicy`).
         transport: an httpx transport (e.g. ``httpx.MockTransport``) instead of the network.
         retry_policy: the old name of ``retry`` (deprecated).
 
     Raises:
-        ConfigurationError: no endpoint can be resolved (OpenAI's own without an API key).
+        ConfigurationError: no endpoint can be resolved (OpenAI's own without an API key), or
+            an environment variable is invalid.
+        InvalidInputError: an option is invalid.
     """
 
     name = "openai"
@@ -112,12 +130,27 @@ class OpenAIScriptProvider(OpenAIEndpointProvider):
         model: str | None = None,
         temperature: float | None = None,
         max_tokens: int | None = None,
-        structured_output: bool = True,
-        timeout_s: float = DEFAULT_TIMEOUT_S,
+        max_completion_tokens: int | None = None,
+        structured_output: bool | str | OutputMode | None = None,
+        timeout_s: float | None = None,
+        first_token_timeout_s: float | None = None,
         retry: RetryPolicy | None = None,
         transport: httpx.AsyncBaseTransport | None = None,
         retry_policy: RetryPolicy | None = None,
     ) -> None:
+        if max_tokens is not None and max_completion_tokens is not None:
+            raise InvalidInputError(
+                "openai: pass max_tokens or max_completion_tokens, not both (reasoning models "
+                "want max_completion_tokens)."
+            )
+        for option, value in (
+            ("max_tokens", max_tokens),
+            ("max_completion_tokens", max_completion_tokens),
+        ):
+            if value is not None and (isinstance(value, bool) or value < 1):
+                raise InvalidInputError(
+                    f"openai: {option}={value!r} is invalid: use a number >= 1."
+                )
         config = resolve_endpoint(
             base_url=base_url,
             api_key=api_key,
@@ -127,43 +160,61 @@ class OpenAIScriptProvider(OpenAIEndpointProvider):
             provider=self.name,
         )
         self.temperature = temperature
-        self.max_tokens = max_tokens
-        self.mode = OutputMode.JSON_SCHEMA if structured_output else OutputMode.TEXT
-        """The output mode calls start with; lowered when a server refuses one."""
+        self.max_tokens = max_tokens if max_tokens is not None else max_completion_tokens
+        self.token_param: Literal["max_tokens", "max_completion_tokens"] = (
+            "max_completion_tokens" if max_completion_tokens is not None else "max_tokens"
+        )
+        self.shape = ChatShape(resolve_output_mode(structured_output))
+        """What calls send: the output mode and the optional fields the server refused.
+        Stepped down when a server refuses a field, and kept for the provider's later calls."""
         self._connect(
             config,
-            timeout_s=timeout_s,
+            timeouts=resolve_timeouts(
+                timeout_s=timeout_s, first_token_timeout_s=first_token_timeout_s
+            ),
             retry=resolve_retry(retry, retry_policy, provider=self.name),
             transport=transport,
+            hints=_HINTS,
         )
+
+    @property
+    def mode(self) -> OutputMode:
+        """The output mode calls start with; lowered when a server refuses one."""
+        return self.shape.output
+
+    def cache_identity(self) -> dict[str, Any]:
+        """What changes the answers: endpoint, model, temperature and token limit."""
+        config = self.config
+        return {
+            "base_url": config.base_url,
+            "model": config.model,
+            "temperature": self.temperature,
+            "max_tokens": self.max_tokens,
+        }
 
     # -- the protocol -------------------------------------------------------------------
 
     async def outline(self, request: DeckRequest) -> Outline:
         """Plan the deck: the model's JSON outline, validated (titles default when missing).
 
+        An outline with fewer slides than wanted (``request.slides``, else 8) is completed with
+        one more call; if it is still short, a warning on the ``slidestream.providers`` logger
+        says so and the deck has fewer slides.
+
         Raises:
             ProviderError: the call failed, or the reply held no usable outline even after
                 one repair attempt.
         """
-        messages = prompts.outline_messages(request)
-        content, finish = await self._complete(
-            messages, "slidestream_outline", prompts.OUTLINE_SCHEMA, stage="outline"
+        wanted = request.slides or DEFAULT_SLIDE_COUNT
+        reply = await self._complete(
+            prompts.outline_messages(request),
+            "slidestream_outline",
+            prompts.outline_schema(wanted),
+            stage="outline",
         )
-        try:
-            value, _ = extract_json(content)
-            outline = parse_outline(value, request)
-        except MalformedJSONError as error:
-            raise self._unreadable(
-                "the outline", content, finish, error, stage="outline"
-            ) from error
-        if finish == "length" and request.slides and len(outline.items) < request.slides:
-            raise ProviderResponseError(
-                f"{self.name}: the outline was cut off at the token limit after "
-                f"{len(outline.items)} of {request.slides} slides; raise max_tokens.",
-                provider=self.name,
-                stage="outline",
-            )
+        outline = self._read_outline(reply, request, "the outline")
+        if len(outline.items) < wanted:
+            outline = await self._complete_outline(request, outline, wanted)
         return outline
 
     async def write_slide(self, request: DeckRequest, outline: Outline, index: int) -> SlideScript:
@@ -192,13 +243,14 @@ class OpenAIScriptProvider(OpenAIEndpointProvider):
         """Write every slide in one streamed reply; yield each as soon as its JSON closes.
 
         Slides the model skipped or garbled are not yielded (the pipeline writes them one
-        by one). A reply cut off at the token limit yields the slides completed before the
-        cut, then raises. The request is sent on the first iteration; closing the returned
-        stream closes the HTTP response.
+        by one). A reply cut off at the token limit, or breaking off for any reason (the
+        server's error mid-stream, a dropped connection, too long a silence), yields the
+        slides completed before the cut, then raises. The request is sent on the first
+        iteration; closing the returned stream closes the HTTP response.
 
         Raises:
-            ProviderError: (while iterating) the call failed, the stream broke, no slide
-                could be read, or the reply was cut off at the token limit.
+            ProviderError: (while iterating) the call failed, the stream broke, the model
+                refused, no slide could be read, or the reply was cut off at the token limit.
         """
         opened: list[ChatStream] = []
 
@@ -216,7 +268,7 @@ class OpenAIScriptProvider(OpenAIEndpointProvider):
         position = 0
         messages = prompts.slides_messages(request, outline)
         chat = await self._chat_stream(
-            messages, "slidestream_slides", prompts.SLIDES_SCHEMA, stage="script"
+            messages, "slidestream_slides", prompts.slides_schema(wanted), stage="script"
         )
         opened.append(chat)
         async with chat:
@@ -243,6 +295,56 @@ class OpenAIScriptProvider(OpenAIEndpointProvider):
                 provider=self.name,
                 stage="script",
             )
+
+    # -- the outline --------------------------------------------------------------------
+
+    def _read_outline(self, reply: ChatReply, request: DeckRequest, what: str) -> Outline:
+        content, finish = reply
+        try:
+            value, _ = extract_json(content)
+            outline = parse_outline(value, request)
+        except MalformedJSONError as error:
+            raise self._unreadable(what, content, finish, error, stage="outline") from error
+        if finish == "length" and request.slides and len(outline.items) < request.slides:
+            raise ProviderResponseError(
+                f"{self.name}: {what} was cut off at the token limit after "
+                f"{len(outline.items)} of {request.slides} slides; raise max_tokens.",
+                provider=self.name,
+                stage="outline",
+            )
+        return outline
+
+    async def _complete_outline(
+        self, request: DeckRequest, outline: Outline, wanted: int
+    ) -> Outline:
+        """Ask once for the slides a short outline lacks; warn when it stays short."""
+        have = len(outline.items)
+        try:
+            reply = await self._complete(
+                prompts.more_outline_messages(request, outline, wanted),
+                "slidestream_outline",
+                prompts.outline_schema(wanted - have),
+                stage="outline",
+            )
+            more = self._read_outline(reply, request, "the rest of the outline").items
+        except ProviderError as error:
+            more, why = [], f" (asking for the rest failed: {error})"
+        else:
+            why = ""
+        known = {item.title.casefold() for item in outline.items}
+        added = [item for item in more if item.title.casefold() not in known][: wanted - have]
+        items = [*outline.items, *added]
+        if len(items) < wanted:
+            logger.warning(
+                "%s: asked for %d slides, the model planned %d even when asked for the rest%s; "
+                "the deck has %d slides.",
+                self.name,
+                wanted,
+                len(items),
+                why,
+                len(items),
+            )
+        return Outline(title=outline.title, items=items)
 
     # -- parsing ------------------------------------------------------------------------
 
@@ -301,44 +403,83 @@ class OpenAIScriptProvider(OpenAIEndpointProvider):
         messages: list[dict[str, str]],
         schema_name: str,
         schema: dict[str, Any],
-        *,
-        mode: OutputMode,
+        shape: ChatShape,
     ) -> dict[str, Any]:
         body: dict[str, Any] = {"model": self.config.model, "messages": messages}
-        if mode is OutputMode.JSON_SCHEMA:
+        if shape.output is OutputMode.JSON_SCHEMA:
             body["response_format"] = {
                 "type": "json_schema",
                 "json_schema": {"name": schema_name, "schema": schema, "strict": True},
             }
-        elif mode is OutputMode.JSON_OBJECT:
+        elif shape.output is OutputMode.JSON_OBJECT:
             body["response_format"] = {"type": "json_object"}
-        if self.temperature is not None:
+        if self.temperature is not None and shape.sends("temperature"):
             body["temperature"] = self.temperature
         if self.max_tokens is not None:
-            body["max_tokens"] = self.max_tokens
+            other = (
+                "max_tokens"
+                if self.token_param == "max_completion_tokens"
+                else ("max_completion_tokens")
+            )
+            for param in (self.token_param, other):
+                if shape.sends(param):
+                    body[param] = self.max_tokens
+                    break
         return body
 
-    async def _with_modes(
+    async def _shaped(
         self,
         messages: list[dict[str, str]],
         schema_name: str,
         schema: dict[str, Any],
-        send: Callable[[dict[str, Any]], Awaitable[T]],
+        send: Callable[..., Awaitable[tuple[T, bool]]],
         *,
         index: int | None = None,
     ) -> T:
-        """``send`` the chat completion, stepping down the output modes the server refuses."""
+        """``send`` the chat completion, leaving out what the server refuses.
+
+        A refusal that names what it refuses is remembered at once. A server that keeps
+        failing with 500 without saying why is sent a simpler request in the attempts left;
+        that shape is remembered only once it has worked.
+        """
+        start = shape = self.shape
         while True:
-            mode = self.mode
+            body = self._body(messages, schema_name, schema, shape)
+            guess = shape.simpler()
+            simpler = self._body(messages, schema_name, schema, guess)
             try:
-                return await send(self._body(messages, schema_name, schema, mode=mode))
-            except ResponseFormatRefused:
-                if self.mode is mode:
-                    self.mode = _NEXT_MODE[mode]
+                result, guessed = await send(body, simpler=simpler if simpler != body else None)
+            except ShapeRefused as refused:
+                at = guess if refused.body == simpler and simpler != body else shape
+                lower = at.without(refused.field)
+                if lower is None:
+                    refused.slide_index = index
+                    raise
+                logger.info(
+                    "%s: the server refused %s (status %s); asking with %s",
+                    self.name,
+                    refused.field or "the request's shape",
+                    refused.status_code,
+                    lower.describe(),
+                )
+                if at is shape and self.shape == shape:
+                    self.shape = lower
+                shape = lower
             except ProviderError as error:
                 if index is not None:
                     error.slide_index = index
                 raise
+            else:
+                used = guess if guessed else shape
+                if used != start and self.shape == start:
+                    if guessed:
+                        logger.info(
+                            "%s: the server kept failing with 500 until asked with %s",
+                            self.name,
+                            used.describe(),
+                        )
+                    self.shape = used
+                return result
 
     async def _complete(
         self,
@@ -352,7 +493,8 @@ class OpenAIScriptProvider(OpenAIEndpointProvider):
         send = functools.partial(
             self.client.chat, call=f"POST /chat/completions ({stage})", stage=stage
         )
-        return await self._with_modes(messages, schema_name, schema, send, index=index)
+        reply: ChatReply = await self._shaped(messages, schema_name, schema, send, index=index)
+        return reply
 
     async def _chat_stream(
         self,
@@ -365,4 +507,5 @@ class OpenAIScriptProvider(OpenAIEndpointProvider):
         send = functools.partial(
             self.client.chat_stream, call=f"POST /chat/completions stream ({stage})", stage=stage
         )
-        return await self._with_modes(messages, schema_name, schema, send)
+        stream: ChatStream = await self._shaped(messages, schema_name, schema, send)
+        return stream

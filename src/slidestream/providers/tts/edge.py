@@ -10,7 +10,10 @@ edge-tts talks to the service through aiohttp, which runs only under asyncio. Un
 each request runs in a private asyncio loop on a worker thread (``_common.asyncio_bridge``),
 so the provider works on both backends; cancelling the caller stops the request. Dropped
 connections, timeouts, 408/409/429 and 5xx handshakes go through the same retry loop as
-every HTTP provider (``Retry-After`` honoured).
+every HTTP provider (``Retry-After`` honoured); a service that accepted the request and then
+went silent past ``timeout_s`` is retried once at most, so a slide's fallback voice is not
+kept waiting. The service refusing with 403 (a stale token or clock skew: edge-tts has
+already retried once after correcting its clock) is not retried.
 
 ::
 
@@ -76,6 +79,11 @@ _DEFAULT_REGIONS: Final = {
 _PERCENT = re.compile(r"^[+-]\d+%$")
 _HERTZ = re.compile(r"^[+-]\d+Hz$")
 
+# aiohttp 3.10 tells a connect timeout apart from a silent server; older ones do not.
+_CONNECT_TIMEOUTS: tuple[type[BaseException], ...] = tuple(
+    kind for kind in (getattr(aiohttp, "ConnectionTimeoutError", None),) if kind is not None
+)
+
 _voice_cache: dict[str, list[dict[str, Any]]] = {}
 """The voice list per voice-list URL, fetched once per process."""
 
@@ -125,21 +133,24 @@ def _failure(error: Exception) -> RetryableFailure | None:
             status_code=error.status,
             retry_after_s=retry_after_s(error.headers or {}),
         )
-    if isinstance(error, (TimeoutError, asyncio.TimeoutError)):
+    if isinstance(error, _CONNECT_TIMEOUTS):
         return RetryableFailure(detail, kind=Failure.TIMEOUT)
+    if isinstance(error, (TimeoutError, asyncio.TimeoutError)):
+        # Connected, then silent past the limit: a new attempt starts the request over.
+        if not str(error):
+            detail = f"{type(error).__name__}: no answer within the time limit"
+        return RetryableFailure(detail, kind=Failure.STALL)
     if isinstance(
         error, (edge_tts.exceptions.UnexpectedResponse, edge_tts.exceptions.UnknownResponse)
     ):
         return RetryableFailure(detail, kind=Failure.RESPONSE)
+    if isinstance(error, edge_tts.exceptions.NoAudioReceived):
+        # The service answered, with a turn and no audio: worth another try, and if it keeps
+        # doing it, a failure of this text rather than an unreachable service.
+        return RetryableFailure(detail, kind=Failure.RESPONSE, retryable=True)
     if isinstance(
         error,
-        (
-            aiohttp.ClientError,
-            OSError,
-            edge_tts.exceptions.WebSocketError,
-            edge_tts.exceptions.NoAudioReceived,
-            _TruncatedStream,
-        ),
+        (aiohttp.ClientError, OSError, edge_tts.exceptions.WebSocketError, _TruncatedStream),
     ):
         return RetryableFailure(detail, kind=Failure.CONNECTION)
     if isinstance(error, SlidestreamError):
@@ -194,6 +205,17 @@ class EdgeTTSProvider(Provider):
         self.timeout_s = timeout_s
         self.retry = retry or RetryPolicy()
         self._voices_lock = anyio.Lock()
+
+    def cache_identity(self) -> dict[str, Any]:
+        """What changes the audio: voice, rate, pitch, volume, how text is cut, the client."""
+        return {
+            "edge_tts": getattr(edge_tts, "__version__", None),
+            "voice": self.voice,
+            "rate": self.rate,
+            "pitch": self.pitch,
+            "volume": self.volume,
+            "max_chars": self.max_chars,
+        }
 
     async def synthesize(self, text: str, *, voice: str | None, language: str) -> SpeechClip:
         """Speak ``text``; returns MP3 audio with one :class:`WordTiming` per spoken word."""

@@ -1,32 +1,43 @@
 """The ``openai-tts`` provider: speech from an OpenAI-compatible ``/v1/audio/speech`` endpoint.
 
-Configured like the ``openai`` script provider (``OPENAI_BASE_URL``, ``OPENAI_API_KEY``), with
-the model from ``SLIDESTREAM_TTS_MODEL``; both talk through the same client. Text longer than
-the endpoint's 4096-character limit is spoken in sentence-aligned pieces and the pieces are
-joined. Each piece is decoded to check it and measure its duration.
+By default it reaches the same server as the ``openai`` script provider (``OPENAI_BASE_URL``,
+``OPENAI_API_KEY``); a speech server apart from the chat model (a local one next to a hosted
+LLM) has its own settings: ``SLIDESTREAM_TTS_BASE_URL``, ``SLIDESTREAM_TTS_API_KEY``,
+``SLIDESTREAM_TTS_MODEL`` and ``SLIDESTREAM_TTS_VOICE``. The chat key is never sent to a speech
+server named apart. Both providers talk through the same client class, and the audio is read
+as it streams in, under the same time limits. Text longer than the endpoint's
+4096-character limit is spoken in sentence-aligned pieces and the pieces are joined. Each
+piece is decoded to check it and measure its duration.
 
 ::
 
     from slidestream.providers.tts.openai import OpenAITTSProvider
 
     tts = OpenAITTSProvider(voice="nova")  # OPENAI_API_KEY from the environment
+    local = OpenAITTSProvider(base_url="http://localhost:8880/v1", model="kokoro", voice="af_sky")
 """
 
 from __future__ import annotations
 
 import functools
+import os
 
 import anyio
 import httpx
 
-from ..._constants import DEFAULT_TIMEOUT_S
 from ..._exceptions import InvalidInputError
 from ..._media import check_clip
 from ..._models import SpeechClip
 from ..._text import chunk_text
 from .._common.audio import join_audio
-from .._common.openai_client import OpenAIEndpointProvider
-from .._common.openai_config import DEFAULT_TTS_MODEL, resolve_endpoint
+from .._common.openai_client import OpenAIEndpointProvider, TimeoutHints
+from .._common.openai_config import (
+    DEFAULT_TTS_VOICE,
+    FIRST_TOKEN_TIMEOUT_ENV,
+    TIMEOUT_ENV,
+    resolve_timeouts,
+    resolve_tts_endpoint,
+)
 from .._common.retry import RetryPolicy, resolve_retry
 
 __all__ = ["MAX_INPUT_CHARS", "OpenAITTSProvider"]
@@ -36,21 +47,32 @@ MAX_INPUT_CHARS = 4096
 
 _FORMATS = ("mp3", "wav", "opus", "aac", "flac")
 _JOINABLE = ("mp3", "aac", "wav")
+_HINTS = TimeoutHints(
+    first_token=f"raise first_token_timeout_s or {FIRST_TOKEN_TIMEOUT_ENV}",
+    silence=f"raise timeout_s or {TIMEOUT_ENV}",
+)
 
 
 class OpenAITTSProvider(OpenAIEndpointProvider):
     """Speaks narration with an OpenAI-compatible ``/v1/audio/speech`` endpoint.
 
     Args:
-        base_url: the API base (default: ``OPENAI_BASE_URL``, else OpenAI's).
-        api_key: the bearer token (default: ``OPENAI_API_KEY``).
+        base_url: the API base (default: ``SLIDESTREAM_TTS_BASE_URL``, else
+            ``OPENAI_BASE_URL``, else OpenAI's).
+        api_key: the bearer token (default: ``SLIDESTREAM_TTS_API_KEY``; ``OPENAI_API_KEY``
+            only when the speech server is the chat server).
         model: the speech model (default: ``SLIDESTREAM_TTS_MODEL``, else
             ``gpt-4o-mini-tts``; ``tts-1`` and ``tts-1-hd`` work too).
-        voice: the voice when ``synthesize`` is given none (default ``"alloy"``).
+        voice: the voice when ``synthesize`` is given none (default:
+            ``SLIDESTREAM_TTS_VOICE``, else ``"alloy"``).
         response_format: ``"mp3"`` (default), ``"wav"``, ``"opus"``, ``"aac"`` or ``"flac"``.
         speed: 0.25 to 4.0, sent only when given.
         instructions: how to speak (tone, pace), sent only when given (gpt-4o-mini-tts).
-        timeout_s, retry, transport: as for the ``openai`` script provider.
+        timeout_s: the longest silence once the audio has begun (default:
+            ``SLIDESTREAM_OPENAI_TIMEOUT``, else 60 s).
+        first_token_timeout_s: the longest wait for the first audio bytes (default:
+            ``SLIDESTREAM_OPENAI_FIRST_TOKEN_TIMEOUT``, else 300 s).
+        retry, transport: as for the ``openai`` script provider.
         retry_policy: the old name of ``retry`` (deprecated).
 
     Raises:
@@ -65,11 +87,12 @@ class OpenAITTSProvider(OpenAIEndpointProvider):
         base_url: str | None = None,
         api_key: str | None = None,
         model: str | None = None,
-        voice: str = "alloy",
+        voice: str | None = None,
         response_format: str = "mp3",
         speed: float | None = None,
         instructions: str | None = None,
-        timeout_s: float = DEFAULT_TIMEOUT_S,
+        timeout_s: float | None = None,
+        first_token_timeout_s: float | None = None,
         retry: RetryPolicy | None = None,
         transport: httpx.AsyncBaseTransport | None = None,
         retry_policy: RetryPolicy | None = None,
@@ -81,24 +104,33 @@ class OpenAITTSProvider(OpenAIEndpointProvider):
             )
         if speed is not None and not 0.25 <= speed <= 4.0:
             raise InvalidInputError(f"speed={speed} is out of range: use 0.25 to 4.0.")
-        config = resolve_endpoint(
-            base_url=base_url,
-            api_key=api_key,
-            model=model,
-            model_env="SLIDESTREAM_TTS_MODEL",
-            default_model=DEFAULT_TTS_MODEL,
-            provider=self.name,
+        config = resolve_tts_endpoint(
+            base_url=base_url, api_key=api_key, model=model, provider=self.name
         )
-        self.voice = voice
+        self.voice = (voice or os.environ.get("SLIDESTREAM_TTS_VOICE") or DEFAULT_TTS_VOICE).strip()
         self.response_format = response_format
         self.speed = speed
         self.instructions = instructions
         self._connect(
             config,
-            timeout_s=timeout_s,
+            timeouts=resolve_timeouts(
+                timeout_s=timeout_s, first_token_timeout_s=first_token_timeout_s
+            ),
             retry=resolve_retry(retry, retry_policy, provider=self.name),
             transport=transport,
+            hints=_HINTS,
         )
+
+    def cache_identity(self) -> dict[str, object]:
+        """What changes the audio: endpoint, model, voice, format, speed and instructions."""
+        return {
+            "base_url": self.config.base_url,
+            "model": self.config.model,
+            "voice": self.voice,
+            "response_format": self.response_format,
+            "speed": self.speed,
+            "instructions": self.instructions,
+        }
 
     async def synthesize(self, text: str, *, voice: str | None, language: str) -> SpeechClip:
         """Speak ``text``; the endpoint detects the language itself.

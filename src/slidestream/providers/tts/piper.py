@@ -15,6 +15,7 @@ cancellation takes effect between sentences, and each sentence gets a timing for
 from __future__ import annotations
 
 import importlib
+import importlib.metadata
 import threading
 from dataclasses import dataclass
 from pathlib import Path
@@ -145,6 +146,18 @@ class PiperTTSProvider(Provider):
                 f"{language} Piper voice (.onnx) with --voice, or use another TTS provider."
             )
 
+    def cache_identity(self) -> dict[str, Any]:
+        """What changes the audio: the voice model (path, size, date), format and timing."""
+        stat = self.voice_path.stat()
+        return {
+            "piper": _distribution_version("piper-tts"),
+            "voice": [str(self.voice_path), stat.st_size, stat.st_mtime_ns],
+            "format": self.format,
+            "sample_rate": self.sample_rate,
+            "sentence_pause_s": self.sentence_pause_s,
+            "length_scale": self.length_scale,
+        }
+
     async def synthesize(self, text: str, *, voice: str | None, language: str) -> SpeechClip:
         """Speak ``text``; returns WAV (or MP3) audio with one timing per sentence."""
         path = self.voice_path
@@ -199,3 +212,10 @@ async def _transcode(wav: bytes, fmt: str, sample_rate: int | None) -> bytes:
     if fmt == "wav":
         return mono_wav(result.stdout, sample_rate or wav_rate(wav))
     return result.stdout
+
+
+def _distribution_version(name: str) -> str | None:
+    try:
+        return importlib.metadata.version(name)
+    except importlib.metadata.PackageNotFoundError:
+        return None

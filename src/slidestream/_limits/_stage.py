@@ -1,15 +1,19 @@
-"""Concurrency limits, validated once; a run enforces them in ``RunContext.slot()``."""
+"""Per-stage concurrency caps (``max_concurrent_*``), validated once.
+
+:class:`ConcurrencyLimits` is the value the pipelines' ``max_concurrent_*`` arguments make;
+:class:`~slidestream.Limits` turns it into limits private to one pipeline.
+"""
 
 from __future__ import annotations
 
 from dataclasses import dataclass
 
-from ._constants import (
+from .._constants import (
     DEFAULT_MAX_CONCURRENT_IMAGES,
     DEFAULT_MAX_CONCURRENT_SCRIPTS,
     DEFAULT_MAX_CONCURRENT_TTS,
 )
-from ._exceptions import InvalidInputError
+from .._exceptions import InvalidInputError
 
 __all__ = ["ConcurrencyLimits"]
 

@@ -1,0 +1,35 @@
+"""Limits on work in flight: per service, shared across runs, adaptive, and a CPU budget.
+
+- ``_keys``: :class:`ServiceKey`, what a limit protects, and how a provider declares it;
+- ``_gate``: a resizable gate that lets waiting tasks in by slide index;
+- ``_adaptive``: how an online limit follows throttling;
+- ``_signal``: the two calls a provider's retry loop makes (:func:`report_throttled`,
+  :func:`sleep_without_slot`); it imports nothing else of slidestream;
+- ``_shared``: :class:`Limits`, the shareable object, and its :class:`Slot`;
+- ``_data``: :class:`LimitChanged` and :class:`LimitStatistics`;
+- ``_stage``: :class:`ConcurrencyLimits`, the pipelines' ``max_concurrent_*`` values.
+"""
+
+from ._data import LimitChanged as LimitChanged
+from ._data import LimitStatistics as LimitStatistics
+from ._keys import ServiceKey as ServiceKey
+from ._keys import SupportsLimitKey as SupportsLimitKey
+from ._shared import Limits as Limits
+from ._shared import Slot as Slot
+from ._shared import default_cpu_budget as default_cpu_budget
+from ._signal import report_throttled as report_throttled
+from ._signal import sleep_without_slot as sleep_without_slot
+from ._stage import ConcurrencyLimits as ConcurrencyLimits
+
+__all__ = [
+    "ConcurrencyLimits",
+    "LimitChanged",
+    "LimitStatistics",
+    "Limits",
+    "ServiceKey",
+    "Slot",
+    "SupportsLimitKey",
+    "default_cpu_budget",
+    "report_throttled",
+    "sleep_without_slot",
+]

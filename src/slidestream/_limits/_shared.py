@@ -1,0 +1,428 @@
+""":class:`Limits`: one shareable object holding every limit, keyed by what each protects.
+
+A limit belongs to a service (Edge TTS, one OpenAI-compatible server, an image API) or to the
+local CPU, not to a run: every pipeline given the same :class:`Limits` takes its slots from the
+same limits, so ten runs that use ``edge-tts`` together hold at most the Edge limit in flight.
+
+The gates are anyio primitives, which belong to one event loop, so they are made lazily per
+event loop: runs that share a :class:`Limits` within one event loop (the usual case: many runs
+in one process) share every limit; runs in different event loops (threads) each get their own.
+"""
+
+from __future__ import annotations
+
+import math
+import os
+import threading
+import weakref
+from collections.abc import Callable, Mapping
+from types import TracebackType
+from typing import Any, overload
+
+import anyio
+import anyio.lowlevel
+
+from .._constants import (
+    DEFAULT_MAX_CONCURRENT_IMAGES,
+    DEFAULT_MAX_CONCURRENT_SCRIPTS,
+    DEFAULT_MAX_CONCURRENT_TTS,
+)
+from .._exceptions import InvalidInputError
+from .._types import ProviderKind, Stage
+from ._adaptive import AdaptiveLimit
+from ._data import LimitChanged, LimitStatistics
+from ._gate import PriorityGate
+from ._keys import ServiceKey
+from ._signal import current_slot
+from ._stage import ConcurrencyLimits
+
+__all__ = ["Limits", "Slot", "default_cpu_budget"]
+
+Watcher = Callable[[LimitChanged], None]
+
+
+def default_cpu_budget() -> int:
+    """The CPUs this process may use (its affinity where the system tells, else the count)."""
+    counted: int | None = None
+    if hasattr(os, "process_cpu_count"):  # Python 3.13+
+        counted = os.process_cpu_count()
+    elif hasattr(os, "sched_getaffinity"):
+        counted = len(os.sched_getaffinity(0))
+    return max(1, counted or os.cpu_count() or 1)
+
+
+def _check_count(name: str, value: object) -> int:
+    if isinstance(value, bool) or not isinstance(value, int) or value < 1:
+        raise InvalidInputError(f"{name}={value!r} is invalid: use a whole number >= 1.")
+    return value
+
+
+class _Service:
+    """One limit in one event loop: its gate and, for online services, how it adapts."""
+
+    def __init__(self, key: ServiceKey, cap: int, *, adaptive: bool) -> None:
+        self.key = key
+        self.gate = PriorityGate(cap)
+        self.policy = AdaptiveLimit(cap, adaptive=adaptive)
+
+    def statistics(self) -> LimitStatistics:
+        return LimitStatistics(
+            service=self.key,
+            in_flight=self.gate.in_flight,
+            waiting=self.gate.waiting,
+            limit=self.gate.limit,
+            cap=self.policy.cap,
+            peak_in_flight=self.gate.peak,
+            calls=self.gate.admitted,
+            throttled=self.policy.throttled,
+            lowest_limit=self.policy.lowest,
+            adaptive=self.policy.adaptive,
+        )
+
+
+class _LoopState:
+    """The limits of one event loop."""
+
+    def __init__(self, cpu_budget: int) -> None:
+        self.cpu = _Service(ServiceKey.CPU, cpu_budget, adaptive=False)
+        self.services: dict[ServiceKey, _Service] = {}
+
+
+class Slot:
+    """A place under one or more limits, held for one call; use it with ``async with``.
+
+    Made by :meth:`Limits.slot` and :meth:`Limits.cpu`. While it is held it is the task's
+    current slot, which :func:`report_throttled` and :func:`sleep_without_slot` act on.
+    """
+
+    def __init__(
+        self,
+        limits: Limits,
+        services: list[_Service],
+        *,
+        index: int | None,
+        current: bool,
+    ) -> None:
+        self._limits = limits
+        self._services = services
+        self._current = current
+        self._token: Any = None
+        self._entered = False
+        self.index = index
+        """The slide this slot is for (None: deck-level work); smaller goes first."""
+        self.held = False
+        """Whether the slot holds its place now (not while it sleeps without it)."""
+        self.throttled = False
+        """Whether the service throttled this call."""
+        self._saturated = False
+
+    @property
+    def service(self) -> ServiceKey:
+        """What the slot's first limit protects."""
+        return self._services[0].key
+
+    async def __aenter__(self) -> Slot:
+        if self._entered:
+            raise RuntimeError("a Slot can be entered only once; ask Limits for a new one")
+        self._entered = True
+        await self._acquire()
+        if self._current:
+            self._token = current_slot.set(self)
+        return self
+
+    async def __aexit__(
+        self,
+        exc_type: type[BaseException] | None,
+        exc: BaseException | None,
+        tb: TracebackType | None,
+    ) -> None:
+        if self._token is not None:
+            current_slot.reset(self._token)
+            self._token = None
+        if self.held:
+            self._release()
+        if exc_type is None and not self.throttled:
+            service = self._services[0]
+            self._limits._apply(service, service.policy.on_success(saturated=self._saturated), None)
+
+    async def _acquire(self) -> None:
+        priority = math.inf if self.index is None else float(self.index)
+        taken: list[_Service] = []
+        try:
+            for service in self._services:
+                await service.gate.acquire(priority)
+                taken.append(service)
+        except BaseException:
+            for service in reversed(taken):
+                service.gate.release()
+            raise
+        gate = self._services[0].gate
+        self._saturated = gate.in_flight >= gate.limit or gate.waiting > 0
+        self.held = True
+
+    def _release(self) -> None:
+        self.held = False
+        for service in reversed(self._services):
+            service.gate.release()
+
+    def report_throttled(self, retry_after_s: float | None = None) -> None:
+        """The service throttled this call: its limit backs off."""
+        self.throttled = True
+        service = self._services[0]
+        in_flight = service.gate.in_flight + (0 if self.held else 1)
+        self._limits._apply(service, service.policy.on_throttled(in_flight), retry_after_s)
+
+    async def sleep_released(self, delay_s: float) -> None:
+        """Wait ``delay_s`` seconds without holding the slot, then take it again."""
+        if self.held:
+            self._release()
+        await anyio.sleep(delay_s)
+        await self._acquire()
+
+
+class Limits:
+    """Limits on calls in flight, shared by every pipeline and run it is given to.
+
+    Each online service gets one limit, whoever calls it: ``services`` sets it by key or
+    name; otherwise the limit of the stage that first calls it applies (``scripts``,
+    ``images``, ``tts``). Online limits back off when the service throttles and grow back on
+    success, never above the cap (``adaptive=False`` keeps them fixed). Local work (Piper,
+    drawn images, frames, encoding) also shares one CPU budget, lower slides first.
+
+    Example::
+
+        limits = ss.Limits(tts=3, services={"edge-tts": 2})
+        a = ss.StreamingPipeline(..., limits=limits)
+        b = ss.StreamingPipeline(..., limits=limits)   # a and b together: <= 2 Edge calls
+        limits.statistics("edge-tts").peak_in_flight
+
+    Args:
+        scripts: calls in flight per script service, unless ``services`` says.
+        images: calls in flight per image service, unless ``services`` says.
+        tts: calls in flight per TTS service, unless ``services`` says.
+        services: limits by service: a :class:`ServiceKey`, or a name (which covers every
+            endpoint of that name without a limit of its own).
+        cpu: the CPU budget shared by local work (default: the CPUs this process may use).
+        adaptive: whether online limits follow throttling.
+    """
+
+    def __init__(
+        self,
+        *,
+        scripts: int = DEFAULT_MAX_CONCURRENT_SCRIPTS,
+        images: int = DEFAULT_MAX_CONCURRENT_IMAGES,
+        tts: int = DEFAULT_MAX_CONCURRENT_TTS,
+        services: Mapping[ServiceKey | str, int] | None = None,
+        cpu: int | None = None,
+        adaptive: bool = True,
+    ) -> None:
+        self.scripts = _check_count("scripts", scripts)
+        self.images = _check_count("images", images)
+        self.tts = _check_count("tts", tts)
+        self.cpu_budget = default_cpu_budget() if cpu is None else _check_count("cpu", cpu)
+        self.adaptive = bool(adaptive)
+        self.services: dict[ServiceKey, int] = {}
+        for raw_key, value in (services or {}).items():
+            key = ServiceKey.parse(raw_key)
+            if key == ServiceKey.CPU:
+                raise InvalidInputError("Set the CPU budget with Limits(cpu=N), not services=.")
+            self.services[key] = _check_count(f"services[{str(key)!r}]", value)
+        self._stage_caps = {
+            Stage.OUTLINE.value: self.scripts,
+            Stage.SCRIPT.value: self.scripts,
+            Stage.IMAGES.value: self.images,
+            Stage.TTS.value: self.tts,
+        }
+        self._caps: dict[ServiceKey, int] = {}
+        self._lock = threading.Lock()
+        self._states: weakref.WeakKeyDictionary[object, _LoopState] = weakref.WeakKeyDictionary()
+        self._last_state: _LoopState | None = None
+        self._watchers: tuple[Watcher, ...] = ()
+
+    @classmethod
+    def from_concurrency(cls, limits: ConcurrencyLimits, **options: Any) -> Limits:
+        """Limits with the per-stage caps of ``limits`` (the pipelines' ``max_concurrent_*``)."""
+        return cls(scripts=limits.scripts, images=limits.images, tts=limits.tts, **options)
+
+    def __repr__(self) -> str:
+        services = {str(key): value for key, value in self.services.items()}
+        return (
+            f"Limits(scripts={self.scripts}, images={self.images}, tts={self.tts}, "
+            f"services={services!r}, cpu={self.cpu_budget}, adaptive={self.adaptive})"
+        )
+
+    def __reduce__(self) -> tuple[Any, ...]:
+        # The configuration travels (to a worker process); the live gates do not.
+        return (_rebuild, (self._config(),))
+
+    def _config(self) -> dict[str, Any]:
+        return {
+            "scripts": self.scripts,
+            "images": self.images,
+            "tts": self.tts,
+            "services": dict(self.services),
+            "cpu": self.cpu_budget,
+            "adaptive": self.adaptive,
+        }
+
+    # -- taking slots ------------------------------------------------------------------------
+
+    def cap(self, key: ServiceKey | str, stage: Stage | ProviderKind | str | None = None) -> int:
+        """The configured limit of ``key``: from ``services``, else the limit of ``stage``.
+
+        A service without a limit of its own takes the limit of the stage that first asks for
+        it, and keeps it.
+        """
+        key = ServiceKey.parse(key)
+        if key == ServiceKey.CPU:
+            return self.cpu_budget
+        explicit = self.services.get(key)
+        if explicit is None and key.endpoint:
+            explicit = self.services.get(ServiceKey(key.name))
+        if explicit is not None:
+            return explicit
+        with self._lock:
+            known = self._caps.get(key)
+            if known is not None:
+                return known
+            by_stage = None if stage is None else self._stage_caps.get(str(stage))
+            if by_stage is None:
+                raise InvalidInputError(
+                    f"No limit is set for service {str(key)!r}: give it one with "
+                    f"Limits(services={{{key.name!r}: N}}), or say which stage calls it."
+                )
+            self._caps[key] = by_stage
+            return by_stage
+
+    def slot(
+        self,
+        key: ServiceKey | str,
+        *,
+        stage: Stage | ProviderKind | str | None = None,
+        index: int | None = None,
+    ) -> Slot:
+        """A slot under the limit of ``key``, for one call (``async with limits.slot(...)``).
+
+        Waiting calls are let in by slide ``index``, smallest first. A local service's slot
+        also holds a share of the CPU budget.
+        """
+        key = ServiceKey.parse(key)
+        if key == ServiceKey.CPU:
+            return self.cpu(index=index)
+        state = self._state()
+        service = state.services.get(key)
+        if service is None:
+            cap = self.cap(key, stage)
+            service = _Service(key, cap, adaptive=self.adaptive and not key.local)
+            state.services[key] = service
+        services = [service, state.cpu] if key.local else [service]
+        return Slot(self, services, index=index, current=True)
+
+    def cpu(self, *, index: int | None = None) -> Slot:
+        """A share of the CPU budget for one piece of local work, lower slides first."""
+        return Slot(self, [self._state().cpu], index=index, current=False)
+
+    def report_throttled(self, key: ServiceKey | str, retry_after_s: float | None = None) -> None:
+        """Report throttling of ``key`` for a call made outside a slot.
+
+        Inside a slot, a provider calls :func:`slidestream.report_throttled` instead, which
+        finds the service by itself.
+        """
+        key = ServiceKey.parse(key)
+        state = self._state()
+        service = state.services.get(key)
+        if service is None:
+            service = _Service(key, self.cap(key), adaptive=self.adaptive and not key.local)
+            state.services[key] = service
+        self._apply(service, service.policy.on_throttled(service.gate.in_flight + 1), retry_after_s)
+
+    # -- what the limits tell ----------------------------------------------------------------
+
+    def watch(self, callback: Watcher) -> Callable[[], None]:
+        """Call ``callback`` with a :class:`LimitChanged` whenever a limit moves.
+
+        It is called synchronously, in the event loop whose call moved the limit, so it must
+        not block. Returns a function that stops the watching.
+        """
+        with self._lock:
+            self._watchers = (*self._watchers, callback)
+
+        def unwatch() -> None:
+            with self._lock:
+                self._watchers = tuple(w for w in self._watchers if w is not callback)
+
+        return unwatch
+
+    @overload
+    def statistics(self) -> dict[ServiceKey, LimitStatistics]: ...
+
+    @overload
+    def statistics(self, key: ServiceKey | str) -> LimitStatistics: ...
+
+    def statistics(
+        self, key: ServiceKey | str | None = None
+    ) -> dict[ServiceKey, LimitStatistics] | LimitStatistics:
+        """Every limit's figures (in flight, waiting, limit, cap, peak...), or one's.
+
+        Inside an event loop, the figures of that loop's limits; outside, of the loop that
+        used them last. Services that were configured but not called yet show zeros.
+        """
+        state = self._current_or_last_state()
+        figures: dict[ServiceKey, LimitStatistics] = {}
+        for configured in self.services:
+            figures[configured] = _Service(
+                configured, self.services[configured], adaptive=self.adaptive
+            ).statistics()
+        if state is not None:
+            figures.update({k: service.statistics() for k, service in state.services.items()})
+        cpu = state.cpu if state is not None else _LoopState(self.cpu_budget).cpu
+        figures[ServiceKey.CPU] = cpu.statistics()
+        if key is None:
+            return figures
+        wanted = ServiceKey.parse(key)
+        found = figures.get(wanted)
+        if found is None:
+            known = ", ".join(sorted(str(k) for k in figures))
+            raise InvalidInputError(
+                f"No limit for service {str(wanted)!r} has been used or set (known: {known})."
+            )
+        return found
+
+    # -- internals ---------------------------------------------------------------------------
+
+    def _state(self) -> _LoopState:
+        try:
+            loop = anyio.lowlevel.current_token().native_token
+        except RuntimeError as error:  # anyio's NoEventLoopError is a RuntimeError
+            raise RuntimeError("slots are taken inside a running event loop") from error
+        with self._lock:
+            state = self._states.get(loop)
+            if state is None:
+                state = self._states[loop] = _LoopState(self.cpu_budget)
+            self._last_state = state
+            return state
+
+    def _current_or_last_state(self) -> _LoopState | None:
+        try:
+            return self._state()
+        except RuntimeError:
+            return self._last_state
+
+    def _apply(self, service: _Service, new_limit: int | None, retry_after_s: float | None) -> None:
+        if new_limit is None:
+            return
+        lowered = new_limit < service.gate.limit
+        service.gate.set_limit(new_limit)
+        event = LimitChanged(
+            service=str(service.key),
+            limit=new_limit,
+            cap=service.policy.cap,
+            reason="throttled" if lowered else "recovered",
+            retry_after_s=retry_after_s if lowered else None,
+        )
+        for watcher in self._watchers:
+            watcher(event)
+
+
+def _rebuild(config: dict[str, Any]) -> Limits:
+    return Limits(**config)

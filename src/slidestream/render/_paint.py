@@ -1,0 +1,332 @@
+"""Painting a :class:`~._scene.Scene` with Pillow: video frames and PDF pages.
+
+Text is drawn run by run (per-character font fallback, bidirectional reordering, see
+``_fallback.py``) at the positions the layout plan gave, so the picture breaks lines where
+the PPTX does. A line of text at pitch ``p`` has its baseline the font's descent above the
+line's bottom, as LibreOffice lays out exactly spaced lines.
+"""
+
+from __future__ import annotations
+
+import functools
+import io
+from collections.abc import Sequence
+
+from fontTools.ttLib import TTCollection, TTFont, TTLibError
+from PIL import Image, ImageDraw, ImageFilter, ImageOps
+
+from ._fallback import FontFace, direction, load_face, run_length, split_runs, visual_order
+from ._layout import Box, ImagePlacement
+from ._scene import (
+    RGB,
+    Fill,
+    Gradient,
+    ImageItem,
+    Item,
+    LineItem,
+    PictureFill,
+    Scene,
+    ShapeItem,
+    Solid,
+    TextItem,
+)
+from ._typeface import LATO, Typeface
+
+__all__ = ["Canvas", "paint", "to_jpeg", "to_png"]
+
+SHADOW = (15, 23, 42)
+
+
+@functools.lru_cache(maxsize=64)
+def _descent(face: FontFace) -> float:
+    """The font's descent below the baseline (its ``hhea`` table) as a share of the size."""
+    try:
+        if face.path.lower().endswith(".ttc"):
+            collection = TTCollection(face.path, lazy=True)
+            try:
+                font = collection.fonts[face.index]
+                return float(-font["hhea"].descent / font["head"].unitsPerEm)
+            finally:
+                collection.close()
+        with TTFont(face.path, lazy=True) as font:
+            return float(-font["hhea"].descent / font["head"].unitsPerEm)
+    except (TTLibError, OSError, KeyError, IndexError, ZeroDivisionError):
+        return 0.2
+
+
+def baseline_offset(face: Typeface, size: float, pitch: float, *, bold: bool = False) -> float:
+    """How far below a line's top its baseline sits, in points.
+
+    With an exact line pitch, LibreOffice puts the baseline the font's descent above the
+    bottom of the line; so does this painter, so a frame matches the page it paints.
+    """
+    return pitch - _descent(face.face(bold=bold)) * size
+
+
+class Canvas:
+    """A picture being drawn, with point-to-pixel scaling (``size`` pixels for ``width`` pt)."""
+
+    def __init__(self, size: tuple[int, int], background: RGB, *, width_pt: float = 960) -> None:
+        self.image = Image.new("RGB", size, background)
+        self.draw = ImageDraw.Draw(self.image)
+        self.scale = size[0] / width_pt
+        self.height_pt = size[1] / self.scale
+
+    def px(self, points: float) -> int:
+        """``points`` in pixels."""
+        return round(points * self.scale)
+
+    def line(
+        self,
+        x: float,
+        top: float,
+        text: str,
+        size: float,
+        fill: RGB,
+        *,
+        bold: bool = False,
+        face: Typeface = LATO,
+        pitch: float | None = None,
+    ) -> float:
+        """Draw one line of text with its line box's top at ``top`` (points); return its width.
+
+        Characters ``face`` lacks fall back per character; right-to-left runs are reordered.
+        """
+        pixels = self.px(size)
+        lead = baseline_offset(face, size, pitch or size * 1.2, bold=bold)
+        baseline = self.px(top + lead)
+        cursor = float(self.px(x))
+        start = cursor
+        stroke = 1 if bold and face.synthetic_bold else 0
+        for run in visual_order(split_runs(text, bold=bold, primary=face.face(bold=bold))):
+            font = load_face(run.face, pixels)
+            self.draw.text(
+                (cursor, baseline),
+                run.text,
+                font=font,
+                fill=fill,
+                anchor="ls",
+                direction=direction(run),
+                stroke_width=stroke,
+                stroke_fill=fill,
+            )
+            cursor += run_length(run, pixels)
+        return (cursor - start) / self.scale
+
+    def fill(self, fill: Fill, box: Box, *, kind: str = "rect", radius: float = 0.0) -> None:
+        """Fill ``box`` (a rectangle, rounded rectangle or ellipse) with ``fill``."""
+        left, top, right, bottom = box.scaled(self.scale)
+        size = (max(1, right - left), max(1, bottom - top))
+        if isinstance(fill, Solid) and kind == "rect":
+            self.draw.rectangle((left, top, right - 1, bottom - 1), fill=fill.colour)
+            return
+        mask = Image.new("L", size, 0)
+        shape = ImageDraw.Draw(mask)
+        if kind == "ellipse":
+            shape.ellipse((0, 0, size[0] - 1, size[1] - 1), fill=255)
+        else:
+            shape.rounded_rectangle(
+                (0, 0, size[0] - 1, size[1] - 1), radius=self.px(radius), fill=255
+            )
+        self.image.paste(_fill_image(fill, size), (left, top), mask)
+
+    def picture(
+        self, image: Image.Image, placement: ImagePlacement, radius: float, *, shadow: bool
+    ) -> None:
+        """Paste ``image`` cropped and scaled as ``placement`` says, corners rounded."""
+        w, h = image.size
+        crop = (
+            round(w * placement.crop_left),
+            round(h * placement.crop_top),
+            round(w * (1 - placement.crop_right)),
+            round(h * (1 - placement.crop_bottom)),
+        )
+        left, top, right, bottom = placement.box.scaled(self.scale)
+        size = (max(1, right - left), max(1, bottom - top))
+        tile = image.crop(crop).resize(size, Image.Resampling.LANCZOS, reducing_gap=3.0)
+        mask = Image.new("L", size, 0)
+        ImageDraw.Draw(mask).rounded_rectangle((0, 0, *size), radius=self.px(radius), fill=255)
+        if tile.mode == "RGBA":
+            mask = Image.composite(tile.getchannel("A"), mask, mask)
+        if shadow:
+            self._shadow(placement.box, radius)
+        self.image.paste(tile.convert("RGB"), (left, top), mask)
+
+    def _shadow(self, box: Box, radius: float) -> None:
+        spread = self.px(14)
+        left, top, right, bottom = box.scaled(self.scale)
+        region = (left - spread, top - spread, right + spread, bottom + 2 * spread)
+        patch = self.image.crop(region)
+        shade = Image.new("L", patch.size, 0)
+        ImageDraw.Draw(shade).rounded_rectangle(
+            (
+                spread,
+                spread + self.px(6),
+                spread + right - left,
+                spread + bottom - top + self.px(6),
+            ),
+            radius=self.px(radius),
+            fill=60,
+        )
+        shade = shade.filter(ImageFilter.GaussianBlur(self.px(9)))
+        patch.paste(SHADOW, (0, 0), shade)
+        self.image.paste(patch, region[:2])
+
+
+def _palette(stops: Sequence[tuple[float, RGB]]) -> list[int]:
+    ordered = sorted(stops)
+    out: list[int] = []
+    for n in range(256):
+        t = n / 255
+        below = max((s for s in ordered if s[0] <= t), default=ordered[0])
+        above = min((s for s in ordered if s[0] >= t), default=ordered[-1])
+        span = above[0] - below[0]
+        share = (t - below[0]) / span if span > 0 else 0.0
+        out += [round(a + (b - a) * share) for a, b in zip(below[1], above[1], strict=True)]
+    return out
+
+
+def _fill_image(fill: Fill, size: tuple[int, int]) -> Image.Image:
+    """An RGB picture of ``size`` pixels painted with ``fill``."""
+    if isinstance(fill, Solid):
+        return Image.new("RGB", size, fill.colour)
+    if isinstance(fill, PictureFill):
+        try:
+            with Image.open(io.BytesIO(fill.data)) as source:
+                upright = ImageOps.exif_transpose(source).convert("RGB")
+        except OSError:
+            return Image.new("RGB", size, (255, 255, 255))
+        return upright.resize(size, Image.Resampling.LANCZOS)
+    assert isinstance(fill, Gradient)
+    ramp = Image.linear_gradient("L").rotate(90 - fill.angle, resample=Image.Resampling.BILINEAR)
+    # Rotating leaves corners unpainted: the ramp is cut from the middle of a larger square.
+    ramp = ramp.resize((512, 512)).crop((128, 128, 384, 384))
+    if not fill.stops:
+        return Image.new("RGB", size, (255, 255, 255))
+    indexed = ramp.resize(size, Image.Resampling.BILINEAR).convert("P")
+    indexed.putpalette(_palette(fill.stops))
+    return indexed.convert("RGB")
+
+
+def _draw_text(canvas: Canvas, item: TextItem) -> None:
+    if item.anchor == "b":
+        top = item.box.bottom - item.height
+    elif item.anchor == "ctr":
+        top = item.box.y + (item.box.h - item.height) / 2
+    else:
+        top = item.box.y
+    for paragraph in item.paragraphs:
+        for number, text in enumerate(paragraph.lines):
+            if number == 0 and paragraph.marked and item.bullet is not None:
+                _marker(canvas, item, top)
+            width_pt = _text_width(canvas, item, text)
+            left, room = item.box.x + item.indent, item.box.w - item.indent
+            if item.align == "ctr":
+                left += (room - width_pt) / 2
+            elif item.align == "r":
+                left += room - width_pt
+            canvas.line(
+                left,
+                top,
+                text,
+                item.size,
+                item.colour,
+                bold=item.bold,
+                face=item.face,
+                pitch=item.pitch,
+            )
+            top += item.pitch
+        top += item.gap
+
+
+def _text_width(canvas: Canvas, item: TextItem, text: str) -> float:
+    if item.align == "l":
+        return 0.0
+    pixels = canvas.px(item.size)
+    runs = split_runs(text, bold=item.bold, primary=item.face.face(bold=item.bold))
+    return sum(run_length(run, pixels) for run in runs) / canvas.scale
+
+
+def _marker(canvas: Canvas, item: TextItem, top: float) -> None:
+    mark = item.bullet
+    assert mark is not None
+    size = item.size
+    if mark.char is None:
+        dot = size * 0.32
+        centre_y = top + baseline_offset(item.face, size, item.pitch) - size * 0.3
+        centre_x = item.box.x + size * 0.3
+        box = Box(centre_x - dot / 2, centre_y - dot / 2, dot, dot)
+        canvas.fill(Solid(mark.colour), box, kind="roundRect", radius=dot / 2)
+        return
+    marker_size = size * mark.scale
+    # The marker shares the text's baseline.
+    lead = baseline_offset(item.face, size, item.pitch)
+    marker_lead = baseline_offset(mark.face, marker_size, marker_size * 1.2)
+    canvas.line(
+        item.box.x,
+        top + lead - marker_lead,
+        mark.char,
+        marker_size,
+        mark.colour,
+        face=mark.face,
+        pitch=marker_size * 1.2,
+    )
+
+
+def _open(data: bytes) -> Image.Image | None:
+    try:
+        with Image.open(io.BytesIO(data)) as source:
+            source.load()
+            upright = ImageOps.exif_transpose(source)
+    except OSError:
+        return None
+    if upright.mode not in ("RGB", "RGBA"):
+        has_alpha = upright.mode in ("LA", "PA") or "transparency" in upright.info
+        upright = upright.convert("RGBA" if has_alpha else "RGB")
+    return upright
+
+
+def _draw(canvas: Canvas, item: Item) -> None:
+    if isinstance(item, TextItem):
+        _draw_text(canvas, item)
+    elif isinstance(item, ShapeItem):
+        if item.fill is not None:
+            canvas.fill(item.fill, item.box, kind=item.kind, radius=item.radius)
+        if item.outline is not None and item.outline_width > 0:
+            box = item.box.scaled(canvas.scale)
+            width = max(1, canvas.px(item.outline_width))
+            if item.kind == "ellipse":
+                canvas.draw.ellipse(box, outline=item.outline, width=width)
+            else:
+                radius = canvas.px(item.radius)
+                canvas.draw.rounded_rectangle(box, radius, outline=item.outline, width=width)
+    elif isinstance(item, LineItem):
+        points = [canvas.px(v) for v in (item.x1, item.y1, item.x2, item.y2)]
+        canvas.draw.line(points, fill=item.colour, width=max(1, canvas.px(item.width)))
+    elif isinstance(item, ImageItem):
+        image = item.data if isinstance(item.data, Image.Image) else _open(item.data)
+        if image is not None:
+            canvas.picture(image, item.placement, item.radius, shadow=item.shadow)
+
+
+def paint(scene: Scene, size: tuple[int, int]) -> Image.Image:
+    """The scene as an RGB picture of ``size`` pixels (its width spans the page's width)."""
+    canvas = Canvas(size, (255, 255, 255), width_pt=scene.width)
+    canvas.fill(scene.background, Box(0, 0, scene.width, scene.height))
+    for item in scene.items:
+        _draw(canvas, item)
+    return canvas.image
+
+
+def to_png(image: Image.Image) -> bytes:
+    """``image`` as PNG bytes (fast compression: frames are intermediates)."""
+    out = io.BytesIO()
+    image.save(out, format="PNG", compress_level=3)
+    return out.getvalue()
+
+
+def to_jpeg(image: Image.Image, *, quality: int = 90) -> bytes:
+    """``image`` as JPEG bytes (PDF pages)."""
+    out = io.BytesIO()
+    image.save(out, format="JPEG", quality=quality, optimize=True)
+    return out.getvalue()
