@@ -52,7 +52,7 @@ async def test_each_topic_becomes_a_complete_deck_in_its_own_folder(tmp_path: Pa
         image_provider="test-images",
         tts_provider="test-tts",
         output_dir=tmp_path,
-        video=False,
+        render_options=ss.RenderOptions(video=False, pdf=False),
         on_event=events.append,
     )
     assert [r.project for r in results] == ["tides", "volcanoes", "bees"]
@@ -264,3 +264,20 @@ async def test_cancelling_a_batch_leaves_no_half_written_deck(tmp_path: Path) ->
         task_group.cancel_scope.cancel()
     assert list(tmp_path.iterdir()) == []
     assert all(call.end is not None for call in recorder.calls)
+
+
+async def test_decks_reuse_the_cache_unless_told_not_to(tmp_path: Path) -> None:
+    recorder = CallRecorder()
+    options = {
+        "script_provider": functools.partial(FakeStreamingScriptProvider, slides=2, cacheable=True),
+        "tts_provider": FakeTTSProvider(recorder=recorder, cacheable=True),
+        "output_dir": tmp_path,
+        "render_options": NO_FILES,
+    }
+    first = await ss.batch(["Tides", "Bees"], **options)
+    made = len(recorder.of("tts"))
+    again = await ss.batch(["Tides", "Bees"], **options)
+    assert made == 4 and len(recorder.of("tts")) == made  # the second batch spoke nothing
+    assert all(r.ok for r in first + again)
+    await ss.batch(["Tides", "Bees"], **options, cache_dir=None)
+    assert len(recorder.of("tts")) == made + 4
