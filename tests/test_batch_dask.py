@@ -139,8 +139,15 @@ async def test_six_decks_on_two_workers_hold_one_tts_limit_and_survive_a_lost_wo
         assert len(tts) == 1 and tts[0].cap == 3 and tts[0].peak_in_flight <= 3
     assert max(result.attempts for result in results) >= 2
     assert all(result.worker != killed[0] for result in results if result.attempts > 1)
-    # Every TTS call of both workers (and of the lost one) went through one limit of 3.
-    assert speech.calls >= 18
+    # Every TTS call of both workers (and of the lost one) went through one limit of 3; a
+    # retried deck may take the lost attempt's narration from the cache the workers share.
+    reused = sum(
+        "cached_tts" in slide.timings
+        for result in results
+        if result.deck
+        for slide in result.deck.slides
+    )
+    assert speech.calls + reused >= 18
     assert speech.peak_in_flight <= 3
     assert sorted(p.name for p in out.iterdir()) == [f"topic-{n}" for n in range(6)]
     assert not (out / STAGING_DIR).exists()

@@ -17,6 +17,7 @@ import pytest
 import slidestream as ss
 from slidestream import InvalidInputError, LimitChanged, Limits, ServiceKey
 from slidestream._context import _slide_index
+from slidestream._limits import ranked
 from slidestream.testing import CallRecorder, FakeTTSProvider
 
 pytestmark = pytest.mark.anyio
@@ -295,6 +296,30 @@ async def test_service_slots_are_also_handed_out_by_slide_index() -> None:
         await wait_until(lambda: limits.statistics("svc").waiting == 3)
         gate.set()
     assert order == [99, 1, 3, 4]
+
+
+async def test_ranked_runs_go_before_later_ones_then_by_slide_index() -> None:
+    # A batch ranks its decks: deck 0's slides wait ahead of deck 1's, whatever their index.
+    limits = Limits(services={"svc": 1})
+    order: list[tuple[int, int]] = []
+    gate = anyio.Event()
+
+    async def call(rank: int, index: int) -> None:
+        with ranked(rank):
+            async with limits.slot("svc", stage="tts", index=index):
+                order.append((rank, index))
+                if index == 99:
+                    with anyio.fail_after(5):
+                        await gate.wait()
+
+    async with anyio.create_task_group() as task_group:
+        task_group.start_soon(call, 0, 99)
+        await wait_until(lambda: limits.statistics("svc").in_flight == 1)
+        for rank, index in ((1, 0), (0, 5), (1, 1), (0, 2)):
+            task_group.start_soon(call, rank, index)
+        await wait_until(lambda: limits.statistics("svc").waiting == 4)
+        gate.set()
+    assert order == [(0, 99), (0, 2), (0, 5), (1, 0), (1, 1)]
 
 
 async def test_a_local_service_also_takes_the_cpu_budget_and_never_adapts() -> None:

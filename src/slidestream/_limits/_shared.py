@@ -13,11 +13,13 @@ a place at a gate shared with other processes, so its limit holds across all of 
 
 from __future__ import annotations
 
+import contextlib
 import math
 import os
 import threading
 import weakref
-from collections.abc import Callable, Mapping
+from collections.abc import Callable, Iterator, Mapping
+from contextvars import ContextVar
 from types import TracebackType
 from typing import Any, overload
 
@@ -34,14 +36,32 @@ from .._types import ProviderKind, Stage
 from ._adaptive import AdaptiveLimit
 from ._backend import LeaseBackend, SharedGate
 from ._data import LimitChanged, LimitStatistics
-from ._gate import PriorityGate
+from ._gate import Priority, PriorityGate
 from ._keys import ServiceKey
 from ._signal import current_slot
 from ._stage import ConcurrencyLimits
 
-__all__ = ["Limits", "Slot", "default_cpu_budget"]
+__all__ = ["Limits", "Slot", "default_cpu_budget", "ranked"]
 
 Watcher = Callable[[LimitChanged], None]
+
+run_rank: ContextVar[int] = ContextVar("slidestream_run_rank", default=0)
+
+
+@contextlib.contextmanager
+def ranked(rank: int) -> Iterator[None]:
+    """Let the slots taken inside the block (and in tasks started there) wait behind those of
+    runs with a smaller ``rank``, before slide order applies.
+
+    Runs share a limit by slide index by default, which moves many runs forward side by side;
+    a batch ranks its decks by input order instead, so the earliest decks finish first and the
+    decks started after them find the services busy rather than idle.
+    """
+    token = run_rank.set(rank)
+    try:
+        yield
+    finally:
+        run_rank.reset(token)
 
 
 def default_cpu_budget() -> int:
@@ -72,7 +92,7 @@ class _Service:
         self.shared = shared
         """The place beyond this process each call also holds (None: this process only)."""
 
-    async def take(self, priority: float) -> None:
+    async def take(self, priority: Priority) -> None:
         await self.gate.acquire(priority)
         if self.shared is not None:
             try:
@@ -167,7 +187,7 @@ class Slot:
             self._limits._apply(service, service.policy.on_success(saturated=self._saturated), None)
 
     async def _acquire(self) -> None:
-        priority = math.inf if self.index is None else float(self.index)
+        priority = (float(run_rank.get()), math.inf if self.index is None else float(self.index))
         taken: list[_Service] = []
         try:
             for service in self._services:
