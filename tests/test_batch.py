@@ -281,3 +281,22 @@ async def test_decks_reuse_the_cache_unless_told_not_to(tmp_path: Path) -> None:
     assert all(r.ok for r in first + again)
     await ss.batch(["Tides", "Bees"], **options, cache_dir=None)
     assert len(recorder.of("tts")) == made + 4
+
+
+async def test_a_batch_runs_under_limits_it_is_given(tmp_path: Path) -> None:
+    limits = ss.Limits(tts=2, cpu=2)
+    tts = FakeTTSProvider(latency=0.05)
+    results = await ss.batch(
+        ["Tides", "Bees", "Glaciers"],
+        script_provider=script(slides=2),
+        tts_provider=tts,
+        limits=limits,
+        output_dir=tmp_path,
+        render_options=NO_FILES,
+    )
+    assert all(r.ok for r in results)
+    figures = limits.statistics(ss.ServiceKey.of(tts))
+    assert (figures.calls, figures.cap, figures.in_flight) == (6, 2, 0)
+    assert figures.peak_in_flight == 2
+    with pytest.raises(ss.InvalidInputError, match="not both"):
+        await ss.batch(["Tides"], script_provider=script(), limits=limits, max_concurrent_tts=3)
