@@ -64,7 +64,7 @@ async def test_each_topic_becomes_a_complete_deck_in_its_own_folder(tmp_path: Pa
         assert result.deck.project_dir == folder
         assert result.deck.pptx_path == folder / f"{result.project}.pptx"
         assert result.deck.pptx_path.read_bytes()[:2] == b"PK"
-        assert sorted(result.deck.files) == ["mp3", "pptx", "srt", "vtt"]
+        assert sorted(result.deck.files) == ["mp3", "pdf", "pptx", "srt", "vtt"]
         assert all(path.is_file() for path in result.deck.files.values())
         assert len(result.deck.slides) == 3
         # Images keep their saved path and drop their bytes.

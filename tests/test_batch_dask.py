@@ -87,7 +87,7 @@ def assert_complete(result: ss.BatchItemResult, out: Path) -> None:
     assert result.deck.project_dir == folder
     assert [slide.index for slide in result.deck.slides] == [0, 1, 2]
     assert not any(slide.errors for slide in result.deck.slides)
-    assert sorted(result.deck.files) == ["mp3", "pptx", "srt", "vtt"]
+    assert sorted(result.deck.files) == ["mp3", "pdf", "pptx", "srt", "vtt"]
     assert all(path.parent == folder and path.stat().st_size for path in result.deck.files.values())
     assert len(list((folder / "audio").iterdir())) == 3
     assert json.loads((folder / "slidestream.json").read_text())["status"] == "complete"
