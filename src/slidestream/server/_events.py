@@ -19,7 +19,7 @@ from typing import Any, Literal
 
 import anyio
 
-from .._models import _Serializable
+from .._serialize import Serializable as _Serializable
 
 __all__ = ["TERMINAL_KINDS", "DeckFailed", "EventLog", "LoggedEvent", "PreviewReady"]
 
