@@ -18,6 +18,7 @@ import pytest
 pytest.importorskip("fastapi")
 pytest.importorskip("sse_starlette")
 
+from slidestream._files import LOCK_NAME
 from slidestream.server import ServerConfig, create_app
 
 TOKEN = "test-token-0123456789"
@@ -67,8 +68,9 @@ def parse_sse(text: str) -> list[dict[str, Any]]:
 
 
 def temp_files(folder: Path) -> list[Path]:
-    """Half-written files (atomic writes use hidden temporary names) under ``folder``."""
-    return [p for p in folder.rglob(".*") if p.is_file()]
+    """Half-written files (atomic writes use hidden temporary names) under ``folder``; the
+    project's lock file (empty, and released by the OS with its process) is not one."""
+    return [p for p in folder.rglob(".*") if p.is_file() and p.name != LOCK_NAME]
 
 
 def free_port() -> int:
