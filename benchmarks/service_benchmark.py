@@ -123,6 +123,7 @@ async def run(args: argparse.Namespace, out: Path) -> dict[str, Any]:
         max_concurrent_scripts=args.script_limit or args.decks,
         max_concurrent_images=5,
         max_concurrent_tts=args.tts_limit,
+        live_preview=not args.no_live,
     )
     port = _port()
     server = uvicorn.Server(
@@ -200,6 +201,9 @@ def main(argv: list[str] | None = None) -> dict[str, Any]:
         type=int,
         help="script calls in flight, all decks together (default: one per deck, so the "
         "shared TTS service is the bottleneck)",
+    )
+    parser.add_argument(
+        "--no-live", action="store_true", help="no live HLS preview (no first segment figure)"
     )
     parser.add_argument("--words", type=int, default=20, help="narration words per slide")
     parser.add_argument("--quick", action="store_true", help="3 decks x 3 slides, scale 0.01")
