@@ -11,7 +11,7 @@ in one process) share every limit; runs in different event loops (threads) each 
 
 from __future__ import annotations
 
-import math
+import itertools
 import os
 import threading
 import weakref
@@ -31,7 +31,7 @@ from .._exceptions import InvalidInputError
 from .._types import ProviderKind, Stage
 from ._adaptive import AdaptiveLimit
 from ._data import LimitChanged, LimitStatistics
-from ._gate import PriorityGate
+from ._gate import Priority, PriorityGate
 from ._keys import ServiceKey
 from ._signal import current_slot
 from ._stage import ConcurrencyLimits
@@ -102,6 +102,7 @@ class Slot:
         *,
         index: int | None,
         current: bool,
+        run: int = 0,
     ) -> None:
         self._limits = limits
         self._services = services
@@ -110,6 +111,8 @@ class Slot:
         self._entered = False
         self.index = index
         """The slide this slot is for (None: deck-level work); smaller goes first."""
+        self.run = run
+        """The run's number (:meth:`Limits.next_run`); after first slides, smaller goes first."""
         self.held = False
         """Whether the slot holds its place now (not while it sleeps without it)."""
         self.throttled = False
@@ -146,7 +149,7 @@ class Slot:
             self._limits._apply(service, service.policy.on_success(saturated=self._saturated), None)
 
     async def _acquire(self) -> None:
-        priority = math.inf if self.index is None else float(self.index)
+        priority = _priority(self.index, self.run)
         taken: list[_Service] = []
         try:
             for service in self._services:
@@ -178,6 +181,17 @@ class Slot:
             self._release()
         await anyio.sleep(delay_s)
         await self._acquire()
+
+
+def _priority(index: int | None, run: int) -> Priority:
+    """Where a waiting call goes in line: first what every run's first slide needs (its
+    deck-level work, ``index`` None, such as the outline, then slide 1), earlier runs first;
+    then the rest, the run that started first before later ones, lower slides first. So every
+    run shows its first slide early, and runs finish one after another rather than all at
+    the end."""
+    if index is None or index == 0:
+        return (0.0, float(run), -1.0 if index is None else 0.0)
+    return (1.0, float(run), float(index))
 
 
 class Limits:
@@ -238,6 +252,7 @@ class Limits:
         self._states: weakref.WeakKeyDictionary[object, _LoopState] = weakref.WeakKeyDictionary()
         self._last_state: _LoopState | None = None
         self._watchers: tuple[Watcher, ...] = ()
+        self._runs = itertools.count()
 
     @classmethod
     def from_concurrency(cls, limits: ConcurrencyLimits, **options: Any) -> Limits:
@@ -300,15 +315,18 @@ class Limits:
         *,
         stage: Stage | ProviderKind | str | None = None,
         index: int | None = None,
+        run: int = 0,
     ) -> Slot:
         """A slot under the limit of ``key``, for one call (``async with limits.slot(...)``).
 
-        Waiting calls are let in by slide ``index``, smallest first. A local service's slot
+        Waiting calls are let in by slide ``index``, smallest first; among runs sharing the
+        limits, every run's first slide (and its deck-level work, ``index`` None) goes before
+        other slides, and then the earlier ``run`` (:meth:`next_run`). A local service's slot
         also holds a share of the CPU budget.
         """
         key = ServiceKey.parse(key)
         if key == ServiceKey.CPU:
-            return self.cpu(index=index)
+            return self.cpu(index=index, run=run)
         state = self._state()
         service = state.services.get(key)
         if service is None:
@@ -316,11 +334,17 @@ class Limits:
             service = _Service(key, cap, adaptive=self.adaptive and not key.local)
             state.services[key] = service
         services = [service, state.cpu] if key.local else [service]
-        return Slot(self, services, index=index, current=True)
+        return Slot(self, services, index=index, current=True, run=run)
 
-    def cpu(self, *, index: int | None = None) -> Slot:
+    def cpu(self, *, index: int | None = None, run: int = 0) -> Slot:
         """A share of the CPU budget for one piece of local work, lower slides first."""
-        return Slot(self, [self._state().cpu], index=index, current=False)
+        return Slot(self, [self._state().cpu], index=index, current=False, run=run)
+
+    def next_run(self) -> int:
+        """A number for a run that starts now (0, 1, 2...): the order runs sharing these
+        limits are served in, after every run's first slide."""
+        with self._lock:
+            return next(self._runs)
 
     def report_throttled(self, key: ServiceKey | str, retry_after_s: float | None = None) -> None:
         """Report throttling of ``key`` for a call made outside a slot.

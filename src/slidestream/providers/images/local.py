@@ -17,6 +17,7 @@ import anyio
 
 from ..._exceptions import ConfigurationError
 from ..._images import IMAGE_SUFFIXES, load_local_image
+from ..._limits import ServiceKey
 from ..._models import DeckRequest, ImageAsset, SlideScript
 from ..._text import plain_text
 from .._protocols import Provider
@@ -104,6 +105,8 @@ class LocalImageProvider(Provider):
     """
 
     name = "local"
+    limit_key = ServiceKey("local", local=True)
+    """Local work: its calls also take a share of the CPU budget."""
 
     def __init__(self, folder: str | Path | None = None) -> None:
         chosen = folder if folder is not None else os.environ.get(ENV_FOLDER, "images")

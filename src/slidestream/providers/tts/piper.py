@@ -25,6 +25,7 @@ from typing import Any, Literal
 import anyio
 
 from ..._exceptions import ConfigurationError, ProviderError
+from ..._limits import ServiceKey
 from ..._media import ffmpeg_exe
 from ..._models import SpeechClip, WordTiming
 from ..._text import split_sentences
@@ -69,6 +70,8 @@ class PiperTTSProvider(Provider):
     """
 
     name = "piper"
+    limit_key = ServiceKey("piper", local=True)
+    """Local work: its calls also take a share of the CPU budget."""
 
     def __init__(
         self,
