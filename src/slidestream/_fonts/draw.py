@@ -7,6 +7,7 @@ glyphs and a right-to-left word among left-to-right ones keeps the spaces around
 
 from __future__ import annotations
 
+import math
 from typing import Literal
 
 from PIL import ImageDraw
@@ -45,8 +46,11 @@ def draw_line(
     width = sum(lengths)
     ascent, descent = load_face(primary or lato(bold=bold), size).getmetrics()
     x, y = xy
-    x -= {"l": 0.0, "m": width / 2, "r": width}[anchor[0]]
-    y += {"a": ascent, "m": (ascent - descent) / 2, "s": 0, "d": -descent}[anchor[1]]
+    # Offsets are rounded half up to whole pixels, as Pillow places its own anchors.
+    x -= {"l": 0, "m": math.floor(width / 2 + 0.5), "r": math.floor(width + 0.5)}[anchor[0]]
+    y += {"a": ascent, "m": math.floor((ascent - descent) / 2 + 0.5), "s": 0, "d": -descent}[
+        anchor[1]
+    ]
     for run, length in zip(runs, lengths, strict=True):
         draw.text(
             (x, y),
