@@ -5,13 +5,14 @@ from __future__ import annotations
 import io
 import random
 from dataclasses import dataclass
+from pathlib import Path
 from typing import Any
 
 import pytest
 from PIL import Image, ImageChops, ImageDraw, ImageFilter, ImageStat
 
 import slidestream as ss
-from slidestream._fonts import fallback
+from slidestream._fonts import faces, fallback
 from slidestream._fonts.faces import FontFace, coverage
 from slidestream._fonts.fallback import face_for
 from slidestream.providers.images.generated import (
@@ -214,3 +215,14 @@ def test_keywords_come_from_any_script_written_with_spaces() -> None:
     assert keywords(hebrew) == ["נוגדנים", "מערכת", "החיסון"]
     assert keywords(ss.SlideScript(index=0, title="Café naïve")) == ["café", "naïve"]
     assert keywords(ss.SlideScript(index=0, title="量子コンピュータ GPU")) == ["GPU"]
+
+
+def test_installing_a_font_changes_the_cache_identity(monkeypatch: pytest.MonkeyPatch) -> None:
+    provider = GeneratedImageProvider(theme="ocean")
+    before = provider.cache_identity()
+    assert before == provider.cache_identity()
+    installed = faces.font_files()
+    monkeypatch.setattr(faces, "font_files", lambda: (*installed, Path("/fonts/NotoSansCJK.ttc")))
+    after = provider.cache_identity()
+    assert after["theme"] == before["theme"] == "ocean"
+    assert after["fonts"] != before["fonts"]

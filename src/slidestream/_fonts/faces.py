@@ -8,6 +8,7 @@ fontTools once and cached for the life of the process.
 from __future__ import annotations
 
 import functools
+import hashlib
 import os
 import sys
 import threading
@@ -19,7 +20,16 @@ from PIL import ImageFont
 
 from . import font_path
 
-__all__ = ["FontFace", "cmaps", "coverage", "font_dirs", "font_files", "lato", "load_face"]
+__all__ = [
+    "FontFace",
+    "cmaps",
+    "coverage",
+    "font_dirs",
+    "font_files",
+    "fonts_fingerprint",
+    "lato",
+    "load_face",
+]
 
 _FONT_SUFFIXES = (".ttf", ".otf", ".ttc")
 # Families tried first, in this order, when several fonts cover a character.
@@ -97,6 +107,29 @@ def font_files() -> tuple[Path, ...]:
                 if name.lower().endswith(_FONT_SUFFIXES):
                     found.setdefault(name.lower(), Path(root) / name)
     return tuple(sorted(found.values(), key=_rank))
+
+
+def fonts_fingerprint() -> str:
+    """A short digest of what text is drawn with: the installed font files and this package.
+
+    It changes when a font is installed or removed (a script that showed boxes may now show
+    glyphs) and when the font code changes, so pictures cached before are not reused.
+    """
+    return _fingerprint(font_files())
+
+
+@functools.lru_cache(maxsize=4)
+def _fingerprint(files: tuple[Path, ...]) -> str:
+    hasher = hashlib.sha256()
+    for path in files:
+        try:
+            size = path.stat().st_size
+        except OSError:
+            size = -1
+        hasher.update(f"{path}\0{size}\0".encode())
+    for source in sorted(Path(__file__).parent.glob("*.py")):
+        hasher.update(source.read_bytes())
+    return hasher.hexdigest()[:16]
 
 
 def _cmaps_of(path: Path) -> list[frozenset[int]]:

@@ -25,6 +25,7 @@ from PIL import Image, ImageChops, ImageDraw, ImageFilter
 
 from ..._exceptions import ConfigurationError
 from ..._fonts.draw import Anchor, draw_line
+from ..._fonts.faces import fonts_fingerprint
 from ..._fonts.fallback import measure
 from ..._models import DeckRequest, ImageAsset, SlideScript
 from ..._text import plain_text
@@ -583,8 +584,12 @@ class GeneratedImageProvider(Provider):
         self.theme = names[theme] if theme is not None else None
 
     def cache_identity(self) -> dict[str, str | None]:
-        """What changes the pictures: the theme chosen (the drawing code is in the version)."""
-        return {"theme": self.theme.name if self.theme is not None else None}
+        """What changes the pictures: the theme chosen and the fonts installed (the drawing
+        code is in the version)."""
+        return {
+            "theme": self.theme.name if self.theme is not None else None,
+            "fonts": fonts_fingerprint(),
+        }
 
     def theme_for(self, request: DeckRequest) -> Theme:
         """The theme for a deck: the one chosen, else one picked by the topic."""
