@@ -22,6 +22,7 @@ from __future__ import annotations
 import argparse
 import json
 import os
+import resource
 import socket
 import statistics
 import sys
@@ -45,6 +46,13 @@ from slidestream.testing import (
 
 RESULTS_DIR = Path(__file__).resolve().parent / "results"
 SEED = {"outline_s": 7.0, "script_s": 2.0, "images_s": 1.2, "tts_s": 5.4}
+
+
+def _cpu_s() -> float:
+    """CPU seconds used so far by this process and its finished children (ffmpeg...)."""
+    own = resource.getrusage(resource.RUSAGE_SELF)
+    children = resource.getrusage(resource.RUSAGE_CHILDREN)
+    return own.ru_utime + own.ru_stime + children.ru_utime + children.ru_stime
 
 
 def _port() -> int:
@@ -112,8 +120,10 @@ async def run(args: argparse.Namespace, out: Path) -> dict[str, Any]:
         tts_providers=("bench-tts",),
         max_decks=args.decks,
         max_queue=args.decks,
-        max_concurrent_tts=args.tts_limit,
+        max_concurrent_scripts=args.script_limit or args.decks,
         max_concurrent_images=5,
+        max_concurrent_tts=args.tts_limit,
+        live_preview=not args.no_live,
     )
     port = _port()
     server = uvicorn.Server(
@@ -127,6 +137,8 @@ async def run(args: argparse.Namespace, out: Path) -> dict[str, Any]:
         limits = httpx.Limits(max_connections=4 * args.decks)
         async with httpx.AsyncClient(base_url=f"http://127.0.0.1:{port}", limits=limits) as http:
             t0 = time.perf_counter()
+            loop_t0 = anyio.current_time()
+            cpu0 = _cpu_s()
 
             async def one(n: int) -> None:
                 results.append(await _job(http, args.slides, n, t0))
@@ -135,9 +147,14 @@ async def run(args: argparse.Namespace, out: Path) -> dict[str, Any]:
                 for n in range(args.decks):
                     jobs.start_soon(one, n)
             makespan = max(r["done_s"] for r in results)
+            cpu_s = _cpu_s() - cpu0
+            limits = (await http.get("/v1/limits")).json()["limits"]
         server.should_exit = True
     tts_s = SEED["tts_s"] * args.scale
     bound = args.decks * args.slides * tts_s / args.tts_limit
+    tts_calls = recorder.of("tts")
+    tts_end = max(call.end or call.start for call in tts_calls) - loop_t0
+    tts_busy = sum((call.end or call.start) - call.start for call in tts_calls)
     firsts = [r["first_event_s"] for r in results]
     segments = [r["first_segment_s"] for r in results if r["first_segment_s"] is not None]
     return {
@@ -152,6 +169,18 @@ async def run(args: argparse.Namespace, out: Path) -> dict[str, Any]:
         "makespan_s": makespan,
         "tts_bound_s": bound,
         "makespan_over_bound": makespan / bound,
+        "deck_done_s": {
+            "first": min(r["done_s"] for r in results),
+            "median": statistics.median(r["done_s"] for r in results),
+        },
+        "cpu_s": cpu_s,
+        "cpu_per_wall_s": cpu_s / makespan,
+        "cpus": os.cpu_count(),
+        "load_average": os.getloadavg(),
+        "last_tts_end_s": tts_end,
+        "tts_utilisation": tts_busy / (tts_end * args.tts_limit),
+        "after_last_tts_s": makespan - tts_end,
+        "limits": {item["service"]: item for item in limits},
         "first_event_s": {"median": statistics.median(firsts), "max": max(firsts)},
         "first_segment_s": {
             "median": statistics.median(segments) if segments else None,
@@ -167,6 +196,15 @@ def main(argv: list[str] | None = None) -> dict[str, Any]:
     parser.add_argument("--slides", type=int, default=8)
     parser.add_argument("--scale", type=float, default=0.2)
     parser.add_argument("--tts-limit", type=int, default=3)
+    parser.add_argument(
+        "--script-limit",
+        type=int,
+        help="script calls in flight, all decks together (default: one per deck, so the "
+        "shared TTS service is the bottleneck)",
+    )
+    parser.add_argument(
+        "--no-live", action="store_true", help="no live HLS preview (no first segment figure)"
+    )
     parser.add_argument("--words", type=int, default=20, help="narration words per slide")
     parser.add_argument("--quick", action="store_true", help="3 decks x 3 slides, scale 0.01")
     parser.add_argument("--out", type=Path, help="decks folder (default: a temporary one)")
@@ -187,12 +225,17 @@ def main(argv: list[str] | None = None) -> dict[str, Any]:
     print(
         f"{args.decks} decks x {args.slides} slides at scale {args.scale}: "
         f"makespan {report['makespan_s']:.2f} s, bound {report['tts_bound_s']:.2f} s "
-        f"(x{report['makespan_over_bound']:.2f}); peak TTS in flight "
+        f"(x{report['makespan_over_bound']:.2f}); last TTS call ended at "
+        f"{report['last_tts_end_s']:.2f} s (TTS busy {report['tts_utilisation']:.0%} of the "
+        f"limit until then), {report['after_last_tts_s']:.2f} s after it; peak TTS in flight "
         f"{report['peak_tts_in_flight']} (limit {args.tts_limit}); first SSE event median "
         f"{report['first_event_s']['median'] * 1000:.0f} ms, max "
         f"{report['first_event_s']['max'] * 1000:.0f} ms; first HLS segment median "
         f"{report['first_segment_s']['median'] or 0:.2f} s, max "
-        f"{report['first_segment_s']['max'] or 0:.2f} s"
+        f"{report['first_segment_s']['max'] or 0:.2f} s; decks done: first "
+        f"{report['deck_done_s']['first']:.2f} s, median {report['deck_done_s']['median']:.2f} s; "
+        f"CPU {report['cpu_s']:.1f} s ({report['cpu_per_wall_s']:.2f} of {report['cpus']} "
+        f"cores; load average {report['load_average'][0]:.1f})"
     )
     target = args.json or (None if args.quick else RESULTS_DIR / "service.json")
     if target is not None:

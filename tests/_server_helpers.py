@@ -15,6 +15,8 @@ from typing import Any
 import httpx
 import pytest
 
+from slidestream._files import is_temporary
+
 pytest.importorskip("fastapi")
 pytest.importorskip("sse_starlette")
 
@@ -68,7 +70,7 @@ def parse_sse(text: str) -> list[dict[str, Any]]:
 
 def temp_files(folder: Path) -> list[Path]:
     """Half-written files (atomic writes use hidden temporary names) under ``folder``."""
-    return [p for p in folder.rglob(".*") if p.is_file()]
+    return [p for p in folder.rglob(".*") if p.is_file() and is_temporary(p.name)]
 
 
 def free_port() -> int:

@@ -64,6 +64,14 @@ def _private_cache(
     monkeypatch.setenv("SLIDESTREAM_CACHE_DIR", str(tmp_path_factory.mktemp("cache")))
 
 
+@pytest.fixture(autouse=True)
+def _pages_painted(request: pytest.FixtureRequest, monkeypatch: pytest.MonkeyPatch) -> None:
+    """Pages are painted by Pillow unless a test is marked ``libreoffice``: starting LibreOffice
+    costs seconds per deck, so only the tests about it (and one end-to-end run) pay for it."""
+    if request.node.get_closest_marker("libreoffice") is None:
+        monkeypatch.setenv("SLIDESTREAM_PAGE_RENDERER", "pillow")
+
+
 @pytest.fixture
 def anyio_backend() -> str:
     """Async tests run under asyncio unless they parametrize ``anyio_backend`` themselves."""

@@ -15,12 +15,17 @@ FFMPEG = imageio_ffmpeg.get_ffmpeg_exe()
 
 
 def probe(path: Path) -> dict[str, Any]:
-    """The meta dict imageio-ffmpeg reads (codec, audio_codec, duration, size, fps...)."""
-    frames = imageio_ffmpeg.read_frames(str(path))
-    try:
-        meta: dict[str, Any] = next(frames)
-    finally:
-        frames.close()
+    """The meta dict imageio-ffmpeg reads (codec, audio_codec, duration, size, fps...).
+
+    Parsed from ``ffmpeg -i`` as imageio-ffmpeg's ``read_frames`` does, without leaving a
+    reader process behind (its generator only kills a slow ffmpeg, never waits for it).
+    """
+    from imageio_ffmpeg._parsing import parse_ffmpeg_header
+
+    info = subprocess.run(
+        [FFMPEG, "-hide_banner", "-i", str(path)], capture_output=True, text=True, check=False
+    )
+    meta: dict[str, Any] = parse_ffmpeg_header(info.stderr)
     return meta
 
 

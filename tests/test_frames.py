@@ -6,13 +6,8 @@ from pathlib import Path
 import pytest
 from PIL import Image, ImageChops, ImageStat
 
-from slidestream.render._fallback import (
-    bidi_levels,
-    face_for,
-    raqm_available,
-    split_runs,
-    visual_order,
-)
+from slidestream._fonts.bidi import bidi_levels, visual_order
+from slidestream._fonts.fallback import face_for, raqm_available, split_runs
 from slidestream.render._frames import render_frame
 from slidestream.render._layout import THEME, builtin_geometry
 from slidestream.render._look import BuiltinLook

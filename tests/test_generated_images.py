@@ -3,12 +3,26 @@
 from __future__ import annotations
 
 import io
+import random
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
 
 import pytest
-from PIL import Image, ImageFilter, ImageStat
+from PIL import Image, ImageChops, ImageDraw, ImageFilter, ImageStat
 
 import slidestream as ss
-from slidestream.providers.images.generated import THEMES, keywords, render_illustration
+from slidestream._fonts import faces, fallback
+from slidestream._fonts.faces import FontFace, coverage
+from slidestream._fonts.fallback import face_for
+from slidestream.providers.images.generated import (
+    THEMES,
+    _Canvas,
+    _title_block,
+    _wrap,
+    keywords,
+    render_illustration,
+)
 from slidestream.providers.offline import GeneratedImageProvider
 
 SLIDE = ss.SlideScript(
@@ -82,3 +96,133 @@ def test_theme_follows_the_deck_and_can_be_chosen() -> None:
 def test_keywords_skip_filler_and_keep_case() -> None:
     assert keywords(SLIDE) == ["immune", "response", "mRNA"]
     assert keywords(ss.SlideScript(index=0, title="The and of")) == []
+
+
+# -- scripts beyond Latin ---------------------------------------------------------------------
+
+SCRIPTS = [
+    pytest.param("漢", "量子コンピュータの仕組み", "fonts-noto-cjk", id="cjk"),
+    pytest.param("ب", "كيف تعمل اللقاحات", "fonts-dejavu-core", id="arabic"),
+    pytest.param("ש", "איך חיסונים עובדים", "fonts-dejavu-core", id="hebrew"),
+]
+
+
+@dataclass(frozen=True)
+class Drawn:
+    """One ``ImageDraw.text`` call: what was drawn, where, with which font face."""
+
+    x: float
+    text: str
+    face: FontFace
+
+
+@pytest.fixture
+def drawn(monkeypatch: pytest.MonkeyPatch) -> list[Drawn]:
+    """Every piece of text drawn while the test runs, in drawing order."""
+    calls: list[Drawn] = []
+    original = ImageDraw.ImageDraw.text
+
+    def spy(self: ImageDraw.ImageDraw, xy: tuple[float, float], text: str, *args: Any,
+            **kwargs: Any) -> None:  # fmt: skip
+        font = kwargs["font"]
+        calls.append(Drawn(xy[0], text, FontFace(str(font.path), font.index)))
+        original(self, xy, text, *args, **kwargs)
+
+    monkeypatch.setattr(ImageDraw.ImageDraw, "text", spy)
+    return calls
+
+
+def _skip_without_font(char: str, package: str) -> None:
+    if face_for(char, bold=True).is_lato:
+        pytest.skip(f"no installed font covers {char!r} (e.g. apt install {package})")
+
+
+def _title_layer(title: str) -> Image.Image:
+    """The title block alone, as the alpha channel of its drawing layer."""
+    canvas = _Canvas(THEMES[0], random.Random(0))
+    _title_block(canvas, title, [], 1, "")
+    return canvas.layer.getchannel("A")
+
+
+@pytest.mark.parametrize(("char", "title", "package"), SCRIPTS)
+def test_titles_in_other_scripts_are_drawn_with_fonts_that_have_their_glyphs(
+    char: str, title: str, package: str, drawn: list[Drawn], monkeypatch: pytest.MonkeyPatch
+) -> None:
+    _skip_without_font(char, package)
+    slide = ss.SlideScript(index=0, title=title, bullets=[title])
+    picture(render_illustration(slide, theme=THEMES[0], motif="bars", deck_title=title))
+    letters = set(title) - {" "}
+    assert letters <= set("".join(d.text for d in drawn))
+    for piece in drawn:  # every glyph comes from a face whose character map has it
+        assert {ord(c) for c in piece.text if not c.isspace()} <= coverage(piece.face), piece
+        assert not (letters & set(piece.text) and piece.face.is_lato)
+    real = _title_layer(title)
+    monkeypatch.setattr(fallback, "_fallback_for", lambda codepoint, bold: None)
+    tofu = _title_layer(title)  # Lato's missing-glyph boxes, as before fallback fonts
+    assert ImageStat.Stat(real).sum[0] > 0
+    assert ImageChops.difference(real, tofu).getbbox() is not None
+
+
+def _ink_gaps(layer: Image.Image) -> list[int]:
+    """Widths of the blank column stretches between inked ones, left to right."""
+    box = layer.getbbox()
+    assert box is not None
+    columns = [max(layer.crop((x, box[1], x + 1, box[3])).getdata()) > 128
+               for x in range(box[0], box[2])]  # fmt: skip
+    gaps, run = [], 0
+    for inked in columns:
+        if inked and run:
+            gaps.append(run)
+        run = 0 if inked else run + 1
+    return gaps
+
+
+def test_right_to_left_words_in_a_title_are_reordered_and_keep_their_spaces(
+    drawn: list[Drawn],
+) -> None:
+    _skip_without_font("ע", "fonts-dejavu-core")
+    layer = _title_layer("Hello עולם world")
+    title = [d for d in drawn if d.text.strip() and d.text != "01"]
+    assert [d.text for d in title] == ["Hello ", "עולם", " world"]
+    assert [d.x for d in title] == sorted(d.x for d in title)
+    word_gap = min(_ink_gaps(_title_layer("Hello there world")))
+    widest = sorted(_ink_gaps(layer), reverse=True)[:2]
+    assert all(gap >= 0.6 * word_gap for gap in widest)  # both spaces are still drawn
+
+
+def test_a_right_to_left_title_reads_from_its_first_word_on_the_right(drawn: list[Drawn]) -> None:
+    _skip_without_font("ב", "fonts-dejavu-core")
+    _title_layer("שלום Python")
+    title = [d.text for d in drawn if d.text.strip() and d.text != "01"]
+    assert title == ["Python", "שלום "]  # the space between them belongs to the Hebrew run
+
+
+def test_cjk_titles_wrap_between_characters() -> None:
+    canvas = _Canvas(THEMES[0], random.Random(0))
+    title = "量子コンピュータの仕組みと未来の応用、GPU用"
+    lines = _wrap(canvas, title, 76, 640)
+    assert len(lines) > 1
+    assert "".join(lines) == title
+    assert all(canvas.text_width(line, 76, bold=True) <= 640 for line in lines)
+    assert not any(line.startswith("、") for line in lines)
+    assert any("GPU" in line for line in lines)
+    words = "How mRNA vaccines teach the immune system"
+    assert " ".join(_wrap(canvas, words, 76, 640)) == words  # words still break at spaces
+
+
+def test_keywords_come_from_any_script_written_with_spaces() -> None:
+    hebrew = ss.SlideScript(index=0, title="מערכת החיסון לומדת", image_query="נוגדנים")
+    assert keywords(hebrew) == ["נוגדנים", "מערכת", "החיסון"]
+    assert keywords(ss.SlideScript(index=0, title="Café naïve")) == ["café", "naïve"]
+    assert keywords(ss.SlideScript(index=0, title="量子コンピュータ GPU")) == ["GPU"]
+
+
+def test_installing_a_font_changes_the_cache_identity(monkeypatch: pytest.MonkeyPatch) -> None:
+    provider = GeneratedImageProvider(theme="ocean")
+    before = provider.cache_identity()
+    assert before == provider.cache_identity()
+    installed = faces.font_files()
+    monkeypatch.setattr(faces, "font_files", lambda: (*installed, Path("/fonts/NotoSansCJK.ttc")))
+    after = provider.cache_identity()
+    assert after["theme"] == before["theme"] == "ocean"
+    assert after["fonts"] != before["fonts"]

@@ -2,7 +2,7 @@ from __future__ import annotations
 
 import pytest
 
-from slidestream.render._fallback import face_for, split_runs
+from slidestream._fonts.fallback import face_for, split_runs
 from slidestream.render._layout import (
     CONTINUED,
     MAX_CROP,

@@ -17,7 +17,6 @@ import pytest
 import slidestream as ss
 from slidestream import InvalidInputError, LimitChanged, Limits, ServiceKey
 from slidestream._context import _slide_index
-from slidestream._limits import ranked
 from slidestream.testing import CallRecorder, FakeTTSProvider
 
 pytestmark = pytest.mark.anyio
@@ -298,28 +297,31 @@ async def test_service_slots_are_also_handed_out_by_slide_index() -> None:
     assert order == [99, 1, 3, 4]
 
 
-async def test_ranked_runs_go_before_later_ones_then_by_slide_index() -> None:
-    # A batch ranks its decks: deck 0's slides wait ahead of deck 1's, whatever their index.
+async def test_among_runs_first_slides_go_first_then_the_earlier_run() -> None:
     limits = Limits(services={"svc": 1})
-    order: list[tuple[int, int]] = []
+    runs = [limits.next_run(), limits.next_run()]
+    assert runs == [0, 1]
+    order: list[tuple[int, int | None]] = []
     gate = anyio.Event()
 
-    async def call(rank: int, index: int) -> None:
-        with ranked(rank):
-            async with limits.slot("svc", stage="tts", index=index):
-                order.append((rank, index))
-                if index == 99:
-                    with anyio.fail_after(5):
-                        await gate.wait()
+    async def call(run: int, index: int | None) -> None:
+        async with limits.slot("svc", stage="tts", index=index, run=run):
+            order.append((run, index))
+            if index == 99:
+                with anyio.fail_after(5):
+                    await gate.wait()
 
     async with anyio.create_task_group() as task_group:
         task_group.start_soon(call, 0, 99)
         await wait_until(lambda: limits.statistics("svc").in_flight == 1)
-        for rank, index in ((1, 0), (0, 5), (1, 1), (0, 2)):
-            task_group.start_soon(call, rank, index)
-        await wait_until(lambda: limits.statistics("svc").waiting == 4)
+        waiting = [(0, 3), (1, 0), (1, 2), (0, 1), (1, None), (0, 0)]
+        for run, index in waiting:
+            task_group.start_soon(call, run, index)
+        await wait_until(lambda: limits.statistics("svc").waiting == len(waiting))
         gate.set()
-    assert order == [(0, 99), (0, 2), (0, 5), (1, 0), (1, 1)]
+    # What each run's first slide needs (deck-level work, slide 1) comes first; then run 0
+    # finishes before run 1 goes on.
+    assert order == [(0, 99), (0, 0), (1, None), (1, 0), (0, 1), (0, 3), (1, 2)]
 
 
 async def test_a_local_service_also_takes_the_cpu_budget_and_never_adapts() -> None:

@@ -48,3 +48,17 @@ def test_the_limits_benchmark_runs_quickly_and_reports_every_figure(
     printed = capsys.readouterr().out
     assert "adaptive / best fixed" in printed
     assert "makespan / bound" in printed
+
+
+def test_the_run_order_benchmark_runs_both_orders(monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.syspath_prepend(str(Path(__file__).resolve().parents[1] / "benchmarks"))
+    import run_order_benchmark
+
+    try:
+        results = run_order_benchmark.main(["--quick"])
+    finally:
+        sys.modules.pop("run_order_benchmark", None)
+    assert set(results) == {"start order", "slide index"}
+    for figures in results.values():
+        assert figures["first_deck_done_s"] <= figures["median_deck_done_s"]
+        assert figures["median_deck_done_s"] <= figures["makespan_s"]

@@ -133,7 +133,8 @@ def test_a_signal_mid_run_cancels_cleanly(
             # Slide 1 is complete and its narration is being encoded by ffmpeg, which waits
             # for slide 2: the signal comes while a child process and temporary files exist.
             read_until(process, "[✔ slide] Slide 1 complete")
-            wait_for(lambda: any("ffmpeg" in c for _, c in children(process.pid)), "ffmpeg")
+            narrating = lambda: any("narration" in c for _, c in children(process.pid))  # noqa: E731
+            wait_for(narrating, "ffmpeg encoding the narration")
             folder = tmp_path / "out" / "p"
             assert any(is_temporary(p.name) for p in folder.rglob("*"))
             process.send_signal(signum)

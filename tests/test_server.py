@@ -8,7 +8,7 @@ from pathlib import Path
 import anyio
 import pytest
 
-from slidestream import ConfigurationError
+from slidestream import ConfigurationError, ServiceKey, cli
 from slidestream.server import ServerConfig, serve
 from tests._server_helpers import TOKEN, client, config, parse_sse, temp_files
 
@@ -239,25 +239,65 @@ async def test_jobs_survive_a_restart(tmp_path: Path) -> None:
         job_id = (await http.post("/v1/decks", json={"topic": "Deserts", "slides": 2})).json()["id"]
         events = await _finish(http, job_id)
         project = (await http.get(f"/v1/decks/{job_id}")).json()["project"]
-    # A record left "running" by a crash:
+    # Records left "running" and "queued" by a crash, one of them no longer resumable:
     record_path = tmp_path / "decks" / project / "slidestream-job.json"
     crashed = json.loads(record_path.read_text())
     crashed.update(id="fedcba9876543210", project="crashed", status="running")
-    (tmp_path / "decks" / "crashed").mkdir()
-    (tmp_path / "decks" / "crashed" / "slidestream-job.json").write_text(json.dumps(crashed))
-    (tmp_path / "decks" / "crashed" / ".half.mp4.tmp").write_bytes(b"partial")
+    stranded = dict(crashed, id="0123456789abcdef", project="stranded", status="queued")
+    stranded["providers"] = dict(crashed["providers"], tts="edge-tts")
+    for record in (crashed, stranded):
+        folder = tmp_path / "decks" / record["project"]
+        folder.mkdir()
+        (folder / "slidestream-job.json").write_text(json.dumps(record))
+        (folder / ".half.mp4.tmp").write_bytes(b"partial")
 
     async with client(cfg) as http:
         finished = (await http.get(f"/v1/decks/{job_id}")).json()
         assert finished["status"] == "complete"
         assert (await http.get(finished["downloads"]["pptx"]["url"])).status_code == 200
         assert await _finish(http, job_id) == events
+        # The interrupted deck is made again, and completes.
+        replay = await _finish(http, "fedcba9876543210")
+        assert replay[0]["event"] == "resumed"
+        assert replay[-1]["event"] == "deck"
+        resumed = (await http.get("/v1/decks/fedcba9876543210")).json()
+        assert (resumed["status"], resumed["resumed"]) == ("complete", 1)
+        assert (await http.get(resumed["downloads"]["pptx"]["url"])).status_code == 200
+        # One whose TTS provider this server no longer offers fails, saying why.
+        failed = (await http.get("/v1/decks/0123456789abcdef")).json()
+        assert failed["status"] == "failed"
+        assert failed["error"]["reason"] == "interrupted"
+        assert "cannot be resumed" in failed["error"]["message"]
+        assert "edge-tts" in failed["error"]["message"]
+        assert (await _finish(http, "0123456789abcdef"))[-1]["event"] == "failed"
+        for name in ("crashed", "stranded"):
+            assert temp_files(tmp_path / "decks" / name) == []
+
+    # Without resume, an interrupted deck is marked failed with the reason.
+    (tmp_path / "decks" / "crashed" / "slidestream-job.json").write_text(json.dumps(crashed))
+    (tmp_path / "decks" / "crashed" / "events.jsonl").unlink()
+    async with client(config(tmp_path, resume=False)) as http:
         interrupted = (await http.get("/v1/decks/fedcba9876543210")).json()
         assert interrupted["status"] == "failed"
         assert interrupted["error"]["reason"] == "interrupted"
-        replay = await _finish(http, "fedcba9876543210")
-        assert replay[-1]["event"] == "failed"
-        assert temp_files(tmp_path / "decks" / "crashed") == []
+        assert (await _finish(http, "fedcba9876543210"))[-1]["event"] == "failed"
+
+
+async def test_every_job_shares_the_service_limits(tmp_path: Path) -> None:
+    cfg = config(tmp_path, max_decks=3, max_concurrent_tts=5, service_limits={"test-tts": 2})
+    async with client(cfg) as http:
+        ids = [
+            (await http.post("/v1/decks", json={"topic": f"Rivers {n}", "slides": 3})).json()["id"]
+            for n in range(3)
+        ]
+        for job_id in ids:
+            assert (await _finish(http, job_id))[-1]["event"] == "deck"
+        limits = {item["service"]: item for item in (await http.get("/v1/limits")).json()["limits"]}
+    tts = limits["test-tts"]
+    assert (tts["cap"], tts["calls"]) == (2, 9)
+    assert 1 <= tts["peak_in_flight"] <= 2
+    assert tts["in_flight"] == tts["waiting"] == 0
+    assert limits["cpu"]["local"] is True
 
 
 def test_a_public_address_needs_a_token(tmp_path: Path) -> None:
@@ -269,3 +309,25 @@ def test_a_public_address_needs_a_token(tmp_path: Path) -> None:
 def test_providers_that_read_server_files_cannot_be_allowed(tmp_path: Path, name: str) -> None:
     with pytest.raises(ConfigurationError, match="own files"):
         ServerConfig(output_dir=tmp_path, image_providers=(name,))
+
+
+def test_service_limits_are_named_by_service() -> None:
+    cfg = ServerConfig(
+        service_limits={"edge-tts": 2, "openai-tts@http://127.0.0.1:8880/v1/": 4},
+        max_concurrent_tts=3,
+        adaptive_limits=False,
+    )
+    limits = cfg.make_limits()
+    assert limits.cap(ServiceKey.from_url("edge-tts", "wss://speech.platform.bing.com")) == 2
+    assert limits.cap(ServiceKey.from_url("openai-tts", "http://127.0.0.1:8880/v1")) == 4
+    assert limits.cap(ServiceKey("piper"), "tts") == 3
+    assert limits.adaptive is False
+    with pytest.raises(ConfigurationError, match="name@URL"):
+        ServerConfig(service_limits={"openai-tts@nowhere": 2})
+    with pytest.raises(ConfigurationError, match="whole number"):
+        ServerConfig(service_limits={"edge-tts": 0})
+
+
+@pytest.mark.parametrize("value", ["edge-tts", "edge-tts=0", "=3", "edge-tts=two"])
+def test_serve_refuses_a_malformed_limit(tmp_path: Path, value: str) -> None:
+    assert cli.main(["serve", "--out", str(tmp_path), "--limit", value]) == 2

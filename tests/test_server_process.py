@@ -119,3 +119,46 @@ def test_serve_refuses_a_public_address_without_a_token(
 ) -> None:
     assert cli.main(["serve", "--host", "0.0.0.0", "--out", str(tmp_path)]) == 2
     assert "--insecure-no-token" in capsys.readouterr().err
+
+
+def test_a_deck_killed_mid_way_is_resumed_on_restart_and_reuses_its_finished_slides(
+    tmp_path: Path,
+) -> None:
+    options = ("--cache-dir", str(tmp_path / "cache"), "--max-concurrent-tts", "1")
+    options += ("--option", "test-tts.latency=0.3")
+    for name in ("test-script", "test-images", "test-tts"):
+        options += ("--option", f"{name}.cacheable=true")
+    with serve(tmp_path / "decks", *options) as (url, process):
+        job = httpx.post(
+            f"{url}/v1/decks", json={"topic": "Volcanoes", "slides": 5, "video": False}
+        ).json()
+        events_url = f"{url}{job['links']['events']}"
+        with httpx.stream("GET", events_url, timeout=30) as stream:
+            text, finished = "", []
+            for chunk in stream.iter_text():
+                text += chunk.replace("\r\n", "\n")
+                events = parse_sse(text[: text.rfind("\n\n") + 2])
+                finished = [e["data"]["index"] for e in events if e["event"] == "slide"]
+                if len(finished) >= 2:
+                    break
+        process.kill()  # SIGKILL: no grace, no clean-up
+        assert process.wait(timeout=10) == -signal.SIGKILL
+    folder = tmp_path / "decks" / job["project"]
+    assert json.loads((folder / "slidestream-job.json").read_text())["status"] == "running"
+
+    with serve(tmp_path / "decks", *options) as (url, _process):
+        events = parse_sse(httpx.get(f"{url}{job['links']['events']}", timeout=60).text)
+        view = httpx.get(f"{url}{job['links']['self']}").json()
+    kinds = [event["event"] for event in events]
+    assert kinds.count("resumed") == 1 and kinds[-1] == "deck"
+    assert (view["status"], view["resumed"]) == ("complete", 1)
+    again = events[kinds.index("resumed") :]
+    slides = {e["data"]["index"]: e["data"] for e in again if e["event"] == "slide"}
+    assert sorted(slides) == [0, 1, 2, 3, 4]
+    # The slides finished before the kill come from the cache; the rest were spoken now.
+    from_cache = {i for i, slide in slides.items() if "cached_tts" in slide["timings"]}
+    assert set(finished) <= from_cache
+    assert from_cache != set(slides)
+    manifest = json.loads((folder / "slidestream.json").read_text())
+    assert manifest["cache"]["reused"]["tts"] == len(from_cache)
+    assert temp_files(folder) == []

@@ -26,5 +26,8 @@ def test_the_quick_service_benchmark_keeps_the_tts_limit_across_jobs(
     assert report["outcomes"] == ["deck"] * 3
     assert report["tts_calls"] == 9
     assert report["peak_tts_in_flight"] <= report["tts_limit"]
+    shared = report["limits"]["test-tts"]  # the server's one limit, as GET /v1/limits shows it
+    assert (shared["cap"], shared["calls"]) == (report["tts_limit"], 9)
+    assert shared["peak_in_flight"] == report["peak_tts_in_flight"]
     assert report["first_segment_s"]["max"] is not None
     assert (tmp_path / "service.json").is_file()

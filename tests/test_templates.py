@@ -438,6 +438,7 @@ async def test_cancelling_a_conversion_leaves_no_libreoffice_running(tmp_path: P
 
 
 @pytest.mark.anyio
+@pytest.mark.libreoffice
 async def test_when_libreoffice_fails_pillow_paints_the_frames_and_the_pdf(
     tmp_path: Path, monkeypatch: pytest.MonkeyPatch
 ) -> None:

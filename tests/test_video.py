@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import subprocess
 from pathlib import Path
 
 import anyio
@@ -58,13 +59,10 @@ async def assemble(folder: Path, slides: list[SlideResult], **options: object) -
 
 
 def frame_at(path: Path, seconds: float) -> np.ndarray:
-    frames = imageio_ffmpeg.read_frames(str(path), input_params=["-ss", f"{seconds:.3f}"])
-    try:
-        meta = next(frames)
-        data = next(frames)
-    finally:
-        frames.close()
-    width, height = meta["size"]
+    width, height = probe(path)["size"]
+    command = [imageio_ffmpeg.get_ffmpeg_exe(), "-v", "error", "-ss", f"{seconds:.3f}"]
+    command += ["-i", str(path), "-frames:v", "1", "-f", "rawvideo", "-pix_fmt", "rgb24", "-"]
+    data = subprocess.run(command, capture_output=True, check=True).stdout
     return np.frombuffer(data, dtype=np.uint8).reshape(height, width, 3)
 
 

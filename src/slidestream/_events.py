@@ -17,7 +17,8 @@ from pathlib import Path
 from typing import Literal, TypeAlias
 
 from ._limits._data import LimitChanged
-from ._models import DeckResult, ImageAsset, Outline, SlideResult, SlideScript, _Serializable
+from ._models import DeckResult, ImageAsset, Outline, SlideResult, SlideScript
+from ._serialize import Serializable as _Serializable
 
 __all__ = [
     "AudioReady",

@@ -6,15 +6,12 @@ values (paths become strings, bytes become base64 unless ``include_data=False``)
 
 from __future__ import annotations
 
-import base64
-import dataclasses
-from collections.abc import Mapping
 from dataclasses import dataclass, field
-from enum import Enum
 from pathlib import Path
-from typing import TYPE_CHECKING, Any, Literal
+from typing import TYPE_CHECKING, Literal
 
 from ._exceptions import InvalidInputError
+from ._serialize import Serializable as _Serializable
 from ._types import AudioFormat, Stage
 
 if TYPE_CHECKING:
@@ -35,36 +32,6 @@ __all__ = [
 ]
 
 MAX_SLIDES = 200
-
-
-def _jsonable(value: Any, include_data: bool) -> Any:
-    if dataclasses.is_dataclass(value) and not isinstance(value, type):
-        return {
-            f.name: _jsonable(getattr(value, f.name), include_data)
-            for f in dataclasses.fields(value)
-            if include_data or not isinstance(getattr(value, f.name), bytes)
-        }
-    if isinstance(value, bytes):
-        return base64.b64encode(value).decode("ascii")
-    if isinstance(value, Enum):
-        return value.value
-    if isinstance(value, Path):
-        return str(value)
-    if isinstance(value, Mapping):
-        return {str(k): _jsonable(v, include_data) for k, v in value.items()}
-    if isinstance(value, (list, tuple)):
-        return [_jsonable(v, include_data) for v in value]
-    return value
-
-
-class _Serializable:
-    def to_dict(self, *, include_data: bool = True) -> dict[str, Any]:
-        """Return the value as plain JSON-serialisable data.
-
-        Bytes are base64-encoded, or left out when ``include_data`` is false.
-        """
-        result: dict[str, Any] = _jsonable(self, include_data)
-        return result
 
 
 @dataclass(frozen=True, kw_only=True)

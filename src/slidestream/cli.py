@@ -220,21 +220,47 @@ def _add_serve_options(command: argparse.ArgumentParser) -> None:
         type=_positive,
         default=DEFAULT_MAX_CONCURRENT_SCRIPTS,
         metavar="N",
-        help="script calls in flight per deck",
+        help="script calls in flight per script service, all decks together",
     )
     add(
         "--max-concurrent-images",
         type=_positive,
         default=DEFAULT_MAX_CONCURRENT_IMAGES,
         metavar="N",
-        help="image calls in flight, all decks together",
+        help="image calls in flight per image service, all decks together",
     )
     add(
         "--max-concurrent-tts",
         type=_positive,
         default=DEFAULT_MAX_CONCURRENT_TTS,
         metavar="N",
-        help="TTS calls in flight, all decks together",
+        help="TTS calls in flight per TTS service, all decks together",
+    )
+    add(
+        "--limit",
+        action="append",
+        default=[],
+        metavar="SERVICE=N",
+        help="calls in flight for one service, all decks together: a name (edge-tts, "
+        "openai-tts, openverse...) or name@URL (openai-tts@http://127.0.0.1:8880/v1); "
+        "repeatable; GET /v1/limits shows them",
+    )
+    add(
+        "--fixed-limits",
+        action="store_true",
+        help="keep service limits fixed: do not back off when a service throttles",
+    )
+    add("--cpu", type=_positive, metavar="N", help="CPU budget for local work (default: CPUs)")
+    add("--cache-dir", metavar="DIR", help=_CACHE_DIR_HELP)
+    add(
+        "--no-cache",
+        action="store_true",
+        help="no cache: decks interrupted by a restart are made again from scratch",
+    )
+    add(
+        "--no-resume",
+        action="store_true",
+        help="mark decks a restart interrupted as failed instead of making them again",
     )
     add("--no-live", action="store_true", help="no live HLS preview")
     add(
@@ -757,6 +783,23 @@ def _provider_options(items: list[str]) -> dict[str, dict[str, Any]]:
     return options
 
 
+def _service_limits(items: list[str]) -> dict[str, int]:
+    limits: dict[str, int] = {}
+    for item in items:
+        service, sep, text = item.rpartition("=")
+        try:
+            value = _positive(text)
+        except argparse.ArgumentTypeError:
+            value = 0
+        if not sep or not service.strip() or value < 1:
+            raise InvalidInputError(
+                f"--limit {item!r}: write SERVICE=N with N >= 1, e.g. edge-tts=2 or "
+                "openai-tts@http://127.0.0.1:8880/v1=4"
+            )
+        limits[service.strip()] = value
+    return limits
+
+
 def _serve(args: argparse.Namespace, console: Console) -> int:
     try:
         from .server import ServerConfig, serve
@@ -782,6 +825,11 @@ def _serve(args: argparse.Namespace, console: Console) -> int:
         max_concurrent_scripts=args.max_concurrent_scripts,
         max_concurrent_images=args.max_concurrent_images,
         max_concurrent_tts=args.max_concurrent_tts,
+        service_limits=_service_limits(args.limit),
+        adaptive_limits=not args.fixed_limits,
+        cpu_budget=args.cpu,
+        cache_dir=None if args.no_cache else (args.cache_dir or USER_CACHE_DIR),
+        resume=not args.no_resume,
         live_preview=not args.no_live,
         grace_s=args.grace,
         cors_origins=tuple(args.cors_origin),

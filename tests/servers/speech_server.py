@@ -3,8 +3,10 @@
 It answers like the real endpoint (validation errors as OpenAI's JSON errors) after a set
 latency, with WAV audio whose length follows the word count. It records how many requests
 it is serving at once, and the peak, so a test can check a limit held across every process
-that called it. ``GET /stats`` gives those figures as JSON (and ``POST /stats/reset`` zeroes
-the peak), for a server run in its own process::
+that called it. With ``throttle_above=N`` it refuses a call that would make more than ``N`` in
+flight with 429, ``Retry-After`` and OpenAI's ``retry-after-ms``, as a rate-limited service
+does (``throttled`` counts the refusals). ``GET /stats`` gives those figures as JSON (and
+``POST /stats/reset`` zeroes the peak), for a server run in its own process::
 
     python -m tests.servers.speech_server --latency 0.27     # prints its base URL
 """
@@ -47,9 +49,14 @@ def speech_wav(words: int) -> bytes:
 class SpeechServer:
     """The server's settings and what it saw."""
 
-    def __init__(self, latency_s: float = 0.0) -> None:
+    def __init__(
+        self, latency_s: float = 0.0, *, throttle_above: int | None = None, retry_ms: int = 50
+    ) -> None:
         self.base_url = ""
         self.latency_s = latency_s
+        self.throttle_above = throttle_above
+        self.retry_ms = retry_ms
+        self.throttled = 0
         self.in_flight = 0
         self.peak_in_flight = 0
         self.calls = 0
@@ -76,6 +83,7 @@ class SpeechServer:
                 "calls": self.calls,
                 "peak_in_flight": self.peak_in_flight,
                 "busy_s": self.busy_s,
+                "throttled": self.throttled,
             }
 
     async def _stats(self, request: web.Request) -> web.Response:
@@ -89,6 +97,23 @@ class SpeechServer:
     async def _speech(self, request: web.Request) -> web.Response:
         started = time.monotonic()
         with self._lock:
+            if self.throttle_above is not None and self.in_flight >= self.throttle_above:
+                self.throttled += 1
+                return web.json_response(
+                    {
+                        "error": {
+                            "message": "Rate limit reached for requests",
+                            "type": "requests",
+                            "param": None,
+                            "code": "rate_limit_exceeded",
+                        }
+                    },
+                    status=429,
+                    headers={
+                        "Retry-After": str(max(1, -(-self.retry_ms // 1000))),
+                        "retry-after-ms": str(self.retry_ms),
+                    },
+                )
             self.calls += 1
             self.in_flight += 1
             self.peak_in_flight = max(self.peak_in_flight, self.in_flight)
@@ -129,9 +154,11 @@ class SpeechServer:
 
 
 @contextmanager
-def running_speech_server(latency_s: float = 0.0) -> Iterator[SpeechServer]:
+def running_speech_server(
+    latency_s: float = 0.0, *, throttle_above: int | None = None, retry_ms: int = 50
+) -> Iterator[SpeechServer]:
     """Run a :class:`SpeechServer` on 127.0.0.1; ``server.url`` is its ``/v1`` base URL."""
-    server = SpeechServer(latency_s)
+    server = SpeechServer(latency_s, throttle_above=throttle_above, retry_ms=retry_ms)
     with serve_app(server.app()) as base_url:
         server.base_url = base_url
         yield server

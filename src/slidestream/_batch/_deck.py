@@ -21,7 +21,7 @@ import anyio
 from .._cache import USER_CACHE_DIR, UserCacheDir
 from .._events import DeckReady, Event
 from .._exceptions import ConfigurationError, SlidestreamError
-from .._limits import Limits, ranked
+from .._limits import Limits
 from .._models import DeckResult
 from .._pipeline import SequentialPipeline, StreamingPipeline
 from ..render import RenderOptions
@@ -128,21 +128,18 @@ async def run_deck(
             output_dir=staging,
             render_options=settings.render_options,
         )
-        # Earlier decks first, then slide order: decks finish in turn, so the decks that start
-        # meanwhile (outline, first scripts) overlap with the others' narration.
-        with ranked(job.item):
-            async with pipeline.stream(
-                job.topic,
-                project=job.project,
-                language=job.language,
-                slides=settings.slides,
-                voice=job.voice,
-                audience=settings.audience,
-                tone=settings.tone,
-            ) as events:
-                async for event in events:
-                    if not isinstance(event, DeckReady):
-                        on_event(event)
+        async with pipeline.stream(
+            job.topic,
+            project=job.project,
+            language=job.language,
+            slides=settings.slides,
+            voice=job.voice,
+            audience=settings.audience,
+            tone=settings.tone,
+        ) as events:
+            async for event in events:
+                if not isinstance(event, DeckReady):
+                    on_event(event)
         assert events.deck is not None
         return events.deck
     finally:

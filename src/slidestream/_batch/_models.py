@@ -6,7 +6,8 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
-from .._models import DeckResult, _Serializable
+from .._models import DeckResult
+from .._serialize import Serializable as _Serializable
 from .._types import _StrEnum
 
 __all__ = ["BatchEvent", "BatchEventKind", "BatchItemResult", "FilesMode"]

@@ -205,6 +205,8 @@ class RunContext:
         """How long each provider call may take (see :mod:`.deadlines`)."""
         self._send = send
         self._loop = anyio.lowlevel.current_token().native_token
+        self.run_number = limits.next_run()
+        """This run's place among the runs sharing :attr:`limits` (earlier goes first)."""
         self._limit_changes: collections.deque[LimitChanged] = collections.deque()
         self._unwatch = limits.watch(self._on_limit_changed)
 
@@ -260,11 +262,11 @@ class RunContext:
         key = self.service_keys.get(stage)
         if key is None:
             return contextlib.nullcontext()
-        return self.limits.slot(key, stage=stage, index=slide_index)
+        return self.limits.slot(key, stage=stage, index=slide_index, run=self.run_number)
 
     def cpu(self, slide_index: int | None) -> contextlib.AbstractAsyncContextManager[object]:
         """Hold a share of the CPU budget for local work on slide ``slide_index``."""
-        return self.limits.cpu(index=slide_index)
+        return self.limits.cpu(index=slide_index, run=self.run_number)
 
     def limit_figures(self) -> list[LimitStatistics]:
         """The figures of the limits this run used (shared ones count every run's calls)."""

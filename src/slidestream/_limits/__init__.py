@@ -22,7 +22,6 @@ from ._keys import SupportsLimitKey as SupportsLimitKey
 from ._shared import Limits as Limits
 from ._shared import Slot as Slot
 from ._shared import default_cpu_budget as default_cpu_budget
-from ._shared import ranked as ranked
 from ._signal import report_throttled as report_throttled
 from ._signal import sleep_without_slot as sleep_without_slot
 from ._stage import ConcurrencyLimits as ConcurrencyLimits
@@ -38,7 +37,6 @@ __all__ = [
     "Slot",
     "SupportsLimitKey",
     "default_cpu_budget",
-    "ranked",
     "report_throttled",
     "sleep_without_slot",
 ]

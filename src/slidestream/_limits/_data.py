@@ -5,7 +5,7 @@ from __future__ import annotations
 from dataclasses import dataclass, field
 from typing import Literal
 
-from .._models import _Serializable
+from .._serialize import Serializable as _Serializable
 from ._keys import ServiceKey
 
 __all__ = ["LimitChanged", "LimitStatistics"]

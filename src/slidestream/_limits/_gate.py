@@ -1,9 +1,9 @@
 """A counting gate whose size can change and whose waiting tasks go in priority order.
 
 Like :class:`anyio.CapacityLimiter`, but a waiting task is admitted by the smallest priority
-(a run's rank, then a slide index: slide 1 before slide 5), ties in arrival order, and the
-limit may be lowered while tasks hold the gate (they keep their place; new ones wait until the
-count drops below the limit). A gate belongs to the event loop it was first used in.
+(a tuple, such as one ending in a slide index: slide 1 before slide 5), ties in arrival order,
+and the limit may be lowered while tasks hold the gate (they keep their place; new ones wait
+until the count drops below the limit). A gate belongs to the event loop it was first used in.
 """
 
 from __future__ import annotations
@@ -17,8 +17,8 @@ import anyio.lowlevel
 
 __all__ = ["Priority", "PriorityGate"]
 
-Priority = tuple[float, float]
-"""Smaller goes first: (the run's rank, the slide index)."""
+Priority = tuple[float, ...]
+"""Compared as tuples: the smallest is admitted first."""
 
 
 class _Waiter:
@@ -64,7 +64,7 @@ class PriorityGate:
         self._limit = limit
         self._admit()
 
-    async def acquire(self, priority: Priority = (0.0, math.inf)) -> None:
+    async def acquire(self, priority: Priority = (math.inf,)) -> None:
         """Wait until admitted; smaller ``priority`` goes first."""
         await anyio.lowlevel.checkpoint_if_cancelled()
         if self._in_flight < self._limit and not self._waiting:

@@ -13,13 +13,11 @@ a place at a gate shared with other processes, so its limit holds across all of 
 
 from __future__ import annotations
 
-import contextlib
-import math
+import itertools
 import os
 import threading
 import weakref
-from collections.abc import Callable, Iterator, Mapping
-from contextvars import ContextVar
+from collections.abc import Callable, Mapping
 from types import TracebackType
 from typing import Any, overload
 
@@ -41,27 +39,9 @@ from ._keys import ServiceKey
 from ._signal import current_slot
 from ._stage import ConcurrencyLimits
 
-__all__ = ["Limits", "Slot", "default_cpu_budget", "ranked"]
+__all__ = ["Limits", "Slot", "default_cpu_budget"]
 
 Watcher = Callable[[LimitChanged], None]
-
-run_rank: ContextVar[int] = ContextVar("slidestream_run_rank", default=0)
-
-
-@contextlib.contextmanager
-def ranked(rank: int) -> Iterator[None]:
-    """Let the slots taken inside the block (and in tasks started there) wait behind those of
-    runs with a smaller ``rank``, before slide order applies.
-
-    Runs share a limit by slide index by default, which moves many runs forward side by side;
-    a batch ranks its decks by input order instead, so the earliest decks finish first and the
-    decks started after them find the services busy rather than idle.
-    """
-    token = run_rank.set(rank)
-    try:
-        yield
-    finally:
-        run_rank.reset(token)
 
 
 def default_cpu_budget() -> int:
@@ -143,6 +123,7 @@ class Slot:
         *,
         index: int | None,
         current: bool,
+        run: int = 0,
     ) -> None:
         self._limits = limits
         self._services = services
@@ -151,6 +132,8 @@ class Slot:
         self._entered = False
         self.index = index
         """The slide this slot is for (None: deck-level work); smaller goes first."""
+        self.run = run
+        """The run's number (:meth:`Limits.next_run`); after first slides, smaller goes first."""
         self.held = False
         """Whether the slot holds its place now (not while it sleeps without it)."""
         self.throttled = False
@@ -187,7 +170,7 @@ class Slot:
             self._limits._apply(service, service.policy.on_success(saturated=self._saturated), None)
 
     async def _acquire(self) -> None:
-        priority = (float(run_rank.get()), math.inf if self.index is None else float(self.index))
+        priority = _priority(self.index, self.run)
         taken: list[_Service] = []
         try:
             for service in self._services:
@@ -220,6 +203,17 @@ class Slot:
             await self._release()
         await anyio.sleep(delay_s)
         await self._acquire()
+
+
+def _priority(index: int | None, run: int) -> Priority:
+    """Where a waiting call goes in line: first what every run's first slide needs (its
+    deck-level work, ``index`` None, such as the outline, then slide 1), earlier runs first;
+    then the rest, the run that started first before later ones, lower slides first. So every
+    run shows its first slide early, and runs finish one after another rather than all at
+    the end."""
+    if index is None or index == 0:
+        return (0.0, float(run), -1.0 if index is None else 0.0)
+    return (1.0, float(run), float(index))
 
 
 class Limits:
@@ -292,6 +286,7 @@ class Limits:
         self._states: weakref.WeakKeyDictionary[object, _LoopState] = weakref.WeakKeyDictionary()
         self._last_state: _LoopState | None = None
         self._watchers: tuple[Watcher, ...] = ()
+        self._runs = itertools.count()
 
     @classmethod
     def from_concurrency(cls, limits: ConcurrencyLimits, **options: Any) -> Limits:
@@ -361,25 +356,34 @@ class Limits:
         *,
         stage: Stage | ProviderKind | str | None = None,
         index: int | None = None,
+        run: int = 0,
     ) -> Slot:
         """A slot under the limit of ``key``, for one call (``async with limits.slot(...)``).
 
-        Waiting calls are let in by slide ``index``, smallest first. A local service's slot
+        Waiting calls are let in by slide ``index``, smallest first; among runs sharing the
+        limits, every run's first slide (and its deck-level work, ``index`` None) goes before
+        other slides, and then the earlier ``run`` (:meth:`next_run`). A local service's slot
         also holds a share of the CPU budget.
         """
         key = ServiceKey.parse(key)
         if key == ServiceKey.CPU:
-            return self.cpu(index=index)
+            return self.cpu(index=index, run=run)
         state = self._state()
         service = state.services.get(key)
         if service is None:
             service = state.services[key] = self._service(key, self.cap(key, stage))
         services = [service, state.cpu] if key.local else [service]
-        return Slot(self, services, index=index, current=True)
+        return Slot(self, services, index=index, current=True, run=run)
 
-    def cpu(self, *, index: int | None = None) -> Slot:
+    def cpu(self, *, index: int | None = None, run: int = 0) -> Slot:
         """A share of the CPU budget for one piece of local work, lower slides first."""
-        return Slot(self, [self._state().cpu], index=index, current=False)
+        return Slot(self, [self._state().cpu], index=index, current=False, run=run)
+
+    def next_run(self) -> int:
+        """A number for a run that starts now (0, 1, 2...): the order runs sharing these
+        limits are served in, after every run's first slide."""
+        with self._lock:
+            return next(self._runs)
 
     def report_throttled(self, key: ServiceKey | str, retry_after_s: float | None = None) -> None:
         """Report throttling of ``key`` for a call made outside a slot.

@@ -139,7 +139,7 @@ class StreamingDeckAssembler:
         self.look: Look = style.look
         if self.options.pptx or self.options.pdf:
             self._pptx = PptxDeckBuilder(self.context, style)
-        soffice = None if self.options.page_renderer == "pillow" else find_soffice()
+        soffice = None if self.options.drawn_by == "pillow" else find_soffice()
         if soffice:
             # LibreOffice draws fonts this machine lacks with the stand-ins the plan measured,
             # so its pages break lines where the frames and the PPTX plan do.

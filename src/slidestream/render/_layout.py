@@ -8,7 +8,8 @@ draw what a :class:`PagePlan` says, so the MP4 frames look like the PPTX slides.
 All lengths are typographic points (1/72 inch): the built-in 16:9 slide is 960 x 540 pt
 (13.333 x 7.5 in), and a 1920 x 1080 frame draws 2 pixels per point. Text is measured with
 the real metrics of the geometry's typefaces (the shipped Lato, or a template's fonts, see
-``_typeface.py``; per-character fallback fonts in ``_fallback.py``) at that 2 px/pt scale.
+``_typeface.py``; per-character fallback fonts in ``slidestream._fonts.fallback``) at that
+2 px/pt scale.
 """
 
 from __future__ import annotations
@@ -19,7 +20,7 @@ import re
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass, replace
 
-from ._fallback import measure
+from .._fonts.fallback import measure
 from ._typeface import LATO, Typeface
 
 __all__ = [

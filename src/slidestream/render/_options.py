@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import os
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Literal
@@ -13,6 +14,11 @@ from ._template import check_template
 __all__ = ["RenderOptions"]
 
 PageRenderer = Literal["auto", "libreoffice", "pillow"]
+_RENDERERS: dict[str, PageRenderer] = {
+    "auto": "auto",
+    "libreoffice": "libreoffice",
+    "pillow": "pillow",
+}
 
 
 @dataclass(frozen=True, kw_only=True)
@@ -29,7 +35,9 @@ class RenderOptions:
             deck uses, in the PPTX, the PDF and the video alike.
         page_renderer: who draws pages as pictures: ``"auto"`` uses LibreOffice when it is
             installed (the PDF; and a templated deck's video frames), else Pillow;
-            ``"libreoffice"`` requires it; ``"pillow"`` never starts it.
+            ``"libreoffice"`` requires it; ``"pillow"`` never starts it. ``"auto"`` follows
+            ``SLIDESTREAM_PAGE_RENDERER`` when it is set (``pillow`` on a server that should
+            never start LibreOffice, say).
         embed_narration: embed each slide's narration in the PPTX and auto-advance;
             ``None`` means "when there is audio".
         pause_s: silence between slides in the merged narration and the video.
@@ -69,9 +77,21 @@ class RenderOptions:
         if self.template is not None:
             object.__setattr__(self, "template", Path(self.template))
             check_template(Path(self.template))
-        if self.page_renderer == "libreoffice" and find_soffice() is None:
+        if self.drawn_by == "libreoffice" and find_soffice() is None:
             raise ConfigurationError(
                 "page_renderer='libreoffice' needs LibreOffice, which is not installed: "
                 "install it (e.g. apt install libreoffice-impress), set "
                 "SLIDESTREAM_SOFFICE to its soffice program, or use page_renderer='auto'."
             )
+
+    @property
+    def drawn_by(self) -> PageRenderer:
+        """``page_renderer`` with ``"auto"`` resolved through ``SLIDESTREAM_PAGE_RENDERER``."""
+        if self.page_renderer != "auto":
+            return self.page_renderer
+        chosen = os.environ.get("SLIDESTREAM_PAGE_RENDERER", "").strip().lower() or "auto"
+        if chosen not in _RENDERERS:
+            raise ConfigurationError(
+                f"SLIDESTREAM_PAGE_RENDERER={chosen!r} is unknown: use auto, libreoffice or pillow."
+            )
+        return _RENDERERS[chosen]

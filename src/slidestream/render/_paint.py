@@ -1,9 +1,9 @@
 """Painting a :class:`~._scene.Scene` with Pillow: video frames and PDF pages.
 
 Text is drawn run by run (per-character font fallback, bidirectional reordering, see
-``_fallback.py``) at the positions the layout plan gave, so the picture breaks lines where
-the PPTX does. A line of text at pitch ``p`` has its baseline the font's descent above the
-line's bottom, as LibreOffice lays out exactly spaced lines.
+``slidestream._fonts.draw``) at the positions the layout plan gave, so the picture breaks
+lines where the PPTX does. A line of text at pitch ``p`` has its baseline the font's descent
+above the line's bottom, as LibreOffice lays out exactly spaced lines.
 """
 
 from __future__ import annotations
@@ -15,7 +15,9 @@ from collections.abc import Sequence
 from fontTools.ttLib import TTCollection, TTFont, TTLibError
 from PIL import Image, ImageDraw, ImageFilter, ImageOps
 
-from ._fallback import FontFace, direction, load_face, run_length, split_runs, visual_order
+from .._fonts.draw import draw_line
+from .._fonts.faces import FontFace
+from .._fonts.fallback import run_length, split_runs
 from ._layout import Box, ImagePlacement
 from ._scene import (
     RGB,
@@ -94,24 +96,17 @@ class Canvas:
         """
         pixels = self.px(size)
         lead = baseline_offset(face, size, pitch or size * 1.2, bold=bold)
-        baseline = self.px(top + lead)
-        cursor = float(self.px(x))
-        start = cursor
-        stroke = 1 if bold and face.synthetic_bold else 0
-        for run in visual_order(split_runs(text, bold=bold, primary=face.face(bold=bold))):
-            font = load_face(run.face, pixels)
-            self.draw.text(
-                (cursor, baseline),
-                run.text,
-                font=font,
-                fill=fill,
-                anchor="ls",
-                direction=direction(run),
-                stroke_width=stroke,
-                stroke_fill=fill,
-            )
-            cursor += run_length(run, pixels)
-        return (cursor - start) / self.scale
+        width = draw_line(
+            self.draw,
+            (float(self.px(x)), self.px(top + lead)),
+            text,
+            size=pixels,
+            fill=fill,
+            bold=bold,
+            primary=face.face(bold=bold),
+            stroke_width=1 if bold and face.synthetic_bold else 0,
+        )
+        return width / self.scale
 
     def fill(self, fill: Fill, box: Box, *, kind: str = "rect", radius: float = 0.0) -> None:
         """Fill ``box`` (a rectangle, rounded rectangle or ellipse) with ``fill``."""

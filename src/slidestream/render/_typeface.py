@@ -17,7 +17,7 @@ from pathlib import Path
 
 from fontTools.ttLib import TTCollection, TTFont, TTLibError
 
-from ._fallback import FontFace, font_files
+from .._fonts.faces import FontFace, font_files
 from ._fonts import font_path
 
 __all__ = ["LATO", "Typeface", "typeface"]

@@ -1,8 +1,9 @@
 """A job's event log: every event numbered, kept, and followed by any number of readers.
 
 Besides the pipeline's own events (``outline``, ``script``, ``images``, ``audio``, ``slide``,
-``deck``), a job's log carries two of the service's: :class:`PreviewReady` when a slide's
-narrated segment joins the live playlist, and :class:`DeckFailed` when the job ends without a
+``deck``, ``limit``), a job's log carries three of the service's: :class:`PreviewReady` when a
+slide's narrated segment joins the live playlist, :class:`JobResumed` when a restart found the
+job unfinished and it is made again, and :class:`DeckFailed` when the job ends without a
 deck. The log of a job ends with exactly one ``deck`` or ``failed`` event.
 
 The log is also appended to ``events.jsonl`` in the project folder, so a finished job's
@@ -19,9 +20,16 @@ from typing import Any, Literal
 
 import anyio
 
-from .._models import _Serializable
+from .._serialize import Serializable as _Serializable
 
-__all__ = ["TERMINAL_KINDS", "DeckFailed", "EventLog", "LoggedEvent", "PreviewReady"]
+__all__ = [
+    "TERMINAL_KINDS",
+    "DeckFailed",
+    "EventLog",
+    "JobResumed",
+    "LoggedEvent",
+    "PreviewReady",
+]
 
 TERMINAL_KINDS = frozenset({"deck", "failed"})
 EVENTS_NAME = "events.jsonl"
@@ -44,6 +52,20 @@ class DeckFailed(_Serializable):
     stage: str | None = None
     provider: str | None = None
     kind: Literal["failed"] = field(default="failed", init=False)
+
+
+@dataclass(frozen=True, kw_only=True)
+class JobResumed(_Serializable):
+    """The server restarted while the job was unfinished, and makes the deck again.
+
+    The events of the new run follow (``outline`` again, then its slides; those finished
+    before the restart come from the cache at once).
+    """
+
+    message: str
+    resumed: int
+    """How many times the job has been resumed."""
+    kind: Literal["resumed"] = field(default="resumed", init=False)
 
 
 @dataclass(frozen=True, kw_only=True)

@@ -4,8 +4,9 @@ A job's state lives in its project folder beside the pipeline's manifest: the jo
 (``slidestream-job.json``, rewritten atomically at every step that matters), the event log
 (``events.jsonl``) and, for an uploaded outline, ``outline.md``. When the server starts again
 it reads every record back: finished decks are listed and downloadable as before, and decks
-the restart interrupted are marked failed with the reason (:meth:`JobStore.recover_job` is
-the one place a resume would plug in).
+the restart interrupted are made again from their record (the cache gives back the slides
+they finished), or marked failed with the reason when that is not possible
+(:meth:`JobStore.recover_job`).
 
 At most ``max_decks`` jobs run at once; up to ``max_queue`` more wait; beyond that
 :class:`QueueFullError` (``429``). Shutting down stops new jobs at once, lets running ones
@@ -44,7 +45,7 @@ from ._errors import (
     QueueFullError,
     ShuttingDownError,
 )
-from ._events import EVENTS_NAME, DeckFailed, EventLog, FailureReason, PreviewReady
+from ._events import EVENTS_NAME, DeckFailed, EventLog, FailureReason, JobResumed, PreviewReady
 from ._live import PLAYLIST, Segment, live_assembler
 from ._providers import ProviderPool
 from ._schemas import VOICE_PATTERN, ErrorView, JobRecord, JobStatus, SlideProgress
@@ -155,13 +156,15 @@ class JobStore:
     async def __aenter__(self) -> JobStore:
         self._slots = anyio.CapacityLimiter(self.config.max_decks)
         await anyio.Path(self.config.output_dir).mkdir(parents=True, exist_ok=True)
-        for job in await anyio.to_thread.run_sync(self._load_all):
-            if not job.status.finished:
-                await self.recover_job(job)
-            self._jobs[job.id] = job
+        jobs = await anyio.to_thread.run_sync(self._load_all)
         task_group = anyio.create_task_group()
         await task_group.__aenter__()
         self._task_group = task_group
+        # Oldest first, so interrupted decks queue again in the order they were asked for.
+        for job in sorted(jobs, key=lambda job: job.record.created_at):
+            self._jobs[job.id] = job
+            if not job.status.finished:
+                await self.recover_job(job)
         self.accepting = True
         return self
 
@@ -198,18 +201,70 @@ class JobStore:
     async def recover_job(self, job: Job) -> None:
         """A job found unfinished at start-up: the restart interrupted it.
 
-        It is marked failed with the reason, and half-made intermediates are removed (deck
-        files are written atomically, so none is half-written). Resuming it would start here,
-        from ``job.record`` and ``outline.md``, once runs can reuse finished slides.
+        Half-made intermediates are removed (deck files are written atomically, so none is
+        half-written). With ``resume`` on, the deck is queued again from its record (and
+        ``outline.md``): a :class:`JobResumed` event goes to its log, and the run takes the
+        slides it finished from the cache. When it cannot be made again (resume off, a
+        provider no longer offered, the outline gone), it is marked failed with reason
+        ``interrupted`` and the why.
         """
         await anyio.to_thread.run_sync(_sweep, job.folder)
-        failure = DeckFailed(
-            reason="interrupted",
-            message="The server stopped before this deck was finished; submit it again.",
-            error_type="Interrupted",
-        )
         job.log.closed = False
+        why = "The server stopped before this deck was finished; submit it again."
+        if self.config.resume and self._task_group is not None:
+            try:
+                spec, plan = await self._replan(job)
+            except (OSError, UnicodeDecodeError, SlidestreamError) as error:
+                why = (
+                    "The server stopped before this deck was finished and it cannot be "
+                    f"resumed: {error}"
+                )
+            else:
+                await self._requeue(job, plan, spec)
+                return
+        failure = DeckFailed(reason="interrupted", message=why, error_type="Interrupted")
         await self._finish_failed(job, failure)
+
+    async def _replan(self, job: Job) -> tuple[DeckSpec, _Plan]:
+        """The request of an interrupted job, read back from its record, and its plan."""
+        record = job.record
+        markdown = None
+        if record.outline:
+            markdown = await anyio.Path(job.folder / OUTLINE_NAME).read_text(encoding="utf-8")
+        names = {
+            kind: self.pool.choose(kind, record.providers.get(kind.value)) for kind in ProviderKind
+        }
+        spec = DeckSpec(
+            topic=None if markdown is not None else record.topic,
+            markdown=markdown,
+            project=record.project,
+            language=record.language,
+            slides=record.slides_wanted,
+            voice=record.voice,
+            video=record.video,
+            audience=record.audience,
+            tone=record.tone,
+            mode=record.mode,
+            script=names[ProviderKind.SCRIPT],
+            images=names[ProviderKind.IMAGES],
+            tts=names[ProviderKind.TTS],
+        )
+        return spec, self._plan(spec, names)
+
+    async def _requeue(self, job: Job, plan: _Plan, spec: DeckSpec) -> None:
+        assert self._task_group is not None
+        record = job.record
+        record.status = JobStatus.QUEUED
+        record.resumed += 1
+        record.error = None
+        await self.save(job)
+        resumed = JobResumed(
+            message="The server restarted before this deck was finished; it is made again, "
+            "reusing the slides it had finished.",
+            resumed=record.resumed,
+        )
+        await job.log.append(resumed.kind, resumed.to_dict())
+        self._task_group.start_soon(self._run, job, plan, spec)
 
     # -- queries ------------------------------------------------------------------------------
 
@@ -283,6 +338,8 @@ class JobStore:
                 voice=spec.voice,
                 video=spec.video,
                 outline=spec.markdown is not None,
+                audience=spec.audience,
+                tone=spec.tone,
                 providers={kind.value: name for kind, name in names.items()},
             )
             for old in [job for job in self._jobs.values() if job.folder == folder]:
@@ -347,10 +404,9 @@ class JobStore:
             script_provider=plan.script,
             image_provider=plan.images,
             tts_provider=plan.tts,
-            max_concurrent_scripts=config.max_concurrent_scripts,
-            max_concurrent_images=config.max_concurrent_images,
-            max_concurrent_tts=config.max_concurrent_tts,
+            limits=self.pool.limits,
             output_dir=config.output_dir,
+            cache_dir=config.cache_dir,
             render_options=RenderOptions(video=job.record.video),
             assembler=live_assembler(on_segment) if live else None,
         )

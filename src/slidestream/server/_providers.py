@@ -2,9 +2,10 @@
 
 Each allowed provider name is created once per server (through
 :func:`slidestream.providers.get`, with the operator's options) and shared by every job, so a
-connection pool or a loaded voice serves them all. Image and TTS providers are wrapped in a
-limiter shared by all jobs: ``max_concurrent_images`` and ``max_concurrent_tts`` hold for the
-server as a whole, not per deck.
+connection pool or a loaded voice serves them all. Every job's pipeline takes its slots from
+the pool's one :class:`slidestream.Limits`, so each service's limit (Edge TTS, one
+OpenAI-compatible server, the CPU...) holds for the server as a whole, not per deck, and backs
+off for every deck when the service throttles.
 """
 
 from __future__ import annotations
@@ -16,7 +17,6 @@ from typing import Any, Protocol, runtime_checkable
 import anyio
 
 from .. import providers as _providers
-from .._models import DeckRequest, ImageAsset, SlideScript, SpeechClip
 from .._types import ProviderKind
 from ._config import FORBIDDEN_PROVIDERS, NO_PROVIDER, ServerConfig
 from ._errors import ProviderNotAllowedError
@@ -29,43 +29,6 @@ class _Closable(Protocol):
     async def aclose(self) -> None: ...
 
 
-def _name(provider: object) -> str:
-    name = getattr(provider, "name", None)
-    return name if isinstance(name, str) and name else type(provider).__name__
-
-
-class LimitedTTS:
-    """A TTS provider whose calls take a slot of a limiter shared by every job."""
-
-    def __init__(self, inner: Any, limiter: anyio.CapacityLimiter) -> None:
-        self.inner = inner
-        self.limiter = limiter
-        self.name = _name(inner)
-
-    async def synthesize(self, text: str, *, voice: str | None, language: str) -> SpeechClip:
-        """The inner provider's clip, once a shared slot is free."""
-        async with self.limiter:
-            clip: SpeechClip = await self.inner.synthesize(text, voice=voice, language=language)
-            return clip
-
-
-class LimitedImages:
-    """An image provider whose calls take a slot of a limiter shared by every job."""
-
-    def __init__(self, inner: Any, limiter: anyio.CapacityLimiter) -> None:
-        self.inner = inner
-        self.limiter = limiter
-        self.name = _name(inner)
-
-    async def find_images(
-        self, request: DeckRequest, slide: SlideScript, *, limit: int
-    ) -> list[ImageAsset]:
-        """The inner provider's images, once a shared slot is free."""
-        async with self.limiter:
-            images: list[ImageAsset] = await self.inner.find_images(request, slide, limit=limit)
-            return images
-
-
 class ProviderPool:
     """Allowed providers, created on first use and closed with the pool (``async with``)."""
 
@@ -73,8 +36,8 @@ class ProviderPool:
         self.config = config
         self._made: dict[tuple[ProviderKind, str], Any] = {}
         self._members: list[Any] = []
-        self.tts_limiter = anyio.CapacityLimiter(config.max_concurrent_tts)
-        self.image_limiter = anyio.CapacityLimiter(config.max_concurrent_images)
+        self.limits = config.make_limits()
+        """The limits every job shares, by service."""
 
     async def __aenter__(self) -> ProviderPool:
         return self
@@ -129,10 +92,8 @@ class ProviderPool:
             member = _providers.get(part, **options)
             self._members.append(member)
             members.append(member)
-        if kind is ProviderKind.SCRIPT:
+        if len(members) == 1 or kind is ProviderKind.SCRIPT:
             return members[0]
         if kind is ProviderKind.TTS:
-            chain = members[0] if len(members) == 1 else _providers.FallbackTTS(members)
-            return LimitedTTS(chain, self.tts_limiter)
-        chain = members[0] if len(members) == 1 else _providers.FallbackImages(members)
-        return LimitedImages(chain, self.image_limiter)
+            return _providers.FallbackTTS(members)
+        return _providers.FallbackImages(members)

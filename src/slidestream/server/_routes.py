@@ -28,6 +28,8 @@ from ._schemas import (
     JobList,
     JobStatus,
     JobView,
+    LimitsView,
+    LimitView,
     SeedRequest,
     SeedResponse,
     ServerInfo,
@@ -207,6 +209,30 @@ async def server_info(store: Store) -> ServerInfo:
         defaults={kind: names[0] for kind, names in allowed.items()},
         live_preview=config.live_preview,
         max_outline_bytes=config.max_outline_bytes,
+    )
+
+
+@api.get("/limits")
+async def service_limits(store: Store) -> LimitsView:
+    """Every service limit the decks share: in flight, waiting, current limit, throttles."""
+    figures = store.pool.limits.statistics()
+    return LimitsView(
+        limits=[
+            LimitView(
+                service=str(key),
+                local=key.local,
+                in_flight=stats.in_flight,
+                waiting=stats.waiting,
+                limit=stats.limit,
+                cap=stats.cap,
+                peak_in_flight=stats.peak_in_flight,
+                calls=stats.calls,
+                throttled=stats.throttled,
+                lowest_limit=stats.lowest_limit,
+                adaptive=stats.adaptive,
+            )
+            for key, stats in sorted(figures.items())
+        ]
     )
 
 

@@ -135,7 +135,11 @@ class JobRecord(BaseModel):
     video: bool = True
     outline: bool = False
     """True when the deck came from an uploaded Markdown outline (kept as ``outline.md``)."""
+    audience: str | None = None
+    tone: str | None = None
     providers: dict[str, str | None] = Field(default_factory=dict)
+    resumed: int = 0
+    """How many times a restart found the deck unfinished and made it again."""
     slides: list[SlideProgress] = Field(default_factory=list)
     error: ErrorView | None = None
     files: dict[str, str] = Field(default_factory=dict)
@@ -208,6 +212,31 @@ class Health(BaseModel):
     version: str
     decks_running: int
     decks_queued: int
+
+
+class LimitView(BaseModel):
+    """One service's limit, for every deck together (:class:`slidestream.LimitStatistics`)."""
+
+    service: str
+    """``edge-tts@wss://speech.platform.bing.com``, ``openai-tts@http://host/v1``, ``cpu``..."""
+    local: bool
+    """Local work (Piper, drawn images; ``cpu`` is the CPU budget itself)."""
+    in_flight: int
+    waiting: int
+    limit: int
+    """Calls allowed at once now: below ``cap`` while backing off after throttling."""
+    cap: int
+    peak_in_flight: int
+    calls: int
+    throttled: int
+    lowest_limit: int
+    adaptive: bool
+
+
+class LimitsView(BaseModel):
+    """``GET /v1/limits``: every service limit the server's decks share."""
+
+    limits: list[LimitView]
 
 
 class ServerInfo(BaseModel):

@@ -31,6 +31,7 @@ import httpx
 
 from ..._constants import DEFAULT_CONNECT_TIMEOUT_S
 from ..._exceptions import ProviderError, ProviderResponseError
+from ..._limits import ServiceKey
 from .._protocols import Provider
 from .chat_shape import error_info, refused_field
 from .http import body_text, create_client, refusal, snippet
@@ -559,6 +560,12 @@ class OpenAIEndpointProvider(Provider):
     def retry(self) -> RetryPolicy:
         """The retry policy of every call."""
         return self.client.retry
+
+    @property
+    def limit_key(self) -> ServiceKey:
+        """The server called, by base URL: providers of one kind calling one server share a
+        limit (``openai@https://api.openai.com/v1``, ``openai-tts@http://127.0.0.1:8880/v1``)."""
+        return ServiceKey.from_url(self.name, self.config.base_url)
 
     @property
     def timeouts(self) -> StreamTimeouts:

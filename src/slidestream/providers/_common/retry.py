@@ -16,6 +16,11 @@ A service that accepted the request and then went silent past the time limit (a 
 loading, a stalled stream) is a :attr:`Failure.STALL`: another attempt makes the service start
 over, so it is retried at most :attr:`RetryPolicy.max_stall_retries` times (once by default).
 
+A throttling answer (429, 503, or any answer with ``Retry-After``) is reported to the limit of
+the service the call runs under (:func:`slidestream.report_throttled`), which backs off for
+every run sharing it; the wait before any retry is made without holding the call's slot
+(:func:`slidestream.sleep_without_slot`), so other slides may use the service meanwhile.
+
 Every retry is logged on the ``slidestream.providers`` logger (level INFO) with the provider,
 the call, the attempt, the kind of failure, the status and the wait.
 
@@ -35,8 +40,6 @@ from collections.abc import Awaitable, Callable, Mapping
 from dataclasses import dataclass
 from typing import TypeVar
 
-import anyio
-
 from ..._constants import DEFAULT_MAX_RETRIES, INITIAL_RETRY_DELAY_S, MAX_RETRY_DELAY_S
 from ..._context import current_slide_index
 from ..._exceptions import (
@@ -45,9 +48,11 @@ from ..._exceptions import (
     ProviderResponseError,
     ProviderTimeoutError,
 )
+from ..._limits import report_throttled, sleep_without_slot
 
 __all__ = [
     "RETRY_STATUSES",
+    "THROTTLE_STATUSES",
     "Failure",
     "RetryPolicy",
     "RetryableFailure",
@@ -60,6 +65,9 @@ __all__ = [
 
 RETRY_STATUSES = frozenset({408, 409, 429})
 """Statuses worth another attempt, besides every 5xx."""
+
+THROTTLE_STATUSES = frozenset({429, 503})
+"""Statuses that say the service is busy: its limit backs off."""
 
 T = TypeVar("T")
 
@@ -189,6 +197,13 @@ class RetryableFailure(Exception):
             )
         self.retryable = retryable
 
+    @property
+    def throttled(self) -> bool:
+        """Whether the service said it is busy (429, 503, or a ``Retry-After``)."""
+        return self.kind is Failure.STATUS and (
+            self.status_code in THROTTLE_STATUSES or self.retry_after_s is not None
+        )
+
 
 def final_error(
     failure: RetryableFailure, *, provider: str, call: str, stage: str | None, attempts: int
@@ -246,6 +261,8 @@ async def call_with_retries(
             asked = failure.retry_after_s
             if failure.kind is Failure.STALL:
                 stalls += 1
+            if failure.throttled:
+                report_throttled(asked)
             give_up = (
                 not failure.retryable
                 or attempts > policy.max_retries
@@ -258,7 +275,7 @@ async def call_with_retries(
                 ) from (failure.__cause__ or failure)
             delay = asked if asked is not None else policy.backoff_s(attempts)
             _log_retry(failure, provider=provider, call=call, attempt=attempts, delay_s=delay)
-            await anyio.sleep(delay)
+            await sleep_without_slot(delay)
 
 
 def _log_retry(

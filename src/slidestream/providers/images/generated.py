@@ -2,9 +2,10 @@
 
 Each image is a 1600x900 PNG: a themed gradient, the slide's title and keywords set in Lato,
 and a diagram-like motif chosen from the slide's words (a network, bars, a cycle, layers, a
-shield, a timeline, branches, cells). The deck's topic picks the colour theme, so a deck's
-slides belong together; the slide's content picks the rest, so the same slide always gets
-the same picture.
+shield, a timeline, branches, cells). Characters Lato lacks (CJK, Arabic, Hebrew, ...) are
+drawn with an installed font that has them, right-to-left words in display order. The deck's
+topic picks the colour theme, so a deck's slides belong together; the slide's content picks
+the rest, so the same slide always gets the same picture.
 """
 
 from __future__ import annotations
@@ -14,7 +15,7 @@ import hashlib
 import io
 import math
 import random
-import re
+import unicodedata
 from collections import Counter
 from collections.abc import Callable
 from dataclasses import dataclass
@@ -23,8 +24,10 @@ import anyio
 from PIL import Image, ImageChops, ImageDraw, ImageFilter
 
 from ..._exceptions import ConfigurationError
-from ..._fonts import load_font
-from ..._limits._keys import ServiceKey
+from ..._fonts.draw import Anchor, draw_line
+from ..._fonts.faces import fonts_fingerprint
+from ..._fonts.fallback import measure
+from ..._limits import ServiceKey
 from ..._models import DeckRequest, ImageAsset, SlideScript
 from ..._text import plain_text
 from .._protocols import Provider
@@ -98,6 +101,25 @@ _MOTIF_WORDS: dict[str, tuple[str, ...]] = {
 }  # fmt: skip
 
 
+def _words(text: str) -> list[str]:
+    """The words of ``text``: a letter of any script, then letters, marks, digits, ``'+-``.
+
+    Scripts written without spaces (Chinese, Japanese) have no word breaks to find, so their
+    characters are left out.
+    """
+    words: list[str] = []
+    current = ""
+    for char in f"{text} ":
+        kind = "W" if _breaks_anywhere(char) else unicodedata.category(char)[0]
+        if kind == "L" if not current else (kind in "LMN" or char in "'+-"):
+            current += char
+            continue
+        if current:
+            words.append(current)
+        current = char if kind == "L" else ""
+    return words
+
+
 def keywords(slide: SlideScript, count: int = 3) -> list[str]:
     """The slide's most telling words: image query and title first, then the bullets."""
     weighted: Counter[str] = Counter()
@@ -105,7 +127,7 @@ def keywords(slide: SlideScript, count: int = 3) -> list[str]:
     shown: dict[str, str] = {}
     sources = [(slide.image_query or "", 3), (slide.title, 3), (" ".join(slide.bullets), 1)]
     for text, weight in sources:
-        for word in re.findall(r"[A-Za-z][A-Za-z0-9'+-]*", plain_text(text)):
+        for word in _words(plain_text(text)):
             key = word.lower().strip("'-")
             if len(key) < 3 or key in _STOPWORDS:
                 continue
@@ -212,12 +234,18 @@ class _Canvas:
         self.draw.polygon([(x * _SCALE, y * _SCALE) for x, y in points], fill=fill)
 
     def text(self, xy: tuple[float, float], text: str, size: int, fill: tuple[int, ...],
-             bold: bool = False, anchor: str = "la") -> None:  # fmt: skip
-        font = load_font(size * _SCALE, bold=bold)
-        self.draw.text((xy[0] * _SCALE, xy[1] * _SCALE), text, font=font, fill=fill, anchor=anchor)
+             bold: bool = False, anchor: Anchor = "la",
+             rtl: bool | None = None) -> None:  # fmt: skip
+        """Draw one line, run by run with fallback fonts, in visual order.
+
+        ``rtl`` is the line's direction; ``None`` takes it from its first strong character.
+        """
+        origin = (xy[0] * _SCALE, xy[1] * _SCALE)
+        draw_line(self.draw, origin, text, size=size * _SCALE, fill=fill, bold=bold, rtl=rtl,
+                  anchor=anchor)  # fmt: skip
 
     def text_width(self, text: str, size: int, bold: bool = False) -> float:
-        return load_font(size * _SCALE, bold=bold).getlength(text) / _SCALE
+        return measure(text, size * _SCALE, bold=bold, rtl=None) / _SCALE
 
     def png(self) -> bytes:
         self.flush()
@@ -246,13 +274,41 @@ def _decorate(c: _Canvas) -> None:
     c.flush()
 
 
+def _breaks_anywhere(char: str) -> bool:
+    """True for wide (CJK) characters: a line may break before and after each of them."""
+    return unicodedata.east_asian_width(char) in ("W", "F") and not char.isspace()
+
+
+def _pieces(text: str) -> list[tuple[str, str]]:
+    """``text`` as (glue, piece) pairs a line may break between: words after a space, and wide
+    characters one by one (closing punctuation stays with the character before it)."""
+    out: list[tuple[str, str]] = []
+    for word in text.split():
+        glue, chunk = " ", ""
+        for char in word:
+            if not _breaks_anywhere(char):
+                chunk += char
+                continue
+            if chunk:
+                out.append((glue, chunk))
+                glue, chunk = "", ""
+            if unicodedata.category(char) in ("Pe", "Po") and out and not glue:
+                out[-1] = (out[-1][0], out[-1][1] + char)
+            else:
+                out.append((glue, char))
+            glue = ""
+        if chunk:
+            out.append((glue, chunk))
+    return out
+
+
 def _wrap(c: _Canvas, text: str, size: int, width: float) -> list[str]:
     lines: list[str] = []
-    for word in text.split():
-        if lines and c.text_width(f"{lines[-1]} {word}", size, bold=True) <= width:
-            lines[-1] = f"{lines[-1]} {word}"
+    for glue, piece in _pieces(text):
+        if lines and c.text_width(f"{lines[-1]}{glue}{piece}", size, bold=True) <= width:
+            lines[-1] = f"{lines[-1]}{glue}{piece}"
         else:
-            lines.append(word)
+            lines.append(piece)
     return lines
 
 
@@ -270,7 +326,7 @@ def _title_block(c: _Canvas, title: str, words: list[str], number: int, deck: st
     top = max(150.0, (HEIGHT - block) / 2 - 40)
     deck = deck if c.text_width(deck.upper(), 26, True) < width - 80 else ""
     kicker = f"{number:02d}" + (f"  ·  {deck.upper()}" if deck else "")
-    c.text((left, top - 64), kicker, 26, _rgba(theme.accent, 255), bold=True)
+    c.text((left, top - 64), kicker, 26, _rgba(theme.accent, 255), bold=True, rtl=False)
     for i, text in enumerate(lines):
         c.text((left, top + i * line_height), text, size, _rgba(theme.ink, 255), bold=True)
     y = top + block + 28
@@ -518,7 +574,7 @@ class GeneratedImageProvider(Provider):
 
     name = "generated"
     limit_key = ServiceKey("generated", local=True)
-    """Work on this machine's CPU: it takes a share of the CPU budget, per process."""
+    """Local work: its calls also take a share of the CPU budget."""
     attribution = "Illustration generated by slidestream"
     license = "CC0-1.0"
 
@@ -531,8 +587,12 @@ class GeneratedImageProvider(Provider):
         self.theme = names[theme] if theme is not None else None
 
     def cache_identity(self) -> dict[str, str | None]:
-        """What changes the pictures: the theme chosen (the drawing code is in the version)."""
-        return {"theme": self.theme.name if self.theme is not None else None}
+        """What changes the pictures: the theme chosen and the fonts installed (the drawing
+        code is in the version)."""
+        return {
+            "theme": self.theme.name if self.theme is not None else None,
+            "fonts": fonts_fingerprint(),
+        }
 
     def theme_for(self, request: DeckRequest) -> Theme:
         """The theme for a deck: the one chosen, else one picked by the topic."""

@@ -17,7 +17,7 @@ import anyio
 
 from ..._exceptions import ConfigurationError
 from ..._images import IMAGE_SUFFIXES, load_local_image
-from ..._limits._keys import ServiceKey
+from ..._limits import ServiceKey
 from ..._models import DeckRequest, ImageAsset, SlideScript
 from ..._text import plain_text
 from .._protocols import Provider
@@ -106,7 +106,7 @@ class LocalImageProvider(Provider):
 
     name = "local"
     limit_key = ServiceKey("local", local=True)
-    """Work on this machine's CPU: it takes a share of the CPU budget, per process."""
+    """Local work: its calls also take a share of the CPU budget."""
 
     def __init__(self, folder: str | Path | None = None) -> None:
         chosen = folder if folder is not None else os.environ.get(ENV_FOLDER, "images")

@@ -23,6 +23,7 @@ import httpx
 
 from ..._context import current_slide_index
 from ..._exceptions import ConfigurationError, ProviderError, ProviderResponseError
+from ..._limits import ServiceKey
 from ..._models import DeckRequest, ImageAsset, SlideScript
 from .._common.download import DownloadPolicy, fetch_image
 from .._common.http import create_client, request_with_retries
@@ -108,6 +109,11 @@ class SearchImageProvider(Provider, abc.ABC):
         self._downloads = create_client(
             timeout_s=timeout_s, transport=transport, follow_redirects=False
         )
+
+    @property
+    def limit_key(self) -> ServiceKey:
+        """The image API, by host: every instance calling it shares one limit."""
+        return ServiceKey.from_url(self.name, self.base_url, path=False)
 
     def cache_identity(self) -> dict[str, Any]:
         """What changes the images found: the endpoint, the download limits, and the search

@@ -29,7 +29,7 @@ import anyio.lowlevel
 
 from ..._exceptions import InvalidInputError
 from ..._images import IMAGE_SUFFIXES
-from ..._limits._keys import ServiceKey
+from ..._limits import ServiceKey
 from ..._models import DeckRequest, Outline, OutlineItem, SlideScript
 from ..._text import compose_narration, plain_text
 from .._protocols import Provider, SlideStream

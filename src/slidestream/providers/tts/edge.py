@@ -36,6 +36,7 @@ import edge_tts
 import edge_tts.exceptions
 
 from ..._exceptions import ConfigurationError, ProviderResponseError, SlidestreamError
+from ..._limits import ServiceKey
 from ..._models import SpeechClip, WordTiming
 from ..._text import chunk_text
 from .._common.asyncio_bridge import run_on_asyncio
@@ -205,6 +206,12 @@ class EdgeTTSProvider(Provider):
         self.timeout_s = timeout_s
         self.retry = retry or RetryPolicy()
         self._voices_lock = anyio.Lock()
+
+    @property
+    def limit_key(self) -> ServiceKey:
+        """The Edge speech endpoint (its host): every instance shares one limit."""
+        url: str = edge_tts.communicate.WSS_URL  # type: ignore[attr-defined]
+        return ServiceKey.from_url(NAME, url, path=False)
 
     def cache_identity(self) -> dict[str, Any]:
         """What changes the audio: voice, rate, pitch, volume, how text is cut, the client."""

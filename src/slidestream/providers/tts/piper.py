@@ -25,7 +25,7 @@ from typing import Any, Literal
 import anyio
 
 from ..._exceptions import ConfigurationError, ProviderError
-from ..._limits._keys import ServiceKey
+from ..._limits import ServiceKey
 from ..._media import ffmpeg_exe
 from ..._models import SpeechClip, WordTiming
 from ..._text import split_sentences
@@ -71,7 +71,7 @@ class PiperTTSProvider(Provider):
 
     name = "piper"
     limit_key = ServiceKey("piper", local=True)
-    """Work on this machine's CPU: it takes a share of the CPU budget, per process."""
+    """Local work: its calls also take a share of the CPU budget."""
 
     def __init__(
         self,

@@ -87,6 +87,7 @@ function follow(id) {
   });
   on("slide", (data) => slideDone(data));
   on("preview", (data) => preview(data));
+  on("resumed", () => resumed());
   on("deck", () => finished());
   on("failed", (data) => failed(data));
   refresh();
@@ -166,6 +167,14 @@ function preview(data) {
   } else if (video.canPlayType("application/vnd.apple.mpegurl")) {
     video.src = url;
   }
+}
+
+function resumed() {
+  // The server restarted and makes the deck again: its slides arrive anew (finished ones
+  // from the cache), so start the list over.
+  state.done = 0;
+  $("slides-done").replaceChildren();
+  progress();
 }
 
 const LABELS = { mp4: "MP4 video", pptx: "PowerPoint", pdf: "PDF", mp3: "MP3 narration", srt: "Subtitles (SRT)", vtt: "Subtitles (VTT)" };
