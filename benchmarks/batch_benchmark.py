@@ -138,6 +138,7 @@ async def run_batch(
         render_options=None if files else NO_FILES,
         video=False,
         workers=workers,
+        cache_dir=None,  # every run makes every narration: nothing comes from a cache
         on_event=on_event,
     )
     wall = time.perf_counter() - begin

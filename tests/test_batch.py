@@ -52,7 +52,7 @@ async def test_each_topic_becomes_a_complete_deck_in_its_own_folder(tmp_path: Pa
         image_provider="test-images",
         tts_provider="test-tts",
         output_dir=tmp_path,
-        video=False,
+        render_options=ss.RenderOptions(video=False, pdf=False),
         on_event=events.append,
     )
     assert [r.project for r in results] == ["tides", "volcanoes", "bees"]
@@ -64,7 +64,7 @@ async def test_each_topic_becomes_a_complete_deck_in_its_own_folder(tmp_path: Pa
         assert result.deck.project_dir == folder
         assert result.deck.pptx_path == folder / f"{result.project}.pptx"
         assert result.deck.pptx_path.read_bytes()[:2] == b"PK"
-        assert sorted(result.deck.files) == ["mp3", "pdf", "pptx", "srt", "vtt"]
+        assert sorted(result.deck.files) == ["mp3", "pptx", "srt", "vtt"]
         assert all(path.is_file() for path in result.deck.files.values())
         assert len(result.deck.slides) == 3
         # Images keep their saved path and drop their bytes.
@@ -264,3 +264,39 @@ async def test_cancelling_a_batch_leaves_no_half_written_deck(tmp_path: Path) ->
         task_group.cancel_scope.cancel()
     assert list(tmp_path.iterdir()) == []
     assert all(call.end is not None for call in recorder.calls)
+
+
+async def test_decks_reuse_the_cache_unless_told_not_to(tmp_path: Path) -> None:
+    recorder = CallRecorder()
+    options = {
+        "script_provider": functools.partial(FakeStreamingScriptProvider, slides=2, cacheable=True),
+        "tts_provider": FakeTTSProvider(recorder=recorder, cacheable=True),
+        "output_dir": tmp_path,
+        "render_options": NO_FILES,
+    }
+    first = await ss.batch(["Tides", "Bees"], **options)
+    made = len(recorder.of("tts"))
+    again = await ss.batch(["Tides", "Bees"], **options)
+    assert made == 4 and len(recorder.of("tts")) == made  # the second batch spoke nothing
+    assert all(r.ok for r in first + again)
+    await ss.batch(["Tides", "Bees"], **options, cache_dir=None)
+    assert len(recorder.of("tts")) == made + 4
+
+
+async def test_a_batch_runs_under_limits_it_is_given(tmp_path: Path) -> None:
+    limits = ss.Limits(tts=2, cpu=2)
+    tts = FakeTTSProvider(latency=0.05)
+    results = await ss.batch(
+        ["Tides", "Bees", "Glaciers"],
+        script_provider=script(slides=2),
+        tts_provider=tts,
+        limits=limits,
+        output_dir=tmp_path,
+        render_options=NO_FILES,
+    )
+    assert all(r.ok for r in results)
+    figures = limits.statistics(ss.ServiceKey.of(tts))
+    assert (figures.calls, figures.cap, figures.in_flight) == (6, 2, 0)
+    assert figures.peak_in_flight == 2
+    with pytest.raises(ss.InvalidInputError, match="not both"):
+        await ss.batch(["Tides"], script_provider=script(), limits=limits, max_concurrent_tts=3)

@@ -1,5 +1,8 @@
 """``slidestream.batch`` on a Dask cluster: limits across workers, lost workers, lost leases.
 
+Decks on the workers run through the engine's usual path with one ``ss.Limits`` per worker
+whose online limits are held cluster-wide (``ss.DaskLeases``).
+
 One local cluster of two worker processes serves the module. Leases time out after 2 s here
 (30 s by default) so a lost worker's lease comes back quickly.
 """
@@ -11,7 +14,6 @@ import json
 import os
 import signal
 import time
-import uuid
 from collections.abc import Iterator
 from dataclasses import dataclass
 from pathlib import Path
@@ -20,10 +22,8 @@ import anyio
 import pytest
 
 import slidestream as ss
-from slidestream._batch._dask_worker import ClusterRun, DaskSlots, semaphore_name
 from slidestream._batch._folders import STAGING_DIR
-from slidestream._batch._slots import KindLimits, ServiceKey
-from slidestream._types import ProviderKind
+from slidestream._exceptions import PipelineError
 from slidestream.providers.tts.openai import OpenAITTSProvider
 from slidestream.testing import FakeImageProvider, FakeStreamingScriptProvider
 from tests.servers.speech_server import SpeechServer, running_speech_server
@@ -67,12 +67,19 @@ def speech() -> Iterator[SpeechServer]:
         yield server
 
 
+class BrokenOutlines(FakeStreamingScriptProvider):
+    """Fails the outline of topics that start with "Broken" (a deck's own failure)."""
+
+    async def outline(self, request: ss.DeckRequest) -> ss.Outline:
+        if request.topic.startswith("Broken"):
+            raise PipelineError("the outline service refused this topic", stage="outline")
+        return await super().outline(request)
+
+
 def providers(server: SpeechServer) -> dict[str, object]:
     """The test doubles as factories, and OpenAI-protocol speech from the counting server."""
     return {
-        "script_provider": functools.partial(
-            FakeStreamingScriptProvider, slides=3, script_latency=0.05
-        ),
+        "script_provider": functools.partial(BrokenOutlines, slides=3, script_latency=0.05),
         "image_provider": functools.partial(FakeImageProvider, latency=0.02, size=(160, 90)),
         "tts_provider": functools.partial(
             OpenAITTSProvider, base_url=server.url, api_key="test-key", response_format="wav"
@@ -87,7 +94,7 @@ def assert_complete(result: ss.BatchItemResult, out: Path) -> None:
     assert result.deck.project_dir == folder
     assert [slide.index for slide in result.deck.slides] == [0, 1, 2]
     assert not any(slide.errors for slide in result.deck.slides)
-    assert sorted(result.deck.files) == ["mp3", "pdf", "pptx", "srt", "vtt"]
+    assert sorted(result.deck.files) == ["mp3", "pptx", "srt", "vtt"]
     assert all(path.parent == folder and path.stat().st_size for path in result.deck.files.values())
     assert len(list((folder / "audio").iterdir())) == 3
     assert json.loads((folder / "slidestream.json").read_text())["status"] == "complete"
@@ -112,48 +119,58 @@ async def test_six_decks_on_two_workers_hold_one_tts_limit_and_survive_a_lost_wo
 
     out = tmp_path / "out"
     results = await ss.batch(
-        [f"Topic {n}" for n in range(6)],
+        [f"Topic {n}" for n in range(3)] + ["Broken topic"] + [f"Topic {n}" for n in range(3, 6)],
         **providers(speech),
         max_concurrent_tts=3,
         output_dir=out,
-        video=False,
+        render_options=ss.RenderOptions(video=False, pdf=False),
         cluster=cluster.address,
         on_event=on_event,
     )
     assert killed
+    broken = results.pop(3)
+    assert not broken.ok and broken.deck is None
+    assert "refused this topic" in (broken.error or "") and broken.attempts == 1
     for result in results:
         assert_complete(result, out)
+        assert result.deck is not None
+        # Each deck took its slots from its worker's Limits, as any pipeline does.
+        tts = [f for f in result.deck.limits if f.service.name == "openai-tts"]
+        assert len(tts) == 1 and tts[0].cap == 3 and tts[0].peak_in_flight <= 3
     assert max(result.attempts for result in results) >= 2
     assert all(result.worker != killed[0] for result in results if result.attempts > 1)
-    # Every TTS call of both workers (and of the lost one) went through one limit of 3.
-    assert speech.calls >= 18
+    # Every TTS call of both workers (and of the lost one) went through one limit of 3; a
+    # retried deck may take the lost attempt's narration from the cache the workers share.
+    reused = sum(
+        "cached_tts" in slide.timings
+        for result in results
+        if result.deck
+        for slide in result.deck.slides
+    )
+    assert speech.calls + reused >= 18
     assert speech.peak_in_flight <= 3
     assert sorted(p.name for p in out.iterdir()) == [f"topic-{n}" for n in range(6)]
     assert not (out / STAGING_DIR).exists()
 
 
-async def _hold_a_slot(run: ClusterRun, key: ServiceKey) -> None:
-    slots = DaskSlots(run)
-    async with slots.slot(key):
-        await distributed.Event(f"held-{run.batch_id}").set()
+async def _hold_a_slot(limits: ss.Limits, flag: str) -> None:
+    async with limits.slot("edge-tts", stage="tts"):
+        await distributed.Event(flag).set()
         await anyio.sleep(600)
 
 
 def test_a_lost_workers_lease_is_kept_until_it_times_out(cluster: Cluster) -> None:
     pids = cluster.worker_pids()
     victim = sorted(pids)[0]
-    run = ClusterRun(
-        batch_id=uuid.uuid4().hex[:12],
-        limits=KindLimits(scripts=1, images=1, tts=1),
-        files=ss.FilesMode.SEND,
-        lease_timeout=f"{LEASE_TIMEOUT_S}s",
-    )
-    key = ServiceKey(ProviderKind.TTS, "edge-tts")
+    leases = ss.DaskLeases(lease_timeout=f"{LEASE_TIMEOUT_S}s")
+    limits = ss.Limits(tts=1, leases=leases)
+    flag = f"held-{leases.name}"
     future = cluster.client.submit(
-        _hold_a_slot, run, key, workers=[victim], allow_other_workers=False, pure=False
+        _hold_a_slot, limits, flag, workers=[victim], allow_other_workers=False, pure=False
     )
-    assert distributed.Event(f"held-{run.batch_id}").wait(timeout=60)
-    semaphore = distributed.Semaphore(max_leases=1, name=semaphore_name(run.batch_id, key))
+    assert distributed.Event(flag).wait(timeout=60)
+    name = leases.semaphore_name(ss.ServiceKey("edge-tts"))
+    semaphore = distributed.Semaphore(max_leases=1, name=name)
     assert semaphore.get_value() == 1
     os.kill(pids[victim], signal.SIGKILL)
     lost = time.monotonic()
@@ -179,7 +196,7 @@ async def test_decks_come_back_to_the_client_when_sent(
         ["Tides", "Bees"],
         **providers(speech),
         output_dir=out,
-        video=False,
+        render_options=ss.RenderOptions(video=False, pdf=False),
         cluster=cluster.address,
         files="send",
     )

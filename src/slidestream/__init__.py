@@ -29,6 +29,7 @@ from ._exceptions import ProviderTimeoutError as ProviderTimeoutError
 from ._exceptions import RenderError as RenderError
 from ._exceptions import SlidestreamError as SlidestreamError
 from ._limits import ConcurrencyLimits as ConcurrencyLimits
+from ._limits import DaskLeases as DaskLeases
 from ._limits import LimitChanged as LimitChanged
 from ._limits import Limits as Limits
 from ._limits import LimitStatistics as LimitStatistics
@@ -63,6 +64,7 @@ __all__ = [
     "BatchItemResult",
     "ConcurrencyLimits",
     "ConfigurationError",
+    "DaskLeases",
     "DeckEventStream",
     "DeckReady",
     "DeckRequest",

@@ -735,6 +735,7 @@ def _batch(args: argparse.Namespace, console: Console) -> int:
             cluster=args.cluster,
             files=args.files,
             retries=args.retries,
+            cache_dir=None if args.no_cache else (args.cache_dir or USER_CACHE_DIR),
             on_event=progress,
         )
         results = anyio.run(run)

@@ -4,10 +4,10 @@ The parts, one job each:
 
 - ``_inputs``: topics, outlines, topic files and folders become one deck each, with a folder
   name;
-- ``_slots``: the limits a batch holds across all its decks (the seam a shared limits object
-  replaces), and ``_limited``: providers that take a slot around each call;
 - ``_providers``: each deck's providers, made from names or factories;
-- ``_deck``: one deck's job and how it runs; ``_folders``: staging, the final move, archives;
+- ``_deck``: one deck's job and how it runs under the batch's :class:`~slidestream.Limits`
+  (on a cluster, with :class:`~slidestream.DaskLeases`); ``_folders``: staging, the final
+  move, archives;
 - ``_local``: every deck in this process; ``_dask`` and ``_dask_worker``: on a Dask cluster;
 - ``_api``: :func:`batch`; ``_display``: the command line's progress and summary.
 """

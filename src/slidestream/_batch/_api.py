@@ -11,13 +11,11 @@ from pathlib import Path
 
 import anyio
 
-from .._constants import (
-    DEFAULT_MAX_CONCURRENT_IMAGES,
-    DEFAULT_MAX_CONCURRENT_SCRIPTS,
-    DEFAULT_MAX_CONCURRENT_TTS,
-    DEFAULT_OUTPUT_DIR,
-)
+from .._cache import USER_CACHE_DIR, UserCacheDir
+from .._constants import DEFAULT_OUTPUT_DIR
 from .._exceptions import ConfigurationError, InvalidInputError, SlidestreamError
+from .._limits import Limits
+from .._pipeline import _limits as shared_limits
 from .._types import ProviderKind
 from ..render import RenderOptions
 from ._dask import ClusterTarget, run_on_cluster
@@ -28,7 +26,6 @@ from ._local import run_here
 from ._models import BatchEvent, BatchEventKind, BatchItemResult, FilesMode
 from ._plan import plan_batch
 from ._providers import ProviderChoice, check_choice
-from ._slots import KindLimits
 
 if sys.version_info < (3, 11):
     from exceptiongroup import BaseExceptionGroup
@@ -67,9 +64,11 @@ async def batch(
     image_provider: ProviderChoice | None = None,
     tts_provider: ProviderChoice | None = None,
     output_dir: str | os.PathLike[str] = DEFAULT_OUTPUT_DIR,
-    max_concurrent_scripts: int = DEFAULT_MAX_CONCURRENT_SCRIPTS,
-    max_concurrent_images: int = DEFAULT_MAX_CONCURRENT_IMAGES,
-    max_concurrent_tts: int = DEFAULT_MAX_CONCURRENT_TTS,
+    max_concurrent_scripts: int | None = None,
+    max_concurrent_images: int | None = None,
+    max_concurrent_tts: int | None = None,
+    limits: Limits | None = None,
+    cache_dir: str | os.PathLike[str] | UserCacheDir | None = USER_CACHE_DIR,
     decks_at_once: int = DEFAULT_DECKS_AT_ONCE,
     language: str | None = None,
     slides: int | None = None,
@@ -91,12 +90,21 @@ async def batch(
     outlines. An outline is read by the ``markdown`` provider (its front matter gives the
     deck's language and voice); ``script_provider`` writes the decks of topics.
 
-    The ``max_concurrent_*`` limits hold across the whole batch: each service (each named
-    provider of a kind) gets one limit shared by all decks, in this process or on every
-    worker of a cluster together. Work on the local CPU (Piper, drawn images) is limited per
-    process instead.
+    The limits hold across the whole batch: each service gets one limit shared by all decks
+    (one :class:`~slidestream.Limits`, the same the pipelines use), in this process or on
+    every worker of a cluster together (through Dask semaphores). Work on the local CPU
+    (Piper, drawn images) and the CPU budget are limited per process instead.
 
     Args:
+        max_concurrent_scripts: calls in flight per script service, across the batch.
+        max_concurrent_images: calls in flight per image service, across the batch.
+        max_concurrent_tts: calls in flight per TTS service, across the batch.
+        limits: the limits to use instead of ``max_concurrent_*`` (not together with them):
+            in this process, shared with any pipeline given the same object; on a cluster,
+            their configuration held cluster-wide for this batch.
+        cache_dir: the cache the decks use, as for the pipelines (``None``: no cache). By
+            default each process uses its own user cache (on a cluster: each worker's); a
+            folder given must be reachable at that path wherever decks are made.
         decks_at_once: decks made at once in this process, or per worker of a local cluster
             (on an existing cluster, each worker's thread count decides).
         workers: make the decks on a local Dask cluster of this many worker processes.
@@ -126,8 +134,8 @@ async def batch(
         raise InvalidInputError(
             f"files={files!r} is unknown: use 'auto', 'shared' or 'send'."
         ) from None
-    limits = KindLimits(
-        scripts=max_concurrent_scripts, images=max_concurrent_images, tts=max_concurrent_tts
+    limits = shared_limits(
+        limits, max_concurrent_scripts, max_concurrent_images, max_concurrent_tts
     )
     options = render_options or RenderOptions()
     if video is not None:
@@ -141,12 +149,12 @@ async def batch(
     settings = DeckSettings(
         images=image_provider,
         tts=tts_provider,
-        limits=limits,
         render_options=options,
         sequential=sequential,
         slides=slides,
         audience=audience,
         tone=tone,
+        cache_dir=cache_dir,
     )
     root = await anyio.to_thread.run_sync(lambda: Path(output_dir).expanduser().resolve())
     batch_id = uuid.uuid4().hex[:12]

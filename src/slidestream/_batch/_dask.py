@@ -25,11 +25,11 @@ import anyio
 from anyio.from_thread import BlockingPortal
 
 from .._exceptions import ConfigurationError, InvalidInputError
-from ._dask_worker import LEASE_TIMEOUT, ClusterRun, close_batch, deck_task, event_topic
+from .._limits import DaskLeases, Limits
+from ._dask_worker import ClusterRun, close_batch, deck_task, event_topic
 from ._deck import DeckJob, DeckOutcome
 from ._folders import attempt_dir, install, staging_root, unpack, write_probe
 from ._models import BatchEvent, BatchEventKind, FilesMode
-from ._slots import KindLimits
 
 __all__ = ["ClusterTarget", "run_on_cluster"]
 
@@ -172,22 +172,6 @@ def _receive_archive(outcome: DeckOutcome, job: DeckJob) -> DeckOutcome:
     return replace(outcome, archive=None)
 
 
-def _close_semaphores(connection: _Connection, names: set[str], limits: KindLimits) -> None:
-    semaphore_class: Any = _distributed().Semaphore
-    for name in sorted(names):
-        try:
-            # max_leases only has to match when the semaphore is new; closing ignores it.
-            semaphore = semaphore_class(
-                name=name,
-                max_leases=max(limits.scripts, limits.images, limits.tts),
-                scheduler_rpc=connection.client.scheduler,
-                loop=connection.client.loop,
-            )
-            semaphore.close()
-        except Exception:  # a lease of a lost worker may still be pending; it times out
-            logger.info("closing semaphore %s failed", name, exc_info=True)
-
-
 @dataclass
 class _Attempts:
     """Which attempts of each deck the client has seen start."""
@@ -208,11 +192,14 @@ async def run_on_cluster(
     jobs: list[DeckJob],
     *,
     target: ClusterTarget,
-    limits: KindLimits,
+    limits: Limits,
     emit: Callable[[BatchEvent], None],
     finish: Callable[[DeckJob, DeckOutcome, int], None],
 ) -> None:
     """Make every deck of ``jobs`` on a Dask cluster, service limits held cluster-wide.
+
+    ``limits`` gives the configuration; the decks run under the same limits held through
+    Dask semaphores named after the batch (:class:`~slidestream.DaskLeases`).
 
     ``emit`` gets the decks' start and progress events, ``finish`` each deck's outcome (with
     how many attempts it took). Everything submitted is cancelled if the batch is.
@@ -220,16 +207,10 @@ async def run_on_cluster(
     if not jobs:
         return
     distributed = _distributed()
-    import dask
-
     batch_id = jobs[0].batch_id
     output_dir = jobs[0].output_dir
-    run = ClusterRun(
-        batch_id=batch_id,
-        limits=limits,
-        files=target.files,
-        lease_timeout=str(dask.config.get(LEASE_TIMEOUT)),
-    )
+    leases = DaskLeases(name=batch_id)
+    run = ClusterRun(batch_id=batch_id, limits=limits.with_leases(leases), files=target.files)
     if target.files is not FilesMode.SEND:
         await anyio.to_thread.run_sync(write_probe, output_dir, batch_id)
     connection = await anyio.to_thread.run_sync(_connect, target)
@@ -307,7 +288,7 @@ async def run_on_cluster(
                     )
     finally:
         with anyio.CancelScope(shield=True):
-            await anyio.to_thread.run_sync(_close_semaphores, connection, semaphores, limits)
+            await anyio.to_thread.run_sync(leases.close_semaphores, connection.client, semaphores)
             await anyio.to_thread.run_sync(connection.close)
             done_send.close()
 

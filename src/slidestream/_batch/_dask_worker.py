@@ -1,48 +1,33 @@
-"""What runs on a Dask worker: one deck per task, service limits held cluster-wide.
+"""What runs on a Dask worker: one deck per task, under the batch's cluster-wide limits.
 
 The task is a coroutine, so Dask runs it on the worker's event loop (asyncio); the pipeline's
-blocking work goes to threads as it does anywhere. Each service key's limit is a
-``distributed.Semaphore`` whose leases the scheduler keeps: a worker that dies holding a
-lease stops refreshing it, and the scheduler frees it after the lease timeout, never before,
-so the limit is not exceeded meanwhile. A call that ends hands its lease to a call waiting on
-the same worker before giving it back to the scheduler (``_leases``), which saves the
-scheduler round trips between calls. Local work (Piper, drawn images) is limited per
-worker process instead, as each machine has its own CPU.
+blocking work goes to threads as it does anywhere. The batch's :class:`~slidestream.Limits`
+travel with every task and carry a :class:`~slidestream.DaskLeases`: each online service's
+calls hold a lease of a ``distributed.Semaphore`` that the scheduler keeps, so the limit holds
+on every worker together, while the CPU budget and local work (Piper, drawn images) are
+limited per worker process. A deck runs through the same engine path as anywhere else.
 
-The decks of one batch on one worker share a :class:`BatchRuntime` (the semaphores, the
-local limiters, the providers made from names) until the client ends the batch there
-(:func:`close_batch`). Progress goes back to the client as structured events
-(``Worker.log_event``) on the batch's topic, through the scheduler; the deck itself comes
-back as the task's result.
+The decks of one batch on one worker share a :class:`BatchRuntime` (one ``Limits``, the
+providers made from names) until the client ends the batch there (:func:`close_batch`).
+Progress goes back to the client as structured events (``Worker.log_event``) on the batch's
+topic, through the scheduler; the deck itself comes back as the task's result.
 """
 
 from __future__ import annotations
 
 import uuid
-from collections.abc import AsyncIterator
-from contextlib import asynccontextmanager
 from dataclasses import dataclass, replace
 from typing import Any
 
 import anyio
 
 from .._events import Event
+from .._limits import DaskLeases, Limits, ServiceKey
 from ._deck import BatchRuntime, DeckJob, DeckOutcome, make_deck
 from ._folders import sees_output
-from ._leases import LeasePool
 from ._models import FilesMode
-from ._slots import KindLimits, ServiceKey, local_work
 
-__all__ = [
-    "ClusterRun",
-    "DaskSlots",
-    "close_batch",
-    "deck_task",
-    "event_topic",
-    "semaphore_name",
-]
-
-LEASE_TIMEOUT = "distributed.scheduler.locks.lease-timeout"
+__all__ = ["ClusterRun", "close_batch", "deck_task", "event_topic", "semaphore_names"]
 
 
 @dataclass(frozen=True, kw_only=True)
@@ -50,10 +35,9 @@ class ClusterRun:
     """What every deck task of one batch needs to know besides its job."""
 
     batch_id: str
-    limits: KindLimits
+    limits: Limits
+    """The batch's limits, with a :class:`~slidestream.DaskLeases` (the client's lease timeout)."""
     files: FilesMode
-    lease_timeout: str
-    """The client's ``distributed.scheduler.locks.lease-timeout``, used by every worker."""
 
 
 def event_topic(batch_id: str) -> str:
@@ -61,81 +45,16 @@ def event_topic(batch_id: str) -> str:
     return f"slidestream-batch-{batch_id}"
 
 
-def semaphore_name(batch_id: str, key: ServiceKey) -> str:
-    """The cluster-wide semaphore of ``key`` in batch ``batch_id``."""
-    return f"slidestream-{batch_id}-{key}"
-
-
-class DaskSlots:
-    """Slots of one batch in one worker process: a cluster-wide semaphore per service key,
-    a local limiter per key of local work.
-
-    Semaphores are made on first use with the lease timeout the client chose, and their
-    leases are shared by this worker's calls through a :class:`LeasePool`; :meth:`close`
-    stops their lease refreshes once the batch is over here.
-    """
-
-    def __init__(self, run: ClusterRun) -> None:
-        self.run = run
-        self._pools: dict[ServiceKey, LeasePool] = {}
-        self._local: dict[ServiceKey, anyio.CapacityLimiter] = {}
-        self._setup = anyio.Lock()
-
-    @property
-    def names(self) -> tuple[str, ...]:
-        """The semaphores used so far."""
-        return tuple(semaphore_name(self.run.batch_id, key) for key in self._pools)
-
-    async def _pool(self, key: ServiceKey) -> LeasePool:
-        import dask
-        import distributed
-
-        semaphore_class: Any = distributed.Semaphore
-        async with self._setup:
-            pool = self._pools.get(key)
-            if pool is None:
-                # The lease timeout is read from the configuration when the semaphore is made
-                # (its refresh interval is a fifth of it) and when it is registered (the
-                # scheduler's timeout for its leases). Both must be the batch's, on every
-                # worker, or a slow refresh lets leases expire and the limit be overbooked.
-                with dask.config.set({LEASE_TIMEOUT: self.run.lease_timeout}):
-                    semaphore = semaphore_class(
-                        max_leases=self.run.limits.of(key.kind),
-                        name=semaphore_name(self.run.batch_id, key),
-                    )
-                    await _register(semaphore)
-                pool = self._pools[key] = LeasePool(semaphore)
-            return pool
-
-    @asynccontextmanager
-    async def slot(self, key: ServiceKey) -> AsyncIterator[None]:
-        """Hold one of ``key``'s slots: a lease of its semaphore, or a local one."""
-        if local_work(key):
-            limiter = self._local.get(key)
-            if limiter is None:
-                limiter = self._local[key] = anyio.CapacityLimiter(self.run.limits.of(key.kind))
-            borrower = object()
-            await limiter.acquire_on_behalf_of(borrower)
-            try:
-                yield
-            finally:
-                limiter.release_on_behalf_of(borrower)
-            return
-        pool = await self._pool(key)
-        async with pool.lease():
-            yield
-
-    def close(self) -> None:
-        """Stop the lease refreshes of the semaphores (no lease is held any more)."""
-        for pool in self._pools.values():
-            callback = getattr(pool.semaphore, "refresh_callback", None)
-            if callback is not None:
-                callback.stop()
-        self._pools.clear()
-
-
-async def _register(semaphore: Any) -> None:
-    await semaphore
+def semaphore_names(limits: Limits) -> tuple[str, ...]:
+    """The semaphores of the online services ``limits`` has given slots of in this process."""
+    leases = limits.leases
+    if not isinstance(leases, DaskLeases):
+        return ()
+    return tuple(
+        leases.semaphore_name(key)
+        for key, figures in limits.statistics().items()
+        if figures.calls and not key.local and key != ServiceKey.CPU
+    )
 
 
 _RUNTIMES: dict[str, BatchRuntime] = {}
@@ -145,7 +64,7 @@ _RUNTIMES: dict[str, BatchRuntime] = {}
 def _runtime(run: ClusterRun) -> BatchRuntime:
     runtime = _RUNTIMES.get(run.batch_id)
     if runtime is None:
-        runtime = _RUNTIMES[run.batch_id] = BatchRuntime(DaskSlots(run))
+        runtime = _RUNTIMES[run.batch_id] = BatchRuntime(run.limits)
     return runtime
 
 
@@ -153,7 +72,10 @@ async def close_batch(batch_id: str) -> None:
     """End batch ``batch_id`` on this worker: close its providers, stop its semaphores."""
     runtime = _RUNTIMES.pop(batch_id, None)
     if runtime is not None:
-        await runtime.aclose()
+        try:
+            await runtime.aclose()
+        finally:
+            runtime.limits.close()
 
 
 async def deck_task(job: DeckJob, run: ClusterRun) -> DeckOutcome:
@@ -194,5 +116,5 @@ async def deck_task(job: DeckJob, run: ClusterRun) -> DeckOutcome:
         )
     runtime = _runtime(run)
     outcome = await make_deck(job, runtime, progress, shared=shared)
-    names = runtime.slots.names if isinstance(runtime.slots, DaskSlots) else ()
+    names = semaphore_names(runtime.limits)
     return replace(outcome, worker=worker.address, attempt=attempt, semaphores=names)

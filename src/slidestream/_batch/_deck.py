@@ -2,12 +2,14 @@
 
 A :class:`DeckJob` holds everything a deck needs and nothing tied to a process, so the same
 job runs in this process or on a cluster worker. :func:`make_deck` runs the pipeline into a
-staging folder under the batch's limits, then either moves the finished deck into the output
-folder or packs it for the client.
+staging folder under the batch's shared :class:`~slidestream.Limits` (the engine takes every
+provider call's slot from them), then either moves the finished deck into the output folder or
+packs it for the client.
 """
 
 from __future__ import annotations
 
+import os
 import shutil
 import tempfile
 from collections.abc import Callable
@@ -16,8 +18,10 @@ from pathlib import Path
 
 import anyio
 
+from .._cache import USER_CACHE_DIR, UserCacheDir
 from .._events import DeckReady, Event
 from .._exceptions import ConfigurationError, SlidestreamError
+from .._limits import Limits
 from .._models import DeckResult
 from .._pipeline import SequentialPipeline, StreamingPipeline
 from ..render import RenderOptions
@@ -31,23 +35,23 @@ from ._folders import (
     without_image_bytes,
 )
 from ._providers import SharedProviders, build_providers
-from ._slots import KindLimits, Slots
 
 __all__ = ["BatchRuntime", "DeckJob", "DeckOutcome", "DeckSettings", "make_deck"]
 
 
 @dataclass(frozen=True, kw_only=True)
 class DeckSettings:
-    """What every deck of a batch shares: providers, limits and deck options."""
+    """What every deck of a batch shares: providers and deck options."""
 
     images: object
     tts: object
-    limits: KindLimits
     render_options: RenderOptions = field(default_factory=RenderOptions)
     sequential: bool = False
     slides: int | None = None
     audience: str | None = None
     tone: str | None = None
+    cache_dir: str | os.PathLike[str] | UserCacheDir | None = USER_CACHE_DIR
+    """The cache every deck uses (the default resolves where the deck is made)."""
 
 
 @dataclass(frozen=True, kw_only=True)
@@ -94,15 +98,12 @@ class DeckOutcome:
 class BatchRuntime:
     """What the decks of one batch share in one process: the limits and named providers."""
 
-    slots: Slots
+    limits: Limits
     providers: SharedProviders = field(default_factory=SharedProviders)
 
     async def aclose(self) -> None:
-        """Close the shared providers and release the slots (the batch is over here)."""
-        try:
-            await self.providers.aclose()
-        finally:
-            self.slots.close()
+        """Close the shared providers (the batch is over here)."""
+        await self.providers.aclose()
 
 
 async def run_deck(
@@ -114,7 +115,6 @@ async def run_deck(
         script=job.script,
         images=settings.images,
         tts=settings.tts,
-        slots=runtime.slots,
         shared=runtime.providers,
     )
     try:
@@ -123,9 +123,8 @@ async def run_deck(
             script_provider=providers.script,
             image_provider=providers.images,
             tts_provider=providers.tts,
-            max_concurrent_scripts=settings.limits.scripts,
-            max_concurrent_images=settings.limits.images,
-            max_concurrent_tts=settings.limits.tts,
+            limits=runtime.limits,
+            cache_dir=settings.cache_dir,
             output_dir=staging,
             render_options=settings.render_options,
         )

@@ -7,9 +7,9 @@ from collections.abc import Callable
 import anyio
 
 from .._events import Event
+from .._limits import Limits
 from ._deck import BatchRuntime, DeckJob, DeckOutcome, make_deck
 from ._models import BatchEvent, BatchEventKind
-from ._slots import KindLimits, LocalSlots
 
 __all__ = ["run_here"]
 
@@ -17,17 +17,17 @@ __all__ = ["run_here"]
 async def run_here(
     jobs: list[DeckJob],
     *,
-    limits: KindLimits,
+    limits: Limits,
     max_decks: int,
     emit: Callable[[BatchEvent], None],
     finish: Callable[[DeckJob, DeckOutcome, int], None],
 ) -> None:
-    """Make every deck of ``jobs``, at most ``max_decks`` at once, under one set of limits.
+    """Make every deck of ``jobs``, at most ``max_decks`` at once, all under ``limits``.
 
     ``emit`` gets each deck's start and pipeline events, ``finish`` each deck's outcome; a
     deck that raises an unexpected error is reported as failed and the batch goes on.
     """
-    runtime = BatchRuntime(LocalSlots(limits))
+    runtime = BatchRuntime(limits)
     decks = anyio.CapacityLimiter(max_decks)
 
     async def one(job: DeckJob) -> None:

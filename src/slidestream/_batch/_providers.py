@@ -1,10 +1,11 @@
-"""The providers of each deck of a batch: made per deck, each call under the batch's limits.
+"""The providers of each deck of a batch, made from names, factories or objects.
 
 A provider is chosen as a registered name (``"edge-tts"``; ``"edge-tts,piper"`` for a
 fallback chain), as a factory (a provider class or a ``functools.partial`` of one), or as a
 provider object. A name's provider is made once per process and shared by the batch's decks
 there (Piper loads its voice once); a factory is called once per deck; an object is shared
-by every deck in one process, and copied (pickled) into each deck made on a worker.
+by every deck in one process, and copied (pickled) into each deck made on a worker. Their
+calls are limited by the pipeline, under the batch's shared :class:`~slidestream.Limits`.
 """
 
 from __future__ import annotations
@@ -19,8 +20,6 @@ from .. import _registry
 from .._exceptions import ConfigurationError
 from .._types import ProviderKind
 from ..providers._protocols import SupportsAclose, provider_kind, provider_name
-from ._limited import limited
-from ._slots import ServiceKey, Slots
 
 __all__ = [
     "DeckProviders",
@@ -104,7 +103,7 @@ async def _close_all(providers: list[object]) -> None:
 
 @dataclass
 class DeckProviders:
-    """One deck's providers, each call under the batch's limits."""
+    """One deck's providers."""
 
     script: Any = None
     images: Any = None
@@ -117,20 +116,11 @@ class DeckProviders:
         await _close_all(self.owned)
 
 
-def _build(
-    choice: object,
-    kind: ProviderKind,
-    slots: Slots,
-    shared: SharedProviders,
-    owned: list[object],
-) -> Any:
+def _build(choice: object, kind: ProviderKind, shared: SharedProviders, owned: list[object]) -> Any:
     if choice is None:
         return None
     if isinstance(choice, str):
-        members = [
-            limited(shared.get(kind, name), ServiceKey(kind, name), slots)
-            for name in _names(choice)
-        ]
+        members = [shared.get(kind, name) for name in _names(choice)]
         if len(members) == 1:
             return members[0]
         return _registry.fallback_chain(str(kind), members)
@@ -141,22 +131,22 @@ def _build(
         owned.append(provider)
         if provider_kind(provider) is not kind:
             raise ConfigurationError(f"{provider_name(provider)} is not {kind.label}.")
-    return limited(provider, ServiceKey(kind, provider_name(provider)), slots)
+    return provider
 
 
 async def build_providers(
-    *, script: object, images: object, tts: object, slots: Slots, shared: SharedProviders
+    *, script: object, images: object, tts: object, shared: SharedProviders
 ) -> DeckProviders:
-    """One deck's providers from the batch's choices, each wrapped under ``slots``.
+    """One deck's providers from the batch's choices.
 
     Names come from ``shared``; factories are called for this deck, and what they made is
     closed before an error propagates.
     """
     built = DeckProviders()
     try:
-        built.script = _build(script, ProviderKind.SCRIPT, slots, shared, built.owned)
-        built.images = _build(images, ProviderKind.IMAGES, slots, shared, built.owned)
-        built.tts = _build(tts, ProviderKind.TTS, slots, shared, built.owned)
+        built.script = _build(script, ProviderKind.SCRIPT, shared, built.owned)
+        built.images = _build(images, ProviderKind.IMAGES, shared, built.owned)
+        built.tts = _build(tts, ProviderKind.TTS, shared, built.owned)
     except BaseException:
         await built.aclose()
         raise

@@ -7,9 +7,14 @@
   :func:`sleep_without_slot`); it imports nothing else of slidestream;
 - ``_shared``: :class:`Limits`, the shareable object, and its :class:`Slot`;
 - ``_data``: :class:`LimitChanged` and :class:`LimitStatistics`;
-- ``_stage``: :class:`ConcurrencyLimits`, the pipelines' ``max_concurrent_*`` values.
+- ``_stage``: :class:`ConcurrencyLimits`, the pipelines' ``max_concurrent_*`` values;
+- ``_backend``: what a backend that holds limits beyond one process provides;
+- ``_dask``: that backend on Dask, :class:`DaskLeases` (cluster-wide semaphores, leases
+  handed on within a worker).
 """
 
+from ._backend import LeaseBackend as LeaseBackend
+from ._dask import DaskLeases as DaskLeases
 from ._data import LimitChanged as LimitChanged
 from ._data import LimitStatistics as LimitStatistics
 from ._keys import ServiceKey as ServiceKey
@@ -23,6 +28,8 @@ from ._stage import ConcurrencyLimits as ConcurrencyLimits
 
 __all__ = [
     "ConcurrencyLimits",
+    "DaskLeases",
+    "LeaseBackend",
     "LimitChanged",
     "LimitStatistics",
     "Limits",

@@ -7,6 +7,8 @@ same limits, so ten runs that use ``edge-tts`` together hold at most the Edge li
 The gates are anyio primitives, which belong to one event loop, so they are made lazily per
 event loop: runs that share a :class:`Limits` within one event loop (the usual case: many runs
 in one process) share every limit; runs in different event loops (threads) each get their own.
+With a lease backend (:class:`~slidestream.DaskLeases`), each online service's calls also hold
+a place at a gate shared with other processes, so its limit holds across all of them.
 """
 
 from __future__ import annotations
@@ -30,6 +32,7 @@ from .._constants import (
 from .._exceptions import InvalidInputError
 from .._types import ProviderKind, Stage
 from ._adaptive import AdaptiveLimit
+from ._backend import LeaseBackend, SharedGate
 from ._data import LimitChanged, LimitStatistics
 from ._gate import Priority, PriorityGate
 from ._keys import ServiceKey
@@ -60,10 +63,28 @@ def _check_count(name: str, value: object) -> int:
 class _Service:
     """One limit in one event loop: its gate and, for online services, how it adapts."""
 
-    def __init__(self, key: ServiceKey, cap: int, *, adaptive: bool) -> None:
+    def __init__(
+        self, key: ServiceKey, cap: int, *, adaptive: bool, shared: SharedGate | None = None
+    ) -> None:
         self.key = key
         self.gate = PriorityGate(cap)
         self.policy = AdaptiveLimit(cap, adaptive=adaptive)
+        self.shared = shared
+        """The place beyond this process each call also holds (None: this process only)."""
+
+    async def take(self, priority: Priority) -> None:
+        await self.gate.acquire(priority)
+        if self.shared is not None:
+            try:
+                await self.shared.acquire()
+            except BaseException:
+                self.gate.release()
+                raise
+
+    async def give(self) -> None:
+        if self.shared is not None:
+            await self.shared.release()  # shielded by the gate itself
+        self.gate.release()
 
     def statistics(self) -> LimitStatistics:
         return LimitStatistics(
@@ -143,7 +164,7 @@ class Slot:
             current_slot.reset(self._token)
             self._token = None
         if self.held:
-            self._release()
+            await self._release()
         if exc_type is None and not self.throttled:
             service = self._services[0]
             self._limits._apply(service, service.policy.on_success(saturated=self._saturated), None)
@@ -153,20 +174,21 @@ class Slot:
         taken: list[_Service] = []
         try:
             for service in self._services:
-                await service.gate.acquire(priority)
+                await service.take(priority)
                 taken.append(service)
         except BaseException:
-            for service in reversed(taken):
-                service.gate.release()
+            with anyio.CancelScope(shield=True):
+                for service in reversed(taken):
+                    await service.give()
             raise
         gate = self._services[0].gate
         self._saturated = gate.in_flight >= gate.limit or gate.waiting > 0
         self.held = True
 
-    def _release(self) -> None:
+    async def _release(self) -> None:
         self.held = False
         for service in reversed(self._services):
-            service.gate.release()
+            await service.give()
 
     def report_throttled(self, retry_after_s: float | None = None) -> None:
         """The service throttled this call: its limit backs off."""
@@ -178,7 +200,7 @@ class Slot:
     async def sleep_released(self, delay_s: float) -> None:
         """Wait ``delay_s`` seconds without holding the slot, then take it again."""
         if self.held:
-            self._release()
+            await self._release()
         await anyio.sleep(delay_s)
         await self._acquire()
 
@@ -218,6 +240,10 @@ class Limits:
             endpoint of that name without a limit of its own).
         cpu: the CPU budget shared by local work (default: the CPUs this process may use).
         adaptive: whether online limits follow throttling.
+        leases: hold each online service's limit across processes too, e.g. every worker of
+            a Dask cluster (:class:`~slidestream.DaskLeases`). The CPU budget, local services
+            and adaptive backoff stay per process; a backed-off limit lowers what this
+            process takes, never the shared cap.
     """
 
     def __init__(
@@ -229,12 +255,20 @@ class Limits:
         services: Mapping[ServiceKey | str, int] | None = None,
         cpu: int | None = None,
         adaptive: bool = True,
+        leases: LeaseBackend | None = None,
     ) -> None:
         self.scripts = _check_count("scripts", scripts)
         self.images = _check_count("images", images)
         self.tts = _check_count("tts", tts)
         self.cpu_budget = default_cpu_budget() if cpu is None else _check_count("cpu", cpu)
         self.adaptive = bool(adaptive)
+        if leases is not None and not isinstance(leases, LeaseBackend):
+            raise InvalidInputError(
+                f"leases={leases!r} is invalid: pass a lease backend such as "
+                "slidestream.DaskLeases(), or leave it out."
+            )
+        self.leases = leases
+        """Where online limits are held beyond this process (None: in this process only)."""
         self.services: dict[ServiceKey, int] = {}
         for raw_key, value in (services or {}).items():
             key = ServiceKey.parse(raw_key)
@@ -263,7 +297,9 @@ class Limits:
         services = {str(key): value for key, value in self.services.items()}
         return (
             f"Limits(scripts={self.scripts}, images={self.images}, tts={self.tts}, "
-            f"services={services!r}, cpu={self.cpu_budget}, adaptive={self.adaptive})"
+            f"services={services!r}, cpu={self.cpu_budget}, adaptive={self.adaptive}"
+            + ("" if self.leases is None else f", leases={self.leases!r}")
+            + ")"
         )
 
     def __reduce__(self) -> tuple[Any, ...]:
@@ -278,7 +314,12 @@ class Limits:
             "services": dict(self.services),
             "cpu": self.cpu_budget,
             "adaptive": self.adaptive,
+            "leases": self.leases,
         }
+
+    def with_leases(self, leases: LeaseBackend | None) -> Limits:
+        """New limits with this configuration, held beyond this process through ``leases``."""
+        return Limits(**{**self._config(), "leases": leases})
 
     # -- taking slots ------------------------------------------------------------------------
 
@@ -330,9 +371,7 @@ class Limits:
         state = self._state()
         service = state.services.get(key)
         if service is None:
-            cap = self.cap(key, stage)
-            service = _Service(key, cap, adaptive=self.adaptive and not key.local)
-            state.services[key] = service
+            service = state.services[key] = self._service(key, self.cap(key, stage))
         services = [service, state.cpu] if key.local else [service]
         return Slot(self, services, index=index, current=True, run=run)
 
@@ -356,9 +395,18 @@ class Limits:
         state = self._state()
         service = state.services.get(key)
         if service is None:
-            service = _Service(key, self.cap(key), adaptive=self.adaptive and not key.local)
-            state.services[key] = service
+            service = state.services[key] = self._service(key, self.cap(key))
         self._apply(service, service.policy.on_throttled(service.gate.in_flight + 1), retry_after_s)
+
+    def close(self) -> None:
+        """Stop what the limits keep running beyond this process (lease refreshes), once no
+        slot is held any more. Limits without ``leases`` have nothing to stop."""
+        with self._lock:
+            states = list(self._states.values())
+        for state in states:
+            for service in state.services.values():
+                if service.shared is not None:
+                    service.shared.close()
 
     # -- what the limits tell ----------------------------------------------------------------
 
@@ -411,6 +459,11 @@ class Limits:
                 f"No limit for service {str(wanted)!r} has been used or set (known: {known})."
             )
         return found
+
+    def _service(self, key: ServiceKey, cap: int) -> _Service:
+        online = not key.local
+        shared = self.leases.gate(key, cap) if self.leases is not None and online else None
+        return _Service(key, cap, adaptive=self.adaptive and online, shared=shared)
 
     # -- internals ---------------------------------------------------------------------------
 

@@ -29,6 +29,7 @@ import anyio.lowlevel
 
 from ..._exceptions import InvalidInputError
 from ..._images import IMAGE_SUFFIXES
+from ..._limits import ServiceKey
 from ..._models import DeckRequest, Outline, OutlineItem, SlideScript
 from ..._text import compose_narration, plain_text
 from .._protocols import Provider, SlideStream
@@ -430,6 +431,8 @@ class MarkdownScriptProvider(Provider):
     """
 
     name = "markdown"
+    limit_key = ServiceKey("markdown", local=True)
+    """Work on this machine's CPU: it takes a share of the CPU budget, per process."""
 
     def __init__(self, path: str | Path | None = None, *, text: str | None = None) -> None:
         if path is not None and text is not None:

@@ -1,11 +1,17 @@
-"""A worker's leases of a cluster-wide limit: handed on locally, never more than the limit."""
+"""Limits held beyond one process: a worker's leases of a cluster-wide limit (handed on
+locally, never more than the limit), and ``Limits`` with a lease backend."""
 
 from __future__ import annotations
+
+import pickle
 
 import anyio
 import pytest
 
-from slidestream._batch._leases import LeasePool
+import slidestream as ss
+from slidestream import DaskLeases, Limits, ServiceKey, sleep_without_slot
+from slidestream._limits._dask import LeasePool
+from slidestream.testing import CallRecorder, FakeTTSProvider
 
 pytestmark = pytest.mark.anyio
 
@@ -145,3 +151,106 @@ async def test_a_cancelled_batch_gives_every_lease_back() -> None:
                 task_group.start_soon(calls.call, pool, 10.0)
     assert calls.peak == 2 and calls.done == 0
     assert scheduler.leases == 0
+
+
+class FakeLeases:
+    """A lease backend whose scheduler lives in this process: one per service key."""
+
+    def __init__(self) -> None:
+        self.schedulers: dict[ServiceKey, Scheduler] = {}
+
+    def gate(self, key: ServiceKey, cap: int) -> Gate:
+        scheduler = self.schedulers.setdefault(key, Scheduler(limit=cap))
+        return Gate(LeasePool(scheduler.semaphore()))
+
+
+class Gate:
+    def __init__(self, pool: LeasePool) -> None:
+        self.pool = pool
+        self.closed = False
+
+    async def acquire(self) -> None:
+        await self.pool.acquire()
+
+    async def release(self) -> None:
+        await self.pool.release()
+
+    def close(self) -> None:
+        self.closed = True
+
+
+@pytest.mark.parametrize("anyio_backend", ["asyncio", "trio"])
+async def test_limits_with_leases_hold_one_cap_across_every_limits_object() -> None:
+    # Two Limits with one backend play two worker processes: each alone would allow 3.
+    leases = FakeLeases()
+    workers = [Limits(tts=3, cpu=4, leases=leases), Limits(tts=3, cpu=4, leases=leases)]
+    recorder = CallRecorder()
+    tts = FakeTTSProvider(latency=0.01, recorder=recorder)
+
+    async def call(limits: Limits, index: int) -> None:
+        async with limits.slot(ServiceKey.of(tts), stage="tts", index=index):
+            await tts.synthesize("words", voice=None, language="en")
+
+    async with anyio.create_task_group() as task_group:
+        for n in range(24):
+            task_group.start_soon(call, workers[n % 2], n)
+    assert recorder.max_in_flight["tts"] == 3
+    scheduler = leases.schedulers[ServiceKey.of(tts)]
+    assert scheduler.leases == 0
+    assert scheduler.acquires >= 2  # both "workers" asked the scheduler
+    assert sum(w.statistics(ServiceKey.of(tts)).calls for w in workers) == 24
+
+
+async def test_local_work_and_the_cpu_budget_stay_per_process() -> None:
+    leases = FakeLeases()
+    limits = Limits(tts=2, cpu=2, leases=leases)
+    piper = ServiceKey("piper", local=True)
+    async with limits.slot(piper, stage="tts"), limits.cpu(), limits.slot("edge-tts", stage="tts"):
+        assert limits.statistics(ServiceKey.CPU).in_flight == 2
+    assert list(leases.schedulers) == [ServiceKey("edge-tts")]  # no lease for local work
+    limits.close()
+    assert all(
+        service.shared is None or service.shared.closed
+        for state in limits._states.values()
+        for service in state.services.values()
+    )
+
+
+async def test_a_retry_wait_gives_the_lease_back_and_cancelling_loses_none() -> None:
+    leases = FakeLeases()
+    limits = Limits(tts=1, leases=leases)
+    holder_waits = anyio.Event()
+    order: list[str] = []
+
+    async def holder() -> None:
+        async with limits.slot("edge-tts", stage="tts"):
+            order.append("holder")
+            holder_waits.set()
+            await sleep_without_slot(0.05)  # the lease goes back meanwhile
+            order.append("holder again")
+
+    async def other() -> None:
+        await holder_waits.wait()
+        async with limits.slot("edge-tts", stage="tts"):
+            order.append("other")
+
+    async with anyio.create_task_group() as task_group:
+        task_group.start_soon(holder)
+        task_group.start_soon(other)
+    assert order == ["holder", "other", "holder again"]
+    with anyio.move_on_after(0.05):
+        async with anyio.create_task_group() as task_group:
+            for _ in range(3):
+                task_group.start_soon(holder)
+    assert leases.schedulers[ServiceKey("edge-tts")].leases == 0
+    assert limits.statistics("edge-tts").in_flight == 0
+
+
+def test_limits_with_leases_travel_with_their_backend() -> None:
+    limits = Limits(tts=2, leases=DaskLeases(name="b1", lease_timeout="5s"))
+    copy = pickle.loads(pickle.dumps(limits))
+    assert copy.leases == DaskLeases(name="b1", lease_timeout="5s")
+    assert repr(copy) == repr(limits)
+    assert copy.leases.semaphore_name(ServiceKey("edge-tts")) == "slidestream-b1-edge-tts"
+    with pytest.raises(ss.InvalidInputError, match="leases"):
+        Limits(leases=object())  # type: ignore[arg-type]
