@@ -25,6 +25,7 @@ from __future__ import annotations
 import contextlib
 import os
 import shutil
+import time
 from collections.abc import Awaitable, Callable, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -35,18 +36,20 @@ from anyio.abc import TaskGroup
 from anyio.streams.memory import MemoryObjectReceiveStream, MemoryObjectSendStream
 from PIL import Image
 
+from .._cache.keys import digest
 from .._exceptions import RenderError
 from .._files import atomic_write_bytes, atomic_write_text
 from .._models import SlideResult
-from .._types import DeckFileKind
+from .._types import CacheKind, DeckFileKind
 from ._assembler import AssemblyContext, DeckFiles
-from ._audio import SAMPLE_RATE, AudioPiece, make_piece, setup_pydub
+from ._audio import SAMPLE_RATE, AudioPiece, setup_pydub
 from ._ffmpeg import FfmpegPipe, atomic_output
 from ._frames import FRAME_SIZE, fit_size, framed, render_frame
 from ._libreoffice import LibreOffice, find_soffice, stand_ins
 from ._look import Look
 from ._paint import paint, to_png
 from ._pdf import PdfPage, pdf_bytes
+from ._pieces import RenderPieces
 from ._pptx import PptxDeckBuilder, frame_deck, open_style
 from ._pptx_template import TemplateStyle
 from ._scene import Scene
@@ -148,6 +151,12 @@ class StreamingDeckAssembler:
         self._template = style.data if isinstance(style, TemplateStyle) else None
         self._office_frames = bool(self._office and self._template and self.options.video)
         self._painted_pdf = self.options.pdf and self._office is None
+        look = {
+            "title": self.context.title,
+            "template": digest(self._template) if self._template is not None else None,
+            "drawn_by": str(soffice) if self._office_frames else "pillow",
+        }
+        self._pieces = RenderPieces(self.context.cache, look)
 
     async def __aenter__(self) -> StreamingDeckAssembler:
         setup_pydub()
@@ -284,8 +293,8 @@ class StreamingDeckAssembler:
     async def _make_piece(self, state: _Slide, slide: SlideResult) -> None:
         pause = self.options.pause_s if state.index < self.count - 1 else 0.0
         try:
-            state.piece = await anyio.to_thread.run_sync(
-                lambda: make_piece(slide.audio_path, pause_s=pause)
+            state.piece = await self._pieces.piece(
+                slide.audio_path, pause_s=pause, index=state.index
             )
             if state.piece.speech_s > 0:
                 narration = slide.script.narration
@@ -300,6 +309,16 @@ class StreamingDeckAssembler:
         return self.build_dir / "frames" / f"slide-{state.index + 1:03d}.png"
 
     async def _make_frame(self, state: _Slide, slide: SlideResult) -> None:
+        parts = self._pieces.frame_parts(slide, self.count)
+        path = self._frame_path(state)
+        try:
+            if await self._pieces.reuse(CacheKind.FRAME, parts, path, index=state.index):
+                state.frame = path
+                state.frame_ready.set()
+                return
+        except BaseException:
+            state.frame_ready.set()
+            raise
         if self._office_frames and self._template is not None:
             # LibreOffice draws it (see _draw_office_pages), which sets frame_ready.
             template, count = self._template, self.count
@@ -312,7 +331,11 @@ class StreamingDeckAssembler:
                 raise
             await self._pages_in.send((state, slide, deck))
             return
+        started = time.perf_counter()
         await self._paint_frame(state, slide)
+        if state.frame is not None:
+            made_s = time.perf_counter() - started
+            await self._pieces.keep(CacheKind.FRAME, parts, state.frame, made_s)
 
     async def _paint_frame(self, state: _Slide, slide: SlideResult) -> None:
         path, look, count = self._frame_path(state), self.look, self.count
@@ -351,6 +374,8 @@ class StreamingDeckAssembler:
         try:
             if picture is not None:
                 state.frame = await anyio.to_thread.run_sync(_frame_from_picture, picture, path)
+                parts = self._pieces.frame_parts(slide, self.count)
+                await self._pieces.keep(CacheKind.FRAME, parts, state.frame, 0.0)
                 return
         except OSError:
             pass
@@ -372,28 +397,46 @@ class StreamingDeckAssembler:
             previous = before.frame
         out = self.build_dir / "segments" / f"slide-{state.index + 1:03d}.mp4"
         what = f"encoding the video of {state.name}"
-        async with self._limiter:
-            if self.options.transitions != "none":
-                await encode_motion_segment(
-                    frame,
-                    out,
-                    piece.duration_s,
-                    mode=self.options.transitions,
-                    previous=previous,
-                    what=what,
-                )
-            elif self.options.burn_subtitles and state.cues:
-                await encode_burned_segment(
-                    frame,
-                    out,
-                    piece.duration_s,
-                    state.cues,
-                    work_dir=self.build_dir / "captions",
-                    what=what,
-                )
-            else:
-                await encode_still_segment(frame, out, piece.duration_s, what=what)
+
+        async def encode() -> None:
+            async with self._limiter:
+                if self.options.transitions != "none":
+                    await encode_motion_segment(
+                        frame,
+                        out,
+                        piece.duration_s,
+                        mode=self.options.transitions,
+                        previous=previous,
+                        what=what,
+                    )
+                elif self.options.burn_subtitles and state.cues:
+                    await encode_burned_segment(
+                        frame,
+                        out,
+                        piece.duration_s,
+                        state.cues,
+                        work_dir=self.build_dir / "captions",
+                        what=what,
+                    )
+                else:
+                    await encode_still_segment(frame, out, piece.duration_s, what=what)
+
+        parts = None
+        if self._pieces.enabled:
+            parts = await self._segment_parts(state, frame, piece, previous)
+        await self._pieces.made(CacheKind.SEGMENT, parts, out, encode, index=state.index)
         state.segment = out
+
+    async def _segment_parts(
+        self, state: _Slide, frame: Path, piece: AudioPiece, previous: Path | None
+    ) -> dict[str, object]:
+        """What names a slide's video segment in the cache (see ``_pieces``)."""
+        extra: dict[str, object] = {"transitions": self.options.transitions}
+        if self.options.transitions == "crossfade" and previous is not None:
+            extra["previous"] = await self._pieces.file_digest(previous)
+        elif self.options.transitions == "none" and self.options.burn_subtitles:
+            extra["cues"] = state.cues
+        return await self._pieces.segment_parts(frame, piece.samples, extra)
 
     async def _encode_track(self) -> None:
         """Encode the narration track (AAC for the video, MP3) as pieces arrive in order."""
