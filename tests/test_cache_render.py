@@ -17,9 +17,10 @@ from slidestream._types import CacheKind
 from slidestream.providers.script.markdown import MarkdownScriptProvider
 from slidestream.render import _deck
 from slidestream.render._audio import SAMPLE_RATE
+from slidestream.render._libreoffice import LibreOffice, find_soffice
 from slidestream.testing import CallRecorder, FakeImageProvider, FakeTTSProvider
 
-from .media import parse_subtitles, stream_end
+from .media import decoded_seconds, parse_subtitles, stream_end
 
 pytestmark = [pytest.mark.anyio, pytest.mark.slow]
 
@@ -93,6 +94,7 @@ def check_files(deck: ss.DeckResult, narrations: Sequence[str]) -> None:
     assert deck.video_path is not None and deck.audio_path is not None
     assert stream_end(deck.video_path, "v") == pytest.approx(pieces / SAMPLE_RATE, abs=0.05)
     assert stream_end(deck.video_path, "a") == pytest.approx(pieces / SAMPLE_RATE, abs=0.1)
+    assert decoded_seconds(deck.audio_path) == pytest.approx(pieces / SAMPLE_RATE, abs=0.1)
     assert deck.subtitles_path is not None
     cues = parse_subtitles(deck.subtitles_path.read_text(encoding="utf-8"))
     spoken = " ".join(cue.text for cue in cues).replace("\n", " ")
@@ -125,6 +127,7 @@ async def test_an_edited_narration_speaks_and_encodes_that_slide_only(
     for kind in (CacheKind.FRAME, CacheKind.SEGMENT, CacheKind.PIECE, CacheKind.TTS):
         assert reused(again, kind) == [True, True, True]
     assert "video frames 3/3, video segments 3/3, levelled audio pieces 3/3" in again.report()
+    assert "cached_track" in again.timings, "the narration track is not encoded again"
     check_files(again, NARRATIONS)
 
     edited = [NARRATIONS[0], "Twice a day the water comes in, and then it goes out.", NARRATIONS[2]]
@@ -139,6 +142,7 @@ async def test_an_edited_narration_speaks_and_encodes_that_slide_only(
     assert reused(deck, CacheKind.SEGMENT) == [True, False, True]
     assert reused(deck, CacheKind.PIECE) == [True, False, True]
     assert deck.slides[1].duration_s > again.slides[1].duration_s
+    assert "cached_track" not in deck.timings
     check_files(deck, edited)
     manifest = json.loads((tmp_path / "out" / "tides" / "slidestream.json").read_text())
     assert manifest["cache"]["reused"]["segment"] == 2
@@ -234,3 +238,36 @@ async def test_without_a_cache_the_assembler_keeps_nothing(
         deck = await pipeline.run("Tides", project="tides")
         assert not any(key.startswith("cached_") for s in deck.slides for key in s.timings)
     assert sum(work.frames.values()) == 6 and sum(work.segments.values()) == 6
+
+
+@pytest.mark.skipif(find_soffice() is None, reason="LibreOffice is not installed")
+async def test_the_same_deck_again_prints_no_pdf(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    printed: list[Path] = []
+    pdf = LibreOffice.pdf
+
+    async def counted(office: LibreOffice, pptx: Path, work_dir: Path) -> Path:
+        printed.append(pptx)
+        return await pdf(office, pptx, work_dir)
+
+    monkeypatch.setattr(LibreOffice, "pdf", counted)
+    deck_file = write_deck(tmp_path / "deck.md", NARRATIONS[:2])
+    options = ss.RenderOptions(
+        audio=False, video=False, subtitles=False, page_renderer="libreoffice"
+    )
+    decks = []
+    for narrations in (NARRATIONS[:2], NARRATIONS[:2], ["Another line.", NARRATIONS[1]]):
+        write_deck(deck_file, narrations)
+        pipeline = ss.StreamingPipeline(
+            script_provider=MarkdownScriptProvider(deck_file),
+            tts_provider=FakeTTSProvider(cacheable=True, words_per_second=4),
+            output_dir=tmp_path / "out",
+            render_options=options,
+            cache_dir=tmp_path / "cache",
+        )
+        decks.append(await pipeline.run("Tides", project="tides"))
+    # The edited narration is in the PPTX's notes, so that PDF is printed again.
+    assert len(printed) == 2
+    assert ["cached_page" in deck.timings for deck in decks] == [False, True, False]
+    assert decks[0].files["pdf"].read_bytes()[:5] == b"%PDF-"

@@ -84,6 +84,8 @@ class _Slide:
     index: int
     result: SlideResult | None = None
     piece: AudioPiece | None = None
+    piece_reused: bool = False
+    """True when the piece's levelled speech came from the cache."""
     cues: list[Cue] = field(default_factory=list)
     frame: Path | None = None
     segment: Path | None = None
@@ -293,7 +295,7 @@ class StreamingDeckAssembler:
     async def _make_piece(self, state: _Slide, slide: SlideResult) -> None:
         pause = self.options.pause_s if state.index < self.count - 1 else 0.0
         try:
-            state.piece = await self._pieces.piece(
+            state.piece, state.piece_reused = await self._pieces.piece(
                 slide.audio_path, pause_s=pause, index=state.index
             )
             if state.piece.speech_s > 0:
@@ -439,29 +441,74 @@ class StreamingDeckAssembler:
         return await self._pieces.segment_parts(frame, piece.samples, extra)
 
     async def _encode_track(self) -> None:
-        """Encode the narration track (AAC for the video, MP3) as pieces arrive in order."""
+        """Encode the narration track (AAC for the video, MP3) as pieces arrive in order.
+
+        With a cache, the first pieces that came from it are held back: when every slide's
+        did, the whole track is taken from the cache if it was kept. As soon as one piece is
+        new, encoding starts (held pieces first), and the finished track is kept.
+        """
+        files: dict[str, Path] = {}
+        if self.options.video:
+            files["m4a"] = self.build_dir / "narration.m4a"
+        if self.options.audio:
+            files["mp3"] = self.paths[DeckFileKind.MP3]
         try:
-            with contextlib.ExitStack() as stack:
-                args: list[str | Path] = ["-f", "s16le", "-ar", str(SAMPLE_RATE), "-ac", "1"]
-                args += ["-i", "pipe:0"]
-                if self.options.video:
-                    m4a = stack.enter_context(atomic_output(self.build_dir / "narration.m4a"))
-                    args += ["-c:a", "aac", "-b:a", AUDIO_BITRATE, m4a]
-                if self.options.audio:
-                    mp3 = stack.enter_context(atomic_output(self.paths[DeckFileKind.MP3]))
-                    args += ["-c:a", "libmp3lame", "-b:a", AUDIO_BITRATE, mp3]
-                async with FfmpegPipe(args, what="encoding the narration") as pipe:
-                    for state in self._slides:
-                        await state.piece_ready.wait()
-                        if state.piece is None:
-                            raise _TrackAbandoned  # kills ffmpeg; nothing half-written stays
-                        await pipe.send(state.piece.pcm)
+            held = await self._reused_pieces()
+            parts = None
+            if len(held) == self.count:
+                parts = await self._pieces.track_parts(held, files)
+                if await self._pieces.reuse_files(CacheKind.TRACK, parts, files, index=None):
+                    return
+            busy_s = await self._encode_pieces(held)
+            if self._pieces.enabled:
+                pieces = [state.piece for state in self._slides if state.piece is not None]
+                parts = parts or await self._pieces.track_parts(pieces, files)
+                await self._pieces.keep_files(CacheKind.TRACK, parts, files, busy_s)
         except _TrackAbandoned:
             pass
         except Exception as error:
             self._fail("narration", error)
         finally:
             self._track_done.set()
+
+    async def _reused_pieces(self) -> list[AudioPiece]:
+        """The pieces, in slide order, up to the first that did not come from the cache."""
+        held: list[AudioPiece] = []
+        if not self._pieces.enabled:
+            return held
+        for state in self._slides:
+            await state.piece_ready.wait()
+            if state.piece is None:
+                raise _TrackAbandoned
+            if not state.piece_reused:
+                break
+            held.append(state.piece)
+        return held
+
+    async def _encode_pieces(self, held: Sequence[AudioPiece]) -> float:
+        """Encode ``held`` then every later piece as it arrives; return the seconds spent
+        writing to ffmpeg and waiting for it to finish (its share of the run)."""
+        busy_s = 0.0
+        with contextlib.ExitStack() as stack:
+            args: list[str | Path] = ["-f", "s16le", "-ar", str(SAMPLE_RATE), "-ac", "1"]
+            args += ["-i", "pipe:0"]
+            if self.options.video:
+                m4a = stack.enter_context(atomic_output(self.build_dir / "narration.m4a"))
+                args += ["-c:a", "aac", "-b:a", AUDIO_BITRATE, m4a]
+            if self.options.audio:
+                mp3 = stack.enter_context(atomic_output(self.paths[DeckFileKind.MP3]))
+                args += ["-c:a", "libmp3lame", "-b:a", AUDIO_BITRATE, mp3]
+            async with FfmpegPipe(args, what="encoding the narration") as pipe:
+                for piece in held:
+                    busy_s += await _timed_send(pipe, piece.pcm)
+                for state in self._slides[len(held) :]:
+                    await state.piece_ready.wait()
+                    if state.piece is None:
+                        raise _TrackAbandoned  # kills ffmpeg; nothing half-written stays
+                    busy_s += await _timed_send(pipe, state.piece.pcm)
+                closing = time.perf_counter()
+            busy_s += time.perf_counter() - closing
+        return busy_s
 
     # -- the end -----------------------------------------------------------------------------
 
@@ -541,10 +588,18 @@ class StreamingDeckAssembler:
         assert self._saved_pptx is not None
         target = self.paths[DeckFileKind.PDF]
         if self._office is not None:
+            printer = {"soffice": str(self._office.exe), "fonts": self._office.substitutes}
+            parts = await self._pieces.pdf_parts(self._saved_pptx, printer)
+            if await self._pieces.reuse(CacheKind.PAGE, parts, target, index=None):
+                files[DeckFileKind.PDF] = target
+                return
             try:
+                started = time.perf_counter()
                 printed = await self._office.pdf(self._saved_pptx, self.build_dir / "pdf")
                 await anyio.to_thread.run_sync(os.replace, printed, target)
                 files[DeckFileKind.PDF] = target
+                made_s = time.perf_counter() - started
+                await self._pieces.keep(CacheKind.PAGE, parts, target, made_s)
                 return
             except RenderError:
                 pass  # painted by Pillow below instead
@@ -594,6 +649,12 @@ class StreamingDeckAssembler:
 
     def _remove_build_dir(self) -> None:
         shutil.rmtree(self.build_dir, ignore_errors=True)
+
+
+async def _timed_send(pipe: FfmpegPipe, data: bytes) -> float:
+    started = time.perf_counter()
+    await pipe.send(data)
+    return time.perf_counter() - started
 
 
 def _result(state: _Slide) -> SlideResult:

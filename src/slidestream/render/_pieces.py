@@ -6,7 +6,9 @@ Each piece is keyed by what it is made from and nothing else:
   number, title, bullets and images (by digest); not its narration;
 - a levelled audio piece: the narration clip's bytes (the pause after it is added on reuse);
 - a video segment: the frame's bytes, the piece's length in samples, the transition (and the
-  previous frame for a crossfade), the burned-in cues when subtitles are burned.
+  previous frame for a crossfade), the burned-in cues when subtitles are burned;
+- the narration track (AAC and MP3): the samples of every piece, in order;
+- the PDF LibreOffice prints: the PPTX's parts (not its dates), and which LibreOffice.
 
 Every key also holds :func:`render_version`, a digest of the render code, the bundled fonts
 and the versions of the libraries that draw and encode, so a piece an older render version
@@ -18,9 +20,11 @@ reuse for the slide's timings and the report.
 from __future__ import annotations
 
 import functools
+import hashlib
 import importlib.metadata
 import time
-from collections.abc import Awaitable, Callable, Mapping
+import zipfile
+from collections.abc import Awaitable, Callable, Iterable, Mapping, Sequence
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
@@ -37,7 +41,7 @@ from ._audio import AudioPiece, levelled_pcm, piece_of
 if TYPE_CHECKING:
     from .._cache.run import RunCache
 
-__all__ = ["RenderPieces", "render_version"]
+__all__ = ["RenderPieces", "pptx_digest", "render_version"]
 
 _PACKAGE = Path(__file__).resolve().parent.parent
 _LIBRARIES = ("pillow", "imageio-ffmpeg", "pydub", "python-pptx", "moviepy")
@@ -56,15 +60,33 @@ def render_version() -> str:
     return code_version(paths, extra=versions)
 
 
-def _write_blob(path: Path) -> Callable[[Entry], Path]:
-    def decode(entry: Entry) -> Path:
-        return atomic_write_bytes(path, entry.blobs["file"])
+def _write_blobs(paths: Mapping[str, Path]) -> Callable[[Entry], bool]:
+    def decode(entry: Entry) -> bool:
+        blobs = {name: entry.blobs[name] for name in paths}  # all there, before any write
+        for name, path in paths.items():
+            atomic_write_bytes(path, blobs[name])
+        return True
 
     return decode
 
 
 def _digest_file(path: Path) -> str:
     return digest(path.read_bytes())
+
+
+def _read_files(paths: Mapping[str, Path]) -> dict[str, bytes]:
+    return {name: path.read_bytes() for name, path in paths.items()}
+
+
+def pptx_digest(path: Path) -> str:
+    """A digest of a PPTX's parts, leaving out ``docProps/`` (its dates change every save)."""
+    hasher = hashlib.sha256()
+    with zipfile.ZipFile(path) as archive:
+        for name in sorted(archive.namelist()):
+            if not name.startswith("docProps/"):
+                hasher.update(name.encode("utf-8") + b"\0")
+                hasher.update(archive.read(name))
+    return hasher.hexdigest()
 
 
 class RenderPieces:
@@ -88,27 +110,49 @@ class RenderPieces:
         return self.cache is not None
 
     async def reuse(
-        self, kind: CacheKind, parts: Mapping[str, Any] | None, path: Path, *, index: int
+        self, kind: CacheKind, parts: Mapping[str, Any] | None, path: Path, *, index: int | None
     ) -> bool:
         """Write the kept piece named by ``parts`` to ``path``; False when there is none
-        (or ``parts`` is None: a piece that is never kept)."""
+        (or ``parts`` is None: a piece that is never kept). ``index``: its slide (None: the
+        deck's)."""
+        return await self.reuse_files(kind, parts, {"file": path}, index=index)
+
+    async def reuse_files(
+        self,
+        kind: CacheKind,
+        parts: Mapping[str, Any] | None,
+        paths: Mapping[str, Path],
+        *,
+        index: int | None,
+    ) -> bool:
+        """Like :meth:`reuse` for a piece of several files (``paths`` by blob name)."""
         if self.cache is None or parts is None:
             return False
         key = self._key(kind, parts)
-        return await self.cache.load(kind, key, _write_blob(path), index=index) is not None
+        return await self.cache.load(kind, key, _write_blobs(paths), index=index) is not None
 
     async def keep(
         self, kind: CacheKind, parts: Mapping[str, Any] | None, path: Path, made_s: float
     ) -> None:
         """Keep the piece at ``path`` (a failure to store it never fails the run)."""
+        await self.keep_files(kind, parts, {"file": path}, made_s)
+
+    async def keep_files(
+        self,
+        kind: CacheKind,
+        parts: Mapping[str, Any] | None,
+        paths: Mapping[str, Path],
+        made_s: float,
+    ) -> None:
+        """Like :meth:`keep` for a piece of several files (``paths`` by blob name)."""
         if self.cache is None or parts is None:
             return
         try:
-            data = await anyio.to_thread.run_sync(path.read_bytes)
+            blobs = await anyio.to_thread.run_sync(_read_files, paths)
         except OSError:
             return
         key = self._key(kind, parts)
-        await self.cache.keep(kind, key, data={}, blobs={"file": data}, made_s=made_s)
+        await self.cache.keep(kind, key, data={}, blobs=blobs, made_s=made_s)
 
     async def made(
         self,
@@ -159,27 +203,51 @@ class RenderPieces:
 
     # -- levelled audio pieces ------------------------------------------------------------------
 
-    async def piece(self, clip: Path | None, *, pause_s: float, index: int) -> AudioPiece:
-        """A slide's narration piece; its levelled speech is taken from the cache when kept.
+    async def piece(
+        self, clip: Path | None, *, pause_s: float, index: int
+    ) -> tuple[AudioPiece, bool]:
+        """A slide's narration piece, and whether its levelled speech came from the cache.
 
         Raises:
             RenderError: the clip cannot be decoded.
         """
         if clip is None:
-            return piece_of(b"", pause_s=pause_s)
+            return piece_of(b"", pause_s=pause_s), False
         cache = self.cache
         if cache is None:
             speech = await anyio.to_thread.run_sync(levelled_pcm, clip)
-            return piece_of(speech, pause_s=pause_s)
+            return piece_of(speech, pause_s=pause_s), False
         clip_digest = await anyio.to_thread.run_sync(_digest_file, clip)
         key = self._key(CacheKind.PIECE, {"clip": clip_digest, "format": clip.suffix.lower()})
         kept = await cache.load(CacheKind.PIECE, key, _speech, index=index)
-        if kept is None:
-            started = time.perf_counter()
-            kept = await anyio.to_thread.run_sync(levelled_pcm, clip)
-            made_s = time.perf_counter() - started
-            await cache.keep(CacheKind.PIECE, key, data={}, blobs={"pcm": kept}, made_s=made_s)
-        return piece_of(kept, pause_s=pause_s)
+        if kept is not None:
+            return piece_of(kept, pause_s=pause_s), True
+        started = time.perf_counter()
+        speech = await anyio.to_thread.run_sync(levelled_pcm, clip)
+        made_s = time.perf_counter() - started
+        await cache.keep(CacheKind.PIECE, key, data={}, blobs={"pcm": speech}, made_s=made_s)
+        return piece_of(speech, pause_s=pause_s), False
+
+    # -- the deck's narration track and its printed PDF ----------------------------------------
+
+    async def track_parts(
+        self, pieces: Sequence[AudioPiece], files: Iterable[str]
+    ) -> dict[str, Any]:
+        """What names the narration track: every piece's samples in order, and its files."""
+
+        def samples_digest() -> str:
+            hasher = hashlib.sha256()
+            for piece in pieces:
+                hasher.update(piece.pcm)
+            return hasher.hexdigest()
+
+        return {"pcm": await anyio.to_thread.run_sync(samples_digest), "files": sorted(files)}
+
+    async def pdf_parts(self, pptx: Path, printer: Mapping[str, Any]) -> dict[str, Any] | None:
+        """What names a PDF printed from ``pptx`` by ``printer`` (None: the cache is off)."""
+        if self.cache is None:
+            return None
+        return {"pptx": await anyio.to_thread.run_sync(pptx_digest, pptx), "printer": dict(printer)}
 
 
 def _speech(entry: Entry) -> bytes:
