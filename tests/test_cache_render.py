@@ -18,6 +18,7 @@ from slidestream.providers.script.markdown import MarkdownScriptProvider
 from slidestream.render import _deck
 from slidestream.render._audio import SAMPLE_RATE
 from slidestream.render._libreoffice import LibreOffice, find_soffice
+from slidestream.render._pieces import pptx_digest
 from slidestream.testing import CallRecorder, FakeImageProvider, FakeTTSProvider
 
 from .media import decoded_seconds, parse_subtitles, stream_end
@@ -126,7 +127,10 @@ async def test_an_edited_narration_speaks_and_encodes_that_slide_only(
     assert recorder.calls == [] and not work.frames and not work.segments
     for kind in (CacheKind.FRAME, CacheKind.SEGMENT, CacheKind.PIECE, CacheKind.TTS):
         assert reused(again, kind) == [True, True, True]
-    assert "video frames 3/3, video segments 3/3, levelled audio pieces 3/3" in again.report()
+    assert (
+        "video frames 3/3, video segments 3/3, levelled audio pieces 3/3, PPTX narration 3/3"
+        in again.report()
+    )
     assert "cached_track" in again.timings, "the narration track is not encoded again"
     check_files(again, NARRATIONS)
 
@@ -271,3 +275,32 @@ async def test_the_same_deck_again_prints_no_pdf(
     assert len(printed) == 2
     assert ["cached_page" in deck.timings for deck in decks] == [False, True, False]
     assert decks[0].files["pdf"].read_bytes()[:5] == b"%PDF-"
+
+
+def _deck_of(titles: Sequence[str], order: Sequence[int], path: Path) -> Path:
+    """A PPTX with one slide per title, added in ``order`` and then put in title order."""
+    from pptx import Presentation as New
+
+    prs = New()
+    ids = {}
+    for number in order:
+        slide = prs.slides.add_slide(prs.slide_layouts[5])
+        assert slide.shapes.title is not None
+        slide.shapes.title.text = titles[number]
+        ids[number] = slide.slide_id
+    listing = prs.slides._sldIdLst
+    elements = {int(element.id): element for element in listing}
+    for number in sorted(ids):
+        element = elements[ids[number]]
+        listing.remove(element)
+        listing.append(element)
+    prs.save(str(path))
+    return path
+
+
+def test_a_pptx_digest_ignores_the_order_slides_were_added_in(tmp_path: Path) -> None:
+    titles = ["One", "Two", "Three"]
+    first = pptx_digest(_deck_of(titles, [0, 1, 2], tmp_path / "a.pptx"))
+    assert pptx_digest(_deck_of(titles, [2, 0, 1], tmp_path / "b.pptx")) == first
+    assert pptx_digest(_deck_of(["One", "Two", "Four"], [0, 1, 2], tmp_path / "c.pptx")) != first
+    assert pptx_digest(_deck_of(["Two", "One", "Three"], [0, 1, 2], tmp_path / "d.pptx")) != first

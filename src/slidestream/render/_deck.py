@@ -23,6 +23,7 @@ in the same look; a page LibreOffice fails to draw is painted by Pillow instead.
 from __future__ import annotations
 
 import contextlib
+import functools
 import os
 import shutil
 import time
@@ -271,8 +272,13 @@ class StreamingDeckAssembler:
     async def _add_to_pptx(self, state: _Slide, slide: SlideResult) -> None:
         builder = self._pptx
         assert builder is not None
+        narration = None
+        if slide.audio_path is not None and builder.wants_narration(slide):
+            narration = await self._pieces.narration_mp3(slide.audio_path, index=state.index)
         async with self._pptx_lock:
-            await anyio.to_thread.run_sync(builder.add_slide, slide)
+            await anyio.to_thread.run_sync(
+                functools.partial(builder.add_slide, slide, narration=narration)
+            )
         if self._painted_pdf:
             scenes = builder.slide_scenes(state.index)
             state.pdf_pages = await anyio.to_thread.run_sync(self._paint_pages, scenes)

@@ -7,8 +7,10 @@ Each piece is keyed by what it is made from and nothing else:
 - a levelled audio piece: the narration clip's bytes (the pause after it is added on reuse);
 - a video segment: the frame's bytes, the piece's length in samples, the transition (and the
   previous frame for a crossfade), the burned-in cues when subtitles are burned;
+- a clip as the MP3 the PPTX embeds: the clip's bytes;
 - the narration track (AAC and MP3): the samples of every piece, in order;
-- the PDF LibreOffice prints: the PPTX's parts (not its dates), and which LibreOffice.
+- the PDF LibreOffice prints: what the PPTX holds (see :func:`pptx_digest`), and which
+  LibreOffice with which stand-in fonts.
 
 Every key also holds :func:`render_version`, a digest of the render code, the bundled fonts
 and the versions of the libraries that draw and encode, so a piece an older render version
@@ -22,8 +24,8 @@ from __future__ import annotations
 import functools
 import hashlib
 import importlib.metadata
+import re
 import time
-import zipfile
 from collections.abc import Awaitable, Callable, Iterable, Mapping, Sequence
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
@@ -32,11 +34,12 @@ import anyio
 
 from .._cache.keys import code_version, digest, make_key
 from .._cache.store import Entry
+from .._exceptions import RenderError
 from .._files import atomic_write_bytes
 from .._models import SlideResult
-from .._types import CacheKind
+from .._types import AudioFormat, CacheKind
 from .._version import __version__
-from ._audio import AudioPiece, levelled_pcm, piece_of
+from ._audio import AudioPiece, clip_as_mp3, levelled_pcm, piece_of
 
 if TYPE_CHECKING:
     from .._cache.run import RunCache
@@ -45,6 +48,8 @@ __all__ = ["RenderPieces", "pptx_digest", "render_version"]
 
 _PACKAGE = Path(__file__).resolve().parent.parent
 _LIBRARIES = ("pillow", "imageio-ffmpeg", "pydub", "python-pptx", "moviepy")
+_RID = re.compile(rb'"(rId\d+)"')
+_SLIDE_ID = re.compile(rb'<p:sldId id="\d+"')
 
 
 @functools.cache
@@ -79,14 +84,41 @@ def _read_files(paths: Mapping[str, Path]) -> dict[str, bytes]:
 
 
 def pptx_digest(path: Path) -> str:
-    """A digest of a PPTX's parts, leaving out ``docProps/`` (its dates change every save)."""
-    hasher = hashlib.sha256()
-    with zipfile.ZipFile(path) as archive:
-        for name in sorted(archive.namelist()):
-            if not name.startswith("docProps/"):
-                hasher.update(name.encode("utf-8") + b"\0")
-                hasher.update(archive.read(name))
-    return hasher.hexdigest()
+    """A digest of what a PPTX holds, the same however its parts happen to be named.
+
+    Slides are added to the PPTX as they complete, so the same deck made twice may number
+    its parts (and relationship ids) differently. Each part is digested with every
+    relationship id replaced by its target's digest, and the deck's digest is the
+    presentation part's (its slide ids left out, also numbered by arrival). The document
+    properties (dates) are not reached from the presentation, so they are left out too.
+    """
+    from pptx import Presentation
+
+    memo: dict[str, str] = {}
+
+    def part_digest(part: Any, open_parts: set[str]) -> str:
+        name = str(part.partname)
+        if name in memo:
+            return memo[name]
+        if name in open_parts:
+            return "back"  # a part on the way here (a notes page points back to its slide)
+        open_parts.add(name)
+        targets = {
+            rid: f"external:{rel.target_ref}"
+            if rel.is_external
+            else part_digest(rel.target_part, open_parts)
+            for rid, rel in part.rels.items()
+        }
+        open_parts.discard(name)
+        blob = _SLIDE_ID.sub(b"<p:sldId", part.blob)
+        blob = _RID.sub(lambda m: b'"' + targets.get(m[1].decode(), "?").encode() + b'"', blob)
+        hasher = hashlib.sha256(part.content_type.encode() + b"\0" + blob)
+        for rel in sorted((rel.reltype, targets[rid]) for rid, rel in part.rels.items()):
+            hasher.update(("\0".join(rel) + "\0").encode())
+        memo[name] = hasher.hexdigest()
+        return memo[name]
+
+    return part_digest(Presentation(str(path)).part, set())
 
 
 class RenderPieces:
@@ -228,6 +260,27 @@ class RenderPieces:
         await cache.keep(CacheKind.PIECE, key, data={}, blobs={"pcm": speech}, made_s=made_s)
         return piece_of(speech, pause_s=pause_s), False
 
+    async def narration_mp3(self, clip: Path, *, index: int) -> bytes | None:
+        """The clip as the MP3 the PPTX embeds, from the cache when kept; None without a
+        cache (the PPTX builder converts it then) or when it does not convert (the builder
+        reports that)."""
+        cache = self.cache
+        if cache is None or AudioFormat.from_suffix(clip.suffix) is AudioFormat.MP3:
+            return None  # an MP3 clip is embedded as it is
+        clip_digest = await anyio.to_thread.run_sync(_digest_file, clip)
+        key = self._key(CacheKind.EMBED, {"clip": clip_digest, "format": clip.suffix.lower()})
+        kept = await cache.load(CacheKind.EMBED, key, _mp3, index=index)
+        if kept is not None:
+            return kept
+        started = time.perf_counter()
+        try:
+            audio = await anyio.to_thread.run_sync(clip_as_mp3, clip)
+        except RenderError:
+            return None
+        made_s = time.perf_counter() - started
+        await cache.keep(CacheKind.EMBED, key, data={}, blobs={"mp3": audio}, made_s=made_s)
+        return audio
+
     # -- the deck's narration track and its printed PDF ----------------------------------------
 
     async def track_parts(
@@ -248,6 +301,13 @@ class RenderPieces:
         if self.cache is None:
             return None
         return {"pptx": await anyio.to_thread.run_sync(pptx_digest, pptx), "printer": dict(printer)}
+
+
+def _mp3(entry: Entry) -> bytes:
+    audio = entry.blobs["mp3"]
+    if not audio:
+        raise ValueError("the MP3 is empty")
+    return audio
 
 
 def _speech(entry: Entry) -> bytes:
