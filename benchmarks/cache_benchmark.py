@@ -195,8 +195,12 @@ def _segment_seconds(deck: ss.DeckResult, index: int, work: Path) -> float:
     return min(anyio.run(encode) for _ in range(3))
 
 
-def offline_case(work: Path, quick: bool) -> dict[str, Any]:
-    """The example deck made, made again, then made with one slide's narration edited."""
+def offline_case(work: Path, quick: bool, repeat: int = 1) -> dict[str, Any]:
+    """The example deck made, made again, then made with one slide's narration edited.
+
+    The joins and the edit are measured ``repeat`` times (each edit a new text); the best
+    ratio is the figure, as for the first-run overhead.
+    """
     source = work / "example"
     shutil.copytree(EXAMPLES, source)
     deck_file = source / "how-vaccines-work.md"
@@ -208,20 +212,28 @@ def offline_case(work: Path, quick: bool) -> dict[str, Any]:
     again_run = _offline_deck(deck_file, out, cache, quick)
     again, unchanged = again_run.wall_s, again_run.deck
     reused_again = _cache_notes(unchanged)["reused"]  # before the next run rewrites the manifest
-    for kind in (CacheKind.TRACK, CacheKind.PAGE):  # the deck's own files, made from pieces
-        shutil.rmtree(cache / "v1" / kind.value, ignore_errors=True)
-    rejoined = _offline_deck(deck_file, out, cache, quick).deck
-    text = deck_file.read_text(encoding="utf-8")
-    assert OLD_LINE in text, "the example deck changed: pick another line to edit"
-    deck_file.write_text(text.replace(OLD_LINE, NEW_LINE), encoding="utf-8")
-    edited_s, _, edited = _offline_deck(deck_file, out, cache, quick)
-    tts_s = sum(
-        span.duration_s
-        for span in edited.spans
-        if span.stage == Stage.TTS and span.index == EDITED_SLIDE
-    )
-    segment_s = _segment_seconds(edited, EDITED_SLIDE, work)
-    joins_s = rejoined.timings.get(Stage.ASSEMBLE, 0.0)
+    joins = []
+    for _ in range(repeat):
+        for kind in (CacheKind.TRACK, CacheKind.PAGE):  # the deck's own files, from pieces
+            shutil.rmtree(cache / "v1" / kind.value, ignore_errors=True)
+        joins.append(_offline_deck(deck_file, out, cache, quick).deck.timings[Stage.ASSEMBLE])
+    joins_s = min(joins)
+    original = deck_file.read_text(encoding="utf-8")
+    assert OLD_LINE in original, "the example deck changed: pick another line to edit"
+    tries = []
+    for attempt in range(repeat):
+        new_line = NEW_LINE.replace("at all.", "at all." + " Truly." * attempt)
+        deck_file.write_text(original.replace(OLD_LINE, new_line), encoding="utf-8")
+        edited_s, _, edited = _offline_deck(deck_file, out, cache, quick)
+        tts_s = sum(
+            span.duration_s
+            for span in edited.spans
+            if span.stage == Stage.TTS and span.index == EDITED_SLIDE
+        )
+        segment_s = _segment_seconds(edited, EDITED_SLIDE, work)
+        bound = tts_s + segment_s + joins_s
+        tries.append((edited_s / bound, edited_s, tts_s, segment_s, edited))
+    _, edited_s, tts_s, segment_s, edited = min(tries, key=lambda attempt: attempt[0])
     bound = tts_s + segment_s + joins_s
     cli_s = None
     if not quick:
@@ -243,6 +255,8 @@ def offline_case(work: Path, quick: bool) -> dict[str, Any]:
         "edited_tts_s": tts_s,
         "edited_segment_s": segment_s,
         "joins_s": joins_s,
+        "joins_tries_s": joins,
+        "edited_over_bound_tries": [attempt[0] for attempt in tries],
         "edited_over_bound": edited_s / bound,
         "reused_edited": _cache_notes(edited)["reused"],
     }
@@ -289,6 +303,8 @@ def report_text(seed: dict[str, Any], offline: dict[str, Any], quick: bool) -> s
         f"{offline['edited_over_bound']:.2f}x (TTS {offline['edited_tts_s']:.2f} s + segment "
         f"{offline['edited_segment_s']:.2f} s + joins {offline['joins_s']:.2f} s = "
         f"{bound:.2f} s; target <= 1.3x)",
+        f"  (ratio of each try: {', '.join(f'{r:.2f}' for r in offline['edited_over_bound_tries'])}"
+        f"; joins of each: {', '.join(f'{j:.2f}' for j in offline['joins_tries_s'])} s)",
         f"  reused when edited: {offline['reused_edited']}",
     ]
     return "\n".join(lines)
@@ -299,7 +315,9 @@ def main(argv: list[str] | None = None) -> dict[str, Any]:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--scale", type=float, default=1.0, help="multiply every latency")
     parser.add_argument("--slides", type=int, default=10)
-    parser.add_argument("--repeat", type=int, default=2, help="first runs with and without")
+    parser.add_argument(
+        "--repeat", type=int, default=2, help="first runs with and without; joins and edits"
+    )
     parser.add_argument("--quick", action="store_true", help="scale 0.01, 3 slides, test TTS")
     parser.add_argument("--results", type=Path, default=RESULTS_DIR, help="JSON output folder")
     args = parser.parse_args(argv)
@@ -309,7 +327,7 @@ def main(argv: list[str] | None = None) -> dict[str, Any]:
     with tempfile.TemporaryDirectory(prefix="slidestream-cache-bench-") as tmp:
         work = Path(tmp)
         seed = seed_case(profile, work / "seed", args.repeat)
-        offline = offline_case(work / "offline", args.quick)
+        offline = offline_case(work / "offline", args.quick, args.repeat)
     report: dict[str, Any] = {"quick": args.quick, "seed": seed, "offline": offline}
     print(report_text(seed, offline, args.quick))
     args.results.mkdir(parents=True, exist_ok=True)
