@@ -304,3 +304,25 @@ def test_a_pptx_digest_ignores_the_order_slides_were_added_in(tmp_path: Path) ->
     assert pptx_digest(_deck_of(titles, [2, 0, 1], tmp_path / "b.pptx")) == first
     assert pptx_digest(_deck_of(["One", "Two", "Four"], [0, 1, 2], tmp_path / "c.pptx")) != first
     assert pptx_digest(_deck_of(["Two", "One", "Three"], [0, 1, 2], tmp_path / "d.pptx")) != first
+
+
+@pytest.mark.parametrize("cached", [True, False])
+async def test_an_assembler_is_given_the_runs_cache(tmp_path: Path, cached: bool) -> None:
+    seen: list[ss.render.AssemblyContext] = []
+
+    def factory(context: ss.render.AssemblyContext) -> ss.render.NullAssembler:
+        seen.append(context)
+        return ss.render.NullAssembler(context)
+
+    pipeline = ss.StreamingPipeline(
+        script_provider=MarkdownScriptProvider(write_deck(tmp_path / "deck.md", NARRATIONS)),
+        tts_provider=FakeTTSProvider(cacheable=True),
+        output_dir=tmp_path / "out",
+        assembler=factory,
+        cache_dir=tmp_path / "cache" if cached else None,
+    )
+    await pipeline.run("Tides")
+    (context,) = seen
+    assert (context.cache is not None) is cached
+    if context.cache is not None:
+        assert context.cache.store.root == tmp_path / "cache"
