@@ -9,6 +9,7 @@ import pytest
 
 from slidestream import cli, providers
 from slidestream._cache import CacheStore, usage
+from slidestream._types import CacheKind
 from slidestream.testing import FakeImageProvider, FakeTTSProvider
 
 
@@ -64,10 +65,11 @@ def test_a_second_make_says_what_came_from_the_cache(
     assert cli.main(["cache", "info", "--cache-dir", str(cache)]) == cli.EXIT_OK
     info = capsys.readouterr().out
     assert f"Cache folder: {cache}" in info
-    assert "narration clips" in info and "images" in info
+    assert "narration clips" in info and "images" in info and "narration tracks" in info
 
+    held = usage(CacheStore(cache)).entries  # answers, and the deck files' pieces
     assert cli.main(["cache", "prune", "--cache-dir", str(cache), "--max-size", "0"]) == 0
-    assert "Removed 4 entries" in capsys.readouterr().out
+    assert f"Removed {held} entries" in capsys.readouterr().out
     assert usage(CacheStore(cache)).entries == 0
 
 
@@ -81,7 +83,8 @@ def test_no_cache_leaves_the_cache_alone(
         assert "from the cache" not in capsys.readouterr().out
     assert not cache.exists()
     assert cli.main(make(tmp_path)) == cli.EXIT_OK  # the default folder from the environment
-    assert usage(CacheStore(cache)).entries == 4
+    kept = usage(CacheStore(cache))
+    assert kept.kinds[CacheKind.IMAGES].entries == 2 and kept.kinds[CacheKind.TTS].entries == 2
 
 
 def test_fresh_and_clear(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
@@ -89,8 +92,9 @@ def test_fresh_and_clear(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> 
     assert cli.main(make(tmp_path, "--cache-dir", str(cache))) == cli.EXIT_OK
     assert cli.main(make(tmp_path, "--cache-dir", str(cache), "--fresh")) == cli.EXIT_OK
     assert "from the cache: images 2/2, narration clips 2/2" in capsys.readouterr().out
+    held = usage(CacheStore(cache)).entries
     assert cli.main(["cache", "clear", "--cache-dir", str(cache)]) == cli.EXIT_OK
-    assert "Removed 4 entries" in capsys.readouterr().out
+    assert f"Removed {held} entries" in capsys.readouterr().out
     assert usage(CacheStore(cache)).entries == 0
 
 

@@ -8,6 +8,7 @@ import signal
 import subprocess
 import sys
 import textwrap
+import time
 from pathlib import Path
 
 import anyio
@@ -66,6 +67,11 @@ def kill_after_two_slides(out: Path, cache: Path) -> None:
             assert line, process.stderr.read() if process.stderr else "the run ended early"
             done.add(line.split()[1])
         assert done == {"0", "1"}
+        # Kill once the two finished slides' video segments are kept too.
+        segments = cache / "v1" / "segment"
+        while len(list(segments.glob("*/*.json"))) < 2:
+            assert process.poll() is None, "the run ended early"
+            time.sleep(0.05)
         os.kill(process.pid, signal.SIGKILL)
         process.wait(timeout=30)
     finally:
@@ -97,6 +103,8 @@ async def test_a_killed_run_resumes_without_redoing_its_finished_slides(tmp_path
     assert tts == [2, 3], "only the slides the killed run had not spoken"
     assert recorder.of("outline") == [] and recorder.of("script") == []
     assert [("cached_tts" in slide.timings) for slide in deck.slides] == [True, True, False, False]
+    segments = [("cached_segment" in slide.timings) for slide in deck.slides]
+    assert segments == [True, True, False, False], "the finished slides' segments are reused"
     assert "narration clips 2/4" in deck.report()
     assert deck.video_path is not None and deck.video_path.stat().st_size > 0
     manifest = json.loads((out / "tides" / "slidestream.json").read_text())

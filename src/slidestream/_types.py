@@ -86,6 +86,7 @@ class CacheKind(_StrEnum):
     FRAME = "frame"
     SEGMENT = "segment"
     PIECE = "piece"
+    EMBED = "embed"
     PAGE = "page"
     TRACK = "track"
 
@@ -108,6 +109,7 @@ _CACHE_LABELS = {
     CacheKind.FRAME: "video frames",
     CacheKind.SEGMENT: "video segments",
     CacheKind.PIECE: "levelled audio pieces",
+    CacheKind.EMBED: "PPTX narration",
     CacheKind.PAGE: "PDF pages",
     CacheKind.TRACK: "narration tracks",
 }

@@ -11,10 +11,13 @@ from collections.abc import Callable, Sequence
 from contextlib import AbstractAsyncContextManager
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Protocol, runtime_checkable
+from typing import TYPE_CHECKING, Protocol, runtime_checkable
 
 from .._models import DeckRequest, SlideResult
 from ._options import RenderOptions
+
+if TYPE_CHECKING:
+    from .._cache.run import RunCache
 
 __all__ = [
     "AssemblerFactory",
@@ -35,6 +38,10 @@ class AssemblyContext:
     project_dir: Path
     options: RenderOptions
     slide_count: int
+    cache: RunCache | None = None
+    """The run's cache, where an assembler may keep and find the pieces it makes (frames,
+    video segments, levelled audio); None when the cache is off. Assemblers that ignore it
+    are unaffected."""
 
 
 @dataclass(frozen=True, kw_only=True)

@@ -40,8 +40,10 @@ __all__ = [
     "clip_format",
     "decode_clip",
     "level",
+    "levelled_pcm",
     "load_clip",
     "make_piece",
+    "piece_of",
     "setup_pydub",
 ]
 
@@ -168,6 +170,27 @@ class AudioPiece:
         return self.samples / SAMPLE_RATE
 
 
+def levelled_pcm(path: Path) -> bytes:
+    """A clip decoded and levelled: the speech part of its piece (see :func:`make_piece`).
+
+    Raises:
+        RenderError: the clip cannot be decoded (see :func:`decode_clip`).
+    """
+    return bytes(level(load_clip(path)).raw_data)
+
+
+def piece_of(speech: bytes, *, pause_s: float) -> AudioPiece:
+    """A piece from levelled speech samples (empty: a silent slide) and the pause after it."""
+    if speech:
+        pcm, speech_s = speech, len(speech) / 2 / SAMPLE_RATE
+    else:
+        pcm, speech_s = bytes(2 * round(SILENT_SLIDE_S * SAMPLE_RATE)), 0.0
+    samples = len(pcm) // 2
+    wanted = max(samples + round(pause_s * SAMPLE_RATE), round(MIN_PIECE_S * SAMPLE_RATE))
+    pcm += bytes(2 * (wanted - samples))
+    return AudioPiece(pcm=pcm, samples=wanted, speech_s=speech_s)
+
+
 def make_piece(path: Path | None, *, pause_s: float) -> AudioPiece:
     """Decode and level one slide's clip and append its trailing pause.
 
@@ -176,12 +199,4 @@ def make_piece(path: Path | None, *, pause_s: float) -> AudioPiece:
     Raises:
         RenderError: the clip cannot be decoded (see :func:`decode_clip`).
     """
-    if path is None:
-        pcm, speech_s = bytes(2 * round(SILENT_SLIDE_S * SAMPLE_RATE)), 0.0
-    else:
-        pcm = level(load_clip(path)).raw_data
-        speech_s = len(pcm) / 2 / SAMPLE_RATE
-    samples = len(pcm) // 2
-    wanted = max(samples + round(pause_s * SAMPLE_RATE), round(MIN_PIECE_S * SAMPLE_RATE))
-    pcm += bytes(2 * (wanted - samples))
-    return AudioPiece(pcm=pcm, samples=wanted, speech_s=speech_s)
+    return piece_of(levelled_pcm(path) if path is not None else b"", pause_s=pause_s)

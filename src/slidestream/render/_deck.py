@@ -23,8 +23,10 @@ in the same look; a page LibreOffice fails to draw is painted by Pillow instead.
 from __future__ import annotations
 
 import contextlib
+import functools
 import os
 import shutil
+import time
 from collections.abc import Awaitable, Callable, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -35,18 +37,20 @@ from anyio.abc import TaskGroup
 from anyio.streams.memory import MemoryObjectReceiveStream, MemoryObjectSendStream
 from PIL import Image
 
+from .._cache.keys import digest
 from .._exceptions import RenderError
 from .._files import atomic_write_bytes, atomic_write_text
 from .._models import SlideResult
-from .._types import DeckFileKind
+from .._types import CacheKind, DeckFileKind
 from ._assembler import AssemblyContext, DeckFiles
-from ._audio import SAMPLE_RATE, AudioPiece, make_piece, setup_pydub
+from ._audio import SAMPLE_RATE, AudioPiece, setup_pydub
 from ._ffmpeg import FfmpegPipe, atomic_output
 from ._frames import FRAME_SIZE, fit_size, framed, render_frame
 from ._libreoffice import LibreOffice, find_soffice, stand_ins
 from ._look import Look
 from ._paint import paint, to_png
 from ._pdf import PdfPage, pdf_bytes
+from ._pieces import RenderPieces
 from ._pptx import PptxDeckBuilder, frame_deck, open_style
 from ._pptx_template import TemplateStyle
 from ._scene import Scene
@@ -81,6 +85,8 @@ class _Slide:
     index: int
     result: SlideResult | None = None
     piece: AudioPiece | None = None
+    piece_reused: bool = False
+    """True when the piece's levelled speech came from the cache."""
     cues: list[Cue] = field(default_factory=list)
     frame: Path | None = None
     segment: Path | None = None
@@ -148,6 +154,12 @@ class StreamingDeckAssembler:
         self._template = style.data if isinstance(style, TemplateStyle) else None
         self._office_frames = bool(self._office and self._template and self.options.video)
         self._painted_pdf = self.options.pdf and self._office is None
+        look = {
+            "title": self.context.title,
+            "template": digest(self._template) if self._template is not None else None,
+            "drawn_by": str(soffice) if self._office_frames else "pillow",
+        }
+        self._pieces = RenderPieces(self.context.cache, look)
 
     async def __aenter__(self) -> StreamingDeckAssembler:
         setup_pydub()
@@ -260,8 +272,13 @@ class StreamingDeckAssembler:
     async def _add_to_pptx(self, state: _Slide, slide: SlideResult) -> None:
         builder = self._pptx
         assert builder is not None
+        narration = None
+        if slide.audio_path is not None and builder.wants_narration(slide):
+            narration = await self._pieces.narration_mp3(slide.audio_path, index=state.index)
         async with self._pptx_lock:
-            await anyio.to_thread.run_sync(builder.add_slide, slide)
+            await anyio.to_thread.run_sync(
+                functools.partial(builder.add_slide, slide, narration=narration)
+            )
         if self._painted_pdf:
             scenes = builder.slide_scenes(state.index)
             state.pdf_pages = await anyio.to_thread.run_sync(self._paint_pages, scenes)
@@ -284,8 +301,8 @@ class StreamingDeckAssembler:
     async def _make_piece(self, state: _Slide, slide: SlideResult) -> None:
         pause = self.options.pause_s if state.index < self.count - 1 else 0.0
         try:
-            state.piece = await anyio.to_thread.run_sync(
-                lambda: make_piece(slide.audio_path, pause_s=pause)
+            state.piece, state.piece_reused = await self._pieces.piece(
+                slide.audio_path, pause_s=pause, index=state.index
             )
             if state.piece.speech_s > 0:
                 narration = slide.script.narration
@@ -300,6 +317,16 @@ class StreamingDeckAssembler:
         return self.build_dir / "frames" / f"slide-{state.index + 1:03d}.png"
 
     async def _make_frame(self, state: _Slide, slide: SlideResult) -> None:
+        parts = self._pieces.frame_parts(slide, self.count)
+        path = self._frame_path(state)
+        try:
+            if await self._pieces.reuse(CacheKind.FRAME, parts, path, index=state.index):
+                state.frame = path
+                state.frame_ready.set()
+                return
+        except BaseException:
+            state.frame_ready.set()
+            raise
         if self._office_frames and self._template is not None:
             # LibreOffice draws it (see _draw_office_pages), which sets frame_ready.
             template, count = self._template, self.count
@@ -312,7 +339,11 @@ class StreamingDeckAssembler:
                 raise
             await self._pages_in.send((state, slide, deck))
             return
+        started = time.perf_counter()
         await self._paint_frame(state, slide)
+        if state.frame is not None:
+            made_s = time.perf_counter() - started
+            await self._pieces.keep(CacheKind.FRAME, parts, state.frame, made_s)
 
     async def _paint_frame(self, state: _Slide, slide: SlideResult) -> None:
         path, look, count = self._frame_path(state), self.look, self.count
@@ -351,6 +382,8 @@ class StreamingDeckAssembler:
         try:
             if picture is not None:
                 state.frame = await anyio.to_thread.run_sync(_frame_from_picture, picture, path)
+                parts = self._pieces.frame_parts(slide, self.count)
+                await self._pieces.keep(CacheKind.FRAME, parts, state.frame, 0.0)
                 return
         except OSError:
             pass
@@ -372,53 +405,116 @@ class StreamingDeckAssembler:
             previous = before.frame
         out = self.build_dir / "segments" / f"slide-{state.index + 1:03d}.mp4"
         what = f"encoding the video of {state.name}"
-        async with self._limiter:
-            if self.options.transitions != "none":
-                await encode_motion_segment(
-                    frame,
-                    out,
-                    piece.duration_s,
-                    mode=self.options.transitions,
-                    previous=previous,
-                    what=what,
-                )
-            elif self.options.burn_subtitles and state.cues:
-                await encode_burned_segment(
-                    frame,
-                    out,
-                    piece.duration_s,
-                    state.cues,
-                    work_dir=self.build_dir / "captions",
-                    what=what,
-                )
-            else:
-                await encode_still_segment(frame, out, piece.duration_s, what=what)
+
+        async def encode() -> None:
+            async with self._limiter:
+                if self.options.transitions != "none":
+                    await encode_motion_segment(
+                        frame,
+                        out,
+                        piece.duration_s,
+                        mode=self.options.transitions,
+                        previous=previous,
+                        what=what,
+                    )
+                elif self.options.burn_subtitles and state.cues:
+                    await encode_burned_segment(
+                        frame,
+                        out,
+                        piece.duration_s,
+                        state.cues,
+                        work_dir=self.build_dir / "captions",
+                        what=what,
+                    )
+                else:
+                    await encode_still_segment(frame, out, piece.duration_s, what=what)
+
+        parts = None
+        if self._pieces.enabled:
+            parts = await self._segment_parts(state, frame, piece, previous)
+        await self._pieces.made(CacheKind.SEGMENT, parts, out, encode, index=state.index)
         state.segment = out
 
+    async def _segment_parts(
+        self, state: _Slide, frame: Path, piece: AudioPiece, previous: Path | None
+    ) -> dict[str, object]:
+        """What names a slide's video segment in the cache (see ``_pieces``)."""
+        extra: dict[str, object] = {"transitions": self.options.transitions}
+        if self.options.transitions == "crossfade" and previous is not None:
+            extra["previous"] = await self._pieces.file_digest(previous)
+        elif self.options.transitions == "none" and self.options.burn_subtitles:
+            extra["cues"] = state.cues
+        return await self._pieces.segment_parts(frame, piece.samples, extra)
+
     async def _encode_track(self) -> None:
-        """Encode the narration track (AAC for the video, MP3) as pieces arrive in order."""
+        """Encode the narration track (AAC for the video, MP3) as pieces arrive in order.
+
+        With a cache, the first pieces that came from it are held back: when every slide's
+        did, the whole track is taken from the cache if it was kept. As soon as one piece is
+        new, encoding starts (held pieces first), and the finished track is kept.
+        """
+        files: dict[str, Path] = {}
+        if self.options.video:
+            files["m4a"] = self.build_dir / "narration.m4a"
+        if self.options.audio:
+            files["mp3"] = self.paths[DeckFileKind.MP3]
         try:
-            with contextlib.ExitStack() as stack:
-                args: list[str | Path] = ["-f", "s16le", "-ar", str(SAMPLE_RATE), "-ac", "1"]
-                args += ["-i", "pipe:0"]
-                if self.options.video:
-                    m4a = stack.enter_context(atomic_output(self.build_dir / "narration.m4a"))
-                    args += ["-c:a", "aac", "-b:a", AUDIO_BITRATE, m4a]
-                if self.options.audio:
-                    mp3 = stack.enter_context(atomic_output(self.paths[DeckFileKind.MP3]))
-                    args += ["-c:a", "libmp3lame", "-b:a", AUDIO_BITRATE, mp3]
-                async with FfmpegPipe(args, what="encoding the narration") as pipe:
-                    for state in self._slides:
-                        await state.piece_ready.wait()
-                        if state.piece is None:
-                            raise _TrackAbandoned  # kills ffmpeg; nothing half-written stays
-                        await pipe.send(state.piece.pcm)
+            held = await self._reused_pieces()
+            parts = None
+            if len(held) == self.count:
+                parts = await self._pieces.track_parts(held, files)
+                if await self._pieces.reuse_files(CacheKind.TRACK, parts, files, index=None):
+                    return
+            busy_s = await self._encode_pieces(held)
+            if self._pieces.enabled:
+                pieces = [state.piece for state in self._slides if state.piece is not None]
+                parts = parts or await self._pieces.track_parts(pieces, files)
+                await self._pieces.keep_files(CacheKind.TRACK, parts, files, busy_s)
         except _TrackAbandoned:
             pass
         except Exception as error:
             self._fail("narration", error)
         finally:
             self._track_done.set()
+
+    async def _reused_pieces(self) -> list[AudioPiece]:
+        """The pieces, in slide order, up to the first that did not come from the cache."""
+        held: list[AudioPiece] = []
+        if not self._pieces.enabled:
+            return held
+        for state in self._slides:
+            await state.piece_ready.wait()
+            if state.piece is None:
+                raise _TrackAbandoned
+            if not state.piece_reused:
+                break
+            held.append(state.piece)
+        return held
+
+    async def _encode_pieces(self, held: Sequence[AudioPiece]) -> float:
+        """Encode ``held`` then every later piece as it arrives; return the seconds spent
+        writing to ffmpeg and waiting for it to finish (its share of the run)."""
+        busy_s = 0.0
+        with contextlib.ExitStack() as stack:
+            args: list[str | Path] = ["-f", "s16le", "-ar", str(SAMPLE_RATE), "-ac", "1"]
+            args += ["-i", "pipe:0"]
+            if self.options.video:
+                m4a = stack.enter_context(atomic_output(self.build_dir / "narration.m4a"))
+                args += ["-c:a", "aac", "-b:a", AUDIO_BITRATE, m4a]
+            if self.options.audio:
+                mp3 = stack.enter_context(atomic_output(self.paths[DeckFileKind.MP3]))
+                args += ["-c:a", "libmp3lame", "-b:a", AUDIO_BITRATE, mp3]
+            async with FfmpegPipe(args, what="encoding the narration") as pipe:
+                for piece in held:
+                    busy_s += await _timed_send(pipe, piece.pcm)
+                for state in self._slides[len(held) :]:
+                    await state.piece_ready.wait()
+                    if state.piece is None:
+                        raise _TrackAbandoned  # kills ffmpeg; nothing half-written stays
+                    busy_s += await _timed_send(pipe, state.piece.pcm)
+                closing = time.perf_counter()
+            busy_s += time.perf_counter() - closing
+        return busy_s
 
     # -- the end -----------------------------------------------------------------------------
 
@@ -498,10 +594,18 @@ class StreamingDeckAssembler:
         assert self._saved_pptx is not None
         target = self.paths[DeckFileKind.PDF]
         if self._office is not None:
+            printer = {"soffice": str(self._office.exe), "fonts": self._office.substitutes}
+            parts = await self._pieces.pdf_parts(self._saved_pptx, printer)
+            if await self._pieces.reuse(CacheKind.PAGE, parts, target, index=None):
+                files[DeckFileKind.PDF] = target
+                return
             try:
+                started = time.perf_counter()
                 printed = await self._office.pdf(self._saved_pptx, self.build_dir / "pdf")
                 await anyio.to_thread.run_sync(os.replace, printed, target)
                 files[DeckFileKind.PDF] = target
+                made_s = time.perf_counter() - started
+                await self._pieces.keep(CacheKind.PAGE, parts, target, made_s)
                 return
             except RenderError:
                 pass  # painted by Pillow below instead
@@ -551,6 +655,12 @@ class StreamingDeckAssembler:
 
     def _remove_build_dir(self) -> None:
         shutil.rmtree(self.build_dir, ignore_errors=True)
+
+
+async def _timed_send(pipe: FfmpegPipe, data: bytes) -> float:
+    started = time.perf_counter()
+    await pipe.send(data)
+    return time.perf_counter() - started
 
 
 def _result(state: _Slide) -> SlideResult:

@@ -124,11 +124,12 @@ class PptxDeckBuilder:
 
     # -- public ------------------------------------------------------------------------------
 
-    def add_slide(self, slide: SlideResult) -> None:
+    def add_slide(self, slide: SlideResult, *, narration: bytes | None = None) -> None:
         """Lay out ``slide`` and add it (and any continuation slides) to the deck.
 
         Slides may arrive in any order; :meth:`save` sorts them. Adding a slide index again
-        replaces the earlier version.
+        replaces the earlier version. ``narration``: the clip already made MP3 (see
+        :meth:`wants_narration`), else it is converted here.
 
         Raises:
             RenderError: the slide's narration cannot be decoded for embedding; the slide is
@@ -139,7 +140,7 @@ class PptxDeckBuilder:
         audio: bytes | None = None
         problem: RenderError | None = None
         try:
-            audio = self._narration(slide)
+            audio = narration if narration is not None else self._narration(slide)
         except RenderError as err:
             problem = err
         number = slide_number(slide.index, self.context.slide_count)
@@ -247,9 +248,13 @@ class PptxDeckBuilder:
 
     # -- narration ---------------------------------------------------------------------------
 
+    def wants_narration(self, slide: SlideResult) -> bool:
+        """True when ``slide``'s narration clip is embedded (as MP3)."""
+        return self.context.options.embed_narration is not False and slide.audio_path is not None
+
     def _narration(self, slide: SlideResult) -> bytes | None:
         """The clip to embed, as MP3 (every viewer plays it, and it keeps decks small)."""
-        if self.context.options.embed_narration is False or slide.audio_path is None:
+        if not self.wants_narration(slide) or slide.audio_path is None:
             return None
         try:
             return clip_as_mp3(Path(slide.audio_path))
