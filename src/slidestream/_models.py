@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import base64
 import dataclasses
+import re
 from collections.abc import Mapping
 from dataclasses import dataclass, field
 from enum import Enum
@@ -67,6 +68,10 @@ class _Serializable:
         return result
 
 
+_LANGUAGE_CODE = re.compile(r"[A-Za-z]{2,3}([-_][A-Za-z0-9]{1,8}){0,3}")
+"""A BCP 47 language tag as TTS engines take them: ``en``, ``de-DE``, ``zh-Hans-CN``."""
+
+
 @dataclass(frozen=True, kw_only=True)
 class DeckRequest(_Serializable):
     """What the user asked for: the topic and the shape of the deck."""
@@ -94,6 +99,11 @@ class DeckRequest(_Serializable):
             )
         if not self.language.strip():
             raise InvalidInputError("The language is empty: use a code such as 'en' or 'de-DE'.")
+        if not _LANGUAGE_CODE.fullmatch(self.language):
+            raise InvalidInputError(
+                f"The language {self.language!r} is not a language code: use one such as "
+                "'en' or 'de-DE'."
+            )
 
 
 @dataclass(frozen=True)

@@ -104,6 +104,15 @@ def _failure(error: BaseException) -> RetryableFailure:
         return RetryableFailure(str(error), kind=Failure.STALL)
     if isinstance(error, httpx.TimeoutException):
         return RetryableFailure(type(error).__name__, kind=Failure.TIMEOUT)
+    if isinstance(error, httpx.ConnectError):  # nothing answered: no stream to break
+        try:
+            where = f" at {error.request.url}"
+        except RuntimeError:  # raised without its request
+            where = ""
+        return RetryableFailure(
+            f"nothing answered{where} ({error}): is the server running, and is its base URL right?",
+            kind=Failure.CONNECTION,
+        )
     return RetryableFailure(
         f"broke mid-stream: {type(error).__name__}: {error}", kind=Failure.CONNECTION
     )
