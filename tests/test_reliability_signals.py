@@ -133,8 +133,12 @@ def test_a_signal_mid_run_cancels_cleanly(
             # Slide 1 is complete and its narration is being encoded by ffmpeg, which waits
             # for slide 2: the signal comes while a child process and temporary files exist.
             read_until(process, "[✔ slide] Slide 1 complete")
-            wait_for(lambda: any("ffmpeg" in c for _, c in children(process.pid)), "ffmpeg")
             folder = tmp_path / "out" / "p"
+            # The narration encoder, not one of the short ffmpeg calls that decode a clip.
+            wait_for(
+                lambda: any("ffmpeg" in c and str(folder) in c for _, c in children(process.pid)),
+                "ffmpeg writing into the project folder",
+            )
             assert any(is_temporary(p.name) for p in folder.rglob("*"))
             process.send_signal(signum)
             _, err = process.communicate(timeout=60)
@@ -184,3 +188,35 @@ async def test_leaving_a_stream_early_leaves_the_manifest_cancelled(tmp_path: Pa
     assert manifest["status"] == "cancelled"
     # The folder is free again for the next run.
     assert (await pipeline.run("Leave early", project="early")).slides
+
+
+def test_sigterm_stops_a_batch_as_it_stops_one_deck(tmp_path: Path) -> None:
+    driver = tmp_path / "driver.py"
+    driver.write_text(DRIVER)
+    inputs = tmp_path / "outlines"
+    inputs.mkdir()
+    for n in (1, 2):
+        (inputs / f"deck{n}.md").write_text(f"# Deck {n}\n\n## One\n- a\n\n## Two\n- b\n")
+    out = tmp_path / "out"
+    argv = ["batch", str(inputs), "--out", str(out), "--images", "none", "--tts", "held-tts"]
+    with subprocess.Popen(
+        [sys.executable, str(driver), "1", *argv, "--no-video", "--no-cache"],
+        stdout=subprocess.DEVNULL,
+        stderr=subprocess.PIPE,
+        text=True,
+    ) as process:
+        try:
+            # Both decks are under way once each has its first slide's narration.
+            wait_for(lambda: len(list(out.rglob("slide-01.wav"))) == 2, "two decks running")
+            process.send_signal(signal.SIGTERM)
+            _, err = process.communicate(timeout=60)
+        finally:
+            if process.poll() is None:
+                process.kill()
+    assert process.returncode == 143, err
+    assert "Traceback" not in err
+    assert "stopped by SIGTERM: the run was cancelled" in err
+    assert [p for p in out.rglob("*") if is_temporary(p.name)] == []
+    assert processes_using(out) == []
+    for record in out.rglob("slidestream.json"):  # any deck record left says how it ended
+        assert json.loads(record.read_text())["status"] == "cancelled"

@@ -22,7 +22,7 @@ import sys
 import unicodedata
 from collections.abc import Awaitable, Callable, Sequence
 from pathlib import Path
-from typing import Any
+from typing import Any, TypeVar
 
 import anyio
 from rich.console import Console
@@ -63,6 +63,7 @@ from .render import RenderOptions
 __all__ = ["main"]
 
 EXIT_OK, EXIT_FAILED, EXIT_USAGE, EXIT_INTERRUPTED, EXIT_TERMINATED = 0, 1, 2, 130, 143
+_T = TypeVar("_T")
 _EXIT_BY_SIGNAL = {signal.SIGINT: EXIT_INTERRUPTED, signal.SIGTERM: EXIT_TERMINATED}
 
 DEMO_DECK = Path(__file__).parent / "_examples" / "how-vaccines-work.md"
@@ -573,13 +574,13 @@ class _Stopped(Exception):
         self.signum = signum
 
 
-async def _until_signal(body: Callable[[], Awaitable[int]]) -> int:
+async def _until_signal(body: Callable[[], Awaitable[_T]]) -> _T:
     """Run ``body``; SIGINT or SIGTERM cancels it (it cleans up as on any cancellation) and
     raises :class:`_Stopped`. Errors of ``body`` come out as they are, not grouped."""
     if sys.platform == "win32":  # no signal receivers there; Ctrl-C is KeyboardInterrupt
         return await body()
     stopped: list[int] = []
-    outcome: list[int] = []
+    outcome: list[_T] = []
     failure: list[Exception] = []
     async with anyio.create_task_group() as task_group:
 
@@ -711,7 +712,7 @@ def _batch(args: argparse.Namespace, console: Console) -> int:
             retries=args.retries,
             on_event=progress,
         )
-        results = anyio.run(run)
+        results = anyio.run(_until_signal, run)
     console.print(summary_table(results))
     made = sum(result.ok for result in results)
     console.print(f"{made} of {len(results)} decks made in {Path(args.out).resolve()}")
