@@ -44,7 +44,7 @@ from .retry import (
     is_retryable_status,
     retry_after_s,
 )
-from .sse import SilenceWatch, Silent, StreamTimeouts, read_events, timed
+from .sse import SilenceWatch, Silent, StreamTimeouts, read_events, split_lines, timed
 
 __all__ = [
     "ChatReply",
@@ -213,8 +213,9 @@ class ChatStream:
             yield whole.content
             return
         done = False
-        raw = response.aiter_lines()
-        lines = timed(raw, self._watch)
+        raw = response.aiter_text()
+        texts = timed(raw, self._watch)
+        lines = split_lines(texts)
         events = read_events(lines)
         try:
             async for event in events:
@@ -234,6 +235,7 @@ class ChatStream:
         finally:
             await events.aclose()
             await lines.aclose()
+            await texts.aclose()
             if isinstance(raw, AsyncGenerator):
                 await raw.aclose()
         self._check_end(done)
