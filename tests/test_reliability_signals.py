@@ -220,3 +220,24 @@ def test_sigterm_stops_a_batch_as_it_stops_one_deck(tmp_path: Path) -> None:
     assert processes_using(out) == []
     for record in out.rglob("slidestream.json"):  # any deck record left says how it ended
         assert json.loads(record.read_text())["status"] == "cancelled"
+
+
+def test_a_closed_output_pipe_finishes_the_deck_quietly(tmp_path: Path) -> None:
+    """``slidestream make ... | head -1``: the reader goes away, the deck is still made."""
+    argv = ["make", "Pipes", "--out", str(tmp_path), "--project", "p", "--slides", "2"]
+    argv += ["--script", "test-script", "--images", "test-images", "--tts", "test-tts"]
+    with subprocess.Popen(
+        [sys.executable, "-m", "slidestream", *argv, "--no-video", "--no-cache"],
+        stdout=subprocess.PIPE,
+        stderr=subprocess.PIPE,
+        text=True,
+    ) as process:
+        assert process.stdout is not None and process.stderr is not None
+        process.stdout.readline()
+        process.stdout.close()  # as `head -1` does once it has its line
+        err = process.stderr.read()
+        process.wait(timeout=120)
+    assert process.returncode == 0, err
+    assert "Traceback" not in err and "Broken pipe" not in err
+    assert json.loads((tmp_path / "p" / "slidestream.json").read_text())["status"] == "complete"
+    assert (tmp_path / "p" / "p.pptx").is_file()

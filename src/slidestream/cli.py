@@ -12,6 +12,7 @@ providers is printed with control characters escaped, so it cannot drive the ter
 from __future__ import annotations
 
 import argparse
+import contextlib
 import dataclasses
 import errno
 import functools
@@ -107,6 +108,20 @@ def shown(text: object, *, lines: bool = False) -> str:
         else:
             out.append(char)
     return "".join(out)
+
+
+class _Console(Console):
+    """A console that goes quiet when what reads it goes away (``slidestream make ... | head``):
+    the run carries on, its deck is finished, and it ends with its own exit code rather than a
+    traceback."""
+
+    def on_broken_pipe(self) -> None:
+        """Print nothing more; what Python flushes at exit goes to the null device."""
+        self.quiet = True
+        with contextlib.suppress(OSError, ValueError):  # a file without a descriptor
+            devnull = os.open(os.devnull, os.O_WRONLY)
+            os.dup2(devnull, self.file.fileno())
+            os.close(devnull)
 
 
 def _timeout_text(text: str) -> str:
@@ -801,8 +816,8 @@ def main(argv: Sequence[str] | None = None) -> int:
     """Run the ``slidestream`` command; returns the exit code."""
     parser = build_parser()
     args = parser.parse_args(argv)
-    console = Console(highlight=False, markup=False, soft_wrap=True)
-    errors = Console(stderr=True, highlight=False, markup=False, soft_wrap=True)
+    console = _Console(highlight=False, markup=False, soft_wrap=True)
+    errors = _Console(stderr=True, highlight=False, markup=False, soft_wrap=True)
     try:
         if args.command == "providers":
             return _providers(console)
