@@ -329,6 +329,21 @@ def test_bad_options_are_refused_before_any_folder_is_made(
     assert not (tmp_path / "out").exists()
 
 
+def test_a_damaged_template_is_refused_before_any_folder_is_made(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    template = tmp_path / "brand.pptx"  # a PowerPoint package whose XML is cut off
+    with zipfile.ZipFile(template, "w") as archive:
+        archive.writestr("[Content_Types].xml", "<Types")
+        archive.writestr("ppt/presentation.xml", "<p:presentation")
+    argv = ["Topic", "--out", str(tmp_path / "out"), "--template", str(template), *QUICK]
+    code, _, err = make(capsys, *argv)
+    assert code == cli.EXIT_USAGE
+    assert_one_clean_line(err)
+    assert f"Cannot read the template {template}" in err
+    assert not (tmp_path / "out").exists()
+
+
 def test_a_front_matter_language_that_is_no_code_is_refused(
     tmp_path: Path, capsys: pytest.CaptureFixture[str]
 ) -> None:

@@ -60,6 +60,7 @@ from .providers import SupportsAclose
 from .providers.script.markdown import MARKDOWN_SUFFIXES, MarkdownScriptProvider
 from .providers.script.openai import CONFIGURE_BY_ENV, endpoint_configured
 from .render import RenderOptions
+from .render._template import open_template
 
 __all__ = ["main"]
 
@@ -633,6 +634,8 @@ async def _make(args: argparse.Namespace, console: Console) -> int:
         topic = script.deck.title
         language = language or script.deck.language
         voice = voice or script.deck.voice
+    if args.template is not None:  # read whole now: a damaged one is refused before any folder
+        await anyio.to_thread.run_sync(open_template, args.template)
     pipeline_class = SequentialPipeline if args.sequential else StreamingPipeline
     pipeline = pipeline_class(
         **providers,
