@@ -127,3 +127,12 @@ def test_a_tts_chain_on_the_command_line(
     argv += ["--script", "test-script", "--images", "none", "--tts", "test-tts,test-tts"]
     assert cli.main(argv) == 0
     assert "[✔ audio] slide 1" in capsys.readouterr().out
+
+
+def test_font_metadata_warnings_do_not_reach_stderr(capsys: pytest.CaptureFixture[str]) -> None:
+    import logging
+
+    assert cli.main(["providers"]) == 0
+    font_logger = logging.getLogger("fontTools.ttLib.tables._h_e_a_d")
+    assert not font_logger.isEnabledFor(logging.WARNING)  # "'created' timestamp seems very low"
+    assert capsys.readouterr().err == ""

@@ -17,6 +17,7 @@ import dataclasses
 import errno
 import functools
 import importlib
+import logging
 import os
 import signal
 import sys
@@ -819,6 +820,9 @@ def main(argv: Sequence[str] | None = None) -> int:
     """Run the ``slidestream`` command; returns the exit code."""
     parser = build_parser()
     args = parser.parse_args(argv)
+    # fontTools warns about odd metadata in installed fonts it reads (a zero 'created' date);
+    # nothing a user can act on, and it would break the one-line promise on stderr.
+    logging.getLogger("fontTools").setLevel(logging.ERROR)
     console = _Console(highlight=False, markup=False, soft_wrap=True)
     errors = _Console(stderr=True, highlight=False, markup=False, soft_wrap=True)
     try:
