@@ -55,8 +55,16 @@ def test_make_sequential_with_limits(tmp_path: Path, capsys: pytest.CaptureFixtu
     [
         (["make", "T", "--project", "../up", *TEST_PROVIDERS], "Invalid project name"),
         (["make", "missing.md", *TEST_PROVIDERS], "missing.md does not exist"),
-        (["make", "T", "--script", "nope"], "No provider named 'nope'"),
+        (["make", "T", "--script", "nope"], "no script provider named 'nope'"),
         (["make", "T", "--script", "test-tts"], "not a script provider"),
+        (
+            ["make", "T", "--script", "test-script", "--tts", "edge"],
+            "no TTS provider named 'edge'. Did you mean 'edge-tts'?",
+        ),
+        (
+            ["make", "T", "--script", "test-script", "--images", "test-images,nope"],
+            "no image provider named 'nope'",
+        ),
     ],
 )
 def test_bad_input_exits_2_with_a_message(
@@ -65,6 +73,7 @@ def test_bad_input_exits_2_with_a_message(
     assert cli.main([*argv, "--out", str(tmp_path / "out")]) == 2
     assert message in capsys.readouterr().err
     assert not (tmp_path / "out" / ".." / "up").exists()
+    assert not list(tmp_path.glob("out/*")), "bad input leaves no project folder"
 
 
 def test_bad_usage_exits_2(capsys: pytest.CaptureFixture[str]) -> None:
@@ -118,3 +127,12 @@ def test_a_tts_chain_on_the_command_line(
     argv += ["--script", "test-script", "--images", "none", "--tts", "test-tts,test-tts"]
     assert cli.main(argv) == 0
     assert "[✔ audio] slide 1" in capsys.readouterr().out
+
+
+def test_font_metadata_warnings_do_not_reach_stderr(capsys: pytest.CaptureFixture[str]) -> None:
+    import logging
+
+    assert cli.main(["providers"]) == 0
+    font_logger = logging.getLogger("fontTools.ttLib.tables._h_e_a_d")
+    assert not font_logger.isEnabledFor(logging.WARNING)  # "'created' timestamp seems very low"
+    assert capsys.readouterr().err == ""

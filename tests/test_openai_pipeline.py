@@ -135,7 +135,7 @@ def test_cli_gives_the_openai_provider_its_time_limits_and_output_mode(
     assert all("response_format" not in r.body for r in server.of("/v1/chat/completions"))
 
     server.headers_delay_s = 2.0
-    limits = ["--openai-first-token-timeout", "0.3"]
+    limits = ["--openai-first-token-timeout", "0.3", "--fresh"]  # not the outline just cached
     code = cli.main([*argv, *limits, "--out", str(tmp_path)])
     captured = capsys.readouterr()
     assert code == 1

@@ -365,6 +365,22 @@ async def test_a_stream_that_breaks_off_is_a_truncation(
 
 
 @pytest.mark.anyio
+async def test_a_server_that_is_not_running_is_named_not_taken_for_a_broken_stream() -> None:
+    import socket
+
+    with socket.socket() as probe:  # a port that nothing listens on
+        probe.bind(("127.0.0.1", 0))
+        port = probe.getsockname()[1]
+    url = f"http://127.0.0.1:{port}/v1"
+    async with OpenAIScriptProvider(base_url=url, model="local", retry=FAST) as provider:
+        with pytest.raises(ProviderError) as caught:
+            await provider.outline(REQUEST)
+    message = str(caught.value)
+    assert f"nothing answered at {url}/chat/completions" in message
+    assert "is the server running" in message and "mid-stream" not in message
+
+
+@pytest.mark.anyio
 async def test_a_finish_reason_without_done_is_a_whole_answer(
     server: OpenAIServer, provider: OpenAIScriptProvider
 ) -> None:

@@ -310,6 +310,53 @@ def test_a_binary_file_named_md_is_refused(
     assert not (tmp_path / "out").exists()
 
 
+@pytest.mark.parametrize(
+    ("argv", "expected"),
+    [
+        (["--lang", "\x1b[31m"], "is not a language code"),
+        (["--lang", "English please"], "is not a language code"),
+        (["--tts", "edge"], "no TTS provider named 'edge'. Did you mean 'edge-tts'?"),
+        (["--images", "test-images,nope"], "no image provider named 'nope'"),
+    ],
+)
+def test_bad_options_are_refused_before_any_folder_is_made(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str], argv: list[str], expected: str
+) -> None:
+    code, _, err = make(capsys, "Topic", "--out", str(tmp_path / "out"), *QUICK, *argv)
+    assert code == cli.EXIT_USAGE
+    assert_one_clean_line(err)
+    assert expected in err and "\x1b" not in err  # printed escaped, never raw
+    assert not (tmp_path / "out").exists()
+
+
+def test_a_damaged_template_is_refused_before_any_folder_is_made(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    template = tmp_path / "brand.pptx"  # a PowerPoint package whose XML is cut off
+    with zipfile.ZipFile(template, "w") as archive:
+        archive.writestr("[Content_Types].xml", "<Types")
+        archive.writestr("ppt/presentation.xml", "<p:presentation")
+    argv = ["Topic", "--out", str(tmp_path / "out"), "--template", str(template), *QUICK]
+    code, _, err = make(capsys, *argv)
+    assert code == cli.EXIT_USAGE
+    assert_one_clean_line(err)
+    assert f"Cannot read the template {template}" in err
+    assert not (tmp_path / "out").exists()
+
+
+def test_a_front_matter_language_that_is_no_code_is_refused(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    source = tmp_path / "deck.md"
+    source.write_text("---\nlanguage: [unclosed\n---\n# Deck\n\n## Slide\n- a point\n")
+    argv = [str(source), "--out", str(tmp_path / "out"), "--images", "none", "--tts", "test-tts"]
+    code, _, err = make(capsys, *argv)
+    assert code == cli.EXIT_USAGE
+    assert_one_clean_line(err)
+    assert "'[unclosed' is not a language code" in err
+    assert not (tmp_path / "out").exists()
+
+
 # -- file-system faults ------------------------------------------------------------------------
 
 

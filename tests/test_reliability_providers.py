@@ -204,6 +204,29 @@ async def test_a_decompression_bomb_is_refused_for_that_slide_only(
     assert deck.pptx_path is not None and deck.pptx_path.is_file()
 
 
+def test_odd_images_named_by_an_outline_are_their_slides_errors_in_plain_words(
+    tmp_path: Path, bomb: bytes, capsys: pytest.CaptureFixture[str]
+) -> None:
+    (tmp_path / "empty.png").write_bytes(b"")
+    (tmp_path / "page.png").write_bytes(b"<html><body>Not found</body></html>")
+    (tmp_path / "bomb.png").write_bytes(bomb)
+    (tmp_path / "fine.png").write_bytes(good_png())
+    outline = "# Pictures\n" + "".join(
+        f"\n## Slide {n}\n- a point\n\n![picture]({name})\n"
+        for n, name in enumerate(["empty.png", "page.png", "bomb.png", "fine.png"], start=1)
+    )
+    (tmp_path / "deck.md").write_text(outline)
+    argv = [str(tmp_path / "deck.md"), "--out", str(tmp_path / "out"), "--images", "none"]
+    code = cli.main(["make", *argv, "--tts", "test-tts", "--no-video", "--no-cache"])
+    out, err = capsys.readouterr()
+    assert code == cli.EXIT_OK, err
+    assert len([line for line in out.splitlines() if "done with errors" in line]) == 3
+    assert "empty.png: the image is empty (0 bytes)" in out
+    assert "page.png: not an image" in out
+    assert "bomb.png: too large to decode safely (900 megapixels" in out
+    assert "BytesIO" not in out and "DOS attack" not in out  # no library's own words
+
+
 @pytest.mark.parametrize(
     ("data", "message"),
     [

@@ -185,3 +185,56 @@ async def test_leaving_a_stream_early_leaves_the_manifest_cancelled(tmp_path: Pa
     assert manifest["status"] == "cancelled"
     # The folder is free again for the next run.
     assert (await pipeline.run("Leave early", project="early")).slides
+
+
+def test_sigterm_stops_a_batch_as_it_stops_one_deck(tmp_path: Path) -> None:
+    driver = tmp_path / "driver.py"
+    driver.write_text(DRIVER)
+    inputs = tmp_path / "outlines"
+    inputs.mkdir()
+    for n in (1, 2):
+        (inputs / f"deck{n}.md").write_text(f"# Deck {n}\n\n## One\n- a\n\n## Two\n- b\n")
+    out = tmp_path / "out"
+    argv = ["batch", str(inputs), "--out", str(out), "--images", "none", "--tts", "held-tts"]
+    with subprocess.Popen(
+        [sys.executable, str(driver), "1", *argv, "--no-video", "--no-cache"],
+        stdout=subprocess.DEVNULL,
+        stderr=subprocess.PIPE,
+        text=True,
+    ) as process:
+        try:
+            # Both decks are under way once each has its first slide's narration.
+            wait_for(lambda: len(list(out.rglob("slide-01.wav"))) == 2, "two decks running")
+            process.send_signal(signal.SIGTERM)
+            _, err = process.communicate(timeout=60)
+        finally:
+            if process.poll() is None:
+                process.kill()
+    assert process.returncode == 143, err
+    assert "Traceback" not in err
+    assert "stopped by SIGTERM: the run was cancelled" in err
+    assert [p for p in out.rglob("*") if is_temporary(p.name)] == []
+    assert processes_using(out) == []
+    for record in out.rglob("slidestream.json"):  # any deck record left says how it ended
+        assert json.loads(record.read_text())["status"] == "cancelled"
+
+
+def test_a_closed_output_pipe_finishes_the_deck_quietly(tmp_path: Path) -> None:
+    """``slidestream make ... | head -1``: the reader goes away, the deck is still made."""
+    argv = ["make", "Pipes", "--out", str(tmp_path), "--project", "p", "--slides", "2"]
+    argv += ["--script", "test-script", "--images", "test-images", "--tts", "test-tts"]
+    with subprocess.Popen(
+        [sys.executable, "-m", "slidestream", *argv, "--no-video", "--no-cache"],
+        stdout=subprocess.PIPE,
+        stderr=subprocess.PIPE,
+        text=True,
+    ) as process:
+        assert process.stdout is not None and process.stderr is not None
+        process.stdout.readline()
+        process.stdout.close()  # as `head -1` does once it has its line
+        err = process.stderr.read()
+        process.wait(timeout=120)
+    assert process.returncode == 0, err
+    assert "Traceback" not in err and "Broken pipe" not in err
+    assert json.loads((tmp_path / "p" / "slidestream.json").read_text())["status"] == "complete"
+    assert (tmp_path / "p" / "p.pptx").is_file()

@@ -89,18 +89,34 @@ def _verify(data: bytes, max_pixels: int) -> None:
     """
     if not data:
         raise ValueError("the image is empty (0 bytes)")
+    kind = sniff_image_type(data[:16])
+    if kind is None:
+        raise ValueError(f"not an image ({_describe(data)})")
     try:
         with warnings.catch_warnings():
             warnings.simplefilter("ignore", Image.DecompressionBombWarning)  # checked here
             probe = Image.open(io.BytesIO(data))
         with probe:
             if probe.width * probe.height > max_pixels:
-                raise ValueError(f"{probe.width}x{probe.height} pixels is too large")
+                raise ValueError(_too_large(probe.width * probe.height, max_pixels))
             probe.verify()
-    except (UnidentifiedImageError, Image.DecompressionBombError) as error:
-        raise ValueError(str(error)) from error
+    except Image.DecompressionBombError as error:
+        raise ValueError(_too_large(_bomb_pixels(error), max_pixels)) from None
+    except UnidentifiedImageError:
+        raise ValueError(f"a damaged or unsupported {kind} image ({len(data)} bytes)") from None
     except (OSError, SyntaxError, EOFError, IndexError) as error:
         raise ValueError(f"damaged image: {error}") from error
+
+
+def _bomb_pixels(error: Exception) -> int | None:
+    """The pixel count Pillow names in a :class:`DecompressionBombError`, if it does."""
+    found = re.search(r"\((\d+) pixels\)", str(error))
+    return int(found.group(1)) if found else None
+
+
+def _too_large(pixels: int | None, max_pixels: int) -> str:
+    size = f"{pixels / 1_000_000:g} megapixels" if pixels else "too many pixels"
+    return f"too large to decode safely ({size}; the most is {max_pixels / 1_000_000:g} megapixels)"
 
 
 def _flatten(image: Image.Image) -> Image.Image:
@@ -193,12 +209,7 @@ def open_bounded(
             warnings.simplefilter("ignore", Image.DecompressionBombWarning)
             image = Image.open(io.BytesIO(data))
     except Image.DecompressionBombError as error:
-        found = re.search(r"\((\d+) pixels\)", str(error))
-        pixels = f"{int(found.group(1)) / 1_000_000:g} megapixels" if found else "too many pixels"
-        raise ValueError(
-            f"too large to decode safely ({pixels}; the most is "
-            f"{max_pixels / 1_000_000:g} megapixels)"
-        ) from None
+        raise ValueError(_too_large(_bomb_pixels(error), max_pixels)) from None
     except (UnidentifiedImageError, OSError, SyntaxError, ValueError):
         kind = sniff_image_type(data[:16])
         raise ValueError(f"a damaged or unsupported {kind} image ({len(data)} bytes)") from None

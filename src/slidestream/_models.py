@@ -6,6 +6,7 @@ values (paths become strings, bytes become base64 unless ``include_data=False``)
 
 from __future__ import annotations
 
+import re
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import TYPE_CHECKING, Literal
@@ -32,6 +33,10 @@ __all__ = [
 ]
 
 MAX_SLIDES = 200
+
+
+_LANGUAGE_CODE = re.compile(r"[A-Za-z]{2,3}([-_][A-Za-z0-9]{1,8}){0,3}")
+"""A BCP 47 language tag as TTS engines take them: ``en``, ``de-DE``, ``zh-Hans-CN``."""
 
 
 @dataclass(frozen=True, kw_only=True)
@@ -61,6 +66,11 @@ class DeckRequest(_Serializable):
             )
         if not self.language.strip():
             raise InvalidInputError("The language is empty: use a code such as 'en' or 'de-DE'.")
+        if not _LANGUAGE_CODE.fullmatch(self.language):
+            raise InvalidInputError(
+                f"The language {self.language!r} is not a language code: use one such as "
+                "'en' or 'de-DE'."
+            )
 
 
 @dataclass(frozen=True)

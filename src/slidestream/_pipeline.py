@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import difflib
 import os
 from dataclasses import replace
 from pathlib import Path
@@ -37,7 +38,7 @@ from ._engine import (
     run_deck,
 )
 from ._events import Event
-from ._exceptions import ConfigurationError, InvalidInputError
+from ._exceptions import ConfigurationError, InvalidInputError, ProviderNotFoundError
 from ._files import resolve_project_dir
 from ._limits import ConcurrencyLimits, Limits
 from ._models import DeckRequest, DeckResult
@@ -91,13 +92,33 @@ def _limits(
     return limits
 
 
+def _not_found(name: str, kind: ProviderKind) -> str:
+    """Says that no provider is named ``name`` and which ``kind`` providers there are."""
+    names = []
+    for info in _registry.list_providers():
+        try:
+            if _registry.provider_kind(_registry.load(info.name)) == kind:
+                names.append(info.name)
+        except ConfigurationError:  # its extra is not installed: not offered
+            continue
+    close = difflib.get_close_matches(name, names, n=1)
+    hint = f" Did you mean {close[0]!r}?" if close else ""
+    return (
+        f"There is no {kind.label.split(' ', 1)[1]} named {name!r}.{hint} Choose one of "
+        f"{', '.join(names) or '(none installed)'}, or run `slidestream providers`."
+    )
+
+
 def _resolve(value: object, kind: ProviderKind, owned: list[object]) -> Any:
     if value is None or not isinstance(value, str):
         return value
     names = [name.strip() for name in value.split(",") if name.strip()]
     members = []
     for name in names:
-        member = _registry.get(name)
+        try:
+            member = _registry.get(name)
+        except ProviderNotFoundError:
+            raise ProviderNotFoundError(_not_found(name, kind)) from None
         members.append(member)
         if _registry.provider_kind(member) != kind:
             owned.extend(members)
@@ -272,50 +293,35 @@ class StreamingPipeline:
         *,
         fresh: bool,
     ) -> None:
-        # Shielded: a claim taken in the worker thread must not be lost to a cancellation.
-        with anyio.CancelScope(shield=True):
-            claim = await anyio.to_thread.run_sync(
-                claim_project, self.output_dir, request.topic, project
-            )
-        try:
-            await self._run_in(
-                claim.folder,
-                replace(request, project=claim.folder.name),
-                options,
-                send,
-                fresh=fresh,
-            )
-        finally:
-            claim.release()
-
-    async def _run_in(
-        self,
-        project_dir: Path,
-        request: DeckRequest,
-        options: RenderOptions,
-        send: MemoryObjectSendStream[Event],
-        *,
-        fresh: bool,
-    ) -> None:
         owned: list[object] = []
         try:
+            # Named providers are made before the folder is claimed, so a name that does
+            # not exist leaves no folder behind.
             providers = Providers(
                 script=_resolve(self.script_provider, ProviderKind.SCRIPT, owned),
                 images=_resolve(self.image_provider, ProviderKind.IMAGES, owned),
                 tts=_resolve(self.tts_provider, ProviderKind.TTS, owned),
             )
-            await run_deck(
-                request=request,
-                project_dir=project_dir,
-                providers=providers,
-                limits=self.limits,
-                options=options,
-                assembler_factory=self.assembler or render.default_assembler,
-                schedule=self._schedule(),
-                send=send,
-                timeouts=self.timeouts,
-                cache=self._run_cache(fresh=fresh),
-            )
+            # Shielded: a claim taken in the worker thread must not be lost to a cancellation.
+            with anyio.CancelScope(shield=True):
+                claim = await anyio.to_thread.run_sync(
+                    claim_project, self.output_dir, request.topic, project
+                )
+            try:
+                await run_deck(
+                    request=replace(request, project=claim.folder.name),
+                    project_dir=claim.folder,
+                    providers=providers,
+                    limits=self.limits,
+                    options=options,
+                    assembler_factory=self.assembler or render.default_assembler,
+                    schedule=self._schedule(),
+                    send=send,
+                    timeouts=self.timeouts,
+                    cache=self._run_cache(fresh=fresh),
+                )
+            finally:
+                claim.release()
         finally:
             await aclose_all(owned)  # only the providers created here from names
 

@@ -12,17 +12,19 @@ providers is printed with control characters escaped, so it cannot drive the ter
 from __future__ import annotations
 
 import argparse
+import contextlib
 import dataclasses
 import errno
 import functools
 import importlib
+import logging
 import os
 import signal
 import sys
 import unicodedata
 from collections.abc import Awaitable, Callable, Sequence
 from pathlib import Path
-from typing import Any
+from typing import Any, TypeVar
 
 import anyio
 from rich.console import Console
@@ -59,10 +61,12 @@ from .providers import SupportsAclose
 from .providers.script.markdown import MARKDOWN_SUFFIXES, MarkdownScriptProvider
 from .providers.script.openai import CONFIGURE_BY_ENV, endpoint_configured
 from .render import RenderOptions
+from .render._template import open_template
 
 __all__ = ["main"]
 
 EXIT_OK, EXIT_FAILED, EXIT_USAGE, EXIT_INTERRUPTED, EXIT_TERMINATED = 0, 1, 2, 130, 143
+_T = TypeVar("_T")
 _EXIT_BY_SIGNAL = {signal.SIGINT: EXIT_INTERRUPTED, signal.SIGTERM: EXIT_TERMINATED}
 
 DEMO_DECK = Path(__file__).parent / "_examples" / "how-vaccines-work.md"
@@ -106,6 +110,20 @@ def shown(text: object, *, lines: bool = False) -> str:
         else:
             out.append(char)
     return "".join(out)
+
+
+class _Console(Console):
+    """A console that goes quiet when what reads it goes away (``slidestream make ... | head``):
+    the run carries on, its deck is finished, and it ends with its own exit code rather than a
+    traceback."""
+
+    def on_broken_pipe(self) -> None:
+        """Print nothing more; what Python flushes at exit goes to the null device."""
+        self.quiet = True
+        with contextlib.suppress(OSError, ValueError):  # a file without a descriptor
+            devnull = os.open(os.devnull, os.O_WRONLY)
+            os.dup2(devnull, self.file.fileno())
+            os.close(devnull)
 
 
 def _timeout_text(text: str) -> str:
@@ -599,13 +617,13 @@ class _Stopped(Exception):
         self.signum = signum
 
 
-async def _until_signal(body: Callable[[], Awaitable[int]]) -> int:
+async def _until_signal(body: Callable[[], Awaitable[_T]]) -> _T:
     """Run ``body``; SIGINT or SIGTERM cancels it (it cleans up as on any cancellation) and
     raises :class:`_Stopped`. Errors of ``body`` come out as they are, not grouped."""
     if sys.platform == "win32":  # no signal receivers there; Ctrl-C is KeyboardInterrupt
         return await body()
     stopped: list[int] = []
-    outcome: list[int] = []
+    outcome: list[_T] = []
     failure: list[Exception] = []
     async with anyio.create_task_group() as task_group:
 
@@ -643,6 +661,8 @@ async def _make(args: argparse.Namespace, console: Console) -> int:
         topic = script.deck.title
         language = language or script.deck.language
         voice = voice or script.deck.voice
+    if args.template is not None:  # read whole now: a damaged one is refused before any folder
+        await anyio.to_thread.run_sync(open_template, args.template)
     pipeline_class = SequentialPipeline if args.sequential else StreamingPipeline
     pipeline = pipeline_class(
         **providers,
@@ -738,7 +758,7 @@ def _batch(args: argparse.Namespace, console: Console) -> int:
             cache_dir=None if args.no_cache else (args.cache_dir or USER_CACHE_DIR),
             on_event=progress,
         )
-        results = anyio.run(run)
+        results = anyio.run(_until_signal, run)
     console.print(summary_table(results))
     made = sum(result.ok for result in results)
     console.print(f"{made} of {len(results)} decks made in {Path(args.out).resolve()}")
@@ -849,8 +869,11 @@ def main(argv: Sequence[str] | None = None) -> int:
     """Run the ``slidestream`` command; returns the exit code."""
     parser = build_parser()
     args = parser.parse_args(argv)
-    console = Console(highlight=False, markup=False, soft_wrap=True)
-    errors = Console(stderr=True, highlight=False, markup=False, soft_wrap=True)
+    # fontTools warns about odd metadata in installed fonts it reads (a zero 'created' date);
+    # nothing a user can act on, and it would break the one-line promise on stderr.
+    logging.getLogger("fontTools").setLevel(logging.ERROR)
+    console = _Console(highlight=False, markup=False, soft_wrap=True)
+    errors = _Console(stderr=True, highlight=False, markup=False, soft_wrap=True)
     try:
         if args.command == "providers":
             return _providers(console)

@@ -45,7 +45,7 @@ from .retry import (
     is_retryable_status,
     retry_after_s,
 )
-from .sse import SilenceWatch, Silent, StreamTimeouts, read_events, timed
+from .sse import SilenceWatch, Silent, StreamTimeouts, read_events, split_lines, timed
 
 __all__ = [
     "ChatReply",
@@ -105,6 +105,15 @@ def _failure(error: BaseException) -> RetryableFailure:
         return RetryableFailure(str(error), kind=Failure.STALL)
     if isinstance(error, httpx.TimeoutException):
         return RetryableFailure(type(error).__name__, kind=Failure.TIMEOUT)
+    if isinstance(error, httpx.ConnectError):  # nothing answered: no stream to break
+        try:
+            where = f" at {error.request.url}"
+        except RuntimeError:  # raised without its request
+            where = ""
+        return RetryableFailure(
+            f"nothing answered{where} ({error}): is the server running, and is its base URL right?",
+            kind=Failure.CONNECTION,
+        )
     return RetryableFailure(
         f"broke mid-stream: {type(error).__name__}: {error}", kind=Failure.CONNECTION
     )
@@ -205,8 +214,9 @@ class ChatStream:
             yield whole.content
             return
         done = False
-        raw = response.aiter_lines()
-        lines = timed(raw, self._watch)
+        raw = response.aiter_text()
+        texts = timed(raw, self._watch)
+        lines = split_lines(texts)
         events = read_events(lines)
         try:
             async for event in events:
@@ -226,6 +236,7 @@ class ChatStream:
         finally:
             await events.aclose()
             await lines.aclose()
+            await texts.aclose()
             if isinstance(raw, AsyncGenerator):
                 await raw.aclose()
         self._check_end(done)

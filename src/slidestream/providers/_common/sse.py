@@ -1,6 +1,7 @@
 """Server-sent events as OpenAI-compatible servers send them, read under two time limits.
 
-:func:`read_events` turns the lines of a streamed body into :class:`SSEEvent` values the way the
+:func:`split_lines` cuts a streamed body into lines at CR, LF and CRLF only, and
+:func:`read_events` turns those lines into :class:`SSEEvent` values the way the
 EventSource specification does (``data:`` lines joined, an event dispatched at a blank line,
 ``:`` comments skipped, an event left unfinished at the end dropped), plus one field the
 specification does not have: older llama.cpp servers report a failure mid-stream as an
@@ -16,6 +17,7 @@ never cut off.
 
 from __future__ import annotations
 
+import re
 from collections.abc import AsyncGenerator, AsyncIterator
 from dataclasses import dataclass
 from typing import TypeVar
@@ -25,7 +27,15 @@ import anyio
 from ..._constants import DEFAULT_FIRST_TOKEN_TIMEOUT_S, DEFAULT_TIMEOUT_S
 from ..._exceptions import InvalidInputError
 
-__all__ = ["SSEEvent", "SilenceWatch", "Silent", "StreamTimeouts", "read_events", "timed"]
+__all__ = [
+    "SSEEvent",
+    "SilenceWatch",
+    "Silent",
+    "StreamTimeouts",
+    "read_events",
+    "split_lines",
+    "timed",
+]
 
 T = TypeVar("T")
 
@@ -121,6 +131,34 @@ async def timed(items: AsyncIterator[T], watch: SilenceWatch) -> AsyncGenerator[
         if scope.cancelled_caught:
             raise watch.silent()
         yield item
+
+
+_LINE_END = re.compile(r"\r\n|\r|\n")
+
+
+async def split_lines(texts: AsyncIterator[str]) -> AsyncGenerator[str, None]:
+    """The lines of a streamed body (decoded text chunks), without their line endings.
+
+    Only CR, LF and CRLF end a line, as the SSE specification says. httpx's ``aiter_lines``
+    (like ``str.splitlines``) also ends lines at U+2028, U+0085, form feeds and others, which
+    JSON carries unescaped inside strings: a model that writes one would cut its chunk in two.
+    """
+    partial: list[str] = []
+    held_cr = False  # a chunk ending in CR may be the first half of a CRLF
+    async for chunk in texts:
+        text = "\r" + chunk if held_cr else chunk
+        held_cr = text.endswith("\r")
+        if held_cr:
+            text = text[:-1]
+        parts = _LINE_END.split(text)
+        partial.append(parts[0])
+        if len(parts) > 1:
+            yield "".join(partial)
+            for line in parts[1:-1]:
+                yield line
+            partial = [parts[-1]]
+    if held_cr or "".join(partial):
+        yield "".join(partial)
 
 
 @dataclass(frozen=True)
