@@ -126,7 +126,6 @@ def test_cli_gives_the_openai_provider_its_time_limits_and_output_mode(
     monkeypatch.setenv("OPENAI_BASE_URL", server.url)
     server.headers_delay_s = 1.0  # a model still loading, longer than the silence limit
     argv = ["make", "Tides", "--slides", "2", "--images", "none", "--tts", "none", "--no-video"]
-    argv.append("--no-cache")  # the second call must reach the server
     limits = ["--openai-timeout", "0.3", "--openai-first-token-timeout", "10"]
     code = cli.main([*argv, *limits, "--structured-output", "off", "--out", str(tmp_path)])
     out = capsys.readouterr().out
