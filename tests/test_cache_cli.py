@@ -102,3 +102,15 @@ def test_a_bad_size_is_a_usage_error(tmp_path: Path, capsys: pytest.CaptureFixtu
     code = cli.main(["cache", "prune", "--cache-dir", str(tmp_path), "--max-size", "lots"])
     assert code == cli.EXIT_USAGE
     assert "is not a size" in capsys.readouterr().err
+
+
+def test_a_cache_folder_that_is_a_file_is_refused_before_the_run(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    taken = tmp_path / "cache"
+    taken.write_text("not a folder", encoding="utf-8")
+    argv = ["make", "Tides", "--script", "test-script", "--images", "none", "--tts", "none"]
+    code = cli.main([*argv, "--out", str(tmp_path / "out"), "--cache-dir", str(taken)])
+    assert code == 2
+    assert "is a file: give a folder" in capsys.readouterr().err
+    assert not (tmp_path / "out").exists()

@@ -59,7 +59,11 @@ def default_cache_dir() -> Path:
 
 
 def resolve_cache_dir(value: str | os.PathLike[str] | UserCacheDir | None) -> Path | None:
-    """The cache folder ``value`` names: None turns the cache off."""
+    """The cache folder ``value`` names: None turns the cache off.
+
+    Raises:
+        InvalidInputError: ``value`` is empty or names a file.
+    """
     if value is None:
         return None
     if isinstance(value, UserCacheDir):
@@ -69,7 +73,13 @@ def resolve_cache_dir(value: str | os.PathLike[str] | UserCacheDir | None) -> Pa
     text = os.fspath(value)
     if not str(text).strip():
         raise InvalidInputError("cache_dir is empty: give a folder, or None for no cache.")
-    return Path(text).expanduser()
+    folder = Path(text).expanduser()
+    if folder.exists() and not folder.is_dir():
+        raise InvalidInputError(
+            f"The cache folder {folder} is a file: give a folder (--cache-dir DIR), "
+            "or turn the cache off (--no-cache)."
+        )
+    return folder
 
 
 def parse_size(text: str | int) -> int:
