@@ -33,6 +33,7 @@ __all__ = [
     "free_for_topic",
     "is_temporary",
     "make_folder",
+    "manifest_topic",
     "output_error",
     "resolve_project_dir",
     "slugify",
@@ -127,7 +128,8 @@ def _ours(name: str) -> bool:
     return name == LOCK_NAME or is_temporary(name)
 
 
-def _manifest_topic(folder: Path) -> str | None:
+def manifest_topic(folder: Path) -> str | None:
+    """The topic the manifest in ``folder`` was made for, if it has a readable one."""
     try:
         data = json.loads((folder / MANIFEST_NAME).read_text(encoding="utf-8"))
     except (OSError, ValueError):
@@ -145,7 +147,7 @@ def free_for_topic(folder: Path, topic: str) -> bool:
             return True
     except OSError:
         return False
-    return _manifest_topic(folder) == topic
+    return manifest_topic(folder) == topic
 
 
 def candidate_folders(output_dir: Path, topic: str) -> Iterator[Path]:

@@ -7,15 +7,13 @@ when the output folder already holds a different deck under that name.
 
 from __future__ import annotations
 
-import json
 import os
 from collections.abc import Iterable
 from dataclasses import dataclass
 from pathlib import Path
 
-from .._constants import MANIFEST_NAME
 from .._exceptions import InvalidInputError
-from .._files import slugify
+from .._files import manifest_topic, slugify
 from ..providers.script.markdown import MARKDOWN_SUFFIXES
 
 __all__ = ["BatchInput", "InputSpec", "assign_projects", "expand_inputs"]
@@ -108,15 +106,6 @@ def expand_inputs(inputs: InputSpec | Iterable[InputSpec]) -> list[BatchInput]:
     return found
 
 
-def _manifest_topic(folder: Path) -> str | None:
-    try:
-        data = json.loads((folder / MANIFEST_NAME).read_text(encoding="utf-8"))
-    except (OSError, ValueError):
-        return None
-    topic = data.get("request", {}).get("topic") if isinstance(data, dict) else None
-    return topic if isinstance(topic, str) else None
-
-
 def assign_projects(items: list[BatchInput], output_dir: Path, topics: list[str]) -> list[str]:
     """A folder name for each item, unique in the batch.
 
@@ -132,7 +121,7 @@ def assign_projects(items: list[BatchInput], output_dir: Path, topics: list[str]
         while True:
             folder = output_dir / candidate
             free = not folder.exists() or not any(folder.iterdir())
-            if candidate not in taken and (free or _manifest_topic(folder) == topic):
+            if candidate not in taken and (free or manifest_topic(folder) == topic):
                 break
             n += 1
             candidate = f"{base}-{n}"
