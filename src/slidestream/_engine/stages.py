@@ -295,6 +295,7 @@ def open_assembler(ctx: RunContext, outline: Outline) -> AbstractAsyncContextMan
         project_dir=ctx.project_dir,
         options=ctx.options,
         slide_count=len(outline.items),
+        limits=ctx.limits,
     )
     return ctx.assembler_factory(context)
 

@@ -13,6 +13,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Protocol, runtime_checkable
 
+from .._limits import Limits
 from .._models import DeckRequest, SlideResult
 from ._options import RenderOptions
 
@@ -35,6 +36,9 @@ class AssemblyContext:
     project_dir: Path
     options: RenderOptions
     slide_count: int
+    limits: Limits | None = None
+    """The run's limits: local work (frames, encoding) takes shares of its CPU budget,
+    lower slides first. None: the assembler's work is not counted against a budget."""
 
 
 @dataclass(frozen=True, kw_only=True)

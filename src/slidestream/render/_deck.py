@@ -23,9 +23,11 @@ in the same look; a page LibreOffice fails to draw is painted by Pillow instead.
 from __future__ import annotations
 
 import contextlib
+import dataclasses
 import os
 import shutil
 from collections.abc import Awaitable, Callable, Sequence
+from contextlib import AbstractAsyncContextManager
 from dataclasses import dataclass, field
 from pathlib import Path
 from types import TracebackType
@@ -190,6 +192,11 @@ class StreamingDeckAssembler:
             with anyio.CancelScope(shield=True):
                 await anyio.to_thread.run_sync(self._remove_build_dir)
 
+    def _cpu(self, index: int | None) -> AbstractAsyncContextManager[object]:
+        """A share of the run's CPU budget for local work on slide ``index`` (lower first)."""
+        limits = self.context.limits
+        return limits.cpu(index=index) if limits is not None else contextlib.nullcontext()
+
     def _tasks(self) -> TaskGroup:
         if self._task_group is None:
             raise RuntimeError("Use the assembler as an async context manager.")
@@ -260,11 +267,12 @@ class StreamingDeckAssembler:
     async def _add_to_pptx(self, state: _Slide, slide: SlideResult) -> None:
         builder = self._pptx
         assert builder is not None
-        async with self._pptx_lock:
+        async with self._pptx_lock, self._cpu(state.index):
             await anyio.to_thread.run_sync(builder.add_slide, slide)
         if self._painted_pdf:
             scenes = builder.slide_scenes(state.index)
-            state.pdf_pages = await anyio.to_thread.run_sync(self._paint_pages, scenes)
+            async with self._cpu(state.index):
+                state.pdf_pages = await anyio.to_thread.run_sync(self._paint_pages, scenes)
 
     def _paint_pages(self, scenes: list[Scene]) -> list[PdfPage]:
         width, height = self.look.size
@@ -275,7 +283,8 @@ class StreamingDeckAssembler:
         assert self._pptx is not None
         try:
             scene = self._pptx.title_scene()
-            self._title_page = await anyio.to_thread.run_sync(self._paint_pages, [scene])
+            async with self._cpu(None):
+                self._title_page = await anyio.to_thread.run_sync(self._paint_pages, [scene])
         except Exception as error:
             self._fail("the PDF", error)
         finally:
@@ -284,9 +293,13 @@ class StreamingDeckAssembler:
     async def _make_piece(self, state: _Slide, slide: SlideResult) -> None:
         pause = self.options.pause_s if state.index < self.count - 1 else 0.0
         try:
-            state.piece = await anyio.to_thread.run_sync(
-                lambda: make_piece(slide.audio_path, pause_s=pause)
-            )
+            async with self._cpu(state.index):
+                piece = await anyio.to_thread.run_sync(
+                    lambda: make_piece(slide.audio_path, pause_s=pause)
+                )
+            # Only the narration track needs the samples; the rest needs the lengths.
+            track = self.options.audio or self.options.video
+            state.piece = piece if track else dataclasses.replace(piece, pcm=b"")
             if state.piece.speech_s > 0:
                 narration = slide.script.narration
                 state.cues = slide_cues(slide.words, narration, state.piece.speech_s)
@@ -317,9 +330,10 @@ class StreamingDeckAssembler:
     async def _paint_frame(self, state: _Slide, slide: SlideResult) -> None:
         path, look, count = self._frame_path(state), self.look, self.count
         try:
-            state.frame = await anyio.to_thread.run_sync(
-                lambda: render_frame(slide, look=look, count=count, path=path)
-            )
+            async with self._cpu(state.index):
+                state.frame = await anyio.to_thread.run_sync(
+                    lambda: render_frame(slide, look=look, count=count, path=path)
+                )
         finally:
             state.frame_ready.set()
 
@@ -372,7 +386,7 @@ class StreamingDeckAssembler:
             previous = before.frame
         out = self.build_dir / "segments" / f"slide-{state.index + 1:03d}.mp4"
         what = f"encoding the video of {state.name}"
-        async with self._limiter:
+        async with self._limiter, self._cpu(state.index):
             if self.options.transitions != "none":
                 await encode_motion_segment(
                     frame,
@@ -413,6 +427,8 @@ class StreamingDeckAssembler:
                         if state.piece is None:
                             raise _TrackAbandoned  # kills ffmpeg; nothing half-written stays
                         await pipe.send(state.piece.pcm)
+                        # Sent: keep the piece's lengths, not its samples.
+                        state.piece = dataclasses.replace(state.piece, pcm=b"")
         except _TrackAbandoned:
             pass
         except Exception as error:
