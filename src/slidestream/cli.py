@@ -28,6 +28,7 @@ import anyio
 from rich.console import Console
 
 from . import __version__, _registry
+from ._allocator import release_freed_memory
 from ._batch import FilesMode, batch
 from ._batch._api import DEFAULT_DECKS_AT_ONCE
 from ._batch._display import BatchProgress, summary_table
@@ -800,6 +801,7 @@ def main(argv: Sequence[str] | None = None) -> int:
     """Run the ``slidestream`` command; returns the exit code."""
     parser = build_parser()
     args = parser.parse_args(argv)
+    release_freed_memory()
     console = Console(highlight=False, markup=False, soft_wrap=True)
     errors = Console(stderr=True, highlight=False, markup=False, soft_wrap=True)
     try:

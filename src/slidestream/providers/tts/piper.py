@@ -61,6 +61,7 @@ class _Loaded:
     sample_rate: int
     language: str
     """The voice's espeak language, e.g. ``"en-us"``."""
+    run_options: Any  # onnxruntime.RunOptions
 
 
 class PiperTTSProvider(Provider):
@@ -137,7 +138,11 @@ class PiperTTSProvider(Provider):
                     voice = _load_voice(path)
                 except Exception as err:
                     raise ConfigurationError(f"Cannot load Piper voice {path}: {err}") from err
-                loaded = _Loaded(voice, voice.config.sample_rate, voice.config.espeak_voice)
+                options = _import("onnxruntime").RunOptions()
+                options.add_run_config_entry("memory.enable_memory_arena_shrinkage", "cpu:0")
+                loaded = _Loaded(
+                    voice, voice.config.sample_rate, voice.config.espeak_voice, options
+                )
                 self._voices[path] = loaded
             return loaded
 
@@ -152,7 +157,7 @@ class PiperTTSProvider(Provider):
         voice = loaded.voice
         config = piper.SynthesisConfig(length_scale=self.length_scale, normalize_audio=False)
         parts = [
-            voice.phoneme_ids_to_audio(voice.phonemes_to_ids(clause), config)
+            _run(loaded, voice.phonemes_to_ids(clause), config)
             for phonemes in voice.phonemize(sentence)
             for clause in split_phonemes(phonemes)
         ]
@@ -255,6 +260,28 @@ def _strip_spaces(phonemes: list[str]) -> list[str]:
     while end > start and phonemes[end - 1] == " ":
         end -= 1
     return phonemes[start:end]
+
+
+def _run(loaded: _Loaded, ids: list[int], config: Any) -> Any:
+    """The voice's audio (float samples) for phoneme ``ids``, as ``phoneme_ids_to_audio``
+    makes it, with onnxruntime's arena giving back what the call took once it is done (so
+    Piper's memory between calls is its model, not its longest call)."""
+    numpy = _import("numpy")
+    voice, settings = loaded.voice, loaded.voice.config
+    scales = [
+        settings.noise_scale if config.noise_scale is None else config.noise_scale,
+        settings.length_scale if config.length_scale is None else config.length_scale,
+        settings.noise_w_scale if config.noise_w_scale is None else config.noise_w_scale,
+    ]
+    inputs = {
+        "input": numpy.array([ids], dtype=numpy.int64),
+        "input_lengths": numpy.array([len(ids)], dtype=numpy.int64),
+        "scales": numpy.array(scales, dtype=numpy.float32),
+    }
+    if settings.num_speakers > 1:
+        speaker = settings.default_speaker_id if config.speaker_id is None else config.speaker_id
+        inputs["sid"] = numpy.array([speaker], dtype=numpy.int64)
+    return voice.session.run(None, inputs, loaded.run_options)[0].squeeze()
 
 
 def _load_voice(path: Path) -> Any:
