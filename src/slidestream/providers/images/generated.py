@@ -166,11 +166,9 @@ class _Canvas:
         down = Image.linear_gradient("L").resize(size)
         across = Image.linear_gradient("L").transpose(Image.Transpose.ROTATE_90).resize(size)
         mask = Image.blend(down, ImageChops.invert(across), 0.5)
-        self.image = Image.composite(
-            Image.new("RGBA", size, _rgba(theme.bottom, 255)),
-            Image.new("RGBA", size, _rgba(theme.top, 255)),
-            mask,
-        )
+        # The bottom colour painted through the mask: one full-size picture, not three.
+        self.image = Image.new("RGBA", size, _rgba(theme.top, 255))
+        self.image.paste(_rgba(theme.bottom, 255), mask=mask)
         self.layer = Image.new("RGBA", size, (0, 0, 0, 0))
         self.draw = ImageDraw.Draw(self.layer)
 
