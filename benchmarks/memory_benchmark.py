@@ -141,6 +141,7 @@ def run_child(deck: Path, out: Path, quick: bool) -> dict[str, Any]:
     from slidestream.cli import main as slidestream
 
     argv = ["make", str(deck), "--out", str(out), "--script", "markdown", "--images", "generated"]
+    argv.append("--no-cache")  # every run computes everything
     argv += ["--tts", "test-tts", "--no-video"] if quick else ["--tts", "piper"]
     start = time.perf_counter()
     printed = io.StringIO()

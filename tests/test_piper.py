@@ -11,6 +11,8 @@ import wave
 import anyio
 import imageio_ffmpeg
 import pytest
+from hypothesis import given
+from hypothesis import strategies as st
 
 import slidestream as ss
 from slidestream._text import split_sentences
@@ -145,3 +147,47 @@ async def test_concurrent_calls_share_one_voice() -> None:
     assert len(clips) == 3
     assert len(provider._voices) == 1
     assert all(pcm_stats(clip.audio)[1] > 500 for clip in clips)
+
+
+LONG = (
+    "The first time your immune system meets a new germ, it has to learn from scratch; that "
+    "takes days, which is why a first infection can make you seriously ill."
+)
+
+
+@given(
+    st.lists(st.sampled_from(["a", "ˈ", "ɪ", " ", ",", ";", "."]), max_size=300),
+    st.integers(min_value=1, max_value=80),
+)
+def test_phonemes_are_cut_without_losing_any(phonemes: list[str], limit: int) -> None:
+    from slidestream.providers.tts.piper import split_phonemes
+
+    pieces = split_phonemes(phonemes, limit)
+    assert [p for piece in pieces for p in piece if p != " "] == [p for p in phonemes if p != " "]
+    for piece in pieces:
+        assert piece and piece[0] != " " and piece[-1] != " "
+        if len(piece) > limit + 1:  # only where no pause mark or space allowed a cut
+            assert " " not in piece[: len(piece) - 1]
+
+
+def test_a_long_sentence_is_cut_after_its_pause_marks() -> None:
+    from slidestream.providers.tts.piper import split_phonemes
+
+    pieces = ["".join(piece) for piece in split_phonemes(list(LONG), 60)]
+    assert pieces == [
+        "The first time your immune system meets a new germ,",
+        "it has to learn from scratch; that takes days,",
+        "which is why a first infection can make you seriously ill.",
+    ]
+
+
+@pytest.mark.anyio
+async def test_a_long_sentence_spoken_by_clause_is_one_sentence() -> None:
+    from slidestream.providers.offline import PiperTTSProvider
+
+    clip = await PiperTTSProvider().synthesize(LONG, voice=None, language="en-US")
+    duration, rms, _ = pcm_stats(clip.audio)
+    words = len(LONG.split())
+    assert words / 4 < duration < words / 1.5
+    assert rms > 500
+    assert [t.text for t in clip.words] == [LONG]

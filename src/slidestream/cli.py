@@ -30,6 +30,7 @@ import anyio
 from rich.console import Console
 
 from . import __version__, _registry
+from ._allocator import release_freed_memory
 from ._batch import FilesMode, batch
 from ._batch._api import DEFAULT_DECKS_AT_ONCE
 from ._batch._display import BatchProgress, summary_table
@@ -872,6 +873,7 @@ def main(argv: Sequence[str] | None = None) -> int:
     # fontTools warns about odd metadata in installed fonts it reads (a zero 'created' date);
     # nothing a user can act on, and it would break the one-line promise on stderr.
     logging.getLogger("fontTools").setLevel(logging.ERROR)
+    release_freed_memory()
     console = _Console(highlight=False, markup=False, soft_wrap=True)
     errors = _Console(stderr=True, highlight=False, markup=False, soft_wrap=True)
     try:

@@ -296,6 +296,7 @@ def open_assembler(ctx: RunContext, outline: Outline) -> AbstractAsyncContextMan
         options=ctx.options,
         slide_count=len(outline.items),
         cache=ctx.cache,
+        limits=ctx.limits,
     )
     return ctx.assembler_factory(context)
 

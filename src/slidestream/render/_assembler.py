@@ -13,6 +13,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import TYPE_CHECKING, Protocol, runtime_checkable
 
+from .._limits import Limits
 from .._models import DeckRequest, SlideResult
 from ._options import RenderOptions
 
@@ -42,6 +43,9 @@ class AssemblyContext:
     """The run's cache, where an assembler may keep and find the pieces it makes (frames,
     video segments, levelled audio); None when the cache is off. Assemblers that ignore it
     are unaffected."""
+    limits: Limits | None = None
+    """The run's limits: local work (frames, encoding) takes shares of its CPU budget,
+    lower slides first. None: the assembler's work is not counted against a budget."""
 
 
 @dataclass(frozen=True, kw_only=True)

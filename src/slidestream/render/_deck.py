@@ -23,11 +23,14 @@ in the same look; a page LibreOffice fails to draw is painted by Pillow instead.
 from __future__ import annotations
 
 import contextlib
+import dataclasses
 import functools
+import hashlib
 import os
 import shutil
 import time
 from collections.abc import Awaitable, Callable, Sequence
+from contextlib import AbstractAsyncContextManager
 from dataclasses import dataclass, field
 from pathlib import Path
 from types import TracebackType
@@ -202,6 +205,11 @@ class StreamingDeckAssembler:
             with anyio.CancelScope(shield=True):
                 await anyio.to_thread.run_sync(self._remove_build_dir)
 
+    def _cpu(self, index: int | None) -> AbstractAsyncContextManager[object]:
+        """A share of the run's CPU budget for local work on slide ``index`` (lower first)."""
+        limits = self.context.limits
+        return limits.cpu(index=index) if limits is not None else contextlib.nullcontext()
+
     def _tasks(self) -> TaskGroup:
         if self._task_group is None:
             raise RuntimeError("Use the assembler as an async context manager.")
@@ -275,13 +283,14 @@ class StreamingDeckAssembler:
         narration = None
         if slide.audio_path is not None and builder.wants_narration(slide):
             narration = await self._pieces.narration_mp3(slide.audio_path, index=state.index)
-        async with self._pptx_lock:
+        async with self._pptx_lock, self._cpu(state.index):
             await anyio.to_thread.run_sync(
                 functools.partial(builder.add_slide, slide, narration=narration)
             )
         if self._painted_pdf:
             scenes = builder.slide_scenes(state.index)
-            state.pdf_pages = await anyio.to_thread.run_sync(self._paint_pages, scenes)
+            async with self._cpu(state.index):
+                state.pdf_pages = await anyio.to_thread.run_sync(self._paint_pages, scenes)
 
     def _paint_pages(self, scenes: list[Scene]) -> list[PdfPage]:
         width, height = self.look.size
@@ -292,7 +301,8 @@ class StreamingDeckAssembler:
         assert self._pptx is not None
         try:
             scene = self._pptx.title_scene()
-            self._title_page = await anyio.to_thread.run_sync(self._paint_pages, [scene])
+            async with self._cpu(None):
+                self._title_page = await anyio.to_thread.run_sync(self._paint_pages, [scene])
         except Exception as error:
             self._fail("the PDF", error)
         finally:
@@ -301,9 +311,13 @@ class StreamingDeckAssembler:
     async def _make_piece(self, state: _Slide, slide: SlideResult) -> None:
         pause = self.options.pause_s if state.index < self.count - 1 else 0.0
         try:
-            state.piece, state.piece_reused = await self._pieces.piece(
-                slide.audio_path, pause_s=pause, index=state.index
-            )
+            async with self._cpu(state.index):
+                state.piece, state.piece_reused = await self._pieces.piece(
+                    slide.audio_path, pause_s=pause, index=state.index
+                )
+            if not (self.options.audio or self.options.video):
+                # Only the narration track needs the samples; the rest needs the lengths.
+                state.piece = dataclasses.replace(state.piece, pcm=b"")
             if state.piece.speech_s > 0:
                 narration = slide.script.narration
                 state.cues = slide_cues(slide.words, narration, state.piece.speech_s)
@@ -348,9 +362,10 @@ class StreamingDeckAssembler:
     async def _paint_frame(self, state: _Slide, slide: SlideResult) -> None:
         path, look, count = self._frame_path(state), self.look, self.count
         try:
-            state.frame = await anyio.to_thread.run_sync(
-                lambda: render_frame(slide, look=look, count=count, path=path)
-            )
+            async with self._cpu(state.index):
+                state.frame = await anyio.to_thread.run_sync(
+                    lambda: render_frame(slide, look=look, count=count, path=path)
+                )
         finally:
             state.frame_ready.set()
 
@@ -407,7 +422,7 @@ class StreamingDeckAssembler:
         what = f"encoding the video of {state.name}"
 
         async def encode() -> None:
-            async with self._limiter:
+            async with self._limiter, self._cpu(state.index):
                 if self.options.transitions != "none":
                     await encode_motion_segment(
                         frame,
@@ -465,10 +480,10 @@ class StreamingDeckAssembler:
                 parts = await self._pieces.track_parts(held, files)
                 if await self._pieces.reuse_files(CacheKind.TRACK, parts, files, index=None):
                     return
-            busy_s = await self._encode_pieces(held)
+            del held  # the encoder drops each piece's samples once it has sent them
+            busy_s, pcm_digest = await self._encode_pieces()
             if self._pieces.enabled:
-                pieces = [state.piece for state in self._slides if state.piece is not None]
-                parts = parts or await self._pieces.track_parts(pieces, files)
+                parts = parts or self._pieces.track_parts_of(pcm_digest, files)
                 await self._pieces.keep_files(CacheKind.TRACK, parts, files, busy_s)
         except _TrackAbandoned:
             pass
@@ -491,10 +506,15 @@ class StreamingDeckAssembler:
             held.append(state.piece)
         return held
 
-    async def _encode_pieces(self, held: Sequence[AudioPiece]) -> float:
-        """Encode ``held`` then every later piece as it arrives; return the seconds spent
-        writing to ffmpeg and waiting for it to finish (its share of the run)."""
+    async def _encode_pieces(self) -> tuple[float, str]:
+        """Encode every slide's piece in order as it arrives; return the seconds spent
+        writing to ffmpeg and waiting for it to finish (its share of the run), and the digest
+        of the samples sent (what names the track in the cache).
+
+        A piece's samples are dropped once sent: the rest of the deck needs only its lengths.
+        """
         busy_s = 0.0
+        hasher = hashlib.sha256()
         with contextlib.ExitStack() as stack:
             args: list[str | Path] = ["-f", "s16le", "-ar", str(SAMPLE_RATE), "-ac", "1"]
             args += ["-i", "pipe:0"]
@@ -505,16 +525,16 @@ class StreamingDeckAssembler:
                 mp3 = stack.enter_context(atomic_output(self.paths[DeckFileKind.MP3]))
                 args += ["-c:a", "libmp3lame", "-b:a", AUDIO_BITRATE, mp3]
             async with FfmpegPipe(args, what="encoding the narration") as pipe:
-                for piece in held:
-                    busy_s += await _timed_send(pipe, piece.pcm)
-                for state in self._slides[len(held) :]:
+                for state in self._slides:
                     await state.piece_ready.wait()
                     if state.piece is None:
                         raise _TrackAbandoned  # kills ffmpeg; nothing half-written stays
+                    hasher.update(state.piece.pcm)
                     busy_s += await _timed_send(pipe, state.piece.pcm)
+                    state.piece = dataclasses.replace(state.piece, pcm=b"")
                 closing = time.perf_counter()
             busy_s += time.perf_counter() - closing
-        return busy_s
+        return busy_s, hasher.hexdigest()
 
     # -- the end -----------------------------------------------------------------------------
 

