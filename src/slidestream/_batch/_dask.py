@@ -93,6 +93,9 @@ def _connect(target: ClusterTarget) -> _Connection:
                 threads_per_worker=target.decks_per_worker,
                 processes=True,
                 dashboard_address=None,
+                # Workers we start report through the batch, not on the terminal: a worker
+                # stopped with the batch (Ctrl-C, SIGTERM) would print heartbeat tracebacks.
+                silence_logs=logging.CRITICAL,
             )
         except Exception as error:
             raise ConfigurationError(
