@@ -166,8 +166,9 @@ def processes_with(text: str) -> list[int]:
             continue
         try:
             cmdline = (entry / "cmdline").read_bytes()
-        except OSError:
+            state = (entry / "stat").read_text().rsplit(")", 1)[1].split()[0]
+        except (OSError, IndexError):
             continue
-        if text.encode() in cmdline:
+        if text.encode() in cmdline and state != "Z":
             found.append(int(entry.name))
     return found

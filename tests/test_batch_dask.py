@@ -54,7 +54,7 @@ def cluster() -> Iterator[Cluster]:
     with (
         dask.config.set(settings),
         distributed.LocalCluster(
-            n_workers=2, threads_per_worker=2, processes=True, dashboard_address=None
+            n_workers=2, threads_per_worker=2, processes=True, dashboard_address="127.0.0.1:0"
         ) as local,
         distributed.Client(local) as client,
     ):

@@ -40,7 +40,7 @@ The moon pulls the sea towards it.
 
 - Twice a day
 
-The water comes in twice a day.
+The water comes in and goes out again twice every day.
 """
 
 

@@ -92,7 +92,8 @@ def _connect(target: ClusterTarget) -> _Connection:
                 n_workers=target.workers,
                 threads_per_worker=target.decks_per_worker,
                 processes=True,
-                dashboard_address=None,
+                # Any free port on loopback: never 8787 taken from another cluster, never public.
+                dashboard_address="127.0.0.1:0",
                 # Workers we start report through the batch, not on the terminal: a worker
                 # stopped with the batch (Ctrl-C, SIGTERM) would print heartbeat tracebacks.
                 silence_logs=logging.CRITICAL,

@@ -48,6 +48,38 @@ async def _stop(process: Process, *, group: bool = False) -> None:
                     process.kill()
         await process.wait()
         await process.aclose()
+        if group and hasattr(os, "killpg"):
+            await _group_gone(process.pid)
+
+
+async def _group_gone(group: int, timeout_s: float = 5.0) -> None:
+    """Wait until no live process of ``group`` is left (its members die after their leader)."""
+    with anyio.move_on_after(timeout_s):
+        while _group_alive(group):
+            with contextlib.suppress(ProcessLookupError, PermissionError):
+                os.killpg(group, signal.SIGKILL)
+            await anyio.sleep(0.01)
+
+
+def _group_alive(group: int) -> bool:
+    """True while a process of ``group`` runs (zombies waiting to be reaped do not count)."""
+    proc = Path("/proc")
+    if not proc.is_dir():
+        try:
+            os.killpg(group, 0)
+        except (ProcessLookupError, PermissionError):
+            return False
+        return True
+    for entry in proc.iterdir():
+        if not entry.name.isdigit():
+            continue
+        try:
+            state, _parent, pgrp = (entry / "stat").read_text().rsplit(")", 1)[1].split()[:3]
+        except (OSError, ValueError):
+            continue
+        if state != "Z" and int(pgrp) == group:
+            return True
+    return False
 
 
 def _check(returncode: int | None, stderr: IO[bytes], what: str, tool: str = "ffmpeg") -> None:
