@@ -18,6 +18,8 @@ from slidestream._fonts.fallback import face_for
 from slidestream.providers.images.generated import (
     THEMES,
     _Canvas,
+    _composite_in_bands,
+    _shrunk_in_bands,
     _title_block,
     _wrap,
     keywords,
@@ -226,3 +228,34 @@ def test_installing_a_font_changes_the_cache_identity(monkeypatch: pytest.Monkey
     after = provider.cache_identity()
     assert after["theme"] == before["theme"] == "ocean"
     assert after["fonts"] != before["fonts"]
+
+
+def _noise(size: tuple[int, int], seed: int) -> Image.Image:
+    """A reproducible RGBA picture with every alpha level, sizes not a multiple of a band."""
+    rng = random.Random(seed)
+    return Image.frombytes(
+        "RGBA", size, bytes(rng.randrange(256) for _ in range(size[0] * size[1] * 4))
+    )
+
+
+def test_drawing_in_bands_gives_the_pixels_of_one_pass() -> None:
+    # The canvas blends and scales band by band (to keep one full-size copy at a time): the
+    # pixels must be exactly Pillow's one-pass results.
+    layer = _noise((64, 256), 1)
+    base = _noise((64, 256), 2)
+    base.putalpha(255)
+
+    small = _shrunk_in_bands(layer, 8)
+    assert (
+        ImageChops.difference(small, layer.resize((8, 32), Image.Resampling.BOX)).getbbox() is None
+    )
+
+    whole, banded = base.copy(), base.copy()
+    whole.alpha_composite(layer)
+    _composite_in_bands(banded, layer)
+    assert ImageChops.difference(whole, banded).getbbox() is None
+
+    whole, banded = base.copy(), base.copy()
+    whole.alpha_composite(small.resize(base.size, Image.Resampling.BILINEAR))
+    _composite_in_bands(banded, small)
+    assert ImageChops.difference(whole, banded).getbbox() is None

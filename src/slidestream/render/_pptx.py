@@ -20,7 +20,7 @@ from pathlib import Path
 from pptx.slide import Slide
 
 from .._exceptions import RenderError
-from .._files import atomic_write_bytes
+from .._files import atomic_writer
 from .._models import ImageAsset, SlideResult, SlideScript
 from .._types import AudioFormat
 from ._assembler import AssemblyContext
@@ -172,9 +172,10 @@ class PptxDeckBuilder:
                 order += self._entries[index].slide_ids
             order += self._credit_ids
             self._reorder(order)
-            out = io.BytesIO()
-            self._prs.save(out)
-        return atomic_write_bytes(path, out.getvalue())
+            # Straight to the file: no second copy of every picture and clip in memory.
+            with atomic_writer(path) as handle:
+                self._prs.save(handle)
+        return path
 
     def title_scene(self) -> Scene:
         """The title slide as a scene."""

@@ -178,6 +178,55 @@ def _rgba(colour: RGB, alpha: int) -> tuple[int, int, int, int]:
     return (colour[0], colour[1], colour[2], alpha)
 
 
+def _gradient_mask(size: tuple[int, int]) -> Image.Image:
+    """The background's diagonal blend mask (top-left to bottom-right), ``size`` pixels."""
+    down = Image.linear_gradient("L").resize(size)
+    across = ImageChops.invert(
+        Image.linear_gradient("L").transpose(Image.Transpose.ROTATE_90).resize(size)
+    )
+    return Image.blend(down, across, 0.5)
+
+
+_BAND_ROWS = 120
+"""Rows composited at a time: Pillow's compositing makes a full copy of what it blends."""
+
+
+def _shrunk_in_bands(image: Image.Image, factor: int) -> Image.Image:
+    """``image`` scaled down ``factor`` times (box filter), a band of rows at a time.
+
+    Pillow scales an RGBA picture through a full-size premultiplied copy; bands keep that
+    copy small. Bands start on multiples of ``factor``, so each small pixel averages the
+    same block it would in one pass.
+    """
+    width, height = image.size
+    small = Image.new(image.mode, (width // factor, height // factor))
+    rows = _BAND_ROWS - _BAND_ROWS % factor
+    for top in range(0, small.height * factor, rows):
+        bottom = min(top + rows, small.height * factor)
+        band = image.crop((0, top, small.width * factor, bottom))
+        shrunk = band.resize((small.width, (bottom - top) // factor), Image.Resampling.BOX)
+        small.paste(shrunk, (0, top // factor))
+    return small
+
+
+def _composite_in_bands(image: Image.Image, layer: Image.Image) -> None:
+    """``layer`` blended onto ``image`` in place, a band of rows at a time.
+
+    A smaller ``layer`` is scaled up (bilinear) to ``image``'s size band by band, so the
+    full-size layer never exists.
+    """
+    width, height = image.size
+    scale_y = layer.height / height
+    for top in range(0, height, _BAND_ROWS):
+        bottom = min(top + _BAND_ROWS, height)
+        if layer.size == image.size:
+            image.alpha_composite(layer, dest=(0, top), source=(0, top, width, bottom))
+            continue
+        box = (0, top * scale_y, layer.width, bottom * scale_y)
+        band = layer.resize((width, bottom - top), Image.Resampling.BILINEAR, box=box)
+        image.alpha_composite(band, dest=(0, top))
+
+
 class _Canvas:
     """Drawing in 1600x900 coordinates on a canvas ``_SCALE`` times larger."""
 
@@ -185,19 +234,17 @@ class _Canvas:
         self.theme = theme
         self.rng = rng
         size = (WIDTH * _SCALE, HEIGHT * _SCALE)
-        down = Image.linear_gradient("L").resize(size)
-        across = Image.linear_gradient("L").transpose(Image.Transpose.ROTATE_90).resize(size)
-        mask = Image.blend(down, ImageChops.invert(across), 0.5)
-        # The bottom colour painted through the mask: one full-size picture, not three.
         self.image = Image.new("RGBA", size, _rgba(theme.top, 255))
-        self.image.paste(_rgba(theme.bottom, 255), mask=mask)
+        # The bottom colour painted through the mask: one full-size picture, not three.
+        self.image.paste(_rgba(theme.bottom, 255), mask=_gradient_mask(size))
         self.layer = Image.new("RGBA", size, (0, 0, 0, 0))
         self.draw = ImageDraw.Draw(self.layer)
 
     def flush(self) -> None:
         """Blend what was drawn so far onto the picture and start a fresh layer."""
-        self.image.alpha_composite(self.layer)
-        self.layer = Image.new("RGBA", self.image.size, (0, 0, 0, 0))
+        _composite_in_bands(self.image, self.layer)
+        del self.draw
+        self.layer.paste((0, 0, 0, 0), (0, 0, *self.layer.size))
         self.draw = ImageDraw.Draw(self.layer)
 
     @staticmethod
@@ -247,7 +294,12 @@ class _Canvas:
 
     def png(self) -> bytes:
         self.flush()
-        final = self.image.convert("RGB").resize((WIDTH, HEIGHT), Image.Resampling.LANCZOS)
+        # One full-size picture at a time: the layer goes before the RGB copy is made, and
+        # the RGBA picture before that copy is scaled down.
+        del self.draw, self.layer
+        opaque = self.image.convert("RGB")
+        del self.image
+        final = opaque.resize((WIDTH, HEIGHT), Image.Resampling.LANCZOS)
         out = io.BytesIO()
         final.save(out, format="PNG", compress_level=6)
         return out.getvalue()
@@ -262,9 +314,9 @@ def _decorate(c: _Canvas) -> None:
         x, y = rng.uniform(0, WIDTH), rng.choice([rng.uniform(-150, 200), rng.uniform(700, 1050)])
         c.circle(x, y, rng.uniform(160, 340), fill=_rgba(theme.accent2, rng.randint(14, 26)))
     size = c.layer.size
-    small = c.layer.resize((size[0] // 8, size[1] // 8), Image.Resampling.BOX)
-    c.layer = small.filter(ImageFilter.GaussianBlur(1.5)).resize(size, Image.Resampling.BILINEAR)
-    c.flush()
+    blurred = _shrunk_in_bands(c.layer, 8).filter(ImageFilter.GaussianBlur(1.5))
+    c.layer.paste((0, 0, 0, 0), (0, 0, *size))
+    _composite_in_bands(c.image, blurred)
     gx, gy = rng.choice([(70, 650), (1280, 60), (70, 60)])
     for row in range(5):
         for col in range(8):
