@@ -85,12 +85,13 @@ def _positive(text: str) -> int:
 
 
 def _seconds(text: str) -> float:
+    """argparse check of a time limit that must be set (``--openai-timeout 30``)."""
     try:
-        value = float(text)
-    except ValueError:
-        raise argparse.ArgumentTypeError(f"{text!r} is not a number of seconds") from None
-    if not value > 0:
-        raise argparse.ArgumentTypeError(f"{text} is too small: use more than 0 seconds")
+        value = parse_seconds(text, what="")
+    except InvalidInputError:
+        value = None
+    if value is None:
+        raise argparse.ArgumentTypeError(f"{text!r} is not a time limit: give seconds such as 60")
     return value
 
 
@@ -139,12 +140,11 @@ def _timeout_text(text: str) -> str:
 
 
 def _deadline(text: str) -> float | None:
+    """argparse check of seconds or ``none`` (see :func:`parse_seconds`)."""
     try:
-        return parse_seconds(text, what="--deadline")
+        return parse_seconds(text, what="")
     except InvalidInputError as error:
-        raise argparse.ArgumentTypeError(
-            str(error).removeprefix("--deadline").lstrip(": ")
-        ) from None
+        raise argparse.ArgumentTypeError(str(error).lstrip(": ")) from None
 
 
 def build_parser() -> argparse.ArgumentParser:

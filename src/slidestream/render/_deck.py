@@ -529,7 +529,8 @@ class StreamingDeckAssembler:
                     await state.piece_ready.wait()
                     if state.piece is None:
                         raise _TrackAbandoned  # kills ffmpeg; nothing half-written stays
-                    hasher.update(state.piece.pcm)
+                    if self._pieces.enabled:  # the track's cache key
+                        hasher.update(state.piece.pcm)
                     busy_s += await _timed_send(pipe, state.piece.pcm)
                     state.piece = dataclasses.replace(state.piece, pcm=b"")
                 closing = time.perf_counter()

@@ -55,7 +55,7 @@ async def _stop(process: Process, *, group: bool = False) -> None:
 async def _group_gone(group: int, timeout_s: float = 5.0) -> None:
     """Wait until no live process of ``group`` is left (its members die after their leader)."""
     with anyio.move_on_after(timeout_s):
-        while _group_alive(group):
+        while await anyio.to_thread.run_sync(_group_alive, group):
             with contextlib.suppress(ProcessLookupError, PermissionError):
                 os.killpg(group, signal.SIGKILL)
             await anyio.sleep(0.01)
