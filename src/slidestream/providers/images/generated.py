@@ -36,6 +36,8 @@ __all__ = ["GeneratedImageProvider", "Theme", "keywords", "render_illustration"]
 
 WIDTH, HEIGHT = 1600, 900
 _SCALE = 2  # drawn at twice the size, then scaled down: smooth edges without a vector library
+_PNG_LEVEL = 3
+"""zlib level of the PNGs: level 6 makes files a few per cent smaller at twice the time."""
 
 RGB = tuple[int, int, int]
 
@@ -188,64 +190,84 @@ def _gradient_mask(size: tuple[int, int]) -> Image.Image:
 
 
 _BAND_ROWS = 120
-"""Rows composited at a time: Pillow's compositing makes a full copy of what it blends."""
+"""Rows scaled at a time: Pillow scales an RGBA picture through a premultiplied copy."""
 
 
-def _shrunk_in_bands(image: Image.Image, factor: int) -> Image.Image:
-    """``image`` scaled down ``factor`` times (box filter), a band of rows at a time.
+def _shrunk_in_bands(
+    image: Image.Image, factor: int, box: tuple[int, int, int, int] | None = None
+) -> Image.Image:
+    """``image`` (or its ``box``) scaled down ``factor`` times (box filter), in bands of rows.
 
-    Pillow scales an RGBA picture through a full-size premultiplied copy; bands keep that
-    copy small. Bands start on multiples of ``factor``, so each small pixel averages the
-    same block it would in one pass.
+    Pillow scales an RGBA picture through a premultiplied copy of what it scales; bands
+    keep that copy small. Bands start on multiples of ``factor`` from the top of ``box``, so
+    each small pixel averages the same block it would in one pass.
     """
-    width, height = image.size
-    small = Image.new(image.mode, (width // factor, height // factor))
+    left, top, right, bottom = box or (0, 0, image.width, image.height)
+    width, height = (right - left) // factor, (bottom - top) // factor
+    small = Image.new(image.mode, (width, height))
     rows = _BAND_ROWS - _BAND_ROWS % factor
-    for top in range(0, small.height * factor, rows):
-        bottom = min(top + rows, small.height * factor)
-        band = image.crop((0, top, small.width * factor, bottom))
-        shrunk = band.resize((small.width, (bottom - top) // factor), Image.Resampling.BOX)
-        small.paste(shrunk, (0, top // factor))
+    for row in range(0, height * factor, rows):
+        end = min(row + rows, height * factor)
+        band = image.crop((left, top + row, left + width * factor, top + end))
+        shrunk = band.resize((width, (end - row) // factor), Image.Resampling.BOX)
+        small.paste(shrunk, (0, row // factor))
     return small
 
 
-def _composite_in_bands(image: Image.Image, layer: Image.Image) -> None:
-    """``layer`` blended onto ``image`` in place, a band of rows at a time.
+def _drawn_box(layer: Image.Image, factor: int) -> tuple[int, int, int, int] | None:
+    """The part of ``layer`` something was drawn on, widened to multiples of ``factor``."""
+    box = layer.getbbox()
+    if box is None:
+        return None
+    left, top, right, bottom = box
+    return (
+        left - left % factor,
+        top - top % factor,
+        min(layer.width - layer.width % factor, -(-right // factor) * factor),
+        min(layer.height - layer.height % factor, -(-bottom // factor) * factor),
+    )
 
-    A smaller ``layer`` is scaled up (bilinear) to ``image``'s size band by band, so the
-    full-size layer never exists.
-    """
-    width, height = image.size
-    scale_y = layer.height / height
-    for top in range(0, height, _BAND_ROWS):
-        bottom = min(top + _BAND_ROWS, height)
-        if layer.size == image.size:
-            image.alpha_composite(layer, dest=(0, top), source=(0, top, width, bottom))
-            continue
-        box = (0, top * scale_y, layer.width, bottom * scale_y)
-        band = layer.resize((width, bottom - top), Image.Resampling.BILINEAR, box=box)
-        image.alpha_composite(band, dest=(0, top))
+
+def _background(theme: Theme, size: tuple[int, int]) -> Image.Image:
+    """The theme's diagonal gradient, top colour to bottom colour, at ``size``."""
+    image = Image.new("RGBA", size, _rgba(theme.top, 255))
+    image.paste(_rgba(theme.bottom, 255), mask=_gradient_mask(size))
+    return image
 
 
 class _Canvas:
-    """Drawing in 1600x900 coordinates on a canvas ``_SCALE`` times larger."""
+    """Drawing in 1600x900 coordinates on a layer ``_SCALE`` times larger.
+
+    What is drawn on the layer is scaled down (which smooths its edges) and blended onto
+    the 1600x900 picture at each :meth:`flush`; only the part drawn on is touched.
+    """
 
     def __init__(self, theme: Theme, rng: random.Random) -> None:
         self.theme = theme
         self.rng = rng
-        size = (WIDTH * _SCALE, HEIGHT * _SCALE)
-        self.image = Image.new("RGBA", size, _rgba(theme.top, 255))
-        # The bottom colour painted through the mask: one full-size picture, not three.
-        self.image.paste(_rgba(theme.bottom, 255), mask=_gradient_mask(size))
-        self.layer = Image.new("RGBA", size, (0, 0, 0, 0))
+        self.image = _background(theme, (WIDTH, HEIGHT))
+        self.layer = Image.new("RGBA", (WIDTH * _SCALE, HEIGHT * _SCALE), (0, 0, 0, 0))
         self.draw = ImageDraw.Draw(self.layer)
 
     def flush(self) -> None:
-        """Blend what was drawn so far onto the picture and start a fresh layer."""
-        _composite_in_bands(self.image, self.layer)
-        del self.draw
-        self.layer.paste((0, 0, 0, 0), (0, 0, *self.layer.size))
-        self.draw = ImageDraw.Draw(self.layer)
+        """Blend what was drawn so far onto the picture and clear the layer."""
+        box = _drawn_box(self.layer, _SCALE)
+        if box is None:
+            return
+        drawn = _shrunk_in_bands(self.layer, _SCALE, box)
+        self.image.alpha_composite(drawn, dest=(box[0] // _SCALE, box[1] // _SCALE))
+        self.layer.paste((0, 0, 0, 0), box)
+
+    def soft_circles(self, circles: list[tuple[float, float, float, RGB, int]]) -> None:
+        """Blend circles (centre, radius, colour, alpha) onto the picture, blurred: drawn at
+        a quarter of its size, where the blur is cheap, then scaled up."""
+        quarter = Image.new("RGBA", (WIDTH // 4, HEIGHT // 4), (0, 0, 0, 0))
+        draw = ImageDraw.Draw(quarter)
+        for x, y, r, colour, alpha in circles:
+            box = [(x - r) / 4, (y - r) / 4, (x + r) / 4, (y + r) / 4]
+            draw.ellipse(box, fill=_rgba(colour, alpha))
+        soft = quarter.filter(ImageFilter.GaussianBlur(1.5))
+        self.image.alpha_composite(soft.resize(self.image.size, Image.Resampling.BILINEAR))
 
     @staticmethod
     def s(*values: float) -> list[float]:
@@ -294,14 +316,8 @@ class _Canvas:
 
     def png(self) -> bytes:
         self.flush()
-        # One full-size picture at a time: the layer goes before the RGB copy is made, and
-        # the RGBA picture before that copy is scaled down.
-        del self.draw, self.layer
-        opaque = self.image.convert("RGB")
-        del self.image
-        final = opaque.resize((WIDTH, HEIGHT), Image.Resampling.LANCZOS)
         out = io.BytesIO()
-        final.save(out, format="PNG", compress_level=6)
+        self.image.convert("RGB").save(out, format="PNG", compress_level=_PNG_LEVEL)
         return out.getvalue()
 
 
@@ -310,13 +326,11 @@ class _Canvas:
 
 def _decorate(c: _Canvas) -> None:
     theme, rng = c.theme, c.rng
+    circles = []
     for _ in range(3):
         x, y = rng.uniform(0, WIDTH), rng.choice([rng.uniform(-150, 200), rng.uniform(700, 1050)])
-        c.circle(x, y, rng.uniform(160, 340), fill=_rgba(theme.accent2, rng.randint(14, 26)))
-    size = c.layer.size
-    blurred = _shrunk_in_bands(c.layer, 8).filter(ImageFilter.GaussianBlur(1.5))
-    c.layer.paste((0, 0, 0, 0), (0, 0, *size))
-    _composite_in_bands(c.image, blurred)
+        circles.append((x, y, rng.uniform(160, 340), theme.accent2, rng.randint(14, 26)))
+    c.soft_circles(circles)
     gx, gy = rng.choice([(70, 650), (1280, 60), (70, 60)])
     for row in range(5):
         for col in range(8):
