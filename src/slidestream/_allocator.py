@@ -15,9 +15,12 @@ from __future__ import annotations
 
 import ctypes
 import ctypes.util
+import math
+import os
 import platform
+import sys
 
-__all__ = ["release_freed_memory"]
+__all__ = ["release_freed_memory", "resident_bytes"]
 
 _M_MMAP_THRESHOLD = -3
 _M_ARENA_MAX = -8
@@ -44,3 +47,22 @@ def release_freed_memory() -> bool:
     threshold = mallopt(_M_MMAP_THRESHOLD, MMAP_THRESHOLD_BYTES)
     arenas = mallopt(_M_ARENA_MAX, ARENA_MAX)
     return bool(threshold and arenas)
+
+
+def resident_bytes() -> float:
+    """The process's resident memory now, in bytes.
+
+    Read from ``/proc/self/statm`` on Linux; elsewhere the peak so far (``getrusage``), which
+    is never lower; ``inf`` where neither is known.
+    """
+    try:
+        with open("/proc/self/statm", "rb") as statm:
+            return int(statm.read().split()[1]) * os.sysconf("SC_PAGE_SIZE")
+    except (OSError, ValueError, IndexError):
+        pass
+    try:
+        import resource
+    except ImportError:
+        return math.inf
+    peak = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss
+    return float(peak if sys.platform == "darwin" else peak * 1024)

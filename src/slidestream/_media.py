@@ -14,10 +14,34 @@ import subprocess
 from ._exceptions import ProviderResponseError
 from ._types import PCM_SAMPLE_RATE, AudioFormat
 
-__all__ = ["CHECK_SAMPLE_RATE", "check_clip", "decode_args", "decode_pcm", "ffmpeg_exe"]
+__all__ = [
+    "CHECK_SAMPLE_RATE",
+    "aac_args",
+    "check_clip",
+    "decode_args",
+    "decode_pcm",
+    "ffmpeg_exe",
+    "mp3_args",
+]
 
 CHECK_SAMPLE_RATE = 8000
 """The rate clips are decoded at to measure them: cheap, and exact to 1/8000 s."""
+
+
+def mp3_args(bitrate: str) -> list[str]:
+    """ffmpeg's output options for speech as MP3 at ``bitrate``.
+
+    LAME's quality 7 takes half the time of its default and measures no worse on speech.
+    """
+    return ["-c:a", "libmp3lame", "-b:a", bitrate, "-compression_level", "7"]
+
+
+def aac_args(bitrate: str) -> list[str]:
+    """ffmpeg's output options for speech as AAC at ``bitrate``.
+
+    The fast coder takes half the time of the default two-loop search.
+    """
+    return ["-c:a", "aac", "-aac_coder", "fast", "-b:a", bitrate]
 
 
 @functools.lru_cache(maxsize=1)

@@ -24,7 +24,7 @@ from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 from .._exceptions import RenderError
-from .._media import decode_args, decode_pcm, ffmpeg_exe
+from .._media import decode_args, decode_pcm, ffmpeg_exe, mp3_args
 from .._types import AudioFormat
 
 if TYPE_CHECKING:
@@ -127,7 +127,7 @@ def clip_as_mp3(path: Path, *, bitrate: str = "64k") -> bytes:
     command = [
         ffmpeg_exe(), "-hide_banner", "-nostdin", "-loglevel", "error",
         *decode_args(fmt), "-i", "pipe:0",
-        "-vn", "-ac", "1", "-c:a", "libmp3lame", "-b:a", bitrate, "-f", "mp3", "pipe:1",
+        "-vn", "-ac", "1", *mp3_args(bitrate), "-f", "mp3", "pipe:1",
     ]  # fmt: skip
     done = subprocess.run(command, input=audio, capture_output=True, check=False)
     if done.returncode != 0 or not done.stdout:

@@ -43,6 +43,7 @@ from PIL import Image
 from .._cache.keys import digest
 from .._exceptions import RenderError
 from .._files import atomic_write_bytes, atomic_write_text
+from .._media import aac_args, mp3_args
 from .._models import SlideResult
 from .._types import CacheKind, DeckFileKind
 from ._assembler import AssemblyContext, DeckFiles
@@ -520,10 +521,10 @@ class StreamingDeckAssembler:
             args += ["-i", "pipe:0"]
             if self.options.video:
                 m4a = stack.enter_context(atomic_output(self.build_dir / "narration.m4a"))
-                args += ["-c:a", "aac", "-b:a", AUDIO_BITRATE, m4a]
+                args += [*aac_args(AUDIO_BITRATE), m4a]
             if self.options.audio:
                 mp3 = stack.enter_context(atomic_output(self.paths[DeckFileKind.MP3]))
-                args += ["-c:a", "libmp3lame", "-b:a", AUDIO_BITRATE, mp3]
+                args += [*mp3_args(AUDIO_BITRATE), mp3]
             async with FfmpegPipe(args, what="encoding the narration") as pipe:
                 for state in self._slides:
                     await state.piece_ready.wait()

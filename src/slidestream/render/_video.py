@@ -1,9 +1,10 @@
 """The MP4: one H.264 segment per slide, joined by stream copy with the narration track.
 
 Each slide's segment holds its frame for exactly the slide's share of the narration track:
-frames come once a second (cheap for x264's still-image tuning) and the last frame is placed
-so that the segment ends on the narration boundary to the sample (timestamps in 1/48000 s,
-the audio's sample clock). The final join concatenates the segments by stream copy (the
+the frame is encoded once, as a key frame, and repeated once as a closing frame placed so
+that the segment ends on the narration boundary to the sample (timestamps in 1/48000 s, the
+audio's sample clock). Frames in between would show the same picture, and each costs x264 a
+full pass over it. The final join concatenates the segments by stream copy (the
 concat demuxer, with each segment's exact duration) and adds the narration, encoded once as
 a continuous AAC stream: AAC segments joined by stream copy would each bring their own
 1024 priming samples (about +30 ms per slide, measured), which adds up past the 0.1 s
@@ -42,8 +43,8 @@ SIZE = (1920, 1080)
 """The video's frame size."""
 TICKS = 48000
 """Timestamps are counted in 1/48000 s, a multiple of the narration's sample clock."""
-STILL_FPS = 1
-"""Frames per second of a still slide (x264 skips repeated frames almost for free)."""
+CLOSING_FRAME_S = 1
+"""How long a still segment's closing frame lasts (the opening frame lasts the rest)."""
 MOTION_FPS = 24
 """Frames per second of slides with transitions."""
 TRANSITION_S = 0.6
@@ -60,17 +61,21 @@ def _quote(path: Path) -> str:
 
 
 async def encode_still_segment(frame: Path, out: Path, duration_s: float, *, what: str) -> Path:
-    """Encode ``frame`` held for ``duration_s`` seconds as an H.264 segment at ``out``."""
-    count = max(1, math.ceil(duration_s * STILL_FPS - 1e-9))
-    step = TICKS // STILL_FPS
-    last = max(0, round(duration_s * TICKS) - step)
+    """Encode ``frame`` held for ``duration_s`` seconds as an H.264 segment at ``out``.
+
+    Two frames: the picture at 0, and again at ``duration_s - CLOSING_FRAME_S`` (a segment
+    shorter than that is the one frame).
+    """
+    step = TICKS * CLOSING_FRAME_S
+    last = round(duration_s * TICKS) - step
+    count = 2 if last > 0 else 1
     video_filter = (
         f"format=yuv420p,tpad=stop_mode=clone:stop={count - 1},settb=1/{TICKS},"
-        f"setpts='if(eq(N,{count - 1}),{last},N*{step})'"
+        f"setpts='if(eq(N,1),{max(last, 0)},0)'"
     )
     with atomic_output(out) as tmp:
         await run_ffmpeg(
-            ["-framerate", str(STILL_FPS), "-i", frame, "-vf", video_filter,
+            ["-framerate", f"1/{CLOSING_FRAME_S}", "-i", frame, "-vf", video_filter,
              "-frames:v", str(count), *_ENCODE, tmp],
             what=what,
         )  # fmt: skip

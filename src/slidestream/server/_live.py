@@ -30,6 +30,7 @@ import anyio
 from anyio.abc import TaskGroup
 
 from .._files import atomic_write_text
+from .._media import aac_args
 from .._models import SlideResult
 from ..render import AssemblerFactory, AssemblyContext, DeckAssembler, DeckFiles
 from ..render import default_assembler as _default_assembler
@@ -292,7 +293,7 @@ async def _encode_segment(
             "-filter_complex", audio, "-map", "0:v", "-map", "[a]",
             "-c:v", "libx264", "-preset", "ultrafast", "-tune", "stillimage", "-crf", "23",
             "-pix_fmt", "yuv420p", "-g", str(FPS), "-bf", "0",
-            "-c:a", "aac", "-b:a", "64k", "-ac", "1",
+            *aac_args("64k"), "-ac", "1",
             "-output_ts_offset", f"{offset:.6f}", "-mpegts_flags", "+initial_discontinuity",
             "-f", "mpegts", tmp,
         ]  # fmt: skip
