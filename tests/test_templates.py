@@ -463,3 +463,33 @@ async def test_when_libreoffice_fails_pillow_paints_the_frames_and_the_pdf(
     pdf = files.files["pdf"].read_bytes()
     assert b"/DCTDecode" in pdf  # painted pages
     assert len(re.findall(rb"/Type\s*/Page[^s]", pdf)) == 2  # the title and the slide
+
+
+@pytest.mark.slow
+@pytest.mark.anyio
+@pytest.mark.skipif(
+    find_soffice() is None, reason="LibreOffice is not installed (apt install libreoffice-impress)"
+)
+@pytest.mark.parametrize("anyio_backend", ["asyncio", "trio"])
+async def test_a_conversion_is_handed_to_the_libreoffice_kept_ready(tmp_path: Path) -> None:
+    build(tmp_path, CORPUS["google-slides"], deck_slides())
+    office = LibreOffice(find_soffice() or "soffice", tmp_path / "office")
+    marker = str((tmp_path / "office").resolve())
+    async with anyio.create_task_group() as tasks:
+        tasks.start_soon(office.keep_ready)
+        for _ in range(3000):  # the idle LibreOffice is up
+            if processes_with(marker):
+                break
+            await anyio.sleep(0.02)
+        assert processes_with(marker)
+        pdf = await office.pdf(tmp_path / "deck.pptx", tmp_path / "pdf")
+        assert pdf.read_bytes().startswith(b"%PDF")
+        office.stop_ready()
+    assert processes_with(marker) == []
+    # Stopped before it started, it never starts; conversions start their own.
+    late = LibreOffice(find_soffice() or "soffice", tmp_path / "late")
+    late.stop_ready()
+    await late.keep_ready()
+    second = await late.pdf(tmp_path / "deck.pptx", tmp_path / "pdf2")
+    assert second.read_bytes().startswith(b"%PDF")
+    assert processes_with(str((tmp_path / "late").resolve())) == []

@@ -141,6 +141,7 @@ class StreamingDeckAssembler:
         self._slides: list[_Slide] = []
         self._errors: list[str] = []
         self._track_started = False
+        self._office_ready = True
         self._task_group: TaskGroup | None = None
 
     def _open(self) -> None:
@@ -158,6 +159,8 @@ class StreamingDeckAssembler:
         self._template = style.data if isinstance(style, TemplateStyle) else None
         self._office_frames = bool(self._office and self._template and self.options.video)
         self._painted_pdf = self.options.pdf and self._office is None
+        self._office_ready = not (self._office and self.options.pdf)
+        """True once there is no LibreOffice to start ahead of time (see ``add_slide``)."""
         look = {
             "title": self.context.title,
             "template": digest(self._template) if self._template is not None else None,
@@ -198,6 +201,8 @@ class StreamingDeckAssembler:
             return
         if exc is not None:
             task_group.cancel_scope.cancel()
+        if self._office is not None:
+            self._office.stop_ready()
         self._pages_in.close()
         try:
             await task_group.__aexit__(None, None, None)
@@ -227,6 +232,15 @@ class StreamingDeckAssembler:
         state.result = slide
         self.received.append(slide.index)
         tasks.start_soon(self._slide_work, state, slide)
+        if (
+            self._office is not None
+            and not self._office_ready
+            and 2 * len(self.received) >= self.count
+        ):
+            # Half the slides are in: start LibreOffice now (at low priority), so printing
+            # the PDF at the end does not wait for it to start (see LibreOffice.keep_ready).
+            self._office_ready = True
+            tasks.start_soon(self._office.keep_ready)
 
     async def prepare_slide(self, slide: SlideResult) -> None:
         """Start drawing a slide's frame as soon as its script and images exist.
@@ -565,6 +579,8 @@ class StreamingDeckAssembler:
                 tasks.start_soon(self._write_subtitles, files)
             if speech and self.options.video:
                 tasks.start_soon(self._join_video, files)
+        if self._office is not None:
+            self._office.stop_ready()
         if self._errors:
             raise self._failure(files)
         if speech and self.options.audio:
