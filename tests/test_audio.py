@@ -115,3 +115,43 @@ def test_pieces_are_levelled(tmp_path: Path) -> None:
     middle = slice(int(0.2 * SAMPLE_RATE) * 2, int(0.8 * SAMPLE_RATE) * 2)
     assert abs(rms_dbfs(quiet.pcm[middle]) - rms_dbfs(loud.pcm[middle])) < 1.5
     assert not any(quiet.pcm[int(1.05 * SAMPLE_RATE) * 2 :])  # the pause is silence
+
+
+def _wav_bytes(frames: int, rate: int = 22050, *, fmt: int = 1, width: int = 2) -> bytes:
+    """A mono WAV of ``frames`` samples of a quiet ramp; ``fmt`` 3 is 32-bit float."""
+    data = b"".join(struct.pack("<h", n % 2000) for n in range(frames))
+    if fmt == 3:
+        data = b"".join(struct.pack("<f", (n % 2000) / 32768) for n in range(frames))
+        width = 4
+    header = struct.pack(
+        "<4sI4s4sIHHIIHH4sI", b"RIFF", 36 + len(data), b"WAVE", b"fmt ", 16, fmt, 1, rate,
+        rate * width, width, width * 8, b"data", len(data),
+    )  # fmt: skip
+    return header + data
+
+
+def test_pcm_wav_clips_are_measured_without_ffmpeg(monkeypatch: pytest.MonkeyPatch) -> None:
+    from slidestream import _media
+    from slidestream._exceptions import ProviderResponseError
+
+    def no_ffmpeg(*args: object, **kwargs: object) -> bytes:
+        raise AssertionError("ffmpeg was started for a PCM WAV")
+
+    monkeypatch.setattr(_media, "decode_pcm", no_ffmpeg)
+    assert _media.check_clip(_wav_bytes(22050 * 3 + 1), "wav") == (AudioFormat.WAV, 3 + 1 / 22050)
+    streamed = bytearray(_wav_bytes(11025))  # a streamed WAV: sizes unknown when sent
+    streamed[4:8] = streamed[40:44] = b"\xff\xff\xff\xff"
+    assert _media.check_clip(bytes(streamed), "wav")[1] == 0.5
+    assert _media.check_clip(_wav_bytes(22050)[:-22050], "wav")[1] == 0.5  # cut short
+    with pytest.raises(ProviderResponseError, match="decodes to nothing"):
+        _media.check_clip(_wav_bytes(0), "wav")
+
+
+def test_wav_clips_python_cannot_read_are_measured_by_ffmpeg() -> None:
+    from slidestream._media import check_clip, pcm_wav_duration
+
+    floats = _wav_bytes(8000, rate=16000, fmt=3)
+    assert pcm_wav_duration(floats) is None
+    assert check_clip(floats, "wav")[1] == pytest.approx(0.5, abs=1e-3)
+    odd_rate = _wav_bytes(100, rate=0)
+    assert pcm_wav_duration(odd_rate) is None

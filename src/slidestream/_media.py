@@ -9,7 +9,9 @@ to audio; its measured duration replaces whatever the provider claimed.
 from __future__ import annotations
 
 import functools
+import io
 import subprocess
+import wave
 
 from ._exceptions import ProviderResponseError
 from ._types import PCM_SAMPLE_RATE, AudioFormat
@@ -22,6 +24,7 @@ __all__ = [
     "decode_pcm",
     "ffmpeg_exe",
     "mp3_args",
+    "pcm_wav_duration",
 ]
 
 CHECK_SAMPLE_RATE = 8000
@@ -80,6 +83,25 @@ def decode_pcm(audio: bytes, audio_format: AudioFormat, *, sample_rate: int) -> 
     return done.stdout
 
 
+def pcm_wav_duration(audio: bytes) -> float | None:
+    """The length of a plain PCM WAV file from its samples, without starting ffmpeg; ``None``
+    when it is not one Python's ``wave`` reads (float, compressed or damaged: ffmpeg decides).
+    """
+    try:
+        with wave.open(io.BytesIO(audio), "rb") as reader:
+            rate, width, channels = (
+                reader.getframerate(),
+                reader.getsampwidth(),
+                reader.getnchannels(),
+            )
+            if not (1000 <= rate <= 384000 and width in (1, 2, 3, 4) and 1 <= channels <= 8):
+                return None
+            data = reader.readframes(reader.getnframes())
+    except (wave.Error, EOFError, ValueError, OverflowError):
+        return None
+    return len(data) // (width * channels) / rate
+
+
 def check_clip(
     audio: bytes, audio_format: str, *, provider: str | None = None
 ) -> tuple[AudioFormat, float]:
@@ -100,6 +122,16 @@ def check_clip(
         raise ProviderResponseError(
             "the TTS provider returned no audio", provider=provider, stage="tts"
         )
+    if fmt is AudioFormat.WAV:
+        measured = pcm_wav_duration(audio)
+        if measured is not None:
+            if measured <= 0:
+                raise ProviderResponseError(
+                    f"the TTS provider's {fmt} audio decodes to nothing",
+                    provider=provider,
+                    stage="tts",
+                )
+            return fmt, measured
     try:
         pcm = decode_pcm(audio, fmt, sample_rate=CHECK_SAMPLE_RATE)
     except ValueError as err:
