@@ -251,9 +251,9 @@ async def test_the_same_deck_again_prints_no_pdf(
     printed: list[Path] = []
     pdf = LibreOffice.pdf
 
-    async def counted(office: LibreOffice, pptx: Path, work_dir: Path) -> Path:
+    async def counted(office: LibreOffice, pptx: Path, work_dir: Path, **options: bool) -> Path:
         printed.append(pptx)
-        return await pdf(office, pptx, work_dir)
+        return await pdf(office, pptx, work_dir, **options)
 
     monkeypatch.setattr(LibreOffice, "pdf", counted)
     deck_file = write_deck(tmp_path / "deck.md", NARRATIONS[:2])

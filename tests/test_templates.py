@@ -467,29 +467,56 @@ async def test_when_libreoffice_fails_pillow_paints_the_frames_and_the_pdf(
 
 @pytest.mark.slow
 @pytest.mark.anyio
+@pytest.mark.libreoffice
 @pytest.mark.skipif(
     find_soffice() is None, reason="LibreOffice is not installed (apt install libreoffice-impress)"
 )
-@pytest.mark.parametrize("anyio_backend", ["asyncio", "trio"])
-async def test_a_conversion_is_handed_to_the_libreoffice_kept_ready(tmp_path: Path) -> None:
-    build(tmp_path, CORPUS["google-slides"], deck_slides())
-    office = LibreOffice(find_soffice() or "soffice", tmp_path / "office")
-    marker = str((tmp_path / "office").resolve())
-    async with anyio.create_task_group() as tasks:
-        tasks.start_soon(office.keep_ready)
-        for _ in range(3000):  # the idle LibreOffice is up
-            if processes_with(marker):
-                break
-            await anyio.sleep(0.02)
-        assert processes_with(marker)
-        pdf = await office.pdf(tmp_path / "deck.pptx", tmp_path / "pdf")
-        assert pdf.read_bytes().startswith(b"%PDF")
-        office.stop_ready()
-    assert processes_with(marker) == []
-    # Stopped before it started, it never starts; conversions start their own.
-    late = LibreOffice(find_soffice() or "soffice", tmp_path / "late")
-    late.stop_ready()
-    await late.keep_ready()
-    second = await late.pdf(tmp_path / "deck.pptx", tmp_path / "pdf2")
-    assert second.read_bytes().startswith(b"%PDF")
-    assert processes_with(str((tmp_path / "late").resolve())) == []
+async def test_the_pdf_is_printed_while_narration_goes_on(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    # Every page is known once each slide's script and pictures are: LibreOffice prints them
+    # (at low priority) before any slide's narration is done, and the PDF is that print.
+    printing = anyio.Event()
+    calls: list[dict[str, bool]] = []
+    pdf = LibreOffice.pdf
+
+    async def watched(office: LibreOffice, pptx: Path, out_dir: Path, **options: bool) -> Path:
+        calls.append(options)
+        printing.set()
+        return await pdf(office, pptx, out_dir, **options)
+
+    monkeypatch.setattr(LibreOffice, "pdf", watched)
+    clips = tmp_path / "clips"
+    clips.mkdir()
+    scripted = deck_slides()[:3]
+    ctx = AssemblyContext(
+        request=DeckRequest(topic=TOPIC, project="deck"),
+        title=DECK_TITLE,
+        project_dir=tmp_path / "deck",
+        options=RenderOptions(audio=False, video=False, subtitles=False),
+        slide_count=len(scripted),
+    )
+    async with StreamingDeckAssembler(ctx) as assembler:
+        for prepared in scripted:
+            await assembler.prepare_slide(prepared)
+        with anyio.fail_after(60):
+            await printing.wait()
+        voiced = [
+            slide(i, title=s.script.title, bullets=s.script.bullets, images=s.images,
+                  audio=wav_file(clips, i, 1.0), duration_s=1.0)
+            for i, s in enumerate(scripted)
+        ]  # fmt: skip
+        for result in voiced:
+            await assembler.add_slide(result)
+        files = await assembler.finish(voiced)
+    assert calls == [{"low_priority": True}]  # printed once, early
+    assert files.pptx_path is not None
+    deck = Presentation(str(files.pptx_path))
+    audio = "http://schemas.openxmlformats.org/officeDocument/2006/relationships/audio"
+    narrated = [
+        page for page in deck.slides if any(r.reltype == audio for r in page.part.rels.values())
+    ]
+    assert len(narrated) == len(scripted)  # the PPTX has the narration the print copy lacks
+    printed = files.files["pdf"].read_bytes()
+    assert printed.startswith(b"%PDF")
+    assert len(re.findall(rb"/Type\s*/Page[^s]", printed)) == len(deck.slides)

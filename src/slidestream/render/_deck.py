@@ -14,9 +14,12 @@ narration clip cannot be decoded makes :meth:`StreamingDeckAssembler.finish` rai
 the deck's audio.
 
 Pages as pictures: when LibreOffice is installed (``RenderOptions.page_renderer``), it
-prints the PPTX as a vector PDF at the end and, for a deck in a user's template, draws each
-slide's video frame from a one-slide PPTX (slides are batched, so it starts once for all the
-slides that are waiting). Otherwise Pillow paints frames and PDF pages from the same plans
+prints the PPTX as a vector PDF and, for a deck in a user's template, draws each slide's
+video frame from a one-slide PPTX (slides are batched, so it starts once for all the slides
+that are waiting). The PDF is printed from a copy of the PPTX without narration, at the
+lowest CPU priority, as soon as every slide's script and pictures are known (``prepare_slide``),
+so it is usually done before the last slide's voice is; otherwise the PPTX is printed at
+the end. Otherwise Pillow paints frames and PDF pages from the same plans
 in the same look; a page LibreOffice fails to draw is painted by Pillow instead.
 """
 
@@ -141,7 +144,8 @@ class StreamingDeckAssembler:
         self._slides: list[_Slide] = []
         self._errors: list[str] = []
         self._track_started = False
-        self._office_ready = True
+        self._printed: anyio.Event | None = None
+        self._early_pdf: Path | None = None
         self._task_group: TaskGroup | None = None
 
     def _open(self) -> None:
@@ -159,8 +163,15 @@ class StreamingDeckAssembler:
         self._template = style.data if isinstance(style, TemplateStyle) else None
         self._office_frames = bool(self._office and self._template and self.options.video)
         self._painted_pdf = self.options.pdf and self._office is None
-        self._office_ready = not (self._office and self.options.pdf)
-        """True once there is no LibreOffice to start ahead of time (see ``add_slide``)."""
+        if self._office is not None and self.options.pdf and self._pptx is not None:
+            # LibreOffice prints a copy without narration as soon as every page is known.
+            self._print_copy: PptxDeckBuilder | None = PptxDeckBuilder(
+                self.context, open_style(self.context)
+            )
+        else:
+            self._print_copy = None
+        self._print_asked: set[int] = set()
+        self._print_pages: set[int] = set()
         look = {
             "title": self.context.title,
             "template": digest(self._template) if self._template is not None else None,
@@ -201,8 +212,6 @@ class StreamingDeckAssembler:
             return
         if exc is not None:
             task_group.cancel_scope.cancel()
-        if self._office is not None:
-            self._office.stop_ready()
         self._pages_in.close()
         try:
             await task_group.__aexit__(None, None, None)
@@ -232,15 +241,6 @@ class StreamingDeckAssembler:
         state.result = slide
         self.received.append(slide.index)
         tasks.start_soon(self._slide_work, state, slide)
-        if (
-            self._office is not None
-            and not self._office_ready
-            and 2 * len(self.received) >= self.count
-        ):
-            # Half the slides are in: start LibreOffice now (at low priority), so printing
-            # the PDF at the end does not wait for it to start (see LibreOffice.keep_ready).
-            self._office_ready = True
-            tasks.start_soon(self._office.keep_ready)
 
     async def prepare_slide(self, slide: SlideResult) -> None:
         """Start drawing a slide's frame as soon as its script and images exist.
@@ -251,6 +251,44 @@ class StreamingDeckAssembler:
         tasks = self._tasks()
         if self.options.video and 0 <= slide.index < self.count:
             self._start_frame(self._slides[slide.index], slide, tasks)
+        if self._print_copy is not None and 0 <= slide.index < self.count:
+            tasks.start_soon(self._add_print_page, slide)
+
+    async def _add_print_page(self, slide: SlideResult) -> None:
+        """Add ``slide``'s pages to the print copy; once every slide's are in, print it."""
+        copy = self._print_copy
+        if copy is None or slide.index in self._print_asked:
+            return
+        self._print_asked.add(slide.index)
+        try:
+            # Outside the CPU budget: a page is laid out in milliseconds, and waiting behind
+            # earlier slides' voices would hold the print back until the end.
+            await anyio.to_thread.run_sync(functools.partial(copy.add_slide, slide))
+        except Exception:
+            self._print_copy = None  # printed from the PPTX at the end instead
+            return
+        self._print_pages.add(slide.index)
+        if len(self._print_pages) == self.count and self._print_copy is copy:
+            self._printed = anyio.Event()
+            self._tasks().start_soon(self._print_early, copy, self._printed)
+
+    async def _print_early(self, copy: PptxDeckBuilder, printed: anyio.Event) -> None:
+        """Print the PDF from the print copy, at low priority, while narration goes on.
+
+        The pages are the PPTX's (narration is not printed), so the PDF needs no waiting for
+        the last slide's voice; a failure leaves the PDF to the end.
+        """
+        office = self._office
+        assert office is not None
+        try:
+            source = self.build_dir / "print" / f"{self.context.request.project}.pptx"
+            await anyio.to_thread.run_sync(lambda: source.parent.mkdir(parents=True, exist_ok=True))
+            await anyio.to_thread.run_sync(copy.save, source)
+            self._early_pdf = await self._printed_pdf(office, source, low_priority=True)
+        except RenderError:
+            pass
+        finally:
+            printed.set()
 
     def _start_frame(self, state: _Slide, slide: SlideResult, tasks: TaskGroup) -> None:
         if not state.frame_started:
@@ -579,8 +617,6 @@ class StreamingDeckAssembler:
                 tasks.start_soon(self._write_subtitles, files)
             if speech and self.options.video:
                 tasks.start_soon(self._join_video, files)
-        if self._office is not None:
-            self._office.stop_ready()
         if self._errors:
             raise self._failure(files)
         if speech and self.options.audio:
@@ -632,24 +668,36 @@ class StreamingDeckAssembler:
         assert self._saved_pptx is not None
         target = self.paths[DeckFileKind.PDF]
         if self._office is not None:
-            printer = {"soffice": str(self._office.exe), "fonts": self._office.substitutes}
-            parts = await self._pieces.pdf_parts(self._saved_pptx, printer)
-            if await self._pieces.reuse(CacheKind.PAGE, parts, target, index=None):
-                files[DeckFileKind.PDF] = target
-                return
+            if self._printed is not None:
+                await self._printed.wait()
             try:
-                started = time.perf_counter()
-                printed = await self._office.pdf(self._saved_pptx, self.build_dir / "pdf")
+                printed = self._early_pdf
+                if printed is None:
+                    printed = await self._printed_pdf(self._office, self._saved_pptx)
                 await anyio.to_thread.run_sync(os.replace, printed, target)
                 files[DeckFileKind.PDF] = target
-                made_s = time.perf_counter() - started
-                await self._pieces.keep(CacheKind.PAGE, parts, target, made_s)
                 return
             except RenderError:
                 pass  # painted by Pillow below instead
             await self._paint_missing_pages()
         await self._title_ready.wait()
         files[DeckFileKind.PDF] = await anyio.to_thread.run_sync(self._write_pdf, target)
+
+    async def _printed_pdf(
+        self, office: LibreOffice, pptx: Path, *, low_priority: bool = False
+    ) -> Path:
+        """``pptx`` printed by LibreOffice into ``build/``, or the same print from the cache."""
+        printer = {"soffice": str(office.exe), "fonts": office.substitutes}
+        parts = await self._pieces.pdf_parts(pptx, printer)
+        out_dir = self.build_dir / "pdf" / pptx.parent.name
+        kept = out_dir / f"{pptx.stem}.pdf"
+        await anyio.to_thread.run_sync(lambda: out_dir.mkdir(parents=True, exist_ok=True))
+        if await self._pieces.reuse(CacheKind.PAGE, parts, kept, index=None):
+            return kept
+        started = time.perf_counter()
+        printed = await office.pdf(pptx, out_dir, low_priority=low_priority)
+        await self._pieces.keep(CacheKind.PAGE, parts, printed, time.perf_counter() - started)
+        return printed
 
     async def _paint_missing_pages(self) -> None:
         """Paint the pages LibreOffice was meant to print (it failed)."""

@@ -4,10 +4,7 @@
 install folders of macOS and Windows, or at ``SLIDESTREAM_SOFFICE``. A :class:`LibreOffice`
 runs one conversion at a time with a private profile folder (two LibreOffice processes must
 never share a profile), several files per call so it starts once for a batch; a conversion
-that is cancelled is killed and waited for. :meth:`LibreOffice.keep_ready` starts an idle
-LibreOffice on the profile ahead of time, at low priority: the next conversion is handed to
-it (LibreOffice passes a second start on the same profile to the first, which exits once it
-has converted), which saves the second or so LibreOffice takes to start.
+that is cancelled is killed and waited for.
 
 The profile holds the shipped Lato (so the built-in theme prints in its own font) and a font
 replacement table: a template font that is not installed is drawn in Lato, the font its text
@@ -16,7 +13,6 @@ was measured with, so LibreOffice breaks lines where the plan did.
 
 from __future__ import annotations
 
-import contextlib
 import os
 import shutil
 import sys
@@ -78,10 +74,6 @@ def _low_priority() -> list[str]:
     return [nice, "-n", "19"] if nice else []
 
 
-def _all_files(sources: Sequence[Path], out_dir: Path, suffix: str) -> bool:
-    return all((out_dir / f"{source.stem}.{suffix}").is_file() for source in sources)
-
-
 def _png_filter(width: int, height: int) -> str:
     size = (
         f'{{"PixelWidth":{{"type":"long","value":"{width}"}},'
@@ -130,50 +122,6 @@ class LibreOffice:
         self.work_dir = work_dir
         self.substitutes = dict(substitutes or {})
         self._lock = anyio.Lock()
-        self._ready: anyio.CancelScope | None = None
-        self._gone = anyio.Event()
-        self._stopped = False
-
-    @property
-    def _profile(self) -> Path:
-        return self.work_dir / "libreoffice-profile"
-
-    def _office_command(self) -> list[str | Path]:
-        return [
-            self.exe,
-            f"-env:UserInstallation={self._profile.resolve().as_uri()}",
-            "--headless", "--invisible", "--norestore", "--nolockcheck", "--nodefault",
-            "--nologo",
-        ]  # fmt: skip
-
-    async def keep_ready(self) -> None:
-        """Run an idle LibreOffice on the profile, at low priority, until it has done the
-        next conversion, :meth:`stop_ready` or a cancel. Other conversions start their own."""
-        if self._stopped:
-            return
-        gone = self._gone = anyio.Event()
-        try:
-            with anyio.CancelScope() as scope:
-                self._ready = scope
-                async with self._lock:
-                    await anyio.to_thread.run_sync(self._prepare_profile, self._profile)
-                with contextlib.suppress(RenderError):
-                    await run_process(
-                        [*_low_priority(), *self._office_command()],
-                        what="keeping LibreOffice ready",
-                        tool="LibreOffice",
-                        group=True,
-                    )
-        finally:
-            self._ready = None
-            gone.set()
-
-    def stop_ready(self) -> None:
-        """Stop the LibreOffice :meth:`keep_ready` started (it is killed and waited for), or
-        keep it from starting."""
-        self._stopped = True
-        if self._ready is not None:
-            self._ready.cancel()
 
     def _prepare_profile(self, profile: Path) -> None:
         user = profile / "user"
@@ -187,20 +135,29 @@ class LibreOffice:
         )
 
     async def _convert(
-        self, sources: Sequence[Path], target: str, out_dir: Path, suffix: str, *, what: str
+        self,
+        sources: Sequence[Path],
+        target: str,
+        out_dir: Path,
+        suffix: str,
+        *,
+        what: str,
+        low_priority: bool = False,
     ) -> list[Path]:
-        command = [*self._office_command(), "--convert-to", target, "--outdir", out_dir, *sources]
+        profile = self.work_dir / "libreoffice-profile"
+        command: list[str | Path] = [
+            *(_low_priority() if low_priority else []),
+            self.exe,
+            f"-env:UserInstallation={profile.resolve().as_uri()}",
+            "--headless", "--invisible", "--norestore", "--nolockcheck", "--nodefault",
+            "--nologo", "--convert-to", target, "--outdir", out_dir, *sources,
+        ]  # fmt: skip
         async with self._lock:
             await anyio.to_thread.run_sync(lambda: out_dir.mkdir(parents=True, exist_ok=True))
-            await anyio.to_thread.run_sync(self._prepare_profile, self._profile)
+            await anyio.to_thread.run_sync(self._prepare_profile, profile)
             try:
                 with anyio.fail_after(CONVERT_TIMEOUT_S):
                     await run_process(command, what=what, tool="LibreOffice", group=True)
-                    if self._ready is not None and not _all_files(sources, out_dir, suffix):
-                        # The idle LibreOffice did not take the job: convert without it.
-                        self.stop_ready()
-                        await self._gone.wait()
-                        await run_process(command, what=what, tool="LibreOffice", group=True)
             except TimeoutError:
                 raise RenderError(
                     f"LibreOffice took longer than {CONVERT_TIMEOUT_S:.0f} s while {what}"
@@ -219,9 +176,15 @@ class LibreOffice:
             sources, _png_filter(*size), out_dir, "png", what="drawing slide pages"
         )
 
-    async def pdf(self, source: Path, out_dir: Path) -> Path:
-        """``source`` (a PPTX) printed as a PDF in ``out_dir``."""
+    async def pdf(self, source: Path, out_dir: Path, *, low_priority: bool = False) -> Path:
+        """``source`` (a PPTX) printed as a PDF in ``out_dir`` (``low_priority``: at the lowest
+        CPU priority, so it takes only what other work leaves)."""
         outputs = await self._convert(
-            [source], "pdf:impress_pdf_Export", out_dir, "pdf", what="printing the PDF"
+            [source],
+            "pdf:impress_pdf_Export",
+            out_dir,
+            "pdf",
+            what="printing the PDF",
+            low_priority=low_priority,
         )
         return outputs[0]
