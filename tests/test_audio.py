@@ -8,6 +8,8 @@ import wave
 from pathlib import Path
 
 import pytest
+from hypothesis import given, settings
+from hypothesis import strategies as st
 
 from slidestream._exceptions import RenderError
 from slidestream._types import AudioFormat
@@ -155,3 +157,21 @@ def test_wav_clips_python_cannot_read_are_measured_by_ffmpeg() -> None:
     assert check_clip(floats, "wav")[1] == pytest.approx(0.5, abs=1e-3)
     odd_rate = _wav_bytes(100, rate=0)
     assert pcm_wav_duration(odd_rate) is None
+
+
+@settings(max_examples=60, deadline=None)
+@given(
+    header=st.sampled_from([b"", b"RIFF\x24\x00\x00\x00WAVE", b"RIFF\xff\xff\xff\xffWAVEfmt "]),
+    body=st.binary(max_size=120),
+)
+def test_any_bytes_called_wav_are_measured_or_refused_in_plain_words(
+    header: bytes, body: bytes
+) -> None:
+    from slidestream._exceptions import ProviderResponseError
+    from slidestream._media import check_clip
+
+    try:
+        fmt, seconds = check_clip(header + body, "wav")
+    except ProviderResponseError:
+        return
+    assert fmt is AudioFormat.WAV and seconds > 0
