@@ -277,6 +277,53 @@ async def test_the_same_deck_again_prints_no_pdf(
     assert decks[0].files["pdf"].read_bytes()[:5] == b"%PDF-"
 
 
+@pytest.mark.skipif(find_soffice() is None, reason="LibreOffice is not installed")
+async def test_a_pdf_printed_while_narration_goes_on_is_found_again(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    # The voice is done before the pictures, so each slide already has its narration when
+    # its pages are known: the copy LibreOffice prints must still hold no clip, or it would
+    # differ from run to run (slides arrive in any order) and never be found in the cache.
+    printed: list[Path] = []
+    pdf = LibreOffice.pdf
+
+    async def kept(office: LibreOffice, pptx: Path, work_dir: Path, **options: bool) -> Path:
+        copy = tmp_path / f"printed-{len(printed)}.pptx"
+        copy.write_bytes(pptx.read_bytes())
+        printed.append(copy)
+        return await pdf(office, pptx, work_dir, **options)
+
+    monkeypatch.setattr(LibreOffice, "pdf", kept)
+    deck_file = write_deck(tmp_path / "deck.md", NARRATIONS[:3])
+    options = ss.RenderOptions(video=False, subtitles=False, page_renderer="libreoffice")
+    decks = []
+    for _ in range(2):
+        pipeline = ss.StreamingPipeline(
+            script_provider=MarkdownScriptProvider(deck_file),
+            image_provider=FakeImageProvider(
+                latency=lambda index: 0.2 + 0.1 * index, size=(64, 36), cacheable=True
+            ),
+            tts_provider=FakeTTSProvider(cacheable=True),
+            output_dir=tmp_path / "out",
+            render_options=options,
+            cache_dir=tmp_path / "cache",
+        )
+        decks.append(await pipeline.run("Tides", project="tides"))
+    assert len(printed) == 1
+    assert ["cached_page" in deck.timings for deck in decks] == [False, True]
+    names = [info.filename for page in printed for info in _zip_entries(page)]
+    assert not any(name.startswith("ppt/media/media") for name in names)  # no clip printed
+    final = [info.filename for info in _zip_entries(decks[0].files["pptx"])]
+    assert any(name.startswith("ppt/media/media") for name in final)  # the PPTX has them
+
+
+def _zip_entries(path: Path) -> list[Any]:
+    import zipfile
+
+    with zipfile.ZipFile(path) as archive:
+        return archive.infolist()
+
+
 def _deck_of(titles: Sequence[str], order: Sequence[int], path: Path) -> Path:
     """A PPTX with one slide per title, added in ``order`` and then put in title order."""
     from pptx import Presentation as New

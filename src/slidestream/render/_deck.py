@@ -263,7 +263,10 @@ class StreamingDeckAssembler:
         try:
             # Outside the CPU budget: a page is laid out in milliseconds, and waiting behind
             # earlier slides' voices would hold the print back until the end.
-            await anyio.to_thread.run_sync(functools.partial(copy.add_slide, slide))
+            # Never the narration, even when the slide already has it: the print copy is the
+            # same for the same pages (what names its PDF in the cache), and embeds no clip.
+            pages = dataclasses.replace(slide, audio_path=None, duration_s=0.0)
+            await anyio.to_thread.run_sync(functools.partial(copy.add_slide, pages))
         except Exception:
             self._print_copy = None  # printed from the PPTX at the end instead
             return
