@@ -198,7 +198,7 @@ def test_limits_come_from_the_environment_and_the_command_line(
     args = cli.build_parser().parse_args(
         ["make", "T", "--timeout", "60", "--timeout", "tts=5", "--deadline", "90"]
     )
-    assert cli._timeouts(args) == ss.Timeouts(outline=60, script=60, images=60, tts=5, run=90)
+    assert cli.timeouts_from(args) == ss.Timeouts(outline=60, script=60, images=60, tts=5, run=90)
 
 
 @pytest.mark.parametrize(
