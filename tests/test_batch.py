@@ -10,8 +10,8 @@ import anyio
 import pytest
 
 import slidestream as ss
+from slidestream import PipelineError
 from slidestream._batch._folders import STAGING_DIR
-from slidestream._exceptions import PipelineError
 from slidestream.testing import (
     CallRecorder,
     FakeImageProvider,

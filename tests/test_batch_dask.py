@@ -22,8 +22,8 @@ import anyio
 import pytest
 
 import slidestream as ss
+from slidestream import PipelineError
 from slidestream._batch._folders import STAGING_DIR
-from slidestream._exceptions import PipelineError
 from slidestream.providers.tts.openai import OpenAITTSProvider
 from slidestream.testing import FakeImageProvider, FakeStreamingScriptProvider
 from tests.servers.speech_server import SpeechServer, running_speech_server

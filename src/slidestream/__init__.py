@@ -19,7 +19,6 @@ from ._events import SlideScripted as SlideScripted
 from ._exceptions import ConfigurationError as ConfigurationError
 from ._exceptions import InvalidInputError as InvalidInputError
 from ._exceptions import OutputError as OutputError
-from ._exceptions import PipelineError as PipelineError
 from ._exceptions import ProjectBusyError as ProjectBusyError
 from ._exceptions import ProviderError as ProviderError
 from ._exceptions import ProviderNotFoundError as ProviderNotFoundError
@@ -49,6 +48,7 @@ from ._models import StageSpan as StageSpan
 from ._models import WordTiming as WordTiming
 from ._pipeline import SequentialPipeline as SequentialPipeline
 from ._pipeline import StreamingPipeline as StreamingPipeline
+from ._run_error import PipelineError as PipelineError
 from ._stream import DeckEventStream as DeckEventStream
 from ._timeouts import Timeouts as Timeouts
 from ._version import __version__ as __version__

@@ -15,22 +15,16 @@ ours apart from everything else::
     ├── RenderError                building a deck file (PPTX, audio, subtitles, video) failed
     ├── OutputError                the output folder or a file in it cannot be written
     └── PipelineError              the run as a whole failed (outline failed, every slide failed,
-                                   or several distinct errors at once, kept in ``.errors``)
+                                   or several distinct errors at once, kept in ``.errors``);
+                                   in ``_run_error``, as it carries the run's slides
 """
 
 from __future__ import annotations
-
-from collections.abc import Sequence
-from typing import TYPE_CHECKING
-
-if TYPE_CHECKING:
-    from ._models import SlideResult
 
 __all__ = [
     "ConfigurationError",
     "InvalidInputError",
     "OutputError",
-    "PipelineError",
     "ProjectBusyError",
     "ProviderError",
     "ProviderNotFoundError",
@@ -114,31 +108,3 @@ class OutputError(SlidestreamError, OSError):
 
     def __str__(self) -> str:
         return str(self.args[0]) if self.args else "Cannot write the output."
-
-
-class PipelineError(SlidestreamError):
-    """The run as a whole failed.
-
-    Attributes:
-        stage: the stage that failed (``"outline"``, ``"script"``, ``"images"``, ``"tts"``);
-            None when several errors came from places that name no stage.
-        provider: the provider behind that stage, when known.
-        slides: every slide finished before the run failed; their files stay on disk.
-        errors: when the run failed in several distinct ways at once, every one of those
-            errors (the message names each); otherwise empty.
-    """
-
-    def __init__(
-        self,
-        message: str,
-        *,
-        stage: str | None,
-        provider: str | None = None,
-        slides: list[SlideResult] | None = None,
-        errors: Sequence[BaseException] = (),
-    ) -> None:
-        super().__init__(message)
-        self.stage = stage
-        self.provider = provider
-        self.slides: list[SlideResult] = list(slides or [])
-        self.errors: list[BaseException] = list(errors)

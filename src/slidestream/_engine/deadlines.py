@@ -13,7 +13,8 @@ from collections.abc import Iterator
 
 import anyio
 
-from .._exceptions import PipelineError, ProviderTimeoutError
+from .._exceptions import ProviderTimeoutError
+from .._run_error import PipelineError
 from .._timeouts import Timeouts
 from .._types import Stage
 

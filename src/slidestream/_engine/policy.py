@@ -20,8 +20,9 @@ from collections.abc import Iterator, Sequence
 from dataclasses import dataclass
 from pathlib import Path
 
-from .._exceptions import ConfigurationError, OutputError, PipelineError, SlidestreamError
+from .._exceptions import ConfigurationError, OutputError, SlidestreamError
 from .._models import SlideError, SlideResult
+from .._run_error import PipelineError
 from .._types import Stage
 from .context import SlideRecord
 

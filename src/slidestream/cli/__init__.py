@@ -103,4 +103,3 @@ def main(argv: Sequence[str] | None = None) -> int:
             "(this is a bug; set SLIDESTREAM_DEBUG=1 to see where, and please report it)"
         )
         return EXIT_FAILED
-

@@ -28,10 +28,10 @@ from fastapi.responses import JSONResponse
 from .._exceptions import (
     ConfigurationError,
     InvalidInputError,
-    PipelineError,
     ProviderError,
     SlidestreamError,
 )
+from .._run_error import PipelineError
 
 __all__ = [
     "JobConflictError",

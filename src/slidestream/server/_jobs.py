@@ -30,10 +30,11 @@ import anyio
 from anyio.abc import TaskGroup
 
 from .._events import AudioReady, DeckReady, Event, ImagesReady, OutlineReady, SlideScripted
-from .._exceptions import InvalidInputError, PipelineError, ProviderError, SlidestreamError
+from .._exceptions import InvalidInputError, ProviderError, SlidestreamError
 from .._files import atomic_write_text, resolve_project_dir, slugify
 from .._models import DeckResult, SlideResult
 from .._pipeline import SequentialPipeline, StreamingPipeline
+from .._run_error import PipelineError
 from .._types import ProviderKind
 from ..providers.script.markdown import MarkdownScriptProvider
 from ..render import RenderOptions

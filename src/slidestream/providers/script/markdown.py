@@ -197,10 +197,17 @@ class _Parser:
                 f"image {target} is a web address; images are not downloaded: "
                 "save it next to the Markdown file and give its path",
             )
+        if any(ord(char) < 32 for char in target):
+            raise self.fail(
+                number, f"image path {target!r} has a control character: check the path"
+            )
         path = Path(target).expanduser()
         if not path.is_absolute():
             path = self.base / path
-        path = path.resolve()
+        try:
+            path = path.resolve()
+        except (OSError, RuntimeError) as err:  # a symlink loop, say
+            raise self.fail(number, f"image {target} cannot be read: {err}") from None
         if not path.is_file():
             raise self.fail(number, f"image {target} not found (looked for {path}): check the path")
         if path.suffix.lower() not in IMAGE_SUFFIXES:
