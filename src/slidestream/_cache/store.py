@@ -241,11 +241,12 @@ def _blobs_of(folder: Path, key: str) -> Iterator[Path]:
                 yield path
 
 
-def _write_replacing(path: Path, data: bytes, *, attempts: int = 3) -> None:
+def _write_replacing(path: Path, data: bytes, *, attempts: int = 20) -> None:
     """Write ``data`` to a temporary file next to ``path``, then rename it over ``path``.
 
     Another process pruning the cache may remove the (empty) folder or the temporary file
-    between the steps; the write is then tried again.
+    between the steps; the write is then tried again, after a pause that grows a little each
+    time (a pruner running flat out can win the race several times in a row).
     """
     for attempt in range(1, attempts + 1):
         name = None
@@ -261,6 +262,7 @@ def _write_replacing(path: Path, data: bytes, *, attempts: int = 3) -> None:
         except (FileNotFoundError, FileExistsError):
             if attempt == attempts:
                 raise
+            time.sleep(0.001 * attempt)
         finally:
             if name is not None and os.path.exists(name):
                 with contextlib.suppress(OSError):
