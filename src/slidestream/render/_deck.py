@@ -18,9 +18,10 @@ prints the PPTX as a vector PDF and, for a deck in a user's template, draws each
 video frame from a one-slide PPTX (slides are batched, so it starts once for all the slides
 that are waiting). The PDF is printed from a copy of the PPTX without narration, at the
 lowest CPU priority, as soon as every slide's script and pictures are known (``prepare_slide``),
-so it is usually done before the last slide's voice is; otherwise the PPTX is printed at
-the end. Otherwise Pillow paints frames and PDF pages from the same plans
-in the same look; a page LibreOffice fails to draw is painted by Pillow instead.
+so it is usually done before the last slide's voice is; when they are not known early, the
+PPTX itself is printed at the end. Without LibreOffice, Pillow paints frames and PDF pages
+from the same plans in the same look; a page LibreOffice fails to draw is painted by Pillow
+instead.
 """
 
 from __future__ import annotations
@@ -261,10 +262,10 @@ class StreamingDeckAssembler:
             return
         self._print_asked.add(slide.index)
         try:
-            # Outside the CPU budget: a page is laid out in milliseconds, and waiting behind
-            # earlier slides' voices would hold the print back until the end.
-            # Never the narration, even when the slide already has it: the print copy is the
-            # same for the same pages (what names its PDF in the cache), and embeds no clip.
+            # Never the narration, even when the slide already has it: the same pages then
+            # make the same copy (what names its PDF in the cache). Laid out outside the CPU
+            # budget: it takes milliseconds, and waiting behind earlier slides' voices would
+            # hold the print back until the end.
             pages = dataclasses.replace(slide, audio_path=None, duration_s=0.0)
             await anyio.to_thread.run_sync(functools.partial(copy.add_slide, pages))
         except Exception:
