@@ -244,18 +244,24 @@ async def test_without_a_cache_the_assembler_keeps_nothing(
     assert sum(work.frames.values()) == 6 and sum(work.segments.values()) == 6
 
 
-@pytest.mark.skipif(find_soffice() is None, reason="LibreOffice is not installed")
-async def test_the_same_deck_again_prints_no_pdf(
-    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
-) -> None:
-    printed: list[Path] = []
+@pytest.fixture
+def printed(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> list[Path]:
+    """A copy of every PPTX LibreOffice is asked to print, in order."""
+    copies: list[Path] = []
     pdf = LibreOffice.pdf
 
-    async def counted(office: LibreOffice, pptx: Path, work_dir: Path, **options: bool) -> Path:
-        printed.append(pptx)
+    async def kept(office: LibreOffice, pptx: Path, work_dir: Path, **options: bool) -> Path:
+        copy = tmp_path / f"printed-{len(copies)}.pptx"
+        copy.write_bytes(pptx.read_bytes())
+        copies.append(copy)
         return await pdf(office, pptx, work_dir, **options)
 
-    monkeypatch.setattr(LibreOffice, "pdf", counted)
+    monkeypatch.setattr(LibreOffice, "pdf", kept)
+    return copies
+
+
+@pytest.mark.skipif(find_soffice() is None, reason="LibreOffice is not installed")
+async def test_the_same_deck_again_prints_no_pdf(tmp_path: Path, printed: list[Path]) -> None:
     deck_file = write_deck(tmp_path / "deck.md", NARRATIONS[:2])
     options = ss.RenderOptions(
         audio=False, video=False, subtitles=False, page_renderer="libreoffice"
@@ -279,21 +285,11 @@ async def test_the_same_deck_again_prints_no_pdf(
 
 @pytest.mark.skipif(find_soffice() is None, reason="LibreOffice is not installed")
 async def test_a_pdf_printed_while_narration_goes_on_is_found_again(
-    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+    tmp_path: Path, printed: list[Path]
 ) -> None:
     # The voice is done before the pictures, so each slide already has its narration when
     # its pages are known: the copy LibreOffice prints must still hold no clip, or it would
     # differ from run to run (slides arrive in any order) and never be found in the cache.
-    printed: list[Path] = []
-    pdf = LibreOffice.pdf
-
-    async def kept(office: LibreOffice, pptx: Path, work_dir: Path, **options: bool) -> Path:
-        copy = tmp_path / f"printed-{len(printed)}.pptx"
-        copy.write_bytes(pptx.read_bytes())
-        printed.append(copy)
-        return await pdf(office, pptx, work_dir, **options)
-
-    monkeypatch.setattr(LibreOffice, "pdf", kept)
     deck_file = write_deck(tmp_path / "deck.md", NARRATIONS[:3])
     options = ss.RenderOptions(video=False, subtitles=False, page_renderer="libreoffice")
     decks = []

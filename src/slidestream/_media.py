@@ -122,26 +122,19 @@ def check_clip(
         raise ProviderResponseError(
             "the TTS provider returned no audio", provider=provider, stage="tts"
         )
-    if fmt is AudioFormat.WAV:
-        measured = pcm_wav_duration(audio)
-        if measured is not None:
-            if measured <= 0:
-                raise ProviderResponseError(
-                    f"the TTS provider's {fmt} audio decodes to nothing",
-                    provider=provider,
-                    stage="tts",
-                )
-            return fmt, measured
-    try:
-        pcm = decode_pcm(audio, fmt, sample_rate=CHECK_SAMPLE_RATE)
-    except ValueError as err:
-        raise ProviderResponseError(
-            f"the TTS provider's {fmt} audio cannot be decoded: {err}",
-            provider=provider,
-            stage="tts",
-        ) from None
-    if not pcm:
+    seconds = pcm_wav_duration(audio) if fmt is AudioFormat.WAV else None
+    if seconds is None:
+        try:
+            pcm = decode_pcm(audio, fmt, sample_rate=CHECK_SAMPLE_RATE)
+        except ValueError as err:
+            raise ProviderResponseError(
+                f"the TTS provider's {fmt} audio cannot be decoded: {err}",
+                provider=provider,
+                stage="tts",
+            ) from None
+        seconds = len(pcm) / 2 / CHECK_SAMPLE_RATE
+    if seconds <= 0:
         raise ProviderResponseError(
             f"the TTS provider's {fmt} audio decodes to nothing", provider=provider, stage="tts"
         )
-    return fmt, len(pcm) / 2 / CHECK_SAMPLE_RATE
+    return fmt, seconds

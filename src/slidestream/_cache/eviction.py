@@ -187,16 +187,9 @@ def prune(store: CacheStore, max_bytes: int, *, grace_s: float = GRACE_S) -> Pru
             total -= item.bytes
             removed_bytes += item.bytes
             removed_entries += 1
-    _remove_empty_shards(store)
+    # Empty shard folders stay (at most 256 a kind): removing them raced writers in other
+    # processes, which make a shard's folder just before they write into it.
     return Pruned(entries=removed_entries, bytes=removed_bytes)
-
-
-def _remove_empty_shards(store: CacheStore) -> None:
-    for kind in CacheKind:
-        with contextlib.suppress(OSError):
-            for shard in (store.folder / kind.value).iterdir():
-                with contextlib.suppress(OSError):
-                    shard.rmdir()  # only succeeds when empty
 
 
 def clear(store: CacheStore) -> Pruned:

@@ -244,9 +244,9 @@ def _blobs_of(folder: Path, key: str) -> Iterator[Path]:
 def _write_replacing(path: Path, data: bytes, *, attempts: int = 20) -> None:
     """Write ``data`` to a temporary file next to ``path``, then rename it over ``path``.
 
-    Another process pruning the cache may remove the (empty) folder or the temporary file
-    between the steps; the write is then tried again, after a pause that grows a little each
-    time (a pruner running flat out can win the race several times in a row).
+    Another process may remove the temporary file between the steps (pruning with no grace
+    period) or the whole folder (``clear``); the write is then tried again, after a pause that
+    grows a little each time.
     """
     for attempt in range(1, attempts + 1):
         name = None

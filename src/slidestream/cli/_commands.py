@@ -13,7 +13,7 @@ from .. import _registry
 from .._batch import batch
 from .._batch._display import BatchProgress, summary_table
 from .._batch._inputs import expand_inputs
-from .._cache import USER_CACHE_DIR, default_cache_dir, default_max_bytes, parse_size
+from .._cache import default_cache_dir, default_max_bytes, parse_size
 from .._cache.commands import clear_text, info_text, prune_text
 from .._exceptions import ConfigurationError
 from .._pipeline import SequentialPipeline, StreamingPipeline
@@ -26,6 +26,7 @@ from ._codes import (
     EXIT_OK,
 )
 from ._inputs import (
+    cache_dir_from,
     choose_providers,
     default_tts,
     provider_names,
@@ -62,7 +63,7 @@ async def make_command(args: argparse.Namespace, console: Console) -> int:
         output_dir=args.out,
         render_options=RenderOptions(video=not args.no_video, template=args.template),
         timeouts=timeouts,
-        cache_dir=None if args.no_cache else (args.cache_dir or USER_CACHE_DIR),
+        cache_dir=cache_dir_from(args),
     )
     printer = Printer(console)
     console.print(
@@ -147,7 +148,7 @@ def batch_command(args: argparse.Namespace, console: Console) -> int:
             cluster=args.cluster,
             files=args.files,
             retries=args.retries,
-            cache_dir=None if args.no_cache else (args.cache_dir or USER_CACHE_DIR),
+            cache_dir=cache_dir_from(args),
             on_event=progress,
         )
         results = anyio.run(until_signal, run)
@@ -200,7 +201,7 @@ def serve_command(args: argparse.Namespace, console: Console) -> int:
         service_limits=service_limits(args.limit),
         adaptive_limits=not args.fixed_limits,
         cpu_budget=args.cpu,
-        cache_dir=None if args.no_cache else (args.cache_dir or USER_CACHE_DIR),
+        cache_dir=cache_dir_from(args),
         resume=not args.no_resume,
         live_preview=not args.no_live,
         grace_s=args.grace,

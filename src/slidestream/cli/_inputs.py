@@ -10,6 +10,7 @@ from pathlib import Path
 from typing import Any
 
 from .. import _registry
+from .._cache import USER_CACHE_DIR, UserCacheDir
 from .._exceptions import ConfigurationError, InvalidInputError
 from .._images import sniff_image_type
 from .._text import clean_text
@@ -19,6 +20,7 @@ from ..providers.script.openai import CONFIGURE_BY_ENV, endpoint_configured
 from ._parser import positive
 
 __all__ = [
+    "cache_dir_from",
     "choose_providers",
     "default_tts",
     "openai_options",
@@ -191,3 +193,11 @@ def service_limits(items: list[str]) -> dict[str, int]:
             )
         limits[service.strip()] = value
     return limits
+
+
+def cache_dir_from(args: argparse.Namespace) -> str | UserCacheDir | None:
+    """The cache folder ``--cache-dir`` and ``--no-cache`` ask for (the user's by default)."""
+    if args.no_cache:
+        return None
+    folder: str | None = args.cache_dir
+    return folder or USER_CACHE_DIR

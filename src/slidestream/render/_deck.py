@@ -59,7 +59,7 @@ from ._look import Look
 from ._paint import paint, to_png
 from ._pdf import PdfPage, pdf_bytes
 from ._pieces import RenderPieces
-from ._pptx import PptxDeckBuilder, frame_deck, open_style
+from ._pptx import PptxDeckBuilder, blank_copy, frame_deck, open_style
 from ._pptx_template import TemplateStyle
 from ._scene import Scene
 from ._subtitles import Cue, deck_cues, format_srt, format_vtt, slide_cues
@@ -167,7 +167,7 @@ class StreamingDeckAssembler:
         if self._office is not None and self.options.pdf and self._pptx is not None:
             # LibreOffice prints a copy without narration as soon as every page is known.
             self._print_copy: PptxDeckBuilder | None = PptxDeckBuilder(
-                self.context, open_style(self.context)
+                self.context, blank_copy(style, self.context)
             )
         else:
             self._print_copy = None
@@ -286,8 +286,7 @@ class StreamingDeckAssembler:
         assert office is not None
         try:
             source = self.build_dir / "print" / f"{self.context.request.project}.pptx"
-            await anyio.to_thread.run_sync(lambda: source.parent.mkdir(parents=True, exist_ok=True))
-            await anyio.to_thread.run_sync(copy.save, source)
+            await anyio.to_thread.run_sync(copy.save, source)  # makes the folder
             self._early_pdf = await self._printed_pdf(office, source, low_priority=True)
         except RenderError:
             pass
@@ -695,7 +694,6 @@ class StreamingDeckAssembler:
         parts = await self._pieces.pdf_parts(pptx, printer)
         out_dir = self.build_dir / "pdf" / pptx.parent.name
         kept = out_dir / f"{pptx.stem}.pdf"
-        await anyio.to_thread.run_sync(lambda: out_dir.mkdir(parents=True, exist_ok=True))
         if await self._pieces.reuse(CacheKind.PAGE, parts, kept, index=None):
             return kept
         started = time.perf_counter()

@@ -35,7 +35,7 @@ from ._pptx_template import TemplateStyle
 from ._pptx_text import EMU_PER_PT
 from ._scene import Scene
 
-__all__ = ["CREDITS_TITLE", "PptxDeckBuilder", "frame_deck", "open_style"]
+__all__ = ["CREDITS_TITLE", "PptxDeckBuilder", "blank_copy", "frame_deck", "open_style"]
 
 TITLE_SLIDE_MS = 4000
 """How long the title slide stays up when the deck plays by itself."""
@@ -52,6 +52,13 @@ def open_style(context: AssemblyContext) -> DeckStyle:
     if template is not None:
         return TemplateStyle.open(Path(template))
     return BuiltinStyle(BuiltinLook(context.title))
+
+
+def blank_copy(style: DeckStyle, context: AssemblyContext) -> DeckStyle:
+    """A new, empty deck in ``style``'s look, without reading the template file again."""
+    if isinstance(style, TemplateStyle):
+        return TemplateStyle.reopen(style.data)
+    return open_style(context)
 
 
 def _picture(slide: SlideResult) -> tuple[ImageAsset | None, PreparedImage | None]:
