@@ -7,6 +7,7 @@ import math
 import struct
 import sys
 import wave
+from typing import Any
 
 import anyio
 import imageio_ffmpeg
@@ -179,6 +180,51 @@ def test_a_long_sentence_is_cut_after_its_pause_marks() -> None:
         "it has to learn from scratch; that takes days,",
         "which is why a first infection can make you seriously ill.",
     ]
+
+
+def _clause(lead: int, loud: int, tail: int, level: float = 0.5) -> Any:
+    numpy = pytest.importorskip("numpy")
+    quiet = 0.001  # below SILENCE_FRACTION of any clause's peak here
+    return numpy.concatenate(
+        [numpy.full(lead, quiet), numpy.full(loud, level), numpy.full(tail, -quiet)]
+    ).astype(numpy.float32)
+
+
+def test_clauses_cut_between_words_keep_a_short_gap_and_every_loud_sample() -> None:
+    from slidestream.providers.tts.piper import WORD_JOIN_GAP_S, join_clauses
+
+    rate = 1000
+    gap = round(WORD_JOIN_GAP_S * rate)
+    first, second, third = _clause(50, 300, 200), _clause(60, 400, 150), _clause(40, 100, 30)
+    joined = join_clauses([(first, "n"), (second, ","), (third, ".")], rate)
+    # first|second was cut between words: its 200 + 60 silent samples become `gap`;
+    # second|third was cut at a comma: its pause stays whole.
+    assert joined.size == 50 + 300 + gap + 400 + 150 + 40 + 100 + 30
+    assert (abs(joined) > 0.01).sum() == 300 + 400 + 100
+    silent_runs = [
+        len(run) for run in "".join("q" if abs(v) < 0.01 else "L" for v in joined).split("L") if run
+    ]
+    assert silent_runs == [50, gap, 150 + 40, 30]
+
+
+@given(
+    st.lists(
+        st.tuples(
+            st.integers(0, 400), st.integers(0, 300), st.integers(0, 400), st.sampled_from("n,.;")
+        ),
+        min_size=1,
+        max_size=6,
+    )
+)
+def test_joining_clauses_never_cuts_speech_or_adds_silence(
+    clauses: list[tuple[int, int, int, str]],
+) -> None:
+    from slidestream.providers.tts.piper import join_clauses
+
+    audio = [(_clause(lead, loud, tail), last) for lead, loud, tail, last in clauses]
+    joined = join_clauses(audio, 1000)
+    assert joined.size <= sum(part.size for part, _ in audio)
+    assert (abs(joined) > 0.01).sum() == sum(loud for _, loud, _, _ in clauses)
 
 
 @pytest.mark.anyio
