@@ -8,6 +8,7 @@ from collections.abc import Sequence
 from pathlib import Path
 from typing import Any
 
+import anyio
 import pytest
 from PIL import Image
 from pptx import Presentation
@@ -281,6 +282,39 @@ async def test_the_same_deck_again_prints_no_pdf(tmp_path: Path, printed: list[P
     assert len(printed) == 2
     assert ["cached_page" in deck.timings for deck in decks] == [False, True, False]
     assert decks[0].files["pdf"].read_bytes()[:5] == b"%PDF-"
+
+
+@pytest.mark.skipif(find_soffice() is None, reason="LibreOffice is not installed")
+async def test_a_print_waiting_for_idle_cores_is_not_counted_as_work(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    # A print at the lowest priority can wait long for the cores; the cache reports the
+    # CPU time it took, not the wait, as the work a second run does not redo.
+    waited_s = 4.0
+    pdf = LibreOffice.pdf
+
+    async def starved(office: LibreOffice, pptx: Path, work_dir: Path, **options: bool) -> Path:
+        if options.get("low_priority"):
+            await anyio.sleep(waited_s)
+        return await pdf(office, pptx, work_dir, **options)
+
+    monkeypatch.setattr(LibreOffice, "pdf", starved)
+    deck_file = write_deck(tmp_path / "deck.md", NARRATIONS[:2])
+    options = ss.RenderOptions(
+        audio=False, video=False, subtitles=False, page_renderer="libreoffice"
+    )
+    decks = []
+    for _ in range(2):
+        pipeline = ss.StreamingPipeline(
+            script_provider=MarkdownScriptProvider(deck_file),
+            tts_provider=FakeTTSProvider(cacheable=True),
+            output_dir=tmp_path / "out",
+            render_options=options,
+            cache_dir=tmp_path / "cache",
+        )
+        decks.append(await pipeline.run("Tides", project="tides"))
+    assert decks[0].timings["total"] > waited_s  # the first run did wait
+    assert 0 < decks[1].timings["cached_page"] < waited_s
 
 
 @pytest.mark.skipif(find_soffice() is None, reason="LibreOffice is not installed")

@@ -24,7 +24,14 @@ from .._exceptions import RenderError
 from .._files import temporary_sibling
 from .._media import ffmpeg_exe
 
-__all__ = ["FfmpegPipe", "atomic_output", "ffmpeg_exe", "run_ffmpeg", "run_process"]
+__all__ = [
+    "FfmpegPipe",
+    "atomic_output",
+    "children_cpu_s",
+    "ffmpeg_exe",
+    "run_ffmpeg",
+    "run_process",
+]
 
 _STDERR_LIMIT = 4000
 
@@ -113,6 +120,17 @@ async def run_process(
         finally:
             await _stop(process, group=group)
         _check(process.returncode, stderr, what, tool)
+
+
+def children_cpu_s() -> float | None:
+    """CPU seconds used so far by this process's finished child processes (and theirs);
+    ``None`` where the system keeps no such count (Windows)."""
+    try:
+        import resource
+    except ImportError:
+        return None
+    usage = resource.getrusage(resource.RUSAGE_CHILDREN)
+    return usage.ru_utime + usage.ru_stime
 
 
 async def run_ffmpeg(args: Sequence[str | os.PathLike[str]], *, what: str) -> None:
