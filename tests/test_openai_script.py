@@ -20,6 +20,7 @@ from slidestream._exceptions import (
 from slidestream._models import Outline, OutlineItem, SlideScript
 from slidestream.providers import SlideStream, get
 from slidestream.providers.openai import OpenAIScriptProvider, OutputMode, RetryPolicy
+from tests._byte_streams import ChunkedBody
 from tests.servers.openai_server import Failure, Gate, OpenAIServer, Reply, running_openai_server
 
 DATA = Path(__file__).parent / "data"
@@ -123,15 +124,6 @@ async def test_slide_one_is_yielded_before_the_server_sends_slide_two(
     assert [s.title for s in rest_slides] == ["T2", "T3"]
 
 
-class _Chunks(httpx.AsyncByteStream):
-    def __init__(self, chunks: list[bytes]) -> None:
-        self.chunks = chunks
-
-    async def __aiter__(self) -> AsyncIterator[bytes]:
-        for chunk in self.chunks:
-            yield chunk
-
-
 @pytest.mark.anyio
 async def test_a_recorded_stream_split_at_every_byte_boundary_gives_the_same_slides() -> None:
     recorded = (DATA / "openai_chat_stream.sse").read_bytes()
@@ -140,7 +132,7 @@ async def test_a_recorded_stream_split_at_every_byte_boundary_gives_the_same_sli
 
     def handler(request: httpx.Request) -> httpx.Response:
         headers = {"content-type": "text/event-stream; charset=utf-8"}
-        return httpx.Response(200, headers=headers, stream=_Chunks(splits.pop()))
+        return httpx.Response(200, headers=headers, stream=ChunkedBody(splits.pop()))
 
     # Every byte boundary at once (one-byte chunks), then two-chunk splits at every boundary
     # inside a multi-byte character or an event separator, and a stride over the rest.

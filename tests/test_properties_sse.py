@@ -22,17 +22,9 @@ from hypothesis import strategies as st
 from slidestream import ProviderError
 from slidestream.providers._common.openai_client import ChatStream
 from slidestream.providers._common.sse import SilenceWatch, StreamTimeouts, read_events
+from tests._byte_streams import ChunkedBody
 
 SETTINGS = settings(max_examples=150, deadline=None, suppress_health_check=[HealthCheck.too_slow])
-
-
-class _Chunks(httpx.AsyncByteStream):
-    def __init__(self, chunks: list[bytes]) -> None:
-        self.chunks = chunks
-
-    async def __aiter__(self) -> AsyncIterator[bytes]:
-        for chunk in self.chunks:
-            yield chunk
 
 
 def _split(body: bytes, cuts: list[int]) -> list[bytes]:
@@ -45,7 +37,7 @@ def _read(chunks: list[bytes]) -> tuple[str, str | None]:
 
     async def main() -> tuple[str, str | None]:
         response = httpx.Response(
-            200, headers={"content-type": "text/event-stream"}, stream=_Chunks(chunks)
+            200, headers={"content-type": "text/event-stream"}, stream=ChunkedBody(chunks)
         )
         watch = SilenceWatch(StreamTimeouts(first_token_s=30, silence_s=30))
         async with ChatStream(
