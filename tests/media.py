@@ -109,22 +109,25 @@ def parse_subtitles(text: str) -> list[ParsedCue]:
     return cues
 
 
-def ffmpeg_children() -> list[int]:
-    """Process ids of ffmpeg processes started by this test process."""
-    me = os.getpid()
+def children(pid: int) -> list[tuple[int, str]]:
+    """(pid, command line) of the processes whose parent is ``pid``."""
     found = []
     for entry in Path("/proc").iterdir():
         if not entry.name.isdigit():
             continue
         try:
             stat = (entry / "stat").read_text()
-            cmdline = (entry / "cmdline").read_bytes()
+            cmdline = (entry / "cmdline").read_bytes().replace(b"\0", b" ").decode()
         except OSError:
             continue
-        ppid = int(stat.rsplit(")", 1)[1].split()[1])
-        if ppid == me and b"ffmpeg" in cmdline:
-            found.append(int(entry.name))
+        if int(stat.rsplit(")", 1)[1].split()[1]) == pid:
+            found.append((int(entry.name), cmdline))
     return found
+
+
+def ffmpeg_children() -> list[int]:
+    """Process ids of ffmpeg processes started by this test process."""
+    return [pid for pid, cmdline in children(os.getpid()) if "ffmpeg" in cmdline]
 
 
 def audio_codec(path: Path) -> str:

@@ -24,6 +24,8 @@ import slidestream as ss
 from slidestream._files import is_temporary
 from slidestream.testing import FakeScriptProvider, FakeTTSProvider
 
+from .media import children
+
 DRIVER = textwrap.dedent(
     """
     import sys
@@ -56,22 +58,6 @@ DRIVER = textwrap.dedent(
         sys.exit(cli.main(sys.argv[2:]))
     """
 )
-
-
-def children(pid: int) -> list[tuple[int, str]]:
-    """(pid, command line) of the processes whose parent is ``pid``."""
-    found = []
-    for entry in Path("/proc").iterdir():
-        if not entry.name.isdigit():
-            continue
-        try:
-            stat = (entry / "stat").read_text()
-            cmdline = (entry / "cmdline").read_bytes().replace(b"\0", b" ").decode()
-        except OSError:
-            continue
-        if int(stat.rsplit(")", 1)[1].split()[1]) == pid:
-            found.append((int(entry.name), cmdline))
-    return found
 
 
 def processes_using(folder: Path) -> list[str]:
@@ -113,6 +99,17 @@ def start(tmp_path: Path, hold: int, *extra: str) -> subprocess.Popen[str]:
     )
 
 
+def stop(process: subprocess.Popen[str], signum: signal.Signals) -> str:
+    """Send ``signum`` and wait for the process to end (killed if it will not); its stderr."""
+    try:
+        process.send_signal(signum)
+        _, err = process.communicate(timeout=60)
+    finally:
+        if process.poll() is None:
+            process.kill()
+    return err
+
+
 def read_until(process: subprocess.Popen[str], text: str) -> None:
     assert process.stdout is not None
     for line in process.stdout:
@@ -137,11 +134,8 @@ def test_a_signal_mid_run_cancels_cleanly(
             wait_for(narrating, "ffmpeg encoding the narration")
             folder = tmp_path / "out" / "p"
             assert any(is_temporary(p.name) for p in folder.rglob("*"))
-            process.send_signal(signum)
-            _, err = process.communicate(timeout=60)
         finally:
-            if process.poll() is None:
-                process.kill()
+            err = stop(process, signum)
     assert process.returncode == code, err
     assert "Traceback" not in err
     assert f"stopped by {name}: the run was cancelled" in err
@@ -157,11 +151,8 @@ def test_sigterm_while_the_outline_is_written_cancels_cleanly(tmp_path: Path) ->
     with start(tmp_path, -1, "--script", "slow-script") as process:
         try:
             read_until(process, "outline started")
-            process.send_signal(signal.SIGTERM)
-            _, err = process.communicate(timeout=60)
         finally:
-            if process.poll() is None:
-                process.kill()
+            err = stop(process, signal.SIGTERM)
     assert process.returncode == 143, err
     assert "Traceback" not in err
     manifest = json.loads((tmp_path / "out" / "p" / "slidestream.json").read_text())
@@ -205,11 +196,8 @@ def test_sigterm_stops_a_batch_as_it_stops_one_deck(tmp_path: Path) -> None:
         try:
             # Both decks are under way once each has its first slide's narration.
             wait_for(lambda: len(list(out.rglob("slide-01.wav"))) == 2, "two decks running")
-            process.send_signal(signal.SIGTERM)
-            _, err = process.communicate(timeout=60)
         finally:
-            if process.poll() is None:
-                process.kill()
+            err = stop(process, signal.SIGTERM)
     assert process.returncode == 143, err
     assert "Traceback" not in err
     assert "stopped by SIGTERM: the run was cancelled" in err
