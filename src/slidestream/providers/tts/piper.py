@@ -292,7 +292,7 @@ def join_clauses(clauses: Sequence[tuple[Any, str]], sample_rate: int) -> Any:
     after_word = False
     for audio, last in clauses:
         audio = numpy.asarray(audio, dtype=numpy.float32).reshape(-1)
-        if after_word and joined:
+        if after_word:  # only ever true once a clause is in
             joined[-1], audio = _close_gap(joined[-1], audio, gap)
         joined.append(audio)
         after_word = last not in _PAUSE_MARKS
@@ -306,11 +306,10 @@ def _close_gap(before: Any, after: Any, gap: int) -> tuple[Any, Any]:
     numpy = _import("numpy")
     if not before.size or not after.size:
         return before, after
-    threshold = SILENCE_FRACTION * max(
-        float(numpy.abs(before).max()), float(numpy.abs(after).max())
-    )
-    loud_before = numpy.flatnonzero(numpy.abs(before) > threshold)
-    loud_after = numpy.flatnonzero(numpy.abs(after) > threshold)
+    level_before, level_after = numpy.abs(before), numpy.abs(after)
+    threshold = SILENCE_FRACTION * max(float(level_before.max()), float(level_after.max()))
+    loud_before = numpy.flatnonzero(level_before > threshold)
+    loud_after = numpy.flatnonzero(level_after > threshold)
     if not loud_before.size or not loud_after.size:
         return before, after
     end = int(loud_before[-1]) + 1
