@@ -28,6 +28,8 @@ from ._codes import (
 from ._inputs import (
     cache_dir_from,
     choose_providers,
+    concurrency_from,
+    concurrency_text,
     default_tts,
     provider_names,
     provider_options,
@@ -57,19 +59,14 @@ async def make_command(args: argparse.Namespace, console: Console) -> int:
     pipeline_class = SequentialPipeline if args.sequential else StreamingPipeline
     pipeline = pipeline_class(
         **providers,
-        max_concurrent_scripts=args.max_concurrent_scripts,
-        max_concurrent_images=args.max_concurrent_images,
-        max_concurrent_tts=args.max_concurrent_tts,
+        **concurrency_from(args),
         output_dir=args.out,
         render_options=RenderOptions(video=not args.no_video, template=args.template),
         timeouts=timeouts,
         cache_dir=cache_dir_from(args),
     )
     printer = Printer(console)
-    console.print(
-        f"Starting the {pipeline.mode} pipeline (scripts {args.max_concurrent_scripts}, "
-        f"images {args.max_concurrent_images}, TTS {args.max_concurrent_tts} at once)"
-    )
+    console.print(f"Starting the {pipeline.mode} pipeline ({concurrency_text(args)})")
     stream = pipeline.stream(
         topic,
         project=args.project,
@@ -123,9 +120,7 @@ def batch_command(args: argparse.Namespace, console: Console) -> int:
     )
     console.print(
         f"Making {len(items)} deck{'s' * (len(items) != 1)} {where}, {args.decks} at once"
-        f"{' per worker' if args.workers else ''} (scripts {args.max_concurrent_scripts}, "
-        f"images {args.max_concurrent_images}, TTS {args.max_concurrent_tts} at once across "
-        "the batch)"
+        f"{' per worker' if args.workers else ''} ({concurrency_text(args)} across the batch)"
     )
     with BatchProgress(console, len(items)) as progress:
         run = functools.partial(
@@ -133,9 +128,7 @@ def batch_command(args: argparse.Namespace, console: Console) -> int:
             args.inputs,
             **providers,
             output_dir=args.out,
-            max_concurrent_scripts=args.max_concurrent_scripts,
-            max_concurrent_images=args.max_concurrent_images,
-            max_concurrent_tts=args.max_concurrent_tts,
+            **concurrency_from(args),
             decks_at_once=args.decks,
             language=args.lang,
             slides=args.slides,
@@ -195,9 +188,7 @@ def serve_command(args: argparse.Namespace, console: Console) -> int:
         provider_options=provider_options(args.option),
         max_decks=args.max_decks,
         max_queue=args.max_queue,
-        max_concurrent_scripts=args.max_concurrent_scripts,
-        max_concurrent_images=args.max_concurrent_images,
-        max_concurrent_tts=args.max_concurrent_tts,
+        **concurrency_from(args),
         service_limits=service_limits(args.limit),
         adaptive_limits=not args.fixed_limits,
         cpu_budget=args.cpu,

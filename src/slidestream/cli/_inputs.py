@@ -7,7 +7,7 @@ import dataclasses
 import errno
 import importlib
 from pathlib import Path
-from typing import Any
+from typing import Any, TypedDict
 
 from .. import _registry
 from .._cache import USER_CACHE_DIR, UserCacheDir
@@ -20,8 +20,11 @@ from ..providers.script.openai import CONFIGURE_BY_ENV, endpoint_configured
 from ._parser import positive
 
 __all__ = [
+    "Concurrency",
     "cache_dir_from",
     "choose_providers",
+    "concurrency_from",
+    "concurrency_text",
     "default_tts",
     "openai_options",
     "provider_names",
@@ -193,6 +196,31 @@ def service_limits(items: list[str]) -> dict[str, int]:
             )
         limits[service.strip()] = value
     return limits
+
+
+class Concurrency(TypedDict):
+    """The per-stage caps ``--max-concurrent-*`` ask for, as the pipelines take them."""
+
+    max_concurrent_scripts: int
+    max_concurrent_images: int
+    max_concurrent_tts: int
+
+
+def concurrency_from(args: argparse.Namespace) -> Concurrency:
+    """The per-stage caps of ``--max-concurrent-scripts``, ``-images`` and ``-tts``."""
+    return Concurrency(
+        max_concurrent_scripts=args.max_concurrent_scripts,
+        max_concurrent_images=args.max_concurrent_images,
+        max_concurrent_tts=args.max_concurrent_tts,
+    )
+
+
+def concurrency_text(args: argparse.Namespace) -> str:
+    """``"scripts 4, images 5, TTS 3 at once"``: the caps as the command reports them."""
+    return (
+        f"scripts {args.max_concurrent_scripts}, images {args.max_concurrent_images}, "
+        f"TTS {args.max_concurrent_tts} at once"
+    )
 
 
 def cache_dir_from(args: argparse.Namespace) -> str | UserCacheDir | None:
