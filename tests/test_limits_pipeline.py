@@ -146,6 +146,24 @@ async def test_pipelines_with_their_own_limits_do_not_share_them(tmp_path: Path)
     assert first.limits.statistics("test-tts").peak_in_flight == 2
 
 
+async def test_pipelines_made_without_limits_share_the_process_limits(tmp_path: Path) -> None:
+    timeline = Timeline()
+    timeline.hold("tts")
+    first = gated_pipeline(timeline, tmp_path, slides=4)
+    second = gated_pipeline(timeline, tmp_path, slides=4)
+    assert first.limits is second.limits is Limits.default()
+    with anyio.fail_after(120):
+        async with anyio.create_task_group() as task_group:
+            task_group.start_soon(lambda: first.run("Default limits", project="first"))
+            task_group.start_soon(lambda: second.run("Default limits", project="second"))
+            await until_in_flight(timeline, "tts", 3)
+            # Eight slides wait to be spoken; the two pipelines hold the default TTS limit together.
+            assert timeline.recorder.in_flight["tts"] == 3
+            timeline.release("tts")
+    assert timeline.recorder.max_in_flight["tts"] == 3
+    assert len(timeline.recorder.of("tts")) == 8
+
+
 def test_limits_and_max_concurrent_together_are_refused_with_what_to_do(tmp_path: Path) -> None:
     with pytest.raises(ss.InvalidInputError, match=r"limits= or max_concurrent_tts.*Limits\(tts=2"):
         gated_pipeline(Timeline(), tmp_path, limits=Limits(), max_concurrent_tts=2)

@@ -64,12 +64,15 @@ def _check_kind(value: object, kind: ProviderKind) -> None:
 def _limits(
     limits: Limits | None, scripts: int | None, images: int | None, tts: int | None
 ) -> Limits:
-    """The shared ``limits``, or limits private to one pipeline from ``max_concurrent_*``."""
+    """The shared ``limits``, limits private to one pipeline from ``max_concurrent_*``, or
+    (given neither) the process's own (:meth:`Limits.default`)."""
     given = {
         name: value
         for name, value in (("scripts", scripts), ("images", images), ("tts", tts))
         if value is not None
     }
+    if limits is None and not given:
+        return Limits.default()
     if limits is None:
         return Limits.from_concurrency(
             ConcurrencyLimits(
@@ -177,7 +180,9 @@ class StreamingPipeline:
             progressive: hand each slide to the assembler the moment it completes (default);
                 ``False`` waits until every slide is done, as older pipelines did.
             limits: limits shared with other pipelines and runs (a :class:`Limits`): each
-                service's limit then holds across all of them together.
+                service's limit then holds across all of them together. Given neither this
+                nor ``max_concurrent_*``, the pipeline uses the process's limits
+                (:meth:`Limits.default`), shared by every such pipeline.
             timeouts: how long each provider call may take, per stage, and the run's
                 deadline (:class:`Timeouts`; a number is every stage's limit in seconds).
                 Default: the built-in limits, changed by ``SLIDESTREAM_TIMEOUT`` and

@@ -289,6 +289,20 @@ class Limits:
         self._runs = itertools.count()
 
     @classmethod
+    def default(cls) -> Limits:
+        """The process's own limits, with the built-in caps: those of every pipeline given
+        neither ``limits=`` nor ``max_concurrent_*``.
+
+        So pipelines made separately in one process (one per request, say) still share each
+        service's limit and the CPU budget, as they share the service and the cores.
+        """
+        global _process_limits
+        with _PROCESS_LIMITS_LOCK:
+            if _process_limits is None:
+                _process_limits = cls()
+            return _process_limits
+
+    @classmethod
     def from_concurrency(cls, limits: ConcurrencyLimits, **options: Any) -> Limits:
         """Limits with the per-stage caps of ``limits`` (the pipelines' ``max_concurrent_*``)."""
         return cls(scripts=limits.scripts, images=limits.images, tts=limits.tts, **options)
@@ -499,6 +513,10 @@ class Limits:
         )
         for watcher in self._watchers:
             watcher(event)
+
+
+_PROCESS_LIMITS_LOCK = threading.Lock()
+_process_limits: Limits | None = None
 
 
 def _rebuild(config: dict[str, Any]) -> Limits:
