@@ -175,3 +175,49 @@ def processes_with(text: str) -> list[int]:
         if text.encode() in cmdline and state != "Z":
             found.append(int(entry.name))
     return found
+
+
+@dataclass(frozen=True)
+class PdfFigures:
+    """What a PDF holds, read with pypdf: each page's text, its fonts and its pictures."""
+
+    texts: list[str]
+    fonts: list[set[str]]
+    """Each page's font names (``/BaseFont``), subset prefixes included."""
+    embedded: bool
+    """True when every font used has its font file in the PDF."""
+    pictures: list[list[str]]
+    """Each page's image filters (``"/DCTDecode"``, ``"/FlateDecode"``), one per picture."""
+    title: str
+
+
+def read_pdf(path: Path) -> PdfFigures:
+    """The pages of the PDF at ``path``: text as a reader extracts it, fonts and pictures."""
+    from pypdf import PdfReader
+
+    reader = PdfReader(path)
+    texts, fonts, pictures, embedded = [], [], [], True
+    for page in reader.pages:
+        texts.append(page.extract_text() or "")
+        resources = page.get("/Resources") or {}
+        page_fonts = set()
+        for font in (resources.get("/Font") or {}).values():
+            font = font.get_object()
+            page_fonts.add(str(font.get("/BaseFont")))
+            descendants = font.get("/DescendantFonts")
+            described = descendants[0].get_object() if descendants else font
+            descriptor = described.get("/FontDescriptor")
+            descriptor = descriptor.get_object() if descriptor is not None else {}
+            if not any(key in descriptor for key in ("/FontFile", "/FontFile2", "/FontFile3")):
+                embedded = False
+        fonts.append(page_fonts)
+        page_pictures = []
+        for xobject in (resources.get("/XObject") or {}).values():
+            xobject = xobject.get_object()
+            if xobject.get("/Subtype") == "/Image":
+                filters = xobject.get("/Filter")
+                names = filters if isinstance(filters, list) else [filters]
+                page_pictures.append(str(names[-1]))
+        pictures.append(page_pictures)
+    title = str((reader.metadata or {}).get("/Title", ""))
+    return PdfFigures(texts, fonts, embedded, pictures, title)

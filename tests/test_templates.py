@@ -30,7 +30,7 @@ from slidestream.render._pptx import PptxDeckBuilder
 from slidestream.render._pptx_template import TemplateStyle
 from slidestream.render._template import open_template
 from tests._render_data import assert_text_fits, context, image_asset, slide, wav_file
-from tests.media import FFMPEG, processes_with
+from tests.media import FFMPEG, processes_with, read_pdf
 
 TEMPLATES = Path(__file__).parent / "data" / "templates"
 CORPUS = {
@@ -439,7 +439,7 @@ async def test_cancelling_a_conversion_leaves_no_libreoffice_running(tmp_path: P
 
 @pytest.mark.anyio
 @pytest.mark.libreoffice
-async def test_when_libreoffice_fails_pillow_paints_the_frames_and_the_pdf(
+async def test_when_libreoffice_fails_the_frames_are_painted_and_the_pdf_drawn(
     tmp_path: Path, monkeypatch: pytest.MonkeyPatch
 ) -> None:
     broken = tmp_path / "soffice"
@@ -460,9 +460,9 @@ async def test_when_libreoffice_fails_pillow_paints_the_frames_and_the_pdf(
         await assembler.add_slide(slides[0])
         files = await assembler.finish(slides)
     assert set(files.files) == {"pptx", "pdf", "mp4"}
-    pdf = files.files["pdf"].read_bytes()
-    assert b"/DCTDecode" in pdf  # painted pages
-    assert len(re.findall(rb"/Type\s*/Page[^s]", pdf)) == 2  # the title and the slide
+    pdf = read_pdf(files.files["pdf"])
+    assert len(pdf.texts) == 2  # the title and the slide, drawn in the template's look
+    assert DECK_TITLE in " ".join(pdf.texts[0].split()) and pdf.embedded
 
 
 @pytest.mark.slow
@@ -493,7 +493,9 @@ async def test_the_pdf_is_printed_while_narration_goes_on(
         request=DeckRequest(topic=TOPIC, project="deck"),
         title=DECK_TITLE,
         project_dir=tmp_path / "deck",
-        options=RenderOptions(audio=False, video=False, subtitles=False),
+        options=RenderOptions(
+            audio=False, video=False, subtitles=False, page_renderer="libreoffice"
+        ),
         slide_count=len(scripted),
     )
     async with StreamingDeckAssembler(ctx) as assembler:

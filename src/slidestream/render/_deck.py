@@ -13,15 +13,16 @@ narration clip cannot be decoded makes :meth:`StreamingDeckAssembler.finish` rai
 :class:`RenderError` naming the slide (the PPTX is still written); it never silently drops
 the deck's audio.
 
-Pages as pictures: when LibreOffice is installed (``RenderOptions.page_renderer``), it
-prints the PPTX as a vector PDF and, for a deck in a user's template, draws each slide's
-video frame from a one-slide PPTX (slides are batched, so it starts once for all the slides
-that are waiting). The PDF is printed from a copy of the PPTX without narration, at the
-lowest CPU priority, as soon as every slide's script and pictures are known (``prepare_slide``),
-so it is usually done before the last slide's voice is; when they are not known early, the
-PPTX itself is printed at the end. Without LibreOffice, Pillow paints frames and PDF pages
-from the same plans in the same look; a page LibreOffice fails to draw is painted by Pillow
-instead.
+The PDF: the built-in look's pages are drawn as vectors from the scenes the video frames are
+painted from (``_vector.py``; each slide's pictures are prepared as it completes, so the end
+only writes drawing commands). A deck in a user's template is printed by LibreOffice when it
+is installed (``RenderOptions.page_renderer``), from a copy of the PPTX without narration, at
+the lowest CPU priority, as soon as every slide's script and pictures are known
+(``prepare_slide``), so it is usually done before the last slide's voice is; when they are not
+known early, the PPTX itself is printed at the end. LibreOffice also draws such a deck's video
+frames from one-slide PPTXs (batched, so it starts once for all the slides that are waiting).
+Without LibreOffice, frames are painted and PDF pages drawn from the same plans in the same
+look; a PDF LibreOffice fails to print is drawn instead.
 """
 
 from __future__ import annotations
@@ -56,13 +57,13 @@ from ._ffmpeg import FfmpegPipe, atomic_output, children_cpu_s
 from ._frames import FRAME_SIZE, fit_size, framed, render_frame
 from ._libreoffice import LibreOffice, find_soffice, stand_ins
 from ._look import Look
-from ._paint import paint, to_png
-from ._pdf import PdfPage, pdf_bytes
+from ._paint import to_png
 from ._pieces import RenderPieces
 from ._pptx import PptxDeckBuilder, blank_copy, frame_deck, open_style
 from ._pptx_template import TemplateStyle
 from ._scene import Scene
 from ._subtitles import Cue, deck_cues, format_srt, format_vtt, slide_cues
+from ._vector import PreparedPage, prepare_page, vector_pdf_bytes
 from ._video import (
     encode_burned_segment,
     encode_motion_segment,
@@ -99,7 +100,7 @@ class _Slide:
     frame: Path | None = None
     segment: Path | None = None
     frame_started: bool = False
-    pdf_pages: list[PdfPage] = field(default_factory=list)
+    pdf_pages: list[PreparedPage] = field(default_factory=list)
     piece_ready: anyio.Event = field(default_factory=anyio.Event)
     frame_ready: anyio.Event = field(default_factory=anyio.Event)
     done: anyio.Event = field(default_factory=anyio.Event)
@@ -139,8 +140,8 @@ class StreamingDeckAssembler:
         self._pptx: PptxDeckBuilder | None = None
         self._office: LibreOffice | None = None
         self._template: bytes | None = None
-        self._office_frames = self._painted_pdf = False
-        self._title_page: list[PdfPage] = []
+        self._office_frames = self._office_pdf = self._drawn_pdf = False
+        self._title_page: list[PreparedPage] = []
         self._saved_pptx: Path | None = None
         self._slides: list[_Slide] = []
         self._errors: list[str] = []
@@ -163,8 +164,15 @@ class StreamingDeckAssembler:
             self._office = LibreOffice(soffice, self.build_dir, substitutes=substitutes)
         self._template = style.data if isinstance(style, TemplateStyle) else None
         self._office_frames = bool(self._office and self._template and self.options.video)
-        self._painted_pdf = self.options.pdf and self._office is None
-        if self._office is not None and self.options.pdf and self._pptx is not None:
+        # LibreOffice prints a template's PDF (it reads the template as its editor wrote it);
+        # the built-in look's pages are drawn from the scenes the frames are painted from.
+        self._office_pdf = bool(
+            self._office
+            and self.options.pdf
+            and (self._template is not None or self.options.drawn_by == "libreoffice")
+        )
+        self._drawn_pdf = self.options.pdf and not self._office_pdf
+        if self._office_pdf and self._pptx is not None:
             # LibreOffice prints a copy without narration as soon as every page is known.
             self._print_copy: PptxDeckBuilder | None = PptxDeckBuilder(
                 self.context, blank_copy(style, self.context)
@@ -196,8 +204,8 @@ class StreamingDeckAssembler:
         self._task_group = task_group
         if self._office_frames:
             task_group.start_soon(self._draw_office_pages)
-        if self._painted_pdf and self._pptx is not None:
-            task_group.start_soon(self._paint_title_page)
+        if self._drawn_pdf and self._pptx is not None:
+            task_group.start_soon(self._draw_title_page)
         else:
             self._title_ready.set()
         return self
@@ -343,22 +351,22 @@ class StreamingDeckAssembler:
             await anyio.to_thread.run_sync(
                 functools.partial(builder.add_slide, slide, narration=narration)
             )
-        if self._painted_pdf:
+        if self._drawn_pdf:
             scenes = builder.slide_scenes(state.index)
             async with self._cpu(state.index):
-                state.pdf_pages = await anyio.to_thread.run_sync(self._paint_pages, scenes)
+                state.pdf_pages = await anyio.to_thread.run_sync(self._prepare_pages, scenes)
 
-    def _paint_pages(self, scenes: list[Scene]) -> list[PdfPage]:
+    def _prepare_pages(self, scenes: list[Scene]) -> list[PreparedPage]:
         width, height = self.look.size
         size = (PDF_PAGE_WIDTH, round(PDF_PAGE_WIDTH * height / width))
-        return [PdfPage.of(paint(scene, size)) for scene in scenes]
+        return [prepare_page(scene, size) for scene in scenes]
 
-    async def _paint_title_page(self) -> None:
+    async def _draw_title_page(self) -> None:
         assert self._pptx is not None
         try:
             scene = self._pptx.title_scene()
             async with self._cpu(None):
-                self._title_page = await anyio.to_thread.run_sync(self._paint_pages, [scene])
+                self._title_page = await anyio.to_thread.run_sync(self._prepare_pages, [scene])
         except Exception as error:
             self._fail("the PDF", error)
         finally:
@@ -670,7 +678,7 @@ class StreamingDeckAssembler:
     async def _write_pdf_file(self, files: dict[str, Path]) -> None:
         assert self._saved_pptx is not None
         target = self.paths[DeckFileKind.PDF]
-        if self._office is not None:
+        if self._office is not None and self._office_pdf:
             if self._printed is not None:
                 await self._printed.wait()
             try:
@@ -681,8 +689,8 @@ class StreamingDeckAssembler:
                 files[DeckFileKind.PDF] = target
                 return
             except RenderError:
-                pass  # painted by Pillow below instead
-            await self._paint_missing_pages()
+                pass  # drawn below instead
+            await self._draw_missing_pages()
         await self._title_ready.wait()
         files[DeckFileKind.PDF] = await anyio.to_thread.run_sync(self._write_pdf, target)
 
@@ -707,24 +715,24 @@ class StreamingDeckAssembler:
         await self._pieces.keep(CacheKind.PAGE, parts, printed, work_s)
         return printed
 
-    async def _paint_missing_pages(self) -> None:
-        """Paint the pages LibreOffice was meant to print (it failed)."""
+    async def _draw_missing_pages(self) -> None:
+        """Draw the pages LibreOffice was meant to print (it failed)."""
         builder = self._pptx
         assert builder is not None
         self._title_page = await anyio.to_thread.run_sync(
-            self._paint_pages, [builder.title_scene()]
+            self._prepare_pages, [builder.title_scene()]
         )
         for state in self._slides:
             scenes = builder.slide_scenes(state.index)
-            state.pdf_pages = await anyio.to_thread.run_sync(self._paint_pages, scenes)
+            state.pdf_pages = await anyio.to_thread.run_sync(self._prepare_pages, scenes)
 
     def _write_pdf(self, target: Path) -> Path:
         assert self._pptx is not None
         pages = [*self._title_page]
         for state in self._slides:
             pages += state.pdf_pages
-        pages += self._paint_pages(self._pptx.credit_scenes())
-        data = pdf_bytes(pages, self.look.size, title=self.context.title)
+        pages += self._prepare_pages(self._pptx.credit_scenes())
+        data = vector_pdf_bytes(pages, self.look.size, title=self.context.title)
         return atomic_write_bytes(target, data)
 
     async def _write_subtitles(self, files: dict[str, Path]) -> None:

@@ -274,7 +274,9 @@ def split_phonemes(phonemes: list[str], limit: int = MAX_CLAUSE_PHONEMES) -> lis
             if cut is not None and cut > start:
                 pieces.append(phonemes[start:cut])
                 start = cut
-            pause = space = None
+            # A space after the cut (which was at a pause mark) can still cut the next piece.
+            pause = None
+            space = space if space is not None and space > start else None
     pieces.append(phonemes[start:])
     return [piece for piece in (_strip_spaces(p) for p in pieces) if piece]
 

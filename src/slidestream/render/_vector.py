@@ -1,0 +1,481 @@
+"""A PDF drawn from scenes with reportlab: text stays text, shapes stay shapes.
+
+Each page is a :class:`~._scene.Scene`, the same one the Pillow painter draws as a video
+frame, so the PDF matches the video line for line: text is placed run by run where the plan
+put it, in embedded font subsets (selectable and searchable), fills and outlines are vector
+paths, and pictures are stored once each, cropped to what shows, as JPEG (PNG when they have
+transparency) at no more than 300 dots per inch, as LibreOffice stores them when it prints.
+
+A page whose text needs shaping (right-to-left or combining scripts, which reportlab draws
+letter by letter) or a font reportlab cannot embed (CFF outlines, embedding forbidden) is
+painted by Pillow and placed as one picture, so every page is drawn right or as a picture.
+
+Pictures are prepared per page (:func:`prepare_page`, the costly part, done as each slide
+completes); :func:`vector_pdf_bytes` then only writes the drawing commands.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import hashlib
+import io
+import math
+import threading
+import unicodedata
+from collections.abc import Iterator, Sequence
+from dataclasses import dataclass, replace
+
+from PIL import Image, ImageOps
+from reportlab import rl_config
+from reportlab.lib.colors import Color
+from reportlab.lib.utils import ImageReader
+from reportlab.pdfbase import pdfmetrics
+from reportlab.pdfbase.ttfonts import TTFError, TTFont
+from reportlab.pdfgen.canvas import Canvas
+
+from .._fonts.bidi import visual_order
+from .._fonts.faces import FontFace, lato
+from .._fonts.fallback import split_runs
+from ._layout import Box
+from ._paint import SHADOW, baseline_offset, paint
+from ._scene import (
+    RGB,
+    Fill,
+    Gradient,
+    ImageItem,
+    Item,
+    LineItem,
+    PictureFill,
+    Scene,
+    ShapeItem,
+    Solid,
+    TextItem,
+)
+from ._typeface import Typeface
+
+__all__ = ["PreparedPage", "prepare_page", "vector_pdf_bytes"]
+
+MAX_DPI = 300
+"""Pictures are stored at most this many pixels per inch of the page (72 points)."""
+JPEG_QUALITY = 90
+SYNTHETIC_BOLD_PT = 1.0
+"""The outline stroked around a regular face drawn as bold (the painter's one pixel)."""
+
+
+@dataclass(frozen=True)
+class _Picture:
+    """A picture ready for the PDF: file bytes cropped to what shows."""
+
+    data: bytes
+    width: int
+    height: int
+
+
+@dataclass(frozen=True)
+class PreparedPage:
+    """One page ready to be written: a scene whose pictures are prepared, or one picture."""
+
+    scene: Scene | None = None
+    pictures: tuple[_Picture | None, ...] = ()
+    """One per :class:`ImageItem` of ``scene``, in order (``None``: unreadable, skipped)."""
+    background: _Picture | None = None
+    painted: _Picture | None = None
+    """The page as a JPEG picture, when it cannot be drawn as vectors."""
+
+
+# -- fonts ---------------------------------------------------------------------------------
+
+_FONTS_LOCK = threading.Lock()
+_registered: dict[FontFace, str | None] = {}
+
+
+def _font_name(face: FontFace) -> str | None:
+    """The reportlab name of ``face``, registered on first use; ``None`` if it cannot embed."""
+    with _FONTS_LOCK:
+        if face not in _registered:
+            key = hashlib.sha1(f"{face.path}\0{face.index}".encode()).hexdigest()[:12]
+            name = f"slidestream-{key}"
+            try:
+                pdfmetrics.registerFont(TTFont(name, face.path, subfontIndex=face.index))
+            except (TTFError, OSError, ValueError, IndexError, KeyError, AssertionError):
+                _registered[face] = None
+            else:
+                _registered[face] = name
+        return _registered[face]
+
+
+@contextlib.contextmanager
+def _binary_streams() -> Iterator[None]:
+    """Store streams as binary while writing (reportlab's default, ASCII85, is a third
+    larger and encoded in pure Python)."""
+    with _WRITE_LOCK:
+        before = rl_config.useA85
+        rl_config.useA85 = 0
+        try:
+            yield
+        finally:
+            rl_config.useA85 = before
+
+
+_WRITE_LOCK = threading.Lock()
+
+
+def _needs_shaping(text: str) -> bool:
+    """True when ``text`` has characters reportlab would draw wrongly letter by letter."""
+    return any(
+        unicodedata.bidirectional(char) in ("R", "AL", "AN")
+        or unicodedata.category(char).startswith("M")
+        for char in text
+        if ord(char) > 0x2FF
+    )
+
+
+def _texts(item: TextItem) -> Iterator[tuple[str, FontFace, bool]]:
+    """Each line of ``item`` (and its bullet character) with its primary font and boldness."""
+    for paragraph in item.paragraphs:
+        for line in paragraph.lines:
+            yield line, item.face.face(bold=item.bold), item.bold
+    if item.bullet is not None and item.bullet.char is not None:
+        yield item.bullet.char, item.bullet.face.face(bold=False), False
+
+
+def _drawable(scene: Scene) -> bool:
+    """True when every text of ``scene`` can be drawn as text, in fonts that can embed."""
+    for item in scene.items:
+        if not isinstance(item, TextItem):
+            continue
+        for text, face, bold in _texts(item):
+            if _needs_shaping(text):
+                return False
+            runs = split_runs(text, bold=bold, primary=face)
+            if any(_font_name(run.face) is None for run in runs):
+                return False
+    return True
+
+
+# -- pictures ------------------------------------------------------------------------------
+
+
+def _open(data: bytes | Image.Image) -> Image.Image | None:
+    if isinstance(data, Image.Image):
+        return data
+    try:
+        with Image.open(io.BytesIO(data)) as source:
+            source.load()
+            return ImageOps.exif_transpose(source)
+    except (OSError, ValueError, Image.DecompressionBombError):
+        return None
+
+
+def _has_alpha(image: Image.Image) -> bool:
+    return image.mode in ("RGBA", "LA", "PA") or "transparency" in image.info
+
+
+def _lowest(channel: Image.Image) -> int:
+    low = channel.getextrema()[0]
+    return int(low) if isinstance(low, (int, float)) else 0
+
+
+def _stored(image: Image.Image, box: Box) -> _Picture:
+    """``image`` scaled down to at most :data:`MAX_DPI` over ``box`` and encoded."""
+    factor = min(box.w * MAX_DPI / 72 / image.width, box.h * MAX_DPI / 72 / image.height)
+    if factor < 1 / 1.05:
+        size = (max(1, round(image.width * factor)), max(1, round(image.height * factor)))
+        image = image.resize(size, Image.Resampling.LANCZOS, reducing_gap=3.0)
+    out = io.BytesIO()
+    rgba = image.convert("RGBA") if _has_alpha(image) else None
+    if rgba is not None and _lowest(rgba.getchannel("A")) < 255:
+        rgba.save(out, format="PNG", compress_level=1)
+    else:
+        image.convert("RGB").save(out, format="JPEG", quality=JPEG_QUALITY)
+    return _Picture(out.getvalue(), *image.size)
+
+
+def _prepared_picture(item: ImageItem) -> _Picture | None:
+    image = _open(item.data)
+    if image is None:
+        return None
+    w, h = image.size
+    place = item.placement
+    crop = (
+        round(w * place.crop_left),
+        round(h * place.crop_top),
+        round(w * (1 - place.crop_right)),
+        round(h * (1 - place.crop_bottom)),
+    )
+    if crop[2] - crop[0] < 1 or crop[3] - crop[1] < 1:
+        return None
+    return _stored(image.crop(crop) if place.cropped else image, place.box)
+
+
+def prepare_page(scene: Scene, picture_size: tuple[int, int]) -> PreparedPage:
+    """``scene`` ready for :func:`vector_pdf_bytes`; painted at ``picture_size`` pixels when
+    its text cannot be drawn as text."""
+    if not _drawable(scene):
+        out = io.BytesIO()
+        paint(scene, picture_size).save(out, format="JPEG", quality=88, optimize=True)
+        return PreparedPage(painted=_Picture(out.getvalue(), *picture_size))
+    pictures = tuple(_prepared_picture(item) for item in scene.items if isinstance(item, ImageItem))
+    background = None
+    if isinstance(scene.background, PictureFill):
+        opened = _open(scene.background.data)
+        if opened is not None:
+            background = _stored(opened, Box(0, 0, scene.width, scene.height))
+    # The prepared pictures stand in for the scene's own: drop those bytes.
+    items = tuple(
+        replace(item, data=b"") if isinstance(item, ImageItem) else item for item in scene.items
+    )
+    return PreparedPage(replace(scene, items=items), pictures, background)
+
+
+# -- drawing -------------------------------------------------------------------------------
+
+
+def _rgb(colour: RGB) -> tuple[float, float, float]:
+    return (colour[0] / 255, colour[1] / 255, colour[2] / 255)
+
+
+class _Page:
+    """Drawing one scene on a reportlab canvas, in the scene's top-down points."""
+
+    def __init__(self, canvas: Canvas, height: float) -> None:
+        self.canvas = canvas
+        self.height = height
+
+    def y(self, top: float) -> float:
+        """The PDF's y (from the bottom) of a scene's ``top`` (from the top)."""
+        return self.height - top
+
+    def path(self, box: Box, kind: str, radius: float) -> object:
+        """A closed path around ``box``."""
+        path = self.canvas.beginPath()
+        x, y = box.x, self.y(box.bottom)
+        if kind == "ellipse":
+            path.ellipse(x, y, box.w, box.h)
+        elif kind == "roundRect" and radius > 0:
+            path.roundRect(x, y, box.w, box.h, min(radius, box.w / 2, box.h / 2))
+        else:
+            path.rect(x, y, box.w, box.h)
+        path.close()
+        return path
+
+    def fill(
+        self,
+        fill: Fill,
+        box: Box,
+        *,
+        kind: str = "rect",
+        radius: float = 0.0,
+        picture: _Picture | None = None,
+    ) -> None:
+        """Fill ``box`` (a rectangle, rounded rectangle or ellipse) with ``fill``."""
+        canvas = self.canvas
+        if isinstance(fill, Solid):
+            canvas.setFillColorRGB(*_rgb(fill.colour))
+            canvas.drawPath(self.path(box, kind, radius), stroke=0, fill=1)
+            return
+        canvas.saveState()
+        canvas.clipPath(self.path(box, kind, radius), stroke=0, fill=0)
+        if isinstance(fill, Gradient):
+            self._gradient(fill, box)
+        elif picture is not None:
+            self.picture(picture, box)
+        canvas.restoreState()
+
+    def _gradient(self, fill: Gradient, box: Box) -> None:
+        if not fill.stops:
+            self.canvas.setFillColorRGB(1, 1, 1)
+            self.canvas.rect(box.x, self.y(box.bottom), box.w, box.h, stroke=0, fill=1)
+            return
+        angle = math.radians(fill.angle)
+        dx, dy = math.cos(angle), math.sin(angle)
+        half = (abs(box.w * dx) + abs(box.h * dy)) / 2
+        cx, cy = box.x + box.w / 2, box.y + box.h / 2
+        stops = sorted(fill.stops)
+        self.canvas.linearGradient(
+            cx - dx * half,
+            self.y(cy - dy * half),
+            cx + dx * half,
+            self.y(cy + dy * half),
+            [Color(*_rgb(colour)) for _, colour in stops],
+            [min(1.0, max(0.0, position)) for position, _ in stops],
+            extend=True,
+        )
+
+    def picture(self, picture: _Picture, box: Box) -> None:
+        """Draw ``picture`` stretched over ``box``."""
+        reader = ImageReader(io.BytesIO(picture.data))
+        self.canvas.drawImage(reader, box.x, self.y(box.bottom), box.w, box.h, mask="auto")
+
+    def shadow(self, box: Box, radius: float) -> None:
+        """A soft shadow below and around ``box``, as the painter's blurred one."""
+        canvas = self.canvas
+        canvas.saveState()
+        canvas.setFillColorRGB(*_rgb(SHADOW))
+        steps = 6
+        for step in range(steps):
+            spread = 9 * (1 - step / steps)
+            canvas.setFillAlpha(0.235 / steps)
+            grown = Box(box.x - spread, box.y + 6 - spread, box.w + 2 * spread, box.h + 2 * spread)
+            canvas.drawPath(self.path(grown, "roundRect", radius + spread), stroke=0, fill=1)
+        canvas.restoreState()
+
+    def line(
+        self,
+        x: float,
+        top: float,
+        text: str,
+        size: float,
+        colour: RGB,
+        *,
+        face: Typeface,
+        bold: bool = False,
+        pitch: float | None = None,
+    ) -> None:
+        """Draw one line of text with its line box's top at ``top``, run by run in visual order.
+
+        The baseline sits where the painter puts it (:func:`._paint.baseline_offset`).
+        """
+        canvas = self.canvas
+        baseline = self.y(top + baseline_offset(face, size, pitch or size * 1.2, bold=bold))
+        canvas.setFillColorRGB(*_rgb(colour))
+        for run in visual_order(split_runs(text, bold=bold, primary=face.face(bold=bold))):
+            name = _font_name(run.face)
+            assert name is not None  # the page was checked by _drawable
+            text_object = canvas.beginText(x, baseline)
+            text_object.setFont(name, size)
+            if bold and face.synthetic_bold:  # no bold file: stroke the regular one
+                canvas.setStrokeColorRGB(*_rgb(colour))
+                canvas.setLineWidth(SYNTHETIC_BOLD_PT)
+                text_object.setTextRenderMode(2)
+            text_object.textOut(run.text)
+            canvas.drawText(text_object)
+            x += pdfmetrics.stringWidth(run.text, name, size)
+
+    @staticmethod
+    def width(text: str, size: float, *, face: Typeface, bold: bool = False) -> float:
+        """The advance width of ``text`` as :meth:`line` draws it."""
+        total = 0.0
+        for run in split_runs(text, bold=bold, primary=face.face(bold=bold)):
+            name = _font_name(run.face)
+            assert name is not None
+            total += pdfmetrics.stringWidth(run.text, name, size)
+        return total
+
+
+def _draw_text(page: _Page, item: TextItem) -> None:
+    if item.anchor == "b":
+        top = item.box.bottom - item.height
+    elif item.anchor == "ctr":
+        top = item.box.y + (item.box.h - item.height) / 2
+    else:
+        top = item.box.y
+    for paragraph in item.paragraphs:
+        for number, text in enumerate(paragraph.lines):
+            if number == 0 and paragraph.marked and item.bullet is not None:
+                _marker(page, item, top)
+            left, room = item.box.x + item.indent, item.box.w - item.indent
+            if item.align != "l":
+                spare = room - page.width(text, item.size, face=item.face, bold=item.bold)
+                left += spare / 2 if item.align == "ctr" else spare
+            page.line(
+                left,
+                top,
+                text,
+                item.size,
+                item.colour,
+                face=item.face,
+                bold=item.bold,
+                pitch=item.pitch,
+            )
+            top += item.pitch
+        top += item.gap
+
+
+def _marker(page: _Page, item: TextItem, top: float) -> None:
+    mark = item.bullet
+    assert mark is not None
+    size = item.size
+    if mark.char is None:
+        dot = size * 0.32
+        centre_y = top + baseline_offset(item.face, size, item.pitch) - size * 0.3
+        centre_x = item.box.x + size * 0.3
+        box = Box(centre_x - dot / 2, centre_y - dot / 2, dot, dot)
+        page.fill(Solid(mark.colour), box, kind="ellipse")
+        return
+    marker_size = size * mark.scale
+    # The marker shares the text's baseline.
+    lead = baseline_offset(item.face, size, item.pitch)
+    marker_lead = baseline_offset(mark.face, marker_size, marker_size * 1.2)
+    page.line(
+        item.box.x,
+        top + lead - marker_lead,
+        mark.char,
+        marker_size,
+        mark.colour,
+        face=mark.face,
+        pitch=marker_size * 1.2,
+    )
+
+
+def _draw(page: _Page, item: Item, picture: _Picture | None) -> None:
+    """Draw ``item``; ``picture`` is an image item's prepared picture."""
+    canvas = page.canvas
+    if isinstance(item, TextItem):
+        _draw_text(page, item)
+    elif isinstance(item, ShapeItem):
+        if item.fill is not None:
+            page.fill(item.fill, item.box, kind=item.kind, radius=item.radius)
+        if item.outline is not None and item.outline_width > 0:
+            canvas.setStrokeColorRGB(*_rgb(item.outline))
+            canvas.setLineWidth(item.outline_width)
+            canvas.drawPath(page.path(item.box, item.kind, item.radius), stroke=1, fill=0)
+    elif isinstance(item, LineItem):
+        canvas.setStrokeColorRGB(*_rgb(item.colour))
+        canvas.setLineWidth(item.width)
+        canvas.line(item.x1, page.y(item.y1), item.x2, page.y(item.y2))
+    elif isinstance(item, ImageItem) and picture is not None:
+        box = item.placement.box
+        if item.shadow:
+            page.shadow(box, item.radius)
+        canvas.saveState()
+        canvas.clipPath(page.path(box, "roundRect", item.radius), stroke=0, fill=0)
+        page.picture(picture, box)
+        canvas.restoreState()
+
+
+def _draw_page(canvas: Canvas, prepared: PreparedPage, size: tuple[float, float]) -> None:
+    page = _Page(canvas, size[1])
+    if prepared.painted is not None:
+        page.picture(prepared.painted, Box(0, 0, *size))
+        return
+    scene = prepared.scene
+    assert scene is not None
+    page.fill(scene.background, Box(0, 0, *size), picture=prepared.background)
+    pictures = iter(prepared.pictures)
+    for item in scene.items:
+        _draw(page, item, next(pictures) if isinstance(item, ImageItem) else None)
+
+
+def vector_pdf_bytes(
+    pages: Sequence[PreparedPage], size: tuple[float, float], *, title: str = ""
+) -> bytes:
+    """A PDF of ``pages``, each ``size`` points (width, height)."""
+    out = io.BytesIO()
+    with _binary_streams():
+        # Canvas names a base-14 font in every page's resources unless told another.
+        canvas = Canvas(
+            out,
+            pagesize=size,
+            pageCompression=1,
+            invariant=1,
+            initialFontName=_font_name(lato()),  # type: ignore[arg-type]  # stubs say float
+        )
+        canvas.setTitle(title)
+        canvas.setProducer("slidestream")
+        canvas.setCreator("slidestream")
+        for prepared in pages:
+            _draw_page(canvas, prepared, size)
+            canvas.showPage()
+        canvas.save()
+    return out.getvalue()
