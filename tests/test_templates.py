@@ -522,3 +522,34 @@ async def test_the_pdf_is_printed_while_narration_goes_on(
     printed = files.files["pdf"].read_bytes()
     assert printed.startswith(b"%PDF")
     assert len(re.findall(rb"/Type\s*/Page[^s]", printed)) == len(deck.slides)
+
+
+@pytest.mark.anyio
+@pytest.mark.parametrize("name", list(CORPUS))
+async def test_without_libreoffice_each_template_gets_a_drawn_pdf_with_its_text(
+    tmp_path: Path, name: str
+) -> None:
+    slides = deck_slides()[:3]
+    ctx = AssemblyContext(
+        request=DeckRequest(topic=TOPIC, project="deck"),
+        title=DECK_TITLE,
+        project_dir=tmp_path,
+        options=RenderOptions(
+            template=CORPUS[name], audio=False, video=False, subtitles=False, page_renderer="pillow"
+        ),
+        slide_count=len(slides),
+    )
+    async with StreamingDeckAssembler(ctx) as assembler:
+        for result in slides:
+            await assembler.add_slide(result)
+        files = await assembler.finish(slides)
+    assert files.pptx_path is not None
+    pdf = read_pdf(files.files["pdf"])
+    assert len(pdf.texts) == len(Presentation(str(files.pptx_path)).slides)
+    assert pdf.embedded and pdf.title == DECK_TITLE
+    pages = [" ".join(text.split()) for text in pdf.texts]
+    assert DECK_TITLE in pages[0]
+    for result, page in zip(slides, pages[1:], strict=False):
+        assert result.script.title in page
+        assert all(bullet in page for bullet in result.script.bullets)
+    assert pdf.pictures[1]  # slide 1's picture
