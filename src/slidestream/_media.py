@@ -8,9 +8,9 @@ to audio; its measured duration replaces whatever the provider claimed.
 
 from __future__ import annotations
 
-import functools
 import io
 import subprocess
+import threading
 import wave
 
 from ._exceptions import ProviderResponseError
@@ -47,13 +47,22 @@ def aac_args(bitrate: str) -> list[str]:
     return ["-c:a", "aac", "-aac_coder", "fast", "-b:a", bitrate]
 
 
-@functools.lru_cache(maxsize=1)
-def ffmpeg_exe() -> str:
-    """The path of the ffmpeg binary shipped by imageio-ffmpeg."""
-    import imageio_ffmpeg
+_FFMPEG_LOCK = threading.Lock()
+_ffmpeg: list[str] = []
 
-    exe: str = imageio_ffmpeg.get_ffmpeg_exe()
-    return exe
+
+def ffmpeg_exe() -> str:
+    """The path of the ffmpeg binary shipped by imageio-ffmpeg.
+
+    Found once per process (imageio-ffmpeg runs it with ``-version``, which can take seconds
+    while the binary is read from a cold disk); callers meanwhile wait for that one lookup.
+    """
+    with _FFMPEG_LOCK:
+        if not _ffmpeg:
+            import imageio_ffmpeg
+
+            _ffmpeg.append(imageio_ffmpeg.get_ffmpeg_exe())
+        return _ffmpeg[0]
 
 
 def decode_args(audio_format: AudioFormat) -> list[str]:

@@ -189,7 +189,6 @@ class StreamingDeckAssembler:
         self._pieces = RenderPieces(self.context.cache, look)
 
     async def __aenter__(self) -> StreamingDeckAssembler:
-        setup_pydub()
         await anyio.to_thread.run_sync(self._open)
         self._limiter = anyio.CapacityLimiter(self.options.video_workers)
         self._pptx_lock = anyio.Lock()
@@ -202,6 +201,8 @@ class StreamingDeckAssembler:
         task_group = anyio.create_task_group()
         await task_group.__aenter__()
         self._task_group = task_group
+        # Finding ffmpeg runs it once: off the event loop, while the first slides are made.
+        task_group.start_soon(anyio.to_thread.run_sync, setup_pydub)
         if self._office_frames:
             task_group.start_soon(self._draw_office_pages)
         if self._drawn_pdf and self._pptx is not None:

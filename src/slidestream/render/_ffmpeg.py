@@ -133,9 +133,14 @@ def children_cpu_s() -> float | None:
     return usage.ru_utime + usage.ru_stime
 
 
+async def _found_command(args: Sequence[str | os.PathLike[str]]) -> list[str]:
+    """:func:`_command`, looked up in a worker thread: the first lookup runs ffmpeg once."""
+    return await anyio.to_thread.run_sync(_command, args)
+
+
 async def run_ffmpeg(args: Sequence[str | os.PathLike[str]], *, what: str) -> None:
     """Run ffmpeg with ``args`` (see :func:`run_process`)."""
-    await run_process(_command(args), what=what, tool="ffmpeg")
+    await run_process(await _found_command(args), what=what, tool="ffmpeg")
 
 
 class FfmpegPipe:
@@ -153,10 +158,11 @@ class FfmpegPipe:
         self._stderr: IO[bytes] | None = None
 
     async def __aenter__(self) -> FfmpegPipe:
+        command = await _found_command(self._args)
         self._stderr = tempfile.TemporaryFile()  # noqa: SIM115 (closed in __aexit__)
         try:
             self._process = await anyio.open_process(
-                _command(self._args),
+                command,
                 stdin=subprocess.PIPE,
                 stdout=subprocess.DEVNULL,
                 stderr=self._stderr,

@@ -413,7 +413,8 @@ def _load_voice(path: Path) -> Any:
 
 async def _transcode(wav: bytes, fmt: str, sample_rate: int | None) -> bytes:
     """``wav`` as ``fmt`` (and resampled), through ffmpeg; the process dies with a cancel."""
-    command = [ffmpeg_exe(), "-hide_banner", "-loglevel", "error", "-f", "wav", "-i", "pipe:0"]
+    exe = await anyio.to_thread.run_sync(ffmpeg_exe)  # the first lookup runs ffmpeg once
+    command = [exe, "-hide_banner", "-loglevel", "error", "-f", "wav", "-i", "pipe:0"]
     if sample_rate is not None:
         command += ["-ar", str(sample_rate)]
     if fmt == "mp3":
