@@ -21,6 +21,7 @@ from __future__ import annotations
 
 import importlib
 import importlib.metadata
+import importlib.util
 import json
 import threading
 from collections.abc import Sequence
@@ -64,6 +65,14 @@ def _import(name: str) -> ModuleType:
         return importlib.import_module(name)
     except ImportError as err:
         raise ConfigurationError(INSTALL_HINT) from err
+
+
+def _require_installed(name: str) -> None:
+    """Refuse early when ``name`` is not installed, without importing it (piper brings
+    onnxruntime and numpy: seconds from a cold disk, and a constructor may run on the
+    event loop); the import itself happens when the voice is loaded, in a worker thread."""
+    if importlib.util.find_spec(name) is None:
+        raise ConfigurationError(INSTALL_HINT)
 
 
 @dataclass(frozen=True)
@@ -113,7 +122,7 @@ class PiperTTSProvider(Provider):
             raise ConfigurationError(f"sample_rate={sample_rate} is out of range: use 8000-48000.")
         if not 0 <= sentence_pause_s <= 5:
             raise ConfigurationError("sentence_pause_s must be between 0 and 5 seconds.")
-        _import("piper")
+        _require_installed("piper")
         self.voice_path = self._voice_path(voice)
         self.format = format
         self.sample_rate = sample_rate
