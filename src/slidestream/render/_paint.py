@@ -8,15 +8,12 @@ above the line's bottom, as LibreOffice lays out exactly spaced lines.
 
 from __future__ import annotations
 
-import functools
 import io
 from collections.abc import Sequence
 
-from fontTools.ttLib import TTCollection, TTFont, TTLibError
 from PIL import Image, ImageDraw, ImageFilter, ImageOps
 
 from .._fonts.draw import draw_line
-from .._fonts.faces import FontFace
 from .._fonts.fallback import run_length, split_runs
 from ._layout import Box, ImagePlacement
 from ._scene import (
@@ -32,37 +29,12 @@ from ._scene import (
     Solid,
     TextItem,
 )
+from ._text_block import baseline_offset, draw_text_item
 from ._typeface import LATO, Typeface
 
 __all__ = ["Canvas", "paint", "to_jpeg", "to_png"]
 
 SHADOW = (15, 23, 42)
-
-
-@functools.lru_cache(maxsize=64)
-def _descent(face: FontFace) -> float:
-    """The font's descent below the baseline (its ``hhea`` table) as a share of the size."""
-    try:
-        if face.path.lower().endswith(".ttc"):
-            collection = TTCollection(face.path, lazy=True)
-            try:
-                font = collection.fonts[face.index]
-                return float(-font["hhea"].descent / font["head"].unitsPerEm)
-            finally:
-                collection.close()
-        with TTFont(face.path, lazy=True) as font:
-            return float(-font["hhea"].descent / font["head"].unitsPerEm)
-    except (TTLibError, OSError, KeyError, IndexError, ZeroDivisionError):
-        return 0.2
-
-
-def baseline_offset(face: Typeface, size: float, pitch: float, *, bold: bool = False) -> float:
-    """How far below a line's top its baseline sits, in points.
-
-    With an exact line pitch, LibreOffice puts the baseline the font's descent above the
-    bottom of the line; so does this painter, so a frame matches the page it paints.
-    """
-    return pitch - _descent(face.face(bold=bold)) * size
 
 
 class Canvas:
@@ -107,6 +79,12 @@ class Canvas:
             stroke_width=1 if bold and face.synthetic_bold else 0,
         )
         return width / self.scale
+
+    def text_width(self, text: str, size: float, *, face: Typeface, bold: bool) -> float:
+        """The advance width of ``text`` in points, as :meth:`line` draws it."""
+        pixels = self.px(size)
+        runs = split_runs(text, bold=bold, primary=face.face(bold=bold))
+        return sum(run_length(run, pixels) for run in runs) / self.scale
 
     def fill(self, fill: Fill, box: Box, *, kind: str = "rect", radius: float = 0.0) -> None:
         """Fill ``box`` (a rectangle, rounded rectangle or ellipse) with ``fill``."""
@@ -203,71 +181,6 @@ def _fill_image(fill: Fill, size: tuple[int, int]) -> Image.Image:
     return indexed.convert("RGB")
 
 
-def _draw_text(canvas: Canvas, item: TextItem) -> None:
-    if item.anchor == "b":
-        top = item.box.bottom - item.height
-    elif item.anchor == "ctr":
-        top = item.box.y + (item.box.h - item.height) / 2
-    else:
-        top = item.box.y
-    for paragraph in item.paragraphs:
-        for number, text in enumerate(paragraph.lines):
-            if number == 0 and paragraph.marked and item.bullet is not None:
-                _marker(canvas, item, top)
-            width_pt = _text_width(canvas, item, text)
-            left, room = item.box.x + item.indent, item.box.w - item.indent
-            if item.align == "ctr":
-                left += (room - width_pt) / 2
-            elif item.align == "r":
-                left += room - width_pt
-            canvas.line(
-                left,
-                top,
-                text,
-                item.size,
-                item.colour,
-                bold=item.bold,
-                face=item.face,
-                pitch=item.pitch,
-            )
-            top += item.pitch
-        top += item.gap
-
-
-def _text_width(canvas: Canvas, item: TextItem, text: str) -> float:
-    if item.align == "l":
-        return 0.0
-    pixels = canvas.px(item.size)
-    runs = split_runs(text, bold=item.bold, primary=item.face.face(bold=item.bold))
-    return sum(run_length(run, pixels) for run in runs) / canvas.scale
-
-
-def _marker(canvas: Canvas, item: TextItem, top: float) -> None:
-    mark = item.bullet
-    assert mark is not None
-    size = item.size
-    if mark.char is None:
-        dot = size * 0.32
-        centre_y = top + baseline_offset(item.face, size, item.pitch) - size * 0.3
-        centre_x = item.box.x + size * 0.3
-        box = Box(centre_x - dot / 2, centre_y - dot / 2, dot, dot)
-        canvas.fill(Solid(mark.colour), box, kind="roundRect", radius=dot / 2)
-        return
-    marker_size = size * mark.scale
-    # The marker shares the text's baseline.
-    lead = baseline_offset(item.face, size, item.pitch)
-    marker_lead = baseline_offset(mark.face, marker_size, marker_size * 1.2)
-    canvas.line(
-        item.box.x,
-        top + lead - marker_lead,
-        mark.char,
-        marker_size,
-        mark.colour,
-        face=mark.face,
-        pitch=marker_size * 1.2,
-    )
-
-
 def _open(data: bytes) -> Image.Image | None:
     try:
         with Image.open(io.BytesIO(data)) as source:
@@ -283,7 +196,7 @@ def _open(data: bytes) -> Image.Image | None:
 
 def _draw(canvas: Canvas, item: Item) -> None:
     if isinstance(item, TextItem):
-        _draw_text(canvas, item)
+        draw_text_item(canvas, item)
     elif isinstance(item, ShapeItem):
         if item.fill is not None:
             canvas.fill(item.fill, item.box, kind=item.kind, radius=item.radius)

@@ -37,7 +37,7 @@ from .._fonts.bidi import visual_order
 from .._fonts.faces import FontFace, lato
 from .._fonts.fallback import split_runs
 from ._layout import Box
-from ._paint import SHADOW, baseline_offset, paint
+from ._paint import SHADOW, paint
 from ._scene import (
     RGB,
     Fill,
@@ -51,7 +51,8 @@ from ._scene import (
     Solid,
     TextItem,
 )
-from ._typeface import Typeface
+from ._text_block import baseline_offset, draw_text_item
+from ._typeface import LATO, Typeface
 
 __all__ = ["PreparedPage", "prepare_page", "vector_pdf_bytes"]
 
@@ -326,34 +327,33 @@ class _Page:
         top: float,
         text: str,
         size: float,
-        colour: RGB,
+        fill: RGB,
         *,
-        face: Typeface,
         bold: bool = False,
+        face: Typeface = LATO,
         pitch: float | None = None,
-    ) -> None:
-        """Draw one line of text with its line box's top at ``top``, run by run in visual order.
-
-        The baseline sits where the painter puts it (:func:`._paint.baseline_offset`).
-        """
+    ) -> float:
+        """Draw one line of text with its line box's top at ``top``, run by run in visual
+        order, the baseline where the painter puts it; return its width."""
         canvas = self.canvas
         baseline = self.y(top + baseline_offset(face, size, pitch or size * 1.2, bold=bold))
-        canvas.setFillColorRGB(*_rgb(colour))
+        canvas.setFillColorRGB(*_rgb(fill))
+        start = x
         for run in visual_order(split_runs(text, bold=bold, primary=face.face(bold=bold))):
             name = _font_name(run.face)
             assert name is not None  # the page was checked by _drawable
             text_object = canvas.beginText(x, baseline)
             text_object.setFont(name, size)
             if bold and face.synthetic_bold:  # no bold file: stroke the regular one
-                canvas.setStrokeColorRGB(*_rgb(colour))
+                canvas.setStrokeColorRGB(*_rgb(fill))
                 canvas.setLineWidth(SYNTHETIC_BOLD_PT)
                 text_object.setTextRenderMode(2)
             text_object.textOut(run.text)
             canvas.drawText(text_object)
             x += pdfmetrics.stringWidth(run.text, name, size)
+        return x - start
 
-    @staticmethod
-    def width(text: str, size: float, *, face: Typeface, bold: bool = False) -> float:
+    def text_width(self, text: str, size: float, *, face: Typeface, bold: bool) -> float:
         """The advance width of ``text`` as :meth:`line` draws it."""
         total = 0.0
         for run in split_runs(text, bold=bold, primary=face.face(bold=bold)):
@@ -363,66 +363,11 @@ class _Page:
         return total
 
 
-def _draw_text(page: _Page, item: TextItem) -> None:
-    if item.anchor == "b":
-        top = item.box.bottom - item.height
-    elif item.anchor == "ctr":
-        top = item.box.y + (item.box.h - item.height) / 2
-    else:
-        top = item.box.y
-    for paragraph in item.paragraphs:
-        for number, text in enumerate(paragraph.lines):
-            if number == 0 and paragraph.marked and item.bullet is not None:
-                _marker(page, item, top)
-            left, room = item.box.x + item.indent, item.box.w - item.indent
-            if item.align != "l":
-                spare = room - page.width(text, item.size, face=item.face, bold=item.bold)
-                left += spare / 2 if item.align == "ctr" else spare
-            page.line(
-                left,
-                top,
-                text,
-                item.size,
-                item.colour,
-                face=item.face,
-                bold=item.bold,
-                pitch=item.pitch,
-            )
-            top += item.pitch
-        top += item.gap
-
-
-def _marker(page: _Page, item: TextItem, top: float) -> None:
-    mark = item.bullet
-    assert mark is not None
-    size = item.size
-    if mark.char is None:
-        dot = size * 0.32
-        centre_y = top + baseline_offset(item.face, size, item.pitch) - size * 0.3
-        centre_x = item.box.x + size * 0.3
-        box = Box(centre_x - dot / 2, centre_y - dot / 2, dot, dot)
-        page.fill(Solid(mark.colour), box, kind="ellipse")
-        return
-    marker_size = size * mark.scale
-    # The marker shares the text's baseline.
-    lead = baseline_offset(item.face, size, item.pitch)
-    marker_lead = baseline_offset(mark.face, marker_size, marker_size * 1.2)
-    page.line(
-        item.box.x,
-        top + lead - marker_lead,
-        mark.char,
-        marker_size,
-        mark.colour,
-        face=mark.face,
-        pitch=marker_size * 1.2,
-    )
-
-
 def _draw(page: _Page, item: Item, picture: _Picture | None) -> None:
     """Draw ``item``; ``picture`` is an image item's prepared picture."""
     canvas = page.canvas
     if isinstance(item, TextItem):
-        _draw_text(page, item)
+        draw_text_item(page, item)
     elif isinstance(item, ShapeItem):
         if item.fill is not None:
             page.fill(item.fill, item.box, kind=item.kind, radius=item.radius)
