@@ -8,6 +8,8 @@ picture rather than drawn wrong.
 from __future__ import annotations
 
 import io
+import subprocess
+import sys
 from pathlib import Path
 
 import pytest
@@ -203,3 +205,23 @@ async def test_the_built_in_look_is_drawn_without_libreoffice(
     assert "Antigens" in pages[1] and "Germs carry molecules" in pages[1]
     assert "Memory cells" in pages[2] and "The next response is fast" in pages[2]
     assert pdf.pictures[1] == ["/DCTDecode"]  # the slide's picture, once
+
+
+def test_drawing_pages_prints_nothing(tmp_path: Path) -> None:
+    # A fresh process: font tables are read once per process, and the library must not write
+    # fontTools' warnings about the shipped fonts' dates on the user's stderr.
+    program = (
+        "from slidestream.render._scene import Paragraph, Scene, Solid, TextItem\n"
+        "from slidestream.render._layout import Box\n"
+        "from slidestream.render._paint import paint\n"
+        "from slidestream.render._vector import prepare_page, vector_pdf_bytes\n"
+        "item = TextItem(Box(10, 10, 400, 100), (Paragraph(('Quiet',)),), 20, (0, 0, 0))\n"
+        "scene = Scene(960, 540, Solid((255, 255, 255)), (item,))\n"
+        "paint(scene, (480, 270))\n"
+        "vector_pdf_bytes([prepare_page(scene, (480, 270))], (960, 540))\n"
+    )
+    done = subprocess.run(
+        [sys.executable, "-c", program], capture_output=True, text=True, check=False, timeout=120
+    )
+    assert done.returncode == 0, done.stderr
+    assert done.stderr == ""

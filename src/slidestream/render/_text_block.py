@@ -9,6 +9,7 @@ marker before a paragraph's first line on that line's baseline. This module walk
 from __future__ import annotations
 
 import functools
+import logging
 from typing import Protocol
 
 from fontTools.ttLib import TTCollection, TTFont, TTLibError
@@ -46,6 +47,17 @@ class TextSurface(Protocol):
     def fill(self, fill: Fill, box: Box, *, kind: str = "rect", radius: float = 0.0) -> None:
         """Fill ``box`` (a rectangle, rounded rectangle or ellipse)."""
         ...
+
+
+class _KnownHeadQuirk(logging.Filter):
+    """Drops fontTools' warning about a font's creation date, which shipped fonts (Lato
+    among them) trip and which changes nothing here: unasked, it would print on stderr."""
+
+    def filter(self, record: logging.LogRecord) -> bool:
+        return "timestamp seems very low" not in record.getMessage()
+
+
+logging.getLogger("fontTools.ttLib.tables._h_e_a_d").addFilter(_KnownHeadQuirk())
 
 
 @functools.lru_cache(maxsize=64)
