@@ -66,7 +66,7 @@ def scene(*items: object) -> Scene:
 
 
 def write(tmp_path: Path, *scenes: Scene) -> Path:
-    pages = [prepare_page(one, PICTURE_SIZE) for one in scenes]
+    pages = [prepare_page(one, PICTURE_SIZE, tmp_path / "pictures") for one in scenes]
     path = tmp_path / "deck.pdf"
     path.write_bytes(vector_pdf_bytes(pages, SIZE, title="A deck — drawn"))
     return path
@@ -218,10 +218,16 @@ def test_drawing_pages_prints_nothing(tmp_path: Path) -> None:
         "item = TextItem(Box(10, 10, 400, 100), (Paragraph(('Quiet',)),), 20, (0, 0, 0))\n"
         "scene = Scene(960, 540, Solid((255, 255, 255)), (item,))\n"
         "paint(scene, (480, 270))\n"
-        "vector_pdf_bytes([prepare_page(scene, (480, 270))], (960, 540))\n"
+        "import sys, pathlib\n"
+        "page = prepare_page(scene, (480, 270), pathlib.Path(sys.argv[1]))\n"
+        "vector_pdf_bytes([page], (960, 540))\n"
     )
     done = subprocess.run(
-        [sys.executable, "-c", program], capture_output=True, text=True, check=False, timeout=120
+        [sys.executable, "-c", program, str(tmp_path)],
+        capture_output=True,
+        text=True,
+        check=False,
+        timeout=120,
     )
     assert done.returncode == 0, done.stderr
     assert done.stderr == ""

@@ -360,7 +360,8 @@ class StreamingDeckAssembler:
     def _prepare_pages(self, scenes: list[Scene]) -> list[PreparedPage]:
         width, height = self.look.size
         size = (PDF_PAGE_WIDTH, round(PDF_PAGE_WIDTH * height / width))
-        return [prepare_page(scene, size) for scene in scenes]
+        folder = self.build_dir / "pdf-pictures"
+        return [prepare_page(scene, size, folder) for scene in scenes]
 
     async def _draw_title_page(self) -> None:
         assert self._pptx is not None

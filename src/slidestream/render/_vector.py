@@ -24,6 +24,7 @@ import threading
 import unicodedata
 from collections.abc import Iterator, Sequence
 from dataclasses import dataclass, replace
+from pathlib import Path
 
 from PIL import Image, ImageOps
 from reportlab import rl_config
@@ -65,11 +66,27 @@ SYNTHETIC_BOLD_PT = 1.0
 
 @dataclass(frozen=True)
 class _Picture:
-    """A picture ready for the PDF: file bytes cropped to what shows."""
+    """A picture ready for the PDF, cropped to what shows: a JPEG file (stored in the PDF as
+    it is) or a PNG file (with transparency), named by its content."""
 
-    data: bytes
-    width: int
-    height: int
+    path: Path
+
+    @classmethod
+    def write(cls, image: Image.Image, folder: Path, *, quality: int = JPEG_QUALITY) -> _Picture:
+        """``image`` saved in ``folder``: PNG when it has transparency, else JPEG."""
+        out = io.BytesIO()
+        rgba = image.convert("RGBA") if _has_alpha(image) else None
+        if rgba is not None and _lowest(rgba.getchannel("A")) < 255:
+            rgba.save(out, format="PNG", compress_level=1)
+            suffix = ".png"
+        else:
+            image.convert("RGB").save(out, format="JPEG", quality=quality)
+            suffix = ".jpg"
+        data = out.getvalue()
+        folder.mkdir(parents=True, exist_ok=True)
+        path = folder / f"{hashlib.sha256(data).hexdigest()[:24]}{suffix}"
+        path.write_bytes(data)
+        return cls(path)
 
 
 @dataclass(frozen=True)
@@ -177,22 +194,16 @@ def _lowest(channel: Image.Image) -> int:
     return int(low) if isinstance(low, (int, float)) else 0
 
 
-def _stored(image: Image.Image, box: Box) -> _Picture:
-    """``image`` scaled down to at most :data:`MAX_DPI` over ``box`` and encoded."""
+def _stored(image: Image.Image, box: Box, folder: Path) -> _Picture:
+    """``image`` scaled down to at most :data:`MAX_DPI` over ``box``, saved in ``folder``."""
     factor = min(box.w * MAX_DPI / 72 / image.width, box.h * MAX_DPI / 72 / image.height)
     if factor < 1 / 1.05:
         size = (max(1, round(image.width * factor)), max(1, round(image.height * factor)))
         image = image.resize(size, Image.Resampling.LANCZOS, reducing_gap=3.0)
-    out = io.BytesIO()
-    rgba = image.convert("RGBA") if _has_alpha(image) else None
-    if rgba is not None and _lowest(rgba.getchannel("A")) < 255:
-        rgba.save(out, format="PNG", compress_level=1)
-    else:
-        image.convert("RGB").save(out, format="JPEG", quality=JPEG_QUALITY)
-    return _Picture(out.getvalue(), *image.size)
+    return _Picture.write(image, folder)
 
 
-def _prepared_picture(item: ImageItem) -> _Picture | None:
+def _prepared_picture(item: ImageItem, folder: Path) -> _Picture | None:
     image = _open(item.data)
     if image is None:
         return None
@@ -206,22 +217,24 @@ def _prepared_picture(item: ImageItem) -> _Picture | None:
     )
     if crop[2] - crop[0] < 1 or crop[3] - crop[1] < 1:
         return None
-    return _stored(image.crop(crop) if place.cropped else image, place.box)
+    return _stored(image.crop(crop) if place.cropped else image, place.box, folder)
 
 
-def prepare_page(scene: Scene, picture_size: tuple[int, int]) -> PreparedPage:
-    """``scene`` ready for :func:`vector_pdf_bytes`; painted at ``picture_size`` pixels when
-    its text cannot be drawn as text."""
+def prepare_page(scene: Scene, picture_size: tuple[int, int], folder: Path) -> PreparedPage:
+    """``scene`` ready for :func:`vector_pdf_bytes`, its pictures saved in ``folder`` (which
+    must outlive the writing); painted at ``picture_size`` pixels when its text cannot be
+    drawn as text."""
     if not _drawable(scene):
-        out = io.BytesIO()
-        paint(scene, picture_size).save(out, format="JPEG", quality=88, optimize=True)
-        return PreparedPage(painted=_Picture(out.getvalue(), *picture_size))
-    pictures = tuple(_prepared_picture(item) for item in scene.items if isinstance(item, ImageItem))
+        painted = _Picture.write(paint(scene, picture_size), folder, quality=88)
+        return PreparedPage(painted=painted)
+    pictures = tuple(
+        _prepared_picture(item, folder) for item in scene.items if isinstance(item, ImageItem)
+    )
     background = None
     if isinstance(scene.background, PictureFill):
         opened = _open(scene.background.data)
         if opened is not None:
-            background = _stored(opened, Box(0, 0, scene.width, scene.height))
+            background = _stored(opened, Box(0, 0, scene.width, scene.height), folder)
     # The prepared pictures stand in for the scene's own: drop those bytes.
     items = tuple(
         replace(item, data=b"") if isinstance(item, ImageItem) else item for item in scene.items
@@ -304,9 +317,16 @@ class _Page:
         )
 
     def picture(self, picture: _Picture, box: Box) -> None:
-        """Draw ``picture`` stretched over ``box``."""
-        reader = ImageReader(io.BytesIO(picture.data))
-        self.canvas.drawImage(reader, box.x, self.y(box.bottom), box.w, box.h, mask="auto")
+        """Draw ``picture`` stretched over ``box``.
+
+        A JPEG is given by its path: reportlab then stores its bytes as they are, where an
+        ``ImageReader`` would be decoded whole (and kept) just to name it.
+        """
+        x, y = box.x, self.y(box.bottom)
+        if picture.path.suffix == ".jpg":
+            self.canvas.drawImage(str(picture.path), x, y, box.w, box.h)
+        else:
+            self.canvas.drawImage(ImageReader(str(picture.path)), x, y, box.w, box.h, mask="auto")
 
     def shadow(self, box: Box, radius: float) -> None:
         """A soft shadow below and around ``box``, as the painter's blurred one."""
