@@ -33,9 +33,11 @@ class RenderOptions:
         video: render the MP4 (needs narration).
         template: a ``.pptx`` (or ``.potx``) whose layouts, fonts, colours and background the
             deck uses, in the PPTX, the PDF and the video alike.
-        page_renderer: who draws pages as pictures: ``"auto"`` uses LibreOffice when it is
-            installed (the PDF; and a templated deck's video frames), else Pillow;
-            ``"libreoffice"`` requires it; ``"pillow"`` never starts it. ``"auto"`` follows
+        page_renderer: who draws the pages of a deck in a template (its PDF and video
+            frames): ``"auto"`` uses LibreOffice when it is installed, else slidestream draws
+            them itself (Pillow frames, a vector PDF); ``"libreoffice"`` requires it, and
+            also has it print the built-in look's PDF; ``"pillow"`` never starts it. The
+            built-in look's pages are drawn by slidestream otherwise. ``"auto"`` follows
             ``SLIDESTREAM_PAGE_RENDERER`` when it is set (``pillow`` on a server that should
             never start LibreOffice, say).
         embed_narration: embed each slide's narration in the PPTX and auto-advance;
