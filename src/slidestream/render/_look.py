@@ -1,8 +1,8 @@
 """How a deck's pages look: the built-in theme or a user's template, as plans and scenes.
 
 A :class:`Look` gives the geometry content slides are planned in (``_layout.py``), plans the
-title slide, and describes any page as a :class:`~._scene.Scene` for the Pillow painter (video
-frames, and PDF pages when LibreOffice is not there). The PPTX styles (``_pptx_style.py``,
+title slide, and describes any page as a :class:`~._scene.Scene` for the painters (video frames
+with Pillow, PDF pages with reportlab). The PPTX styles (``_pptx_style.py``,
 ``_pptx_template.py``) write the same plans with the same boxes, fonts and colours, so a
 frame looks like its PPTX slide.
 """

@@ -7,7 +7,7 @@ writes the file atomically. Text size, wrapping, continuation slides and image p
 from ``_layout.py``, the same rules the video frames follow; how the slides look is the
 :class:`~._pptx_style.DeckStyle`'s business: the built-in theme, or the user's template
 (``RenderOptions.template``). The builder also gives every page it made as a
-:class:`~._scene.Scene`, for a PDF painted without LibreOffice.
+:class:`~._scene.Scene`, for the PDF drawn without LibreOffice.
 """
 
 from __future__ import annotations
