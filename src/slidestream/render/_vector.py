@@ -33,6 +33,7 @@ from reportlab.lib.utils import ImageReader
 from reportlab.pdfbase import pdfmetrics
 from reportlab.pdfbase.ttfonts import TTFError, TTFont
 from reportlab.pdfgen.canvas import Canvas
+from reportlab.pdfgen.pathobject import PDFPathObject
 
 from .._fonts.bidi import visual_order
 from .._fonts.faces import FontFace, lato
@@ -260,7 +261,7 @@ class _Page:
         """The PDF's y (from the bottom) of a scene's ``top`` (from the top)."""
         return self.height - top
 
-    def path(self, box: Box, kind: str, radius: float) -> object:
+    def path(self, box: Box, kind: str, radius: float) -> PDFPathObject:
         """A closed path around ``box``."""
         path = self.canvas.beginPath()
         x, y = box.x, self.y(box.bottom)
