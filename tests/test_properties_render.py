@@ -137,6 +137,8 @@ _BULLET = st.one_of(
 )
 @example("T", ["word " * 400], (4000, 3000), None)
 @example("T", ["word " * 400], None, 1)
+# After a character Lato lacks, the digits and spaces that follow stay in the fallback font.
+@example("", ["0000\x80000000000000000000000000000000 00000000"], None, None)
 def test_every_page_of_a_slide_plan_holds_its_text_inside_its_boxes(
     title: str, bullets: list[str], image_size: tuple[int, int] | None, max_pages: int | None
 ) -> None:

@@ -20,6 +20,7 @@ import re
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass, replace
 
+from .._fonts.faces import coverage
 from .._fonts.fallback import measure
 from ._typeface import LATO, Typeface
 
@@ -210,18 +211,26 @@ def wrap(
         return text_width(piece, size, bold=bold, face=face)
 
     space = measured(" ")
+    covered = coverage(face.face(bold=bold))
     lines: list[str] = []
-    line, line_w = "", 0.0
+    line, line_w, mixed = "", 0.0, False
     for token, glued in _tokens(text):
         token_w = measured(token)
+        token_mixed = any(ord(char) not in covered for char in token)
         gap = 0.0 if glued or not line else space
         if line_w + gap + token_w <= limit:
-            line = line + (" " if gap else "") + token
-            line_w += gap + token_w
-            continue
+            candidate = line + (" " if gap else "") + token
+            # Widths add up within one font; after a fallback character the spaces and digits
+            # that follow stay in its font, so such a line is measured whole.
+            candidate_w = line_w + gap + token_w
+            if mixed or token_mixed:
+                candidate_w = measured(candidate)
+            if candidate_w <= limit:
+                line, line_w, mixed = candidate, candidate_w, mixed or token_mixed
+                continue
         if line:
             lines.append(line)
-        line, line_w = token, token_w
+        line, line_w, mixed = token, token_w, token_mixed
         while len(line) > 1 and line_w > limit:
             cut = len(line) - 1
             while cut > 1 and measured(line[:cut]) > limit:
