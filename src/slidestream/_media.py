@@ -8,6 +8,7 @@ to audio; its measured duration replaces whatever the provider claimed.
 
 from __future__ import annotations
 
+import functools
 import io
 import subprocess
 import threading
@@ -48,7 +49,6 @@ def aac_args(bitrate: str) -> list[str]:
 
 
 _FFMPEG_LOCK = threading.Lock()
-_ffmpeg: list[str] = []
 
 
 def ffmpeg_exe() -> str:
@@ -58,11 +58,15 @@ def ffmpeg_exe() -> str:
     while the binary is read from a cold disk); callers meanwhile wait for that one lookup.
     """
     with _FFMPEG_LOCK:
-        if not _ffmpeg:
-            import imageio_ffmpeg
+        return _find_ffmpeg()
 
-            _ffmpeg.append(imageio_ffmpeg.get_ffmpeg_exe())
-        return _ffmpeg[0]
+
+@functools.cache
+def _find_ffmpeg() -> str:
+    import imageio_ffmpeg
+
+    exe: str = imageio_ffmpeg.get_ffmpeg_exe()
+    return exe
 
 
 def decode_args(audio_format: AudioFormat) -> list[str]:

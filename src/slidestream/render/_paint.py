@@ -32,7 +32,7 @@ from ._scene import (
 from ._text_block import baseline_offset, draw_text_item
 from ._typeface import LATO, Typeface
 
-__all__ = ["Canvas", "paint", "to_jpeg", "to_png"]
+__all__ = ["Canvas", "open_picture", "paint", "to_jpeg", "to_png"]
 
 SHADOW = (15, 23, 42)
 
@@ -164,12 +164,10 @@ def _fill_image(fill: Fill, size: tuple[int, int]) -> Image.Image:
     if isinstance(fill, Solid):
         return Image.new("RGB", size, fill.colour)
     if isinstance(fill, PictureFill):
-        try:
-            with Image.open(io.BytesIO(fill.data)) as source:
-                upright = ImageOps.exif_transpose(source).convert("RGB")
-        except OSError:
+        upright = open_picture(fill.data)
+        if upright is None:
             return Image.new("RGB", size, (255, 255, 255))
-        return upright.resize(size, Image.Resampling.LANCZOS)
+        return upright.convert("RGB").resize(size, Image.Resampling.LANCZOS)
     assert isinstance(fill, Gradient)
     ramp = Image.linear_gradient("L").rotate(90 - fill.angle, resample=Image.Resampling.BILINEAR)
     # Rotating leaves corners unpainted: the ramp is cut from the middle of a larger square.
@@ -181,13 +179,17 @@ def _fill_image(fill: Fill, size: tuple[int, int]) -> Image.Image:
     return indexed.convert("RGB")
 
 
-def _open(data: bytes) -> Image.Image | None:
-    try:
-        with Image.open(io.BytesIO(data)) as source:
-            source.load()
-            upright = ImageOps.exif_transpose(source)
-    except OSError:
-        return None
+def open_picture(data: bytes | Image.Image) -> Image.Image | None:
+    """A scene's picture upright, as RGB or RGBA; ``None`` when its bytes do not decode."""
+    if isinstance(data, Image.Image):
+        upright = data
+    else:
+        try:
+            with Image.open(io.BytesIO(data)) as source:
+                source.load()
+                upright = ImageOps.exif_transpose(source)
+        except (OSError, ValueError, Image.DecompressionBombError):
+            return None
     if upright.mode not in ("RGB", "RGBA"):
         has_alpha = upright.mode in ("LA", "PA") or "transparency" in upright.info
         upright = upright.convert("RGBA" if has_alpha else "RGB")
@@ -212,7 +214,7 @@ def _draw(canvas: Canvas, item: Item) -> None:
         points = [canvas.px(v) for v in (item.x1, item.y1, item.x2, item.y2)]
         canvas.draw.line(points, fill=item.colour, width=max(1, canvas.px(item.width)))
     elif isinstance(item, ImageItem):
-        image = item.data if isinstance(item.data, Image.Image) else _open(item.data)
+        image = open_picture(item.data)
         if image is not None:
             canvas.picture(image, item.placement, item.radius, shadow=item.shadow)
 

@@ -26,7 +26,7 @@ from collections.abc import Iterator, Sequence
 from dataclasses import dataclass, replace
 from pathlib import Path
 
-from PIL import Image, ImageOps
+from PIL import Image
 from reportlab import rl_config
 from reportlab.lib.colors import Color
 from reportlab.lib.utils import ImageReader
@@ -39,7 +39,7 @@ from .._fonts.bidi import visual_order
 from .._fonts.faces import FontFace, lato
 from .._fonts.fallback import split_runs
 from ._layout import Box
-from ._paint import SHADOW, paint
+from ._paint import SHADOW, open_picture, paint
 from ._scene import (
     RGB,
     Fill,
@@ -74,11 +74,11 @@ class _Picture:
 
     @classmethod
     def write(cls, image: Image.Image, folder: Path, *, quality: int = JPEG_QUALITY) -> _Picture:
-        """``image`` saved in ``folder``: PNG when it has transparency, else JPEG."""
+        """``image`` (RGB or RGBA) saved in ``folder``: PNG when it has transparency, else
+        JPEG."""
         out = io.BytesIO()
-        rgba = image.convert("RGBA") if _has_alpha(image) else None
-        if rgba is not None and _lowest(rgba.getchannel("A")) < 255:
-            rgba.save(out, format="PNG", compress_level=1)
+        if image.mode == "RGBA" and _lowest(image.getchannel("A")) < 255:
+            image.save(out, format="PNG", compress_level=1)
             suffix = ".png"
         else:
             image.convert("RGB").save(out, format="JPEG", quality=quality)
@@ -123,6 +123,9 @@ def _font_name(face: FontFace) -> str | None:
         return _registered[face]
 
 
+_WRITE_LOCK = threading.Lock()
+
+
 @contextlib.contextmanager
 def _binary_streams() -> Iterator[None]:
     """Store streams as binary while writing (reportlab's default, ASCII85, is a third
@@ -134,9 +137,6 @@ def _binary_streams() -> Iterator[None]:
             yield
         finally:
             rl_config.useA85 = before
-
-
-_WRITE_LOCK = threading.Lock()
 
 
 def _needs_shaping(text: str) -> bool:
@@ -175,21 +175,6 @@ def _drawable(scene: Scene) -> bool:
 # -- pictures ------------------------------------------------------------------------------
 
 
-def _open(data: bytes | Image.Image) -> Image.Image | None:
-    if isinstance(data, Image.Image):
-        return data
-    try:
-        with Image.open(io.BytesIO(data)) as source:
-            source.load()
-            return ImageOps.exif_transpose(source)
-    except (OSError, ValueError, Image.DecompressionBombError):
-        return None
-
-
-def _has_alpha(image: Image.Image) -> bool:
-    return image.mode in ("RGBA", "LA", "PA") or "transparency" in image.info
-
-
 def _lowest(channel: Image.Image) -> int:
     low = channel.getextrema()[0]
     return int(low) if isinstance(low, (int, float)) else 0
@@ -205,7 +190,7 @@ def _stored(image: Image.Image, box: Box, folder: Path) -> _Picture:
 
 
 def _prepared_picture(item: ImageItem, folder: Path) -> _Picture | None:
-    image = _open(item.data)
+    image = open_picture(item.data)
     if image is None:
         return None
     w, h = image.size
@@ -233,7 +218,7 @@ def prepare_page(scene: Scene, picture_size: tuple[int, int], folder: Path) -> P
     )
     background = None
     if isinstance(scene.background, PictureFill):
-        opened = _open(scene.background.data)
+        opened = open_picture(scene.background.data)
         if opened is not None:
             background = _stored(opened, Box(0, 0, scene.width, scene.height), folder)
     # The prepared pictures stand in for the scene's own: drop those bytes.
