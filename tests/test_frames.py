@@ -87,6 +87,15 @@ def test_other_sizes_scale_the_same_layout(tmp_path: Path) -> None:
     assert _open(path).size == (960, 540)
 
 
+def test_an_uncompressed_frame_holds_the_pixels_of_the_png(tmp_path: Path) -> None:
+    shown = slide(1, images=[image_asset(1200, 800)])
+    png = render_frame(shown, look=LOOK, count=3, path=tmp_path / "slide.png")
+    ppm = render_frame(shown, look=LOOK, count=3, path=tmp_path / "slide.ppm")
+    assert ppm.read_bytes().startswith(b"P6")
+    assert ppm.stat().st_size > 1920 * 1080 * 3  # not compressed
+    assert ImageChops.difference(_open(png), _open(ppm)).getbbox() is None
+
+
 def test_frames_render_the_same_from_many_threads(tmp_path: Path) -> None:
     slides = [slide(i, images=[image_asset(640 + 40 * i, 480)]) for i in range(4)]
     sequential = [

@@ -57,7 +57,7 @@ from ._ffmpeg import FfmpegPipe, atomic_output, children_cpu_s
 from ._frames import FRAME_SIZE, fit_size, framed, render_frame
 from ._libreoffice import LibreOffice, find_soffice, stand_ins
 from ._look import Look
-from ._paint import to_png
+from ._paint import frame_bytes
 from ._pieces import RenderPieces
 from ._pptx import PptxDeckBuilder, blank_copy, frame_deck, open_style
 from ._pptx_template import TemplateStyle
@@ -394,7 +394,12 @@ class StreamingDeckAssembler:
             state.piece_ready.set()
 
     def _frame_path(self, state: _Slide) -> Path:
-        return self.build_dir / "frames" / f"slide-{state.index + 1:03d}.png"
+        # A frame that only ffmpeg reads, once, for a still segment is left uncompressed;
+        # one the cache keeps, or that is captioned or animated, is a PNG.
+        options = self.options
+        once = options.transitions == "none" and not options.burn_subtitles
+        suffix = ".ppm" if once and not self._pieces.enabled else ".png"
+        return self.build_dir / "frames" / f"slide-{state.index + 1:03d}{suffix}"
 
     async def _make_frame(self, state: _Slide, slide: SlideResult) -> None:
         parts = self._pieces.frame_parts(slide, self.count)
@@ -515,6 +520,8 @@ class StreamingDeckAssembler:
             parts = await self._segment_parts(state, frame, piece, previous)
         await self._pieces.made(CacheKind.SEGMENT, parts, out, encode, index=state.index)
         state.segment = out
+        if frame.suffix == ".ppm":  # large, and nothing else reads it
+            await anyio.to_thread.run_sync(functools.partial(frame.unlink, missing_ok=True))
 
     async def _segment_parts(
         self, state: _Slide, frame: Path, piece: AudioPiece, previous: Path | None
@@ -784,4 +791,4 @@ def _frame_from_picture(picture: Path, path: Path) -> Path:
         page = source.convert("RGBA")
     opaque = Image.new("RGBA", page.size, (255, 255, 255, 255))
     opaque.alpha_composite(page)
-    return atomic_write_bytes(path, to_png(framed(opaque.convert("RGB"), FRAME_SIZE)))
+    return atomic_write_bytes(path, frame_bytes(framed(opaque.convert("RGB"), FRAME_SIZE), path))

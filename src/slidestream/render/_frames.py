@@ -1,4 +1,4 @@
-"""Slide frames: each slide drawn to a PNG with Pillow, as the MP4 shows it.
+"""Slide frames: each slide drawn to a picture file with Pillow, as the MP4 shows it.
 
 The frame follows the same layout rules as the PPTX (``_layout.py``) in the deck's look
 (``_look.py``): the built-in theme, or the user's template with its background, furniture,
@@ -18,7 +18,7 @@ from .._models import SlideResult
 from ._imaging import first_image, open_image
 from ._layout import plan_pages
 from ._look import Look
-from ._paint import paint, to_png
+from ._paint import frame_bytes, paint
 from ._scene import Scene
 
 __all__ = ["FRAME_SIZE", "fit_size", "framed", "render_frame", "slide_number", "slide_scene"]
@@ -72,10 +72,11 @@ def render_frame(
     path: Path,
     size: tuple[int, int] = FRAME_SIZE,
 ) -> Path:
-    """Draw ``slide`` as a PNG of ``size`` pixels at ``path`` (written atomically).
+    """Draw ``slide`` as a picture of ``size`` pixels at ``path`` (written atomically): a PNG,
+    or an uncompressed PPM when ``path`` ends in ``.ppm``.
 
     Thread-safe: it shares no mutable state (fonts are cached per thread).
     """
     scene = slide_scene(slide, look, count)
     picture = paint(scene, fit_size(look.size, size))
-    return atomic_write_bytes(path, to_png(framed(picture, size)))
+    return atomic_write_bytes(path, frame_bytes(framed(picture, size), path))
