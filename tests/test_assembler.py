@@ -32,6 +32,7 @@ from ._render_data import slide
 from .media import (
     CLIP_ENCODINGS,
     audio_codec,
+    decoded_pcm,
     decoded_seconds,
     encode_clip,
     ffmpeg_children,
@@ -277,3 +278,56 @@ async def test_a_clip_that_cannot_be_decoded_fails_loudly_naming_the_slide(tmp_p
     assert (folder / "deck.pptx").is_file()
     assert not (folder / "deck.mp3").exists()  # no half-built track left behind
     assert not [p for p in folder.iterdir() if p.name.startswith(".")]
+
+
+def _narration_of(pptx_slide: object) -> tuple[bytes, int]:
+    """The MP3 a PPTX slide embeds, and when the slide advances (ms)."""
+    rels = pptx_slide.part.rels.values()  # type: ignore[attr-defined]
+    (part,) = {r.target_part for r in rels if r.reltype.endswith("/media")}
+    assert part.content_type == "audio/mpeg"
+    transition = pptx_slide.element.find(  # type: ignore[attr-defined]
+        "{http://schemas.openxmlformats.org/presentationml/2006/main}transition"
+    )
+    return part.blob, int(transition.get("advTm"))
+
+
+@pytest.mark.slow
+async def test_the_pptx_narration_is_cut_from_the_mp3_track(tmp_path: Path) -> None:
+    clips = _clips(tmp_path, "wav")
+    files = await _assemble_clips(tmp_path / "deck", clips, pause_s=0.5, page_renderer="pillow")
+    assert files.audio_path is not None and files.pptx_path is not None
+    rate = 24000
+    track = decoded_pcm(files.audio_path, rate)
+    start = 0
+    for index, pptx_slide in enumerate(list(Presentation(str(files.pptx_path)).slides)[1:3]):
+        blob, advance_ms = _narration_of(pptx_slide)
+        speech = round(SECONDS[index] * rate)
+        # The slide advances when its clip has played: a short lead in the pause, then speech.
+        lead = round((advance_ms / 1000 - SECONDS[index]) * rate)
+        assert 0 < lead < 0.2 * rate
+        clip = tmp_path / f"clip-{index}.mp3"
+        clip.write_bytes(blob)
+        decoded = decoded_pcm(clip, rate)
+        assert speech <= len(decoded) // 2 - lead <= speech + 0.2 * rate
+        # The speech is the track's own samples there, and the lead is silence.
+        ours = decoded[2 * lead : 2 * (lead + speech)]
+        theirs = track[2 * start : 2 * (start + speech)]
+        assert audioop_rms(ours) > 1000
+        assert abs(audioop_rms(ours) - audioop_rms(theirs)) < 0.02 * audioop_rms(theirs)
+        start += speech + round(0.5 * rate)
+
+
+async def test_a_short_pause_embeds_each_clip_encoded_on_its_own(tmp_path: Path) -> None:
+    clips = _clips(tmp_path, "wav")
+    files = await _assemble_clips(tmp_path / "deck", clips, pause_s=0.1, page_renderer="pillow")
+    assert files.pptx_path is not None
+    for index, pptx_slide in enumerate(list(Presentation(str(files.pptx_path)).slides)[1:3]):
+        blob, advance_ms = _narration_of(pptx_slide)
+        assert advance_ms == round(SECONDS[index] * 1000)
+        assert blob[:3] == b"ID3" or blob[0] == 0xFF
+
+
+def audioop_rms(pcm: bytes) -> float:
+    """The root mean square of 16-bit mono samples."""
+    values = memoryview(pcm).cast("h")
+    return (sum(v * v for v in values) / max(len(values), 1)) ** 0.5

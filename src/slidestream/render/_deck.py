@@ -50,13 +50,14 @@ from .._exceptions import RenderError
 from .._files import atomic_write_bytes, atomic_write_text
 from .._media import aac_args, mp3_args
 from .._models import SlideResult
-from .._types import CacheKind, DeckFileKind
+from .._types import AudioFormat, CacheKind, DeckFileKind
 from ._assembler import AssemblyContext, DeckFiles
-from ._audio import SAMPLE_RATE, AudioPiece, setup_pydub
+from ._audio import SAMPLE_RATE, AudioPiece, clip_as_mp3, setup_pydub
 from ._ffmpeg import FfmpegPipe, atomic_output, children_cpu_s
 from ._frames import FRAME_SIZE, fit_size, framed, render_frame
 from ._libreoffice import LibreOffice, find_soffice, stand_ins
 from ._look import Look
+from ._mp3_cut import Mp3Clip, parse_mp3
 from ._paint import frame_bytes
 from ._pieces import RenderPieces
 from ._pptx import PptxDeckBuilder, blank_copy, frame_deck, open_style
@@ -76,6 +77,9 @@ __all__ = ["StreamingDeckAssembler"]
 BUILD_DIR = "build"
 AUDIO_BITRATE = "64k"
 PDF_PAGE_WIDTH = 1920
+_CUT_PAUSE_S = 0.25
+"""The shortest pause between slides that a clip cut from the MP3 track can start in (its
+first frames, about 0.15 s at 64 kbit/s, decode only partly)."""
 """Pixels across a painted PDF page (2 per point on a 16:9 slide)."""
 _ORDER = (
     DeckFileKind.PPTX,
@@ -100,6 +104,8 @@ class _Slide:
     frame: Path | None = None
     segment: Path | None = None
     frame_started: bool = False
+    narration_later: bool = False
+    """True when the PPTX gets this slide's narration cut from the MP3 track at the end."""
     pdf_pages: list[PreparedPage] = field(default_factory=list)
     piece_ready: anyio.Event = field(default_factory=anyio.Event)
     frame_ready: anyio.Event = field(default_factory=anyio.Event)
@@ -346,16 +352,78 @@ class StreamingDeckAssembler:
         builder = self._pptx
         assert builder is not None
         narration = None
-        if slide.audio_path is not None and builder.wants_narration(slide):
+        state.narration_later = self._narration_from_track(builder, slide)
+        if state.narration_later:
+            pass  # cut from the MP3 track once it is made (see _embed_track_narration)
+        elif slide.audio_path is not None and builder.wants_narration(slide):
             narration = await self._pieces.narration_mp3(slide.audio_path, index=state.index)
         async with self._pptx_lock, self._cpu(state.index):
-            await anyio.to_thread.run_sync(
-                functools.partial(builder.add_slide, slide, narration=narration)
+            add = functools.partial(
+                builder.add_slide, slide, narration=narration, embed=not state.narration_later
             )
+            await anyio.to_thread.run_sync(add)
         if self._drawn_pdf:
             scenes = builder.slide_scenes(state.index)
             async with self._cpu(state.index):
                 state.pdf_pages = await anyio.to_thread.run_sync(self._prepare_pages, scenes)
+
+    def _narration_from_track(self, builder: PptxDeckBuilder, slide: SlideResult) -> bool:
+        """True when the PPTX's clip of ``slide`` can be cut from the MP3 track: the track is
+        made, the clip is not an MP3 already, and the pause before each slide is long enough
+        to start a cut in."""
+        if slide.audio_path is None or not builder.wants_narration(slide):
+            return False
+        return (
+            self.options.audio
+            and self.options.pause_s >= _CUT_PAUSE_S
+            and AudioFormat.from_suffix(Path(slide.audio_path).suffix) is not AudioFormat.MP3
+        )
+
+    async def _embed_track_narration(self) -> None:
+        """Embed the narration of the slides that wait for it, cut from the MP3 track (or,
+        when the track cannot be read so, each clip encoded on its own)."""
+        builder = self._pptx
+        waiting = [s for s in self._slides if s.narration_later and s.result is not None]
+        if builder is None or not waiting:
+            return
+        clips = await anyio.to_thread.run_sync(self._cut_clips, waiting)
+        for state in waiting:
+            slide, state.narration_later = state.result, False
+            if slide is None or slide.audio_path is None:
+                continue
+            clip = clips.get(state.index)
+            try:
+                if clip is None:  # encoded on its own, as a slide without a track is
+                    audio = await anyio.to_thread.run_sync(clip_as_mp3, Path(slide.audio_path))
+                    clip = Mp3Clip(data=audio, lead_s=0.0)
+            except RenderError as error:
+                self._fail(state.name, error)
+                continue
+            embed = functools.partial(builder.add_narration, slide, clip.data, lead_s=clip.lead_s)
+            async with self._pptx_lock:
+                await anyio.to_thread.run_sync(embed)
+
+    def _cut_clips(self, waiting: list[_Slide]) -> dict[int, Mp3Clip]:
+        """Each waiting slide's speech cut from the MP3 track; none when it cannot be."""
+        try:
+            frames = parse_mp3(self.paths[DeckFileKind.MP3].read_bytes())
+        except OSError:
+            return {}
+        if frames is None or any(s.piece is None for s in self._slides):
+            return {}
+        starts, at = [], 0
+        for state in self._slides:
+            assert state.piece is not None
+            starts.append(at)
+            at += state.piece.samples
+        scale = frames.sample_rate / SAMPLE_RATE
+        clips = {}
+        for state in waiting:
+            assert state.piece is not None
+            start = starts[state.index]
+            end = start + round(state.piece.speech_s * SAMPLE_RATE)
+            clips[state.index] = frames.cut(round(start * scale), round(end * scale))
+        return clips
 
     def _prepare_pages(self, scenes: list[Scene]) -> list[PreparedPage]:
         width, height = self.look.size
@@ -621,6 +689,7 @@ class StreamingDeckAssembler:
             await state.done.wait()
         if self._track_started:
             await self._track_done.wait()
+        await self._embed_track_narration()
         if self._errors:
             saved: dict[str, Path] = {}
             if self._pptx is not None:

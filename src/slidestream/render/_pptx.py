@@ -131,12 +131,15 @@ class PptxDeckBuilder:
 
     # -- public ------------------------------------------------------------------------------
 
-    def add_slide(self, slide: SlideResult, *, narration: bytes | None = None) -> None:
+    def add_slide(
+        self, slide: SlideResult, *, narration: bytes | None = None, embed: bool = True
+    ) -> None:
         """Lay out ``slide`` and add it (and any continuation slides) to the deck.
 
         Slides may arrive in any order; :meth:`save` sorts them. Adding a slide index again
         replaces the earlier version. ``narration``: the clip already made MP3 (see
-        :meth:`wants_narration`), else it is converted here.
+        :meth:`wants_narration`), else it is converted here; ``embed=False``: no narration
+        now, :meth:`add_narration` embeds it later.
 
         Raises:
             RenderError: the slide's narration cannot be decoded for embedding; the slide is
@@ -147,7 +150,8 @@ class PptxDeckBuilder:
         audio: bytes | None = None
         problem: RenderError | None = None
         try:
-            audio = narration if narration is not None else self._narration(slide)
+            if embed:
+                audio = narration if narration is not None else self._narration(slide)
         except RenderError as err:
             problem = err
         number = slide_number(slide.index, self.context.slide_count)
@@ -160,13 +164,30 @@ class PptxDeckBuilder:
                 pptx_slide = self._add_content_slide(slide.script.narration, page)
                 ids.append(pptx_slide.slide_id)
                 if page.plan.page == 0 and audio is not None:
-                    self._embed(pptx_slide, slide, plans, audio)
+                    self._embed(pptx_slide, slide, plans, audio, slide.duration_s)
                 elif audio is not None and slide.duration_s > 0:
-                    set_auto_advance(pptx_slide, self._page_ms(slide, plans, page.plan.page))
+                    set_auto_advance(pptx_slide, _page_ms(slide.duration_s, plans, page.plan.page))
             credits = [asset] if asset is not None else []
             self._entries[slide.index] = _Entry(ids, pages, credits)
         if problem is not None:
             raise problem
+
+    def add_narration(self, slide: SlideResult, audio: bytes, *, lead_s: float = 0.0) -> None:
+        """Embed ``audio`` (MP3) as the narration of ``slide``, added with ``embed=False``.
+
+        ``lead_s``: how long the audio plays before the narration starts; its pages then
+        advance that much later.
+        """
+        with self._lock:
+            entry = self._entries.get(slide.index)
+            if entry is None or not entry.slide_ids:
+                return
+            plans = [page.plan for page in entry.pages]
+            played_s = lead_s + slide.duration_s if slide.duration_s > 0 else 0.0
+            self._embed(self._slide(entry.slide_ids[0]), slide, plans, audio, played_s)
+            for number, slide_id in enumerate(entry.slide_ids[1:], start=1):
+                if played_s > 0:
+                    set_auto_advance(self._slide(slide_id), _page_ms(played_s, plans, number))
 
     def save(self, path: Path) -> Path:
         """Put the slides in order, add the credits slide, and write ``path`` atomically."""
@@ -269,17 +290,17 @@ class PptxDeckBuilder:
         except RenderError as err:
             raise RenderError(f"slide {slide.index + 1}: {err}") from err
 
-    @staticmethod
-    def _page_ms(slide: SlideResult, plans: list[PagePlan], page: int) -> int:
-        weights = [max(1, sum(len(b.lines) for b in p.bullets)) for p in plans]
-        return round(slide.duration_s * 1000 * weights[page] / sum(weights))
-
     def _embed(
-        self, pptx_slide: Slide, slide: SlideResult, plans: list[PagePlan], audio: bytes
+        self,
+        pptx_slide: Slide,
+        slide: SlideResult,
+        plans: list[PagePlan],
+        audio: bytes,
+        played_s: float,
     ) -> None:
         width = (self._prs.slide_width or 0) / EMU_PER_PT
         height = (self._prs.slide_height or 0) / EMU_PER_PT
-        total_ms = round(slide.duration_s * 1000) if slide.duration_s > 0 else None
+        total_ms = round(played_s * 1000) if played_s > 0 else None
         embed_audio(
             pptx_slide,
             audio,
@@ -291,8 +312,14 @@ class PptxDeckBuilder:
             slides=len(plans),
         )
         if total_ms is not None:
-            set_auto_advance(pptx_slide, self._page_ms(slide, plans, 0))
+            set_auto_advance(pptx_slide, _page_ms(played_s, plans, 0))
         self._narrated = True
+
+
+def _page_ms(played_s: float, plans: list[PagePlan], page: int) -> int:
+    """When page ``page`` of a slide's pages advances: its share of ``played_s`` by lines."""
+    weights = [max(1, sum(len(b.lines) for b in p.bullets)) for p in plans]
+    return round(played_s * 1000 * weights[page] / sum(weights))
 
 
 def _credit_line(index: int, asset: ImageAsset) -> str | None:
