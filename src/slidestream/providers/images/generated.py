@@ -196,7 +196,8 @@ _BAND_ROWS = 120
 def _shrunk_in_bands(
     image: Image.Image, factor: int, box: tuple[int, int, int, int] | None = None
 ) -> Image.Image:
-    """``image`` (or its ``box``) scaled down ``factor`` times (box filter), in bands of rows.
+    """``image`` (or its ``box``) scaled down ``factor`` times (each pixel the mean of a
+    ``factor`` x ``factor`` block), in bands of rows.
 
     Pillow scales an RGBA picture through a premultiplied copy of what it scales; bands
     keep that copy small. Bands start on multiples of ``factor`` from the top of ``box``, so
@@ -209,7 +210,7 @@ def _shrunk_in_bands(
     for row in range(0, height * factor, rows):
         end = min(row + rows, height * factor)
         band = image.crop((left, top + row, left + width * factor, top + end))
-        shrunk = band.resize((width, (end - row) // factor), Image.Resampling.BOX)
+        shrunk = band.reduce(factor)  # a box filter, faster than resize's
         small.paste(shrunk, (0, row // factor))
     return small
 
