@@ -139,7 +139,10 @@ async def test_the_measured_duration_is_used_everywhere_not_the_claimed_one(
         for page in list(prs.slides)[1:3]
         if (t := page.element.find(f"{P}transition")) is not None
     ]
-    assert advances == [pytest.approx(1500, abs=10)] * 2
+    # Each slide advances once its clip has played: 1.5 s of narration after the lead (under
+    # 0.2 s of the pause before it) that its cut from the MP3 track starts with.
+    assert len(advances) == 2
+    assert all(1500 <= advance <= 1700 for advance in advances)
 
 
 def first_slide_gets(answer: object) -> FunctionTTSProvider:
