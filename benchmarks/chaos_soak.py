@@ -68,7 +68,8 @@ from slidestream.render._audio import MIN_PIECE_S, SILENT_SLIDE_S  # noqa: E402
 RESULTS_DIR = Path(__file__).resolve().parent / "results"
 LIMIT_S = 2.0
 """Every client time limit in the soak (first token, silence, Edge request, image call)."""
-RETRY = RetryPolicy(max_retries=4, initial_delay_s=0.05, max_delay_s=0.4)
+RETRY = RetryPolicy(max_retries=4, initial_delay_s=0.05, max_delay_s=0.4, max_stall_retries=2)
+"""Faults are drawn for retries too: a call may stall twice (an outline has no fallback)."""
 PAUSE_S = 0.6
 
 

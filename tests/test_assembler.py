@@ -331,3 +331,22 @@ def audioop_rms(pcm: bytes) -> float:
     """The root mean square of 16-bit mono samples."""
     values = memoryview(pcm).cast("h")
     return (sum(v * v for v in values) / max(len(values), 1)) ** 0.5
+
+
+async def test_a_failed_track_keeps_each_slides_narration_in_the_pptx(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    async def broken_track(self: StreamingDeckAssembler) -> tuple[float, str]:
+        raise ss.RenderError("the narration encoder crashed")
+
+    monkeypatch.setattr(StreamingDeckAssembler, "_encode_pieces", broken_track)
+    clips = _clips(tmp_path, "wav")
+    folder = tmp_path / "deck"
+    folder.mkdir()
+    (folder / "deck.mp3").write_bytes(b"an earlier run's track")  # never cut from
+    with pytest.raises(ss.RenderError, match=r"narration encoder crashed.*PPTX was still"):
+        await _assemble_clips(folder, clips, pause_s=0.5, page_renderer="pillow")
+    for index, pptx_slide in enumerate(list(Presentation(str(folder / "deck.pptx")).slides)[1:3]):
+        blob, advance_ms = _narration_of(pptx_slide)
+        assert advance_ms == round(SECONDS[index] * 1000)  # encoded on its own
+        assert len(blob) > 1000

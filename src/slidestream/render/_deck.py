@@ -152,6 +152,8 @@ class StreamingDeckAssembler:
         self._slides: list[_Slide] = []
         self._errors: list[str] = []
         self._track_started = False
+        self._track_written = False
+        """True once this run's narration track is on disk (cut PPTX clips come from it)."""
         self._printed: anyio.Event | None = None
         self._early_pdf: Path | None = None
         self._task_group: TaskGroup | None = None
@@ -405,6 +407,8 @@ class StreamingDeckAssembler:
 
     def _cut_clips(self, waiting: list[_Slide]) -> dict[int, Mp3Clip]:
         """Each waiting slide's speech cut from the MP3 track; none when it cannot be."""
+        if not self._track_written:
+            return {}  # the file there, if any, is an earlier run's
         try:
             frames = parse_mp3(self.paths[DeckFileKind.MP3].read_bytes())
         except OSError:
@@ -620,9 +624,11 @@ class StreamingDeckAssembler:
             if len(held) == self.count:
                 parts = await self._pieces.track_parts(held, files)
                 if await self._pieces.reuse_files(CacheKind.TRACK, parts, files, index=None):
+                    self._track_written = True
                     return
             del held  # the encoder drops each piece's samples once it has sent them
             busy_s, pcm_digest = await self._encode_pieces()
+            self._track_written = True
             if self._pieces.enabled:
                 parts = parts or self._pieces.track_parts_of(pcm_digest, files)
                 await self._pieces.keep_files(CacheKind.TRACK, parts, files, busy_s)
