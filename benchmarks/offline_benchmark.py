@@ -10,7 +10,8 @@ run on one machine, each part in a fresh Python process, this measures:
   narration slide after slide, one call at a time.
 - **Slide 1 alone**: slide 1's generated image, then its narration, each made alone.
 - **The job**: the pipeline, from start to the finished deck files; the time to its first
-  ``SlideResult``; its CPU time (with its ffmpeg children) and peak RSS. Like the
+  ``SlideResult``; its CPU time (with its ffmpeg children), split into the voice (Piper's calls,
+  timed on the threads that make them) and the rest; and its peak RSS. Like the
   ``slidestream`` command, it first asks the C allocator to give freed memory back.
 
 Printed: the figures and two ratios, job / Piper alone (target <= 1.25) and first slide /
