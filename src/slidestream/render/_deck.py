@@ -52,7 +52,7 @@ from .._media import aac_args, mp3_args
 from .._models import SlideResult
 from .._types import AudioFormat, CacheKind, DeckFileKind
 from ._assembler import AssemblyContext, DeckFiles
-from ._audio import SAMPLE_RATE, AudioPiece, clip_as_mp3, setup_pydub
+from ._audio import SAMPLE_RATE, AudioPiece, setup_pydub
 from ._ffmpeg import FfmpegPipe, atomic_output, children_cpu_s
 from ._frames import FRAME_SIZE, fit_size, framed, render_frame
 from ._libreoffice import LibreOffice, find_soffice, stand_ins
@@ -77,10 +77,10 @@ __all__ = ["StreamingDeckAssembler"]
 BUILD_DIR = "build"
 AUDIO_BITRATE = "64k"
 PDF_PAGE_WIDTH = 1920
+"""Pixels across a painted PDF page (2 per point on a 16:9 slide)."""
 _CUT_PAUSE_S = 0.25
 """The shortest pause between slides that a clip cut from the MP3 track can start in (its
 first frames, about 0.15 s at 64 kbit/s, decode only partly)."""
-"""Pixels across a painted PDF page (2 per point on a 16:9 slide)."""
 _ORDER = (
     DeckFileKind.PPTX,
     DeckFileKind.PDF,
@@ -354,10 +354,9 @@ class StreamingDeckAssembler:
         builder = self._pptx
         assert builder is not None
         narration = None
+        # Cut from the MP3 track once it is made (see _embed_track_narration), or made now.
         state.narration_later = self._narration_from_track(builder, slide)
-        if state.narration_later:
-            pass  # cut from the MP3 track once it is made (see _embed_track_narration)
-        elif slide.audio_path is not None and builder.wants_narration(slide):
+        if not state.narration_later and slide.audio_path and builder.wants_narration(slide):
             narration = await self._pieces.narration_mp3(slide.audio_path, index=state.index)
         async with self._pptx_lock, self._cpu(state.index):
             add = functools.partial(
@@ -390,20 +389,14 @@ class StreamingDeckAssembler:
             return
         clips = await anyio.to_thread.run_sync(self._cut_clips, waiting)
         for state in waiting:
-            slide, state.narration_later = state.result, False
-            if slide is None or slide.audio_path is None:
-                continue
-            clip = clips.get(state.index)
+            assert state.result is not None
+            # Without a cut (the track unreadable), the builder encodes the clip on its own.
+            embed = functools.partial(builder.add_narration, state.result, clips.get(state.index))
             try:
-                if clip is None:  # encoded on its own, as a slide without a track is
-                    audio = await anyio.to_thread.run_sync(clip_as_mp3, Path(slide.audio_path))
-                    clip = Mp3Clip(data=audio, lead_s=0.0)
+                async with self._pptx_lock:
+                    await anyio.to_thread.run_sync(embed)
             except RenderError as error:
                 self._fail(state.name, error)
-                continue
-            embed = functools.partial(builder.add_narration, slide, clip.data, lead_s=clip.lead_s)
-            async with self._pptx_lock:
-                await anyio.to_thread.run_sync(embed)
 
     def _cut_clips(self, waiting: list[_Slide]) -> dict[int, Mp3Clip]:
         """Each waiting slide's speech cut from the MP3 track; none when it cannot be."""
@@ -415,11 +408,7 @@ class StreamingDeckAssembler:
             return {}
         if frames is None or any(s.piece is None for s in self._slides):
             return {}
-        starts, at = [], 0
-        for state in self._slides:
-            assert state.piece is not None
-            starts.append(at)
-            at += state.piece.samples
+        starts = self._starts()
         scale = frames.sample_rate / SAMPLE_RATE
         clips = {}
         for state in waiting:
@@ -732,13 +721,17 @@ class StreamingDeckAssembler:
             message += f" The PPTX was still written to {files[DeckFileKind.PPTX]}."
         return RenderError(message)
 
-    def _offsets(self) -> list[float]:
-        offsets, at = [], 0
+    def _starts(self) -> list[int]:
+        """Where each slide's piece starts in the narration track, in samples."""
+        starts, at = [], 0
         for state in self._slides:
             assert state.piece is not None
-            offsets.append(at / SAMPLE_RATE)
+            starts.append(at)
             at += state.piece.samples
-        return offsets
+        return starts
+
+    def _offsets(self) -> list[float]:
+        return [start / SAMPLE_RATE for start in self._starts()]
 
     async def _save_pptx(self, files: dict[str, Path]) -> None:
         assert self._pptx is not None

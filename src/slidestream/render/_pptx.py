@@ -29,6 +29,7 @@ from ._frames import slide_number
 from ._imaging import PreparedImage, first_image, prepare_for_pptx
 from ._layout import Box, PagePlan, deck_subtitle, plan_pages
 from ._look import BuiltinLook
+from ._mp3_cut import Mp3Clip
 from ._pptx_media import embed_audio, set_auto_advance
 from ._pptx_style import BuiltinStyle, ContentPage, DeckStyle
 from ._pptx_template import TemplateStyle
@@ -161,33 +162,33 @@ class PptxDeckBuilder:
                 self._remove(self._entries.pop(slide.index).slide_ids)
             ids = []
             for page in pages:
-                pptx_slide = self._add_content_slide(slide.script.narration, page)
-                ids.append(pptx_slide.slide_id)
-                if page.plan.page == 0 and audio is not None:
-                    self._embed(pptx_slide, slide, plans, audio, slide.duration_s)
-                elif audio is not None and slide.duration_s > 0:
-                    set_auto_advance(pptx_slide, _page_ms(slide.duration_s, plans, page.plan.page))
+                ids.append(self._add_content_slide(slide.script.narration, page).slide_id)
             credits = [asset] if asset is not None else []
             self._entries[slide.index] = _Entry(ids, pages, credits)
+            if audio is not None:
+                self._narrate(ids, slide, plans, audio, slide.duration_s)
         if problem is not None:
             raise problem
 
-    def add_narration(self, slide: SlideResult, audio: bytes, *, lead_s: float = 0.0) -> None:
-        """Embed ``audio`` (MP3) as the narration of ``slide``, added with ``embed=False``.
+    def add_narration(self, slide: SlideResult, clip: Mp3Clip | None) -> None:
+        """Embed ``clip`` as the narration of ``slide``, added with ``embed=False``; its pages
+        advance once the clip has played (its lead, then the narration). ``None``: the
+        slide's clip is converted here.
 
-        ``lead_s``: how long the audio plays before the narration starts; its pages then
-        advance that much later.
+        Raises:
+            RenderError: the slide's clip cannot be decoded for embedding.
         """
+        if clip is None:
+            audio = self._narration(slide)
+            if audio is None:
+                return
+            clip = Mp3Clip(data=audio, lead_s=0.0)
         with self._lock:
             entry = self._entries.get(slide.index)
-            if entry is None or not entry.slide_ids:
-                return
-            plans = [page.plan for page in entry.pages]
-            played_s = lead_s + slide.duration_s if slide.duration_s > 0 else 0.0
-            self._embed(self._slide(entry.slide_ids[0]), slide, plans, audio, played_s)
-            for number, slide_id in enumerate(entry.slide_ids[1:], start=1):
-                if played_s > 0:
-                    set_auto_advance(self._slide(slide_id), _page_ms(played_s, plans, number))
+            if entry is not None and entry.slide_ids:
+                plans = [page.plan for page in entry.pages]
+                played_s = clip.lead_s + slide.duration_s if slide.duration_s > 0 else 0.0
+                self._narrate(entry.slide_ids, slide, plans, clip.data, played_s)
 
     def save(self, path: Path) -> Path:
         """Put the slides in order, add the credits slide, and write ``path`` atomically."""
@@ -289,6 +290,20 @@ class PptxDeckBuilder:
             return clip_as_mp3(Path(slide.audio_path))
         except RenderError as err:
             raise RenderError(f"slide {slide.index + 1}: {err}") from err
+
+    def _narrate(
+        self,
+        slide_ids: list[int],
+        slide: SlideResult,
+        plans: list[PagePlan],
+        audio: bytes,
+        played_s: float,
+    ) -> None:
+        """Embed ``audio`` on a script's first page; its pages share ``played_s`` by lines."""
+        self._embed(self._slide(slide_ids[0]), slide, plans, audio, played_s)
+        if played_s > 0:
+            for page, slide_id in enumerate(slide_ids[1:], start=1):
+                set_auto_advance(self._slide(slide_id), _page_ms(played_s, plans, page))
 
     def _embed(
         self,
