@@ -180,8 +180,10 @@ def _rgba(colour: RGB, alpha: int) -> tuple[int, int, int, int]:
     return (colour[0], colour[1], colour[2], alpha)
 
 
+@functools.lru_cache(maxsize=2)
 def _gradient_mask(size: tuple[int, int]) -> Image.Image:
-    """The background's diagonal blend mask (top-left to bottom-right), ``size`` pixels."""
+    """The background's diagonal blend mask (top-left to bottom-right), ``size`` pixels
+    (made once per size and shared: only ever read)."""
     down = Image.linear_gradient("L").resize(size)
     across = ImageChops.invert(
         Image.linear_gradient("L").transpose(Image.Transpose.ROTATE_90).resize(size)
@@ -230,7 +232,13 @@ def _drawn_box(layer: Image.Image, factor: int) -> tuple[int, int, int, int] | N
 
 
 def _background(theme: Theme, size: tuple[int, int]) -> Image.Image:
-    """The theme's diagonal gradient, top colour to bottom colour, at ``size``."""
+    """The theme's diagonal gradient, top colour to bottom colour, at ``size`` (a new copy
+    of the one drawn for the theme: every slide of a deck starts from it)."""
+    return _drawn_background(theme, size).copy()
+
+
+@functools.lru_cache(maxsize=2)
+def _drawn_background(theme: Theme, size: tuple[int, int]) -> Image.Image:
     image = Image.new("RGBA", size, _rgba(theme.top, 255))
     image.paste(_rgba(theme.bottom, 255), mask=_gradient_mask(size))
     return image
