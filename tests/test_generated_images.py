@@ -18,6 +18,7 @@ from slidestream._fonts.fallback import face_for
 from slidestream.providers.images.generated import (
     THEMES,
     _Canvas,
+    _drawn_background,
     _shrunk_in_bands,
     _title_block,
     _wrap,
@@ -63,6 +64,18 @@ async def test_deterministic_per_slide_and_different_between_slides() -> None:
     [c] = await provider.find_images(REQUEST, other, limit=1)
     assert a.data == b.data
     assert a.data != c.data
+
+
+def test_a_slide_drawn_after_others_is_the_same_picture() -> None:
+    """Every slide starts from the theme's shared background; drawing on one leaves it as
+    it was for the next."""
+    theme = THEMES[0]
+    other = ss.SlideScript(index=2, title="Why boosters help", bullets=["Antibodies fade"])
+    first = render_illustration(SLIDE, theme=theme)
+    render_illustration(other, theme=theme)
+    assert render_illustration(SLIDE, theme=theme) == first
+    fresh = _drawn_background.__wrapped__(theme, (1600, 900))
+    assert ImageChops.difference(_drawn_background(theme, (1600, 900)), fresh).getbbox() is None
 
 
 @pytest.mark.anyio
