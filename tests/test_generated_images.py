@@ -13,7 +13,7 @@ from PIL import Image, ImageChops, ImageDraw, ImageFilter, ImageStat
 
 import slidestream as ss
 from slidestream._fonts import faces, fallback
-from slidestream._fonts.faces import FontFace, coverage
+from slidestream._fonts.faces import FontFace, coverage, lato
 from slidestream._fonts.fallback import face_for
 from slidestream.providers.images.generated import (
     THEMES,
@@ -138,12 +138,18 @@ def drawn(monkeypatch: pytest.MonkeyPatch) -> list[Drawn]:
 
     def spy(self: ImageDraw.ImageDraw, xy: tuple[float, float], text: str, *args: Any,
             **kwargs: Any) -> None:  # fmt: skip
-        font = kwargs["font"]
-        calls.append(Drawn(xy[0], text, FontFace(str(font.path), font.index)))
+        calls.append(Drawn(xy[0], text, _face_of(kwargs["font"])))
         original(self, xy, text, *args, **kwargs)
 
     monkeypatch.setattr(ImageDraw.ImageDraw, "text", spy)
     return calls
+
+
+def _face_of(font: Any) -> FontFace:
+    """The face a Pillow font was loaded from (the shipped Lato is loaded from memory)."""
+    if isinstance(font.path, str):
+        return FontFace(font.path, font.index)
+    return lato(bold=font.getname()[1] == "Bold")
 
 
 def _skip_without_font(char: str, package: str) -> None:

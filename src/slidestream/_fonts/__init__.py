@@ -7,9 +7,12 @@ with these files, so they live here, below both.
 from __future__ import annotations
 
 import functools
+import io
 from pathlib import Path
 
 from PIL import ImageFont
+
+from .unhinted import unhinted
 
 __all__ = ["FONT_DIR", "font_path", "load_font"]
 
@@ -23,5 +26,8 @@ def font_path(*, bold: bool = False) -> Path:
 
 @functools.lru_cache(maxsize=64)
 def load_font(size: int, *, bold: bool = False) -> ImageFont.FreeTypeFont:
-    """The shipped font at ``size`` pixels (cached; Pillow fonts are safe to share read-only)."""
-    return ImageFont.truetype(str(font_path(bold=bold)), size)
+    """The shipped font at ``size`` pixels, drawn without grid-fitting (see
+    :mod:`.unhinted`; cached: Pillow fonts are safe to share read-only)."""
+    path = str(font_path(bold=bold))
+    data = unhinted(path)
+    return ImageFont.truetype(path if data is None else io.BytesIO(data), size)

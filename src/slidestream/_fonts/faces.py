@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import functools
 import hashlib
+import io
 import os
 import sys
 import threading
@@ -19,6 +20,7 @@ from fontTools.ttLib import TTCollection, TTFont, TTLibError
 from PIL import ImageFont
 
 from . import font_path
+from .unhinted import unhinted
 
 __all__ = [
     "FontFace",
@@ -161,13 +163,21 @@ def cmaps(path: Path) -> list[frozenset[int]]:
     return cached
 
 
+@functools.lru_cache(maxsize=256)
 def coverage(face: FontFace) -> frozenset[int]:
-    """The code points ``face`` has glyphs for."""
+    """The code points ``face`` has glyphs for (looked up once per face)."""
     maps = cmaps(Path(face.path))
     return maps[face.index] if face.index < len(maps) else frozenset()
 
 
 _local = threading.local()
+
+
+def _drawn_from(face: FontFace) -> str | io.BytesIO:
+    """What FreeType reads ``face`` from: the shipped Lato without grid-fitting (see
+    :mod:`.unhinted`; each load shares the one copy), any other font from its file."""
+    data = unhinted(face.path) if face.is_lato else None
+    return face.path if data is None else io.BytesIO(data)
 
 
 def load_face(face: FontFace, size: int) -> ImageFont.FreeTypeFont:
@@ -181,6 +191,6 @@ def load_face(face: FontFace, size: int) -> ImageFont.FreeTypeFont:
     if font is None:
         if len(cache) > 256:
             cache.clear()
-        font = ImageFont.truetype(face.path, max(1, size), index=face.index)
+        font = ImageFont.truetype(_drawn_from(face), max(1, size), index=face.index)
         cache[(face, size)] = font
     return font
