@@ -12,6 +12,7 @@ from slidestream import InvalidInputError
 from slidestream._files import (
     atomic_write_bytes,
     atomic_writer,
+    expand_home,
     resolve_project_dir,
     slugify,
     temporary_sibling,
@@ -49,3 +50,12 @@ def test_explicit_projects_stay_inside_the_output_folder(tmp_path: Path) -> None
     assert resolve_project_dir(tmp_path, "t", "deck") == (tmp_path / "deck").resolve()
     with pytest.raises(InvalidInputError, match="path separator"):
         resolve_project_dir(tmp_path, "t", "a/../../b")
+
+
+def test_a_home_folder_is_expanded_and_an_unknown_user_left_as_written(
+    monkeypatch: pytest.MonkeyPatch, tmp_path: Path
+) -> None:
+    monkeypatch.setenv("HOME", str(tmp_path))
+    assert expand_home("~/decks/a.md") == tmp_path / "decks" / "a.md"
+    assert expand_home("~no-such-user-here/a.png") == Path("~no-such-user-here/a.png")
+    assert expand_home(Path("plain/a.png")) == Path("plain/a.png")

@@ -2,11 +2,15 @@
 
 from __future__ import annotations
 
+import os
+from pathlib import Path
+
 import pytest
 from PIL import Image, ImageChops, ImageDraw, ImageFont, ImageStat
 
 from slidestream._fonts import load_font
 from slidestream._fonts.draw import Anchor, draw_line
+from slidestream._fonts.faces import font_dirs
 from slidestream._fonts.fallback import face_for, raqm_available
 
 
@@ -49,3 +53,11 @@ def _unlike(a: Image.Image, b: Image.Image) -> float:
     size = (boxes[0][2] - boxes[0][0], boxes[0][3] - boxes[0][1])
     a, b = a.crop(boxes[0]), b.crop(boxes[1]).resize(size)
     return float(ImageStat.Stat(ImageChops.difference(a, b)).mean[0])
+
+
+def test_fonts_are_found_for_a_user_without_a_home_folder(monkeypatch: pytest.MonkeyPatch) -> None:
+    # Where no home folder is known, os.path.expanduser leaves "~" as it is (Path.home raises).
+    monkeypatch.setattr(os.path, "expanduser", lambda path: path)
+    dirs = font_dirs()
+    assert Path("/usr/share/fonts") in dirs
+    assert all(folder.is_absolute() for folder in dirs)

@@ -128,6 +128,7 @@ def test_image_resolves_relative_to_the_file(tmp_path: Path) -> None:
         ("# T\n# U\n## A\n", 2, "two '# ' titles"),
         ("# T\n![x](missing.png)\n## A\n", 2, "before the first"),
         ("# T\n## A\n\n![x](missing.png)\n", 4, "not found"),
+        ("# T\n## A\n![x](~no-such-user-here/a.png)\n", 3, "not found"),
         ("# T\n## A\n![x](https://example.org/a.png)\n", 3, "web address"),
         ("# T\n## A\n![x]()\n", 3, "no path"),
     ],

@@ -48,6 +48,7 @@ MARKDOWN = st.one_of(st.text(), st.lists(_LINE, max_size=30).map("\n".join))
 @example("\ufeff# Title\r\n## One\r\n- a\r\n")
 @example("## 0\r![](\x00)")  # a NUL in an image path
 @example("## 0\n![](a\x1bb.png)")
+@example("## 0\r![](~0)")  # a home folder of a user who does not exist
 def test_the_markdown_parser_gives_a_deck_or_says_which_line_is_wrong(text: str) -> None:
     try:
         deck = parse_markdown(text)

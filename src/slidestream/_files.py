@@ -30,6 +30,7 @@ __all__ = [
     "atomic_write_text",
     "atomic_writer",
     "candidate_folders",
+    "expand_home",
     "free_for_topic",
     "is_temporary",
     "make_folder",
@@ -234,6 +235,16 @@ def temporary_sibling(path: Path, suffix: str | None = None) -> Path:
     os.close(fd)
     os.chmod(name, _default_mode())
     return Path(name)
+
+
+def expand_home(path: str | os.PathLike[str]) -> Path:
+    """``path`` with a leading ``~`` or ``~user`` replaced by that home folder.
+
+    A path naming a user who does not exist (``~0``, ``~nobody-here``), or ``~`` where no
+    home folder is known, is left as written, so it is reported as not found; pathlib's
+    ``expanduser`` would raise ``RuntimeError`` instead.
+    """
+    return Path(os.path.expanduser(os.fspath(path)))
 
 
 def atomic_write_bytes(path: Path, data: bytes) -> Path:

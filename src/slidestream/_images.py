@@ -26,6 +26,7 @@ from typing import Final
 
 from PIL import Image, ImageOps, UnidentifiedImageError
 
+from ._files import expand_home
 from ._models import ImageAsset
 
 __all__ = [
@@ -335,7 +336,7 @@ def load_local_image(
         OSError: the file cannot be read.
         ValueError: it is not an image Pillow can read, it is damaged, or it is too large.
     """
-    file = Path(path).expanduser()
+    file = expand_home(path)
     data = file.read_bytes()
     _verify(data, max_pixels)
     try:

@@ -13,7 +13,7 @@ from dataclasses import dataclass
 from pathlib import Path
 
 from .._exceptions import InvalidInputError
-from .._files import manifest_topic, slugify
+from .._files import expand_home, manifest_topic, slugify
 from ..providers.script.markdown import MARKDOWN_SUFFIXES
 
 __all__ = ["BatchInput", "InputSpec", "assign_projects", "expand_inputs"]
@@ -67,7 +67,7 @@ def _topics(path: Path) -> list[BatchInput]:
 
 def _expand(spec: InputSpec) -> list[BatchInput]:
     text = os.fspath(spec)
-    path = Path(text).expanduser()
+    path = expand_home(text)
     if path.is_dir():
         outlines = sorted(
             p for p in path.iterdir() if p.is_file() and p.suffix.lower() in MARKDOWN_SUFFIXES

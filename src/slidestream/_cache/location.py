@@ -15,6 +15,7 @@ from pathlib import Path
 import platformdirs
 
 from .._exceptions import InvalidInputError
+from .._files import expand_home
 
 __all__ = [
     "CACHE_DIR_ENV",
@@ -54,7 +55,7 @@ def default_cache_dir() -> Path:
     """``$SLIDESTREAM_CACHE_DIR`` when set, else platformdirs' user cache folder."""
     chosen = os.environ.get(CACHE_DIR_ENV, "").strip()
     if chosen:
-        return Path(chosen).expanduser()
+        return expand_home(chosen)
     return Path(platformdirs.user_cache_dir("slidestream", appauthor=False))
 
 
@@ -73,7 +74,7 @@ def resolve_cache_dir(value: str | os.PathLike[str] | UserCacheDir | None) -> Pa
     text = os.fspath(value)
     if not str(text).strip():
         raise InvalidInputError("cache_dir is empty: give a folder, or None for no cache.")
-    folder = Path(text).expanduser()
+    folder = expand_home(text)
     if folder.exists() and not folder.is_dir():
         raise InvalidInputError(
             f"The cache folder {folder} is a file: give a folder (--cache-dir DIR), "

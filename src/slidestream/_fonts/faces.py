@@ -71,21 +71,25 @@ def lato(*, bold: bool = False) -> FontFace:
 
 
 def font_dirs() -> list[Path]:
-    """The folders searched for fallback fonts, in order."""
+    """The folders searched for fallback fonts, in order (the user's own only where a home
+    folder is known: a service may run as a user without one)."""
     extra = [Path(p) for p in os.environ.get("SLIDESTREAM_FONT_DIRS", "").split(os.pathsep) if p]
-    home = Path.home()
+    found = os.path.expanduser("~")
+    homes = [] if found == "~" else [Path(found)]
     dirs = [
         *extra,
-        home / ".fonts",
-        home / ".local/share/fonts",
+        *(home / ".fonts" for home in homes),
+        *(home / ".local/share/fonts" for home in homes),
         Path("/usr/local/share/fonts"),
         Path("/usr/share/fonts"),
     ]
     if sys.platform == "darwin":
-        dirs += [home / "Library/Fonts", Path("/Library/Fonts"), Path("/System/Library/Fonts")]
+        dirs += [home / "Library/Fonts" for home in homes]
+        dirs += [Path("/Library/Fonts"), Path("/System/Library/Fonts")]
     if sys.platform == "win32":
         windir = Path(os.environ.get("WINDIR", "C:/Windows"))
-        dirs += [windir / "Fonts", home / "AppData/Local/Microsoft/Windows/Fonts"]
+        dirs += [windir / "Fonts"]
+        dirs += [home / "AppData/Local/Microsoft/Windows/Fonts" for home in homes]
     return dirs
 
 

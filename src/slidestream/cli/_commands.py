@@ -16,6 +16,7 @@ from .._batch._inputs import expand_inputs
 from .._cache import default_cache_dir, default_max_bytes, parse_size
 from .._cache.commands import clear_text, info_text, prune_text
 from .._exceptions import ConfigurationError
+from .._files import expand_home
 from .._pipeline import SequentialPipeline, StreamingPipeline
 from ..providers import SupportsAclose
 from ..providers.script.markdown import MarkdownScriptProvider
@@ -93,7 +94,7 @@ async def make_command(args: argparse.Namespace, console: Console) -> int:
 
 def cache_command(args: argparse.Namespace, console: Console) -> int:
     """``slidestream cache info|prune|clear``."""
-    root = Path(args.cache_dir).expanduser() if args.cache_dir else default_cache_dir()
+    root = expand_home(args.cache_dir) if args.cache_dir else default_cache_dir()
     if args.cache_command == "info":
         console.print(info_text(root, default_max_bytes()))
     elif args.cache_command == "prune":

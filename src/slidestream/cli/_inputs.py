@@ -12,6 +12,7 @@ from typing import Any, TypedDict
 from .. import _registry
 from .._cache import USER_CACHE_DIR, UserCacheDir
 from .._exceptions import ConfigurationError, InvalidInputError
+from .._files import expand_home
 from .._images import sniff_image_type
 from .._text import clean_text
 from .._timeouts import Timeouts
@@ -62,7 +63,7 @@ def topic_or_file(source: str) -> tuple[str, Path | None]:
     """
     if not clean_text(source).strip():
         return source, None  # refused as an empty topic
-    path = Path(source).expanduser()
+    path = expand_home(source)
     try:
         is_dir, is_file = path.is_dir(), path.exists() and not path.is_dir()
     except OSError as error:  # a topic too long to be a file name, say

