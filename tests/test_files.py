@@ -8,7 +8,7 @@ from pathlib import Path
 
 import pytest
 
-from slidestream import InvalidInputError
+from slidestream import InvalidInputError, OutputError
 from slidestream._files import (
     atomic_write_bytes,
     atomic_writer,
@@ -59,3 +59,12 @@ def test_a_home_folder_is_expanded_and_an_unknown_user_left_as_written(
     assert expand_home("~/decks/a.md") == tmp_path / "decks" / "a.md"
     assert expand_home("~no-such-user-here/a.png") == Path("~no-such-user-here/a.png")
     assert expand_home(Path("plain/a.png")) == Path("plain/a.png")
+
+
+@pytest.mark.skipif(not hasattr(os, "symlink"), reason="needs symbolic links")
+def test_an_output_folder_that_is_a_loop_of_links_is_a_clear_error(tmp_path: Path) -> None:
+    (tmp_path / "a").symlink_to(tmp_path / "b")
+    (tmp_path / "b").symlink_to(tmp_path / "a")
+    for project in (None, "deck"):
+        with pytest.raises(OutputError, match="loop of symbolic links"):
+            resolve_project_dir(tmp_path / "a", "A topic", project)

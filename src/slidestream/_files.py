@@ -37,6 +37,7 @@ __all__ = [
     "manifest_topic",
     "output_error",
     "resolve_project_dir",
+    "resolved_folder",
     "slugify",
     "temporary_sibling",
     "validate_project_name",
@@ -151,13 +152,34 @@ def free_for_topic(folder: Path, topic: str) -> bool:
     return manifest_topic(folder) == topic
 
 
+def resolved_folder(path: Path) -> Path:
+    """``path`` made absolute, its links followed.
+
+    Raises:
+        OutputError: ``path`` is a loop of symbolic links, or cannot be looked at.
+    """
+    try:
+        return path.resolve()
+    except RuntimeError:  # a loop of symbolic links (OSError with ELOOP since Python 3.13)
+        raise OutputError(
+            f"Cannot use the folder {path}: it is a loop of symbolic links; give another folder."
+        ) from None
+    except OSError as error:
+        if error.errno == errno.ELOOP:
+            raise OutputError(
+                f"Cannot use the folder {path}: it is a loop of symbolic links; "
+                "give another folder."
+            ) from None
+        raise output_error(path, error, action="use the folder") from error
+
+
 def candidate_folders(output_dir: Path, topic: str) -> Iterator[Path]:
     """The folders an unnamed run of ``topic`` may use, best first (an endless iterator).
 
     The slug of the topic, then ``-2``, ``-3``...; a folder that holds a different run is
     skipped. Whether a folder is busy is for the caller to find out (see ``_project``).
     """
-    root = output_dir.resolve()
+    root = resolved_folder(output_dir)
     base = slugify(topic)
     for n in range(1, 1_000_000):
         folder = root / (base if n == 1 else f"{base}-{n}")
@@ -173,9 +195,9 @@ def resolve_project_dir(output_dir: Path, topic: str, project: str | None) -> Pa
     the topic, with a ``-2``, ``-3``... suffix when that folder already holds a different run.
     Nothing is created here.
     """
-    root = output_dir.resolve()
+    root = resolved_folder(output_dir)
     if project is not None:
-        folder = (root / validate_project_name(project)).resolve()
+        folder = resolved_folder(root / validate_project_name(project))
         if folder.parent != root:
             raise InvalidInputError(f"Project {project!r} would be written outside {root}.")
         return folder

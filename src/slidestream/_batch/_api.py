@@ -13,7 +13,7 @@ import anyio
 from .._cache import USER_CACHE_DIR, UserCacheDir
 from .._constants import DEFAULT_OUTPUT_DIR
 from .._exceptions import ConfigurationError, InvalidInputError, SlidestreamError
-from .._files import expand_home
+from .._files import expand_home, resolved_folder
 from .._limits import Limits
 from .._pipeline import _limits as shared_limits
 from .._types import ProviderKind
@@ -156,7 +156,7 @@ async def batch(
         tone=tone,
         cache_dir=cache_dir,
     )
-    root = await anyio.to_thread.run_sync(lambda: expand_home(output_dir).resolve())
+    root = await anyio.to_thread.run_sync(lambda: resolved_folder(expand_home(output_dir)))
     batch_id = uuid.uuid4().hex[:12]
     planned = await anyio.to_thread.run_sync(
         lambda: plan_batch(
