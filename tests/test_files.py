@@ -8,7 +8,7 @@ from pathlib import Path
 
 import pytest
 
-from slidestream import InvalidInputError, OutputError
+from slidestream import ConfigurationError, InvalidInputError, OutputError
 from slidestream._files import (
     atomic_write_bytes,
     atomic_writer,
@@ -17,6 +17,8 @@ from slidestream._files import (
     slugify,
     temporary_sibling,
 )
+from slidestream.providers.images.local import LocalImageProvider
+from slidestream.providers.script.markdown import MarkdownScriptProvider, load_outline
 
 
 def test_atomic_write_replaces_and_respects_the_umask(tmp_path: Path) -> None:
@@ -68,3 +70,15 @@ def test_an_output_folder_that_is_a_loop_of_links_is_a_clear_error(tmp_path: Pat
     for project in (None, "deck"):
         with pytest.raises(OutputError, match="loop of symbolic links"):
             resolve_project_dir(tmp_path / "a", "A topic", project)
+
+
+@pytest.mark.skipif(not hasattr(os, "symlink"), reason="needs symbolic links")
+def test_an_outline_or_image_folder_that_is_a_loop_of_links_is_reported(tmp_path: Path) -> None:
+    (tmp_path / "a").symlink_to(tmp_path / "b")
+    (tmp_path / "b").symlink_to(tmp_path / "a")
+    with pytest.raises(InvalidInputError, match="Cannot read"):
+        load_outline(tmp_path / "a")
+    with pytest.raises(InvalidInputError, match="Cannot read"):
+        MarkdownScriptProvider(tmp_path / "a")
+    with pytest.raises(ConfigurationError, match="does not exist"):
+        LocalImageProvider(tmp_path / "a")

@@ -36,6 +36,7 @@ __all__ = [
     "make_folder",
     "manifest_topic",
     "output_error",
+    "real_path",
     "resolve_project_dir",
     "resolved_folder",
     "slugify",
@@ -150,6 +151,15 @@ def free_for_topic(folder: Path, topic: str) -> bool:
     except OSError:
         return False
     return manifest_topic(folder) == topic
+
+
+def real_path(path: Path) -> Path:
+    """``path`` made absolute, its links followed; a loop of symbolic links is left as
+    written (absolute), for the reading or writing that follows to report."""
+    try:
+        return path.resolve()
+    except (OSError, RuntimeError):  # RuntimeError: a link loop, before Python 3.13
+        return path.absolute()
 
 
 def resolved_folder(path: Path) -> Path:

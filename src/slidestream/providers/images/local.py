@@ -16,7 +16,7 @@ from pathlib import Path
 import anyio
 
 from ..._exceptions import ConfigurationError
-from ..._files import expand_home
+from ..._files import expand_home, real_path
 from ..._images import IMAGE_SUFFIXES, load_local_image
 from ..._limits import ServiceKey
 from ..._models import DeckRequest, ImageAsset, SlideScript
@@ -111,7 +111,7 @@ class LocalImageProvider(Provider):
 
     def __init__(self, folder: str | Path | None = None) -> None:
         chosen = folder if folder is not None else os.environ.get(ENV_FOLDER, "images")
-        self.folder = expand_home(chosen).resolve()
+        self.folder = real_path(expand_home(chosen))
         if not self.folder.is_dir():
             raise ConfigurationError(
                 f"Image folder {self.folder} does not exist: create it and put your images in "

@@ -28,7 +28,7 @@ import anyio
 import anyio.lowlevel
 
 from ..._exceptions import InvalidInputError
-from ..._files import expand_home
+from ..._files import expand_home, real_path
 from ..._images import IMAGE_SUFFIXES
 from ..._limits import ServiceKey
 from ..._models import DeckRequest, Outline, OutlineItem, SlideScript
@@ -380,7 +380,7 @@ def decode_markdown(data: bytes, source: Path | None = None) -> str:
 
 def load_outline(path: str | Path) -> MarkdownDeck:
     """Read and parse the Markdown outline at ``path`` (blocking; see :func:`parse_outline`)."""
-    file = expand_home(path).resolve()
+    file = real_path(expand_home(path))
     try:
         size = file.stat().st_size
         if size > _MAX_BYTES:
@@ -445,7 +445,7 @@ class MarkdownScriptProvider(Provider):
     def __init__(self, path: str | Path | None = None, *, text: str | None = None) -> None:
         if path is not None and text is not None:
             raise InvalidInputError("Give the Markdown outline as a path or as text, not both.")
-        self.path = expand_home(path).resolve() if path is not None else None
+        self.path = real_path(expand_home(path)) if path is not None else None
         self._decks: dict[str, MarkdownDeck] = {}
         self._fixed: MarkdownDeck | None = None
         if text is not None:
