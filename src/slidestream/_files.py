@@ -170,12 +170,8 @@ def resolved_folder(path: Path) -> Path:
     """
     try:
         return path.resolve()
-    except RuntimeError:  # a loop of symbolic links (OSError with ELOOP since Python 3.13)
-        raise OutputError(
-            f"Cannot use the folder {path}: it is a loop of symbolic links; give another folder."
-        ) from None
-    except OSError as error:
-        if error.errno == errno.ELOOP:
+    except (OSError, RuntimeError) as error:  # RuntimeError: a link loop, before Python 3.13
+        if isinstance(error, RuntimeError) or error.errno == errno.ELOOP:
             raise OutputError(
                 f"Cannot use the folder {path}: it is a loop of symbolic links; "
                 "give another folder."
