@@ -58,7 +58,7 @@ from ._frames import FRAME_SIZE, fit_size, framed, render_frame
 from ._libreoffice import LibreOffice, find_soffice, stand_ins
 from ._look import Look
 from ._mp3_cut import Mp3Clip, parse_mp3
-from ._paint import frame_bytes
+from ._paint import write_frame
 from ._pieces import RenderPieces
 from ._pptx import PptxDeckBuilder, blank_copy, frame_deck, open_style
 from ._pptx_template import TemplateStyle
@@ -859,4 +859,4 @@ def _frame_from_picture(picture: Path, path: Path) -> Path:
         page = source.convert("RGBA")
     opaque = Image.new("RGBA", page.size, (255, 255, 255, 255))
     opaque.alpha_composite(page)
-    return atomic_write_bytes(path, frame_bytes(framed(opaque.convert("RGB"), FRAME_SIZE), path))
+    return write_frame(framed(opaque.convert("RGB"), FRAME_SIZE), path)

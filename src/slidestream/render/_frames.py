@@ -13,12 +13,11 @@ from pathlib import Path
 
 from PIL import Image
 
-from .._files import atomic_write_bytes
 from .._models import SlideResult
 from ._imaging import first_image, open_image
 from ._layout import plan_pages
 from ._look import Look
-from ._paint import frame_bytes, paint
+from ._paint import paint, write_frame
 from ._scene import Scene
 
 __all__ = ["FRAME_SIZE", "fit_size", "framed", "render_frame", "slide_number", "slide_scene"]
@@ -54,9 +53,10 @@ def fit_size(page: tuple[float, float], frame: tuple[int, int] = FRAME_SIZE) -> 
 
 
 def framed(picture: Image.Image, frame: tuple[int, int] = FRAME_SIZE) -> Image.Image:
-    """``picture`` centred on a black frame of ``frame`` pixels (pillarbox or letterbox)."""
+    """``picture`` centred on a black frame of ``frame`` pixels (pillarbox or letterbox);
+    ``picture`` itself when it is an RGB picture of that size."""
     if picture.size == frame:
-        return picture.convert("RGB")
+        return picture if picture.mode == "RGB" else picture.convert("RGB")
     inner = fit_size(picture.size, frame)
     canvas = Image.new("RGB", frame, (0, 0, 0))
     resized = picture.convert("RGB").resize(inner, Image.Resampling.LANCZOS)
@@ -79,4 +79,4 @@ def render_frame(
     """
     scene = slide_scene(slide, look, count)
     picture = paint(scene, fit_size(look.size, size))
-    return atomic_write_bytes(path, frame_bytes(framed(picture, size), path))
+    return write_frame(framed(picture, size), path)

@@ -14,6 +14,7 @@ from pathlib import Path
 
 from PIL import Image, ImageDraw, ImageFilter, ImageOps
 
+from .._files import atomic_writer
 from .._fonts.draw import draw_line
 from .._fonts.fallback import run_length, split_runs
 from ._layout import Box, ImagePlacement
@@ -33,7 +34,7 @@ from ._scene import (
 from ._text_block import baseline_offset, draw_text_item
 from ._typeface import LATO, Typeface
 
-__all__ = ["Canvas", "frame_bytes", "open_picture", "paint", "to_jpeg", "to_png", "to_ppm"]
+__all__ = ["Canvas", "open_picture", "paint", "to_jpeg", "write_frame"]
 
 SHADOW = (15, 23, 42)
 
@@ -229,24 +230,17 @@ def paint(scene: Scene, size: tuple[int, int]) -> Image.Image:
     return canvas.image
 
 
-def to_png(image: Image.Image) -> bytes:
-    """``image`` as PNG bytes (fast compression: frames are intermediates)."""
-    out = io.BytesIO()
-    image.save(out, format="PNG", compress_level=3)
-    return out.getvalue()
-
-
-def to_ppm(image: Image.Image) -> bytes:
-    """``image`` as uncompressed PPM bytes: a frame that only ffmpeg reads, once, costs a
-    tenth of a PNG to write and less to decode."""
-    out = io.BytesIO()
-    image.convert("RGB").save(out, format="PPM")
-    return out.getvalue()
-
-
-def frame_bytes(image: Image.Image, path: Path) -> bytes:
-    """``image`` in the format ``path``'s suffix names: ``.ppm`` uncompressed, else PNG."""
-    return to_ppm(image) if path.suffix.lower() == ".ppm" else to_png(image)
+def write_frame(image: Image.Image, path: Path) -> Path:
+    """Write ``image`` (RGB) to ``path`` atomically, in the format its suffix names: ``.ppm``
+    uncompressed (a frame that only ffmpeg reads, once, costs a tenth of a PNG to write and
+    less to decode), else PNG at fast compression (frames are intermediates)."""
+    picture = image if image.mode == "RGB" else image.convert("RGB")
+    with atomic_writer(path) as handle:
+        if path.suffix.lower() == ".ppm":
+            picture.save(handle, format="PPM")
+        else:
+            picture.save(handle, format="PNG", compress_level=3)
+    return path
 
 
 def to_jpeg(image: Image.Image, *, quality: int = 90) -> bytes:
