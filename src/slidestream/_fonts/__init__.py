@@ -7,12 +7,11 @@ with these files, so they live here, below both.
 from __future__ import annotations
 
 import functools
-import io
 from pathlib import Path
 
 from PIL import ImageFont
 
-from .unhinted import unhinted
+from .unhinted import drawing_source
 
 __all__ = ["FONT_DIR", "font_path", "load_font"]
 
@@ -28,6 +27,4 @@ def font_path(*, bold: bool = False) -> Path:
 def load_font(size: int, *, bold: bool = False) -> ImageFont.FreeTypeFont:
     """The shipped font at ``size`` pixels, drawn without grid-fitting (see
     :mod:`.unhinted`; cached: Pillow fonts are safe to share read-only)."""
-    path = str(font_path(bold=bold))
-    data = unhinted(path)
-    return ImageFont.truetype(path if data is None else io.BytesIO(data), size)
+    return ImageFont.truetype(drawing_source(str(font_path(bold=bold))), size)

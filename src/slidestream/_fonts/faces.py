@@ -20,7 +20,7 @@ from fontTools.ttLib import TTCollection, TTFont, TTLibError
 from PIL import ImageFont
 
 from . import font_path
-from .unhinted import unhinted
+from .unhinted import drawing_source
 
 __all__ = [
     "FontFace",
@@ -179,9 +179,8 @@ _local = threading.local()
 
 def _drawn_from(face: FontFace) -> str | io.BytesIO:
     """What FreeType reads ``face`` from: the shipped Lato without grid-fitting (see
-    :mod:`.unhinted`; each load shares the one copy), any other font from its file."""
-    data = unhinted(face.path) if face.is_lato else None
-    return face.path if data is None else io.BytesIO(data)
+    :mod:`.unhinted`), any other font from its file."""
+    return drawing_source(face.path) if face.is_lato else face.path
 
 
 def load_face(face: FontFace, size: int) -> ImageFont.FreeTypeFont:

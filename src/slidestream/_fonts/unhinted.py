@@ -17,7 +17,7 @@ import io
 from fontTools.ttLib import TTFont, TTLibError, newTable
 from fontTools.ttLib.tables.ttProgram import Program
 
-__all__ = ["unhinted"]
+__all__ = ["drawing_source", "unhinted"]
 
 _NO_GRID_FITTING = bytes([0xB1, 1, 1, 0x8E])
 """``PUSHB[1] 1 1`` then ``INSTCTRL[]``: selector 1 set, grid-fitting inhibited."""
@@ -43,3 +43,10 @@ def unhinted(path: str) -> bytes | None:
             return out.getvalue()
     except (TTLibError, OSError, ValueError, KeyError, AssertionError):
         return None
+
+
+def drawing_source(path: str) -> str | io.BytesIO:
+    """What FreeType reads the font at ``path`` from: the copy without grid-fitting when
+    there is one (each load shares its bytes), else the file itself."""
+    data = unhinted(path)
+    return path if data is None else io.BytesIO(data)
