@@ -34,6 +34,7 @@ def server() -> Iterator[OpenAIServer]:
 async def tts(server: OpenAIServer) -> AsyncIterator[OpenAITTSProvider]:
     server.requests.clear()
     server.always_fail = None
+    server.speech_answer = "asked"
     async with OpenAITTSProvider(
         base_url=server.url, api_key="sk-tts", model="tts-1", retry=FAST
     ) as provider:
@@ -100,6 +101,24 @@ async def test_long_text_is_spoken_in_pieces_and_joined(
     assert " ".join(pieces) == text.strip()
     assert clip.duration_s == pytest.approx(2 * check_clip(make_mp3(1.5), "mp3")[1])
     assert _probe_duration(clip.audio, tmp_path) == pytest.approx(clip.duration_s, abs=0.2)
+
+
+@pytest.mark.anyio
+async def test_streamed_wav_pieces_with_unknown_lengths_are_joined(
+    server: OpenAIServer, tmp_path: Path
+) -> None:
+    server.requests.clear()
+    server.speech_answer = "streamed-wav"
+    sentence = "This sentence is part of a very long narration. "
+    text = sentence * (MAX_INPUT_CHARS // len(sentence) + 10)
+    async with OpenAITTSProvider(
+        base_url=server.url, api_key="sk-tts", response_format="wav", retry=FAST
+    ) as tts:
+        clip = await tts.synthesize(text, voice=None, language="en")
+    assert len(server.of(SPEECH)) == 2
+    with wave.open(io.BytesIO(clip.audio)) as reader:
+        assert reader.getnframes() / reader.getframerate() == pytest.approx(3.0)
+    assert clip.duration_s == pytest.approx(3.0)
 
 
 @pytest.mark.anyio

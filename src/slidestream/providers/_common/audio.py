@@ -33,17 +33,41 @@ def wav_rate(wav: bytes) -> int:
 
 def join_audio(pieces: list[bytes], audio_format: str) -> bytes:
     """One clip from pieces in the same format: MP3 and ADTS AAC frames simply follow each
-    other; WAV pieces are re-wrapped in one container (blocking)."""
+    other; WAV pieces are re-wrapped in one container (blocking).
+
+    A WAV piece may come from a server that streamed it and wrote its length fields before
+    knowing them (0xFFFFFFFF): its samples are read to the end of the bytes, and the
+    joined container states the real length.
+
+    Raises:
+        ValueError: a WAV piece is not plain PCM that Python's ``wave`` reads, or its sample
+            layout differs from the first piece's.
+    """
     if audio_format != "wav":
         return b"".join(pieces)
     out = io.BytesIO()
-    with wave.open(out, "wb") as writer:
-        for number, piece in enumerate(pieces):
-            with wave.open(io.BytesIO(piece), "rb") as reader:
-                if number == 0:
-                    writer.setparams(reader.getparams())
-                writer.writeframes(reader.readframes(reader.getnframes()))
+    try:
+        with wave.open(out, "wb") as writer:
+            for number, piece in enumerate(pieces):
+                with wave.open(io.BytesIO(piece), "rb") as reader:
+                    layout = reader.getparams()[:3]
+                    if number == 0:
+                        writer.setparams(reader.getparams()._replace(nframes=0))
+                    elif layout != writer.getparams()[:3]:
+                        raise ValueError(
+                            f"WAV piece {number + 1} has another sample layout than the first"
+                        )
+                    writer.writeframes(_all_frames(reader))
+    except (wave.Error, EOFError) as error:
+        raise ValueError(f"a WAV piece cannot be read: {error}") from error
     return out.getvalue()
+
+
+def _all_frames(reader: wave.Wave_read) -> bytes:
+    """Every whole frame of a WAV file, however long its header says its data is."""
+    data = reader.readframes(reader.getnframes())
+    frame = reader.getsampwidth() * reader.getnchannels()
+    return data[: len(data) - len(data) % frame]
 
 
 # Bitrates in kbit/s by [MPEG-1?][layer][index]; layer 1, 2, 3.

@@ -25,7 +25,7 @@ import os
 import anyio
 import httpx
 
-from ..._exceptions import InvalidInputError
+from ..._exceptions import InvalidInputError, ProviderResponseError
 from ..._media import check_clip
 from ..._models import SpeechClip
 from ..._text import chunk_text
@@ -157,12 +157,20 @@ class OpenAITTSProvider(OpenAIEndpointProvider):
             check = functools.partial(check_clip, chunk, self.response_format, provider=self.name)
             duration += (await anyio.to_thread.run_sync(check))[1]
             chunks.append(chunk)
-        audio = (
-            chunks[0]
-            if len(chunks) == 1
-            else await anyio.to_thread.run_sync(join_audio, chunks, self.response_format)
-        )
+        audio = chunks[0] if len(chunks) == 1 else await self._join(chunks)
         return SpeechClip(audio=audio, format=self.response_format, duration_s=duration)
+
+    async def _join(self, chunks: list[bytes]) -> bytes:
+        """The pieces of one narration as one clip."""
+        try:
+            return await anyio.to_thread.run_sync(join_audio, chunks, self.response_format)
+        except ValueError as error:
+            raise ProviderResponseError(
+                f"{self.name}: the {len(chunks)} pieces of the narration cannot be joined: "
+                f"{error}.",
+                provider=self.name,
+                stage="tts",
+            ) from error
 
     async def _speech(self, text: str, voice: str) -> bytes:
         body: dict[str, object] = {
