@@ -122,6 +122,36 @@ async def test_streamed_wav_pieces_with_unknown_lengths_are_joined(
 
 
 @pytest.mark.anyio
+@pytest.mark.parametrize(("asked", "sent"), [("mp3", "wav"), ("wav", "mp3")])
+async def test_audio_in_another_format_than_asked_is_kept_in_the_format_sent(
+    server: OpenAIServer, asked: str, sent: str
+) -> None:
+    server.requests.clear()
+    server.speech_answer = "wav" if sent == "wav" else "mp3"
+    async with OpenAITTSProvider(
+        base_url=server.url, api_key="sk-tts", response_format=asked, retry=FAST
+    ) as tts:
+        clip = await tts.synthesize("Hello there, tides.", voice=None, language="en")
+    server.speech_answer = "asked"
+    assert server.of(SPEECH)[-1].body["response_format"] == asked
+    assert clip.format == sent
+    assert clip.duration_s == pytest.approx(check_clip(clip.audio, sent)[1])
+    assert clip.duration_s == pytest.approx(1.5, abs=0.1)
+
+
+@pytest.mark.anyio
+async def test_an_html_page_instead_of_audio_is_reported_with_its_text(
+    server: OpenAIServer, tts: OpenAITTSProvider
+) -> None:
+    server.speech_answer = "html"
+    with pytest.raises(
+        ProviderResponseError, match=r"text/html instead of audio.*Voice not loaded"
+    ):
+        await tts.synthesize("Hello.", voice=None, language="en")
+    assert len(server.of(SPEECH)) == 1
+
+
+@pytest.mark.anyio
 async def test_a_500_storm_names_the_provider_and_call(
     server: OpenAIServer, tts: OpenAITTSProvider
 ) -> None:

@@ -11,7 +11,7 @@ from __future__ import annotations
 import io
 import wave
 
-__all__ = ["join_audio", "mono_wav", "mp3_duration", "wav_rate"]
+__all__ = ["join_audio", "mono_wav", "mp3_duration", "sniff_audio_format", "wav_rate"]
 
 
 def mono_wav(pcm: bytes, sample_rate: int) -> bytes:
@@ -68,6 +68,23 @@ def _all_frames(reader: wave.Wave_read) -> bytes:
     data = reader.readframes(reader.getnframes())
     frame = reader.getsampwidth() * reader.getnchannels()
     return data[: len(data) - len(data) % frame]
+
+
+def sniff_audio_format(data: bytes) -> str | None:
+    """The audio format ``data`` is in, from its first bytes: ``"wav"``, ``"flac"``,
+    ``"opus"`` (any Ogg stream), ``"aac"`` (ADTS), ``"mp3"`` (an ID3 tag or an MPEG audio
+    frame); ``None`` when none of them."""
+    if data[:4] == b"RIFF" and data[8:12] == b"WAVE":
+        return "wav"
+    if data[:4] == b"fLaC":
+        return "flac"
+    if data[:4] == b"OggS":
+        return "opus"
+    if data[:2] in (b"\xff\xf1", b"\xff\xf9"):  # ADTS: sync, MPEG-4/2, layer 0, no CRC
+        return "aac"
+    if data[:3] == b"ID3" or _frame(data, 0) is not None:
+        return "mp3"
+    return None
 
 
 # Bitrates in kbit/s by [MPEG-1?][layer][index]; layer 1, 2, 3.

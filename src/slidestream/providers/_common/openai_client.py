@@ -311,6 +311,17 @@ def parse_completion(response: httpx.Response, *, provider: str, call: str) -> C
     return ChatReply(str(content), choice.get("finish_reason"))
 
 
+def _text_type(content_type: str) -> str | None:
+    """``"JSON"``, ``"text/html"``, ...: how to name a ``Content-Type`` that is text, not audio
+    (an error answered with status 200); ``None`` for anything else."""
+    media = content_type.split(";")[0].strip().lower()
+    if media == "application/json" or media.endswith("+json"):
+        return "JSON"
+    if media.startswith("text/"):
+        return media
+    return None
+
+
 class OpenAIClient:
     """One OpenAI-compatible endpoint: its connection pool, headers, time limits and retries.
 
@@ -511,11 +522,12 @@ class OpenAIClient:
 
         async def read(response: httpx.Response, watch: SilenceWatch) -> bytes:
             try:
-                if response.headers.get("content-type", "").startswith("application/json"):
+                kind = _text_type(response.headers.get("content-type", ""))
+                if kind is not None:
                     text = await body_text(response)
                     raise ProviderResponseError(
-                        f"{self.provider}: {call} answered with JSON instead of audio: "
-                        f"{text[:200]!r}",
+                        f"{self.provider}: {call} answered with {kind} instead of audio: "
+                        f"{snippet(text)[:200]!r}",
                         provider=self.provider,
                         stage="tts",
                     )
