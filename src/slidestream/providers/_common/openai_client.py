@@ -34,7 +34,7 @@ from ..._exceptions import ProviderError, ProviderResponseError
 from ..._limits import ServiceKey
 from .._protocols import Provider
 from .chat_shape import error_info, refused_field
-from .http import body_text, create_client, refusal, snippet
+from .http import ENDPOINT_HINTS, body_text, create_client, refusal, snippet
 from .openai_config import EndpointConfig
 from .retry import (
     Failure,
@@ -409,7 +409,14 @@ class OpenAIClient:
                 if server_errors == 2 and simpler is not None and sent is body:
                     sent = simpler
                 if not is_retryable_status(status):
-                    raise refusal(status, text, provider=self.provider, call=call, stage=stage)
+                    raise refusal(
+                        status,
+                        text,
+                        provider=self.provider,
+                        call=call,
+                        stage=stage,
+                        hints=ENDPOINT_HINTS,
+                    )
                 raise RetryableFailure(
                     snippet(text),
                     kind=Failure.STATUS,
@@ -435,7 +442,16 @@ class OpenAIClient:
         if field is None:
             return
         raise ShapeRefused(
-            str(refusal(status, text, provider=self.provider, call=call, stage=stage)),
+            str(
+                refusal(
+                    status,
+                    text,
+                    provider=self.provider,
+                    call=call,
+                    stage=stage,
+                    hints=ENDPOINT_HINTS,
+                )
+            ),
             field=field,
             body=body,
             provider=self.provider,
