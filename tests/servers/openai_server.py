@@ -8,6 +8,8 @@
   local speech servers it can answer in one format whatever was asked (LocalAI and Coqui
   wrappers send WAV), stream WAV with 0xFFFFFFFF in its length fields (Kokoro-FastAPI,
   Orpheus-FastAPI), or answer 200 with a text or HTML error page.
+- ``/old/v1/...``: redirected to ``/v1/...`` with ``moved_status`` (a base URL that moved);
+  ``/loop/v1/...`` redirects to itself.
 - Errors use OpenAI's body: ``{"error": {"message", "type", "param", "code"}}``.
 
 Tests script its behaviour: the replies (content, chunk size, finish reason, gates that hold
@@ -270,6 +272,8 @@ class OpenAIServer:
         """Refuse ``max_tokens`` and a ``temperature`` other than 1, as OpenAI's o-series do."""
         self.forbid_fields: set[str] = set()
         """Refuse these body fields with FastAPI's 422 ``extra_forbidden``."""
+        self.moved_status = 301
+        """How ``/old/v1/...`` redirects to ``/v1/...``: 301, 302, 307 or 308."""
         self.headers_delay_s = 0.0
         """Wait this long before the response headers (a model still loading)."""
         self.chunk_size = 7
@@ -299,7 +303,19 @@ class OpenAIServer:
         app = web.Application(middlewares=self._middlewares())
         app.router.add_post("/v1/chat/completions", self._chat)
         app.router.add_post("/v1/audio/speech", self._speech)
+        app.router.add_route("*", "/old/v1/{tail:.*}", self._moved)
+        app.router.add_route("*", "/loop/v1/{tail:.*}", self._loop)
         return app
+
+    async def _loop(self, request: web.Request) -> web.Response:
+        """``/loop/v1/...`` redirects to itself (a misconfigured proxy)."""
+        return web.Response(status=307, headers={"Location": request.path})
+
+    async def _moved(self, request: web.Request) -> web.Response:
+        """``/old/v1/...`` has moved to ``/v1/...`` (as an http-to-https or path redirect does),
+        with the status ``moved_status``."""
+        location = "/v1/" + request.match_info["tail"]
+        return web.Response(status=self.moved_status, headers={"Location": location})
 
     def _middlewares(self) -> list[Any]:
         plan = self.faults

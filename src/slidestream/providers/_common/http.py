@@ -187,6 +187,13 @@ async def read_with_retries(
                 status_code=status,
                 retry_after_s=retry_after_s(response.headers),
             )
+        except httpx.TooManyRedirects as error:
+            raise ProviderResponseError(
+                f"{provider}: {call} was redirected too many times ({error}).",
+                provider=provider,
+                stage=stage,
+                slide_index=current_slide_index(),
+            ) from error
         except httpx.ReadTimeout as error:
             # The service has the request and went silent: another attempt starts it over.
             raise RetryableFailure(

@@ -311,6 +311,46 @@ def parse_completion(response: httpx.Response, *, provider: str, call: str) -> C
     return ChatReply(str(content), choice.get("finish_reason"))
 
 
+_METHOD_CHANGING_REDIRECTS = (301, 302, 303)
+
+
+class _Moved(Exception):
+    """A POST redirected with a status that makes httpx send it on as a GET."""
+
+    def __init__(self, status: int, location: httpx.URL) -> None:
+        super().__init__(f"{status} to {location}")
+        self.status = status
+        self.location = location
+
+    def error(
+        self, path: str, *, provider: str, call: str, stage: str | None
+    ) -> ProviderResponseError:
+        """The error for the user: where the endpoint moved, as a base URL to set."""
+        where = str(self.location.copy_with(query=None, fragment=None))
+        base = where.removesuffix("/" + path) if where.endswith("/" + path) else where
+        return ProviderResponseError(
+            f"{provider}: {call} was redirected with status {self.status} to {where}; a "
+            f"redirected POST would be sent on as a GET, so it is not followed: set the base "
+            f"URL to {base}.",
+            provider=provider,
+            stage=stage,
+            status_code=self.status,
+        )
+
+
+async def _stop_method_changing_redirect(response: httpx.Response) -> None:
+    """An httpx response hook: a 301, 302 or 303 answer to a POST raises :class:`_Moved`
+    before httpx follows it with a GET (which the endpoint would refuse with a baffling 405).
+    307 and 308 keep the method and body, and are followed."""
+    request = response.request
+    if (
+        request.method == "POST"
+        and response.status_code in _METHOD_CHANGING_REDIRECTS
+        and "location" in response.headers
+    ):
+        raise _Moved(response.status_code, request.url.join(response.headers["location"]))
+
+
 def _text_type(content_type: str) -> str | None:
     """``"JSON"``, ``"text/html"``, ...: how to name a ``Content-Type`` that is text, not audio
     (an error answered with status 200); ``None`` for anything else."""
@@ -359,6 +399,7 @@ class OpenAIClient:
             timeout=timeout,
             transport=transport,
         )
+        self._http.event_hooks = {"response": [_stop_method_changing_redirect]}
 
     def _watch(self) -> SilenceWatch:
         return SilenceWatch(
@@ -423,6 +464,15 @@ class OpenAIClient:
                     status_code=status,
                     retry_after_s=retry_after_s(response.headers),
                 )
+            except _Moved as moved:
+                raise moved.error(path, provider=self.provider, call=call, stage=stage) from None
+            except httpx.TooManyRedirects as error:
+                raise ProviderResponseError(
+                    f"{self.provider}: {call} was redirected more than "
+                    f"{self._http.max_redirects} times ({error}); check the base URL.",
+                    provider=self.provider,
+                    stage=stage,
+                ) from error
             except (Silent, httpx.TimeoutException, httpx.TransportError) as error:
                 server_errors = 0
                 raise _failure(error) from error
