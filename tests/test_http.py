@@ -105,8 +105,20 @@ async def test_a_retry_after_longer_than_allowed_gives_up_at_once(
     script: Script, base_url: str
 ) -> None:
     script.answers = [(503, {"Retry-After": "3600"})]
-    with pytest.raises(ss.ProviderResponseError, match="after 1 attempt"):
+    with pytest.raises(ss.ProviderResponseError, match="after 1 attempt") as caught:
         await call(base_url)
+    assert "asked to wait 60 min (3600 s), longer than the 120 s" in str(caught.value)
+    assert "try again later" in str(caught.value)
+
+
+async def test_a_retry_after_date_hours_away_says_how_long_the_wait_would_be(
+    script: Script, base_url: str
+) -> None:
+    later = email.utils.format_datetime(datetime.now(timezone.utc) + timedelta(hours=2), True)
+    script.answers = [(429, {"Retry-After": later})]
+    with pytest.raises(ss.ProviderRateLimitError, match=r"asked to wait 2 h \(7\d{3} s\)"):
+        await call(base_url)
+    assert len(script.times) == 1
 
 
 async def test_connection_errors_are_retried_then_reported() -> None:

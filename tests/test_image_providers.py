@@ -194,6 +194,20 @@ async def test_unusable_downloads_fail_with_the_reason(
     await provider.aclose()
 
 
+@pytest.mark.parametrize(("name", "status"), [("missing.jpg", 404), ("hotlink.jpg", 403)])
+@pytest.mark.anyio
+async def test_a_refused_download_gives_no_advice_about_keys_or_models(
+    name: str, status: int, server: ImageServerState
+) -> None:
+    server.results = [name]
+    provider = make("pexels", server)
+    with pytest.raises(ProviderError, match=f"status {status}") as caught:
+        await provider.find_images(REQUEST, SLIDE, limit=1)
+    assert "API key" not in str(caught.value)
+    assert "model" not in str(caught.value)
+    await provider.aclose()
+
+
 @pytest.mark.anyio
 async def test_redirects_are_followed(server: ImageServerState) -> None:
     server.results = ["redirect.jpg"]

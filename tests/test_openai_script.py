@@ -415,3 +415,42 @@ async def test_closing_the_slide_stream_closes_the_http_response(server: OpenAIS
         assert not gate.released.is_set()
         gate.release()
         assert [s async for s in stream] == []  # a closed stream ends at once
+
+
+@pytest.mark.anyio
+@pytest.mark.parametrize("status", [301, 302])
+async def test_a_base_url_that_redirects_a_post_names_where_it_moved(
+    server: OpenAIServer, status: int
+) -> None:
+    server.moved_status = status
+    async with OpenAIScriptProvider(
+        base_url=server.base_url + "/old/v1", api_key="sk-local", model="m", retry=FAST
+    ) as moved:
+        with pytest.raises(ProviderResponseError) as caught:
+            await moved.outline(REQUEST)
+    message = str(caught.value)
+    assert f"redirected with status {status}" in message
+    assert f"set the base URL to {server.url}" in message
+    assert server.of(CHAT) == []  # never sent on as a GET, nor retried
+
+
+@pytest.mark.anyio
+@pytest.mark.parametrize("status", [307, 308])
+async def test_a_base_url_that_redirects_keeping_the_method_is_followed(
+    server: OpenAIServer, status: int
+) -> None:
+    server.moved_status = status
+    async with OpenAIScriptProvider(
+        base_url=server.base_url + "/old/v1", api_key="sk-local", model="m", retry=FAST
+    ) as moved:
+        outline = await moved.outline(REQUEST)
+    assert len(outline.items) == 3
+
+
+@pytest.mark.anyio
+async def test_a_redirect_loop_is_a_provider_error(server: OpenAIServer) -> None:
+    async with OpenAIScriptProvider(
+        base_url=server.base_url + "/loop/v1", api_key="sk-local", model="m", retry=FAST
+    ) as looping:
+        with pytest.raises(ProviderResponseError, match="redirected more than 20 times"):
+            await looping.outline(REQUEST)

@@ -34,6 +34,7 @@ def server() -> Iterator[OpenAIServer]:
 async def tts(server: OpenAIServer) -> AsyncIterator[OpenAITTSProvider]:
     server.requests.clear()
     server.always_fail = None
+    server.speech_answer = "asked"
     async with OpenAITTSProvider(
         base_url=server.url, api_key="sk-tts", model="tts-1", retry=FAST
     ) as provider:
@@ -100,6 +101,54 @@ async def test_long_text_is_spoken_in_pieces_and_joined(
     assert " ".join(pieces) == text.strip()
     assert clip.duration_s == pytest.approx(2 * check_clip(make_mp3(1.5), "mp3")[1])
     assert _probe_duration(clip.audio, tmp_path) == pytest.approx(clip.duration_s, abs=0.2)
+
+
+@pytest.mark.anyio
+async def test_streamed_wav_pieces_with_unknown_lengths_are_joined(
+    server: OpenAIServer, tmp_path: Path
+) -> None:
+    server.requests.clear()
+    server.speech_answer = "streamed-wav"
+    sentence = "This sentence is part of a very long narration. "
+    text = sentence * (MAX_INPUT_CHARS // len(sentence) + 10)
+    async with OpenAITTSProvider(
+        base_url=server.url, api_key="sk-tts", response_format="wav", retry=FAST
+    ) as tts:
+        clip = await tts.synthesize(text, voice=None, language="en")
+    assert len(server.of(SPEECH)) == 2
+    with wave.open(io.BytesIO(clip.audio)) as reader:
+        assert reader.getnframes() / reader.getframerate() == pytest.approx(3.0)
+    assert clip.duration_s == pytest.approx(3.0)
+
+
+@pytest.mark.anyio
+@pytest.mark.parametrize(("asked", "sent"), [("mp3", "wav"), ("wav", "mp3")])
+async def test_audio_in_another_format_than_asked_is_kept_in_the_format_sent(
+    server: OpenAIServer, asked: str, sent: str
+) -> None:
+    server.requests.clear()
+    server.speech_answer = "wav" if sent == "wav" else "mp3"
+    async with OpenAITTSProvider(
+        base_url=server.url, api_key="sk-tts", response_format=asked, retry=FAST
+    ) as tts:
+        clip = await tts.synthesize("Hello there, tides.", voice=None, language="en")
+    server.speech_answer = "asked"
+    assert server.of(SPEECH)[-1].body["response_format"] == asked
+    assert clip.format == sent
+    assert clip.duration_s == pytest.approx(check_clip(clip.audio, sent)[1])
+    assert clip.duration_s == pytest.approx(1.5, abs=0.1)
+
+
+@pytest.mark.anyio
+async def test_an_html_page_instead_of_audio_is_reported_with_its_text(
+    server: OpenAIServer, tts: OpenAITTSProvider
+) -> None:
+    server.speech_answer = "html"
+    with pytest.raises(
+        ProviderResponseError, match=r"text/html instead of audio.*Voice not loaded"
+    ):
+        await tts.synthesize("Hello.", voice=None, language="en")
+    assert len(server.of(SPEECH)) == 1
 
 
 @pytest.mark.anyio

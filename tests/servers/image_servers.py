@@ -337,6 +337,10 @@ def make_app(state: ImageServerState) -> web.Application:
                 await response.write(b"\0" * 65536)
             await response.write_eof()
             return response
+        if name == "hotlink.jpg":  # an image host refusing a download it does not like
+            return web.Response(
+                status=403, text="<html><h1>403 Forbidden</h1></html>", content_type="text/html"
+            )
         if name not in image_files():
             return web.Response(status=404, text="no such image")
         body, content_type = image_files()[name]

@@ -4,7 +4,12 @@
   a ``text/event-stream`` of ``data: {chat.completion.chunk}`` events (the role in the first
   delta, content deltas, a last chunk with ``finish_reason``, a usage chunk with empty
   ``choices`` when ``stream_options.include_usage`` is set, then ``data: [DONE]``).
-- ``POST /v1/audio/speech``: the audio bytes (real MP3 made with ffmpeg, or WAV).
+- ``POST /v1/audio/speech``: the audio bytes (real MP3 made with ffmpeg, or WAV). Like some
+  local speech servers it can answer in one format whatever was asked (LocalAI and Coqui
+  wrappers send WAV), stream WAV with 0xFFFFFFFF in its length fields (Kokoro-FastAPI,
+  Orpheus-FastAPI), or answer 200 with a text or HTML error page.
+- ``/old/v1/...``: redirected to ``/v1/...`` with ``moved_status`` (a base URL that moved);
+  ``/loop/v1/...`` redirects to itself.
 - Errors use OpenAI's body: ``{"error": {"message", "type", "param", "code"}}``.
 
 Tests script its behaviour: the replies (content, chunk size, finish reason, gates that hold
@@ -267,12 +272,18 @@ class OpenAIServer:
         """Refuse ``max_tokens`` and a ``temperature`` other than 1, as OpenAI's o-series do."""
         self.forbid_fields: set[str] = set()
         """Refuse these body fields with FastAPI's 422 ``extra_forbidden``."""
+        self.moved_status = 301
+        """How ``/old/v1/...`` redirects to ``/v1/...``: 301, 302, 307 or 308."""
         self.headers_delay_s = 0.0
         """Wait this long before the response headers (a model still loading)."""
         self.chunk_size = 7
         self.ignore_stream = False
         self.speech_duration_s = 1.5
         self.speech_delay_s = 0.0
+        self.speech_answer: Literal["asked", "mp3", "wav", "streamed-wav", "html"] = "asked"
+        """``"asked"``: the format the request names; ``"mp3"``/``"wav"``: that format whatever
+        was asked (with a matching ``Content-Type``); ``"streamed-wav"``: WAV whose RIFF and
+        data lengths are 0xFFFFFFFF, sent in pieces; ``"html"``: 200 with an HTML error page."""
         self.requests: list[Recorded] = []
         self.disconnects = 0
         """Streamed replies the client closed before their end."""
@@ -292,7 +303,19 @@ class OpenAIServer:
         app = web.Application(middlewares=self._middlewares())
         app.router.add_post("/v1/chat/completions", self._chat)
         app.router.add_post("/v1/audio/speech", self._speech)
+        app.router.add_route("*", "/old/v1/{tail:.*}", self._moved)
+        app.router.add_route("*", "/loop/v1/{tail:.*}", self._loop)
         return app
+
+    async def _loop(self, request: web.Request) -> web.Response:
+        """``/loop/v1/...`` redirects to itself (a misconfigured proxy)."""
+        return web.Response(status=307, headers={"Location": request.path})
+
+    async def _moved(self, request: web.Request) -> web.Response:
+        """``/old/v1/...`` has moved to ``/v1/...`` (as an http-to-https or path redirect does),
+        with the status ``moved_status``."""
+        location = "/v1/" + request.match_info["tail"]
+        return web.Response(status=self.moved_status, headers={"Location": location})
 
     def _middlewares(self) -> list[Any]:
         plan = self.faults
@@ -558,6 +581,15 @@ class OpenAIServer:
         if self.speech_delay_s:
             await asyncio.sleep(self.speech_delay_s)
         audio_format = body.get("response_format", "mp3")
+        if self.speech_answer == "html":
+            return web.Response(
+                text="<html><body><h1>Voice not loaded</h1></body></html>",
+                content_type="text/html",
+            )
+        if self.speech_answer == "streamed-wav":
+            return await _stream_wav(request, make_wav(self.speech_duration_s))
+        if self.speech_answer != "asked":
+            audio_format = self.speech_answer
         if audio_format == "wav":
             return web.Response(body=make_wav(self.speech_duration_s), content_type="audio/wav")
         if audio_format != "mp3":
@@ -565,6 +597,20 @@ class OpenAIServer:
                 400, f"Unsupported response_format {audio_format!r} here.", "invalid_request_error"
             )
         return web.Response(body=make_mp3(self.speech_duration_s), content_type="audio/mpeg")
+
+
+async def _stream_wav(request: web.Request, wav: bytes) -> web.StreamResponse:
+    """``wav`` as a streaming speech server sends it: the header is written before the length
+    is known, so its RIFF and data lengths are 0xFFFFFFFF, and the samples follow in pieces."""
+    header, samples = bytearray(wav[:44]), wav[44:]
+    header[4:8] = header[40:44] = b"\xff\xff\xff\xff"
+    response = web.StreamResponse(headers={"Content-Type": "audio/wav"})
+    await response.prepare(request)
+    await response.write(bytes(header))
+    for start in range(0, len(samples), 4800):
+        await response.write(samples[start : start + 4800])
+    await response.write_eof()
+    return response
 
 
 def _usage(body: dict[str, Any], content: str) -> dict[str, int]:

@@ -11,7 +11,7 @@ from __future__ import annotations
 import io
 import wave
 
-__all__ = ["join_audio", "mono_wav", "mp3_duration", "wav_rate"]
+__all__ = ["join_audio", "mono_wav", "mp3_duration", "sniff_audio_format", "wav_rate"]
 
 
 def mono_wav(pcm: bytes, sample_rate: int) -> bytes:
@@ -33,17 +33,58 @@ def wav_rate(wav: bytes) -> int:
 
 def join_audio(pieces: list[bytes], audio_format: str) -> bytes:
     """One clip from pieces in the same format: MP3 and ADTS AAC frames simply follow each
-    other; WAV pieces are re-wrapped in one container (blocking)."""
+    other; WAV pieces are re-wrapped in one container (blocking).
+
+    A WAV piece may come from a server that streamed it and wrote its length fields before
+    knowing them (0xFFFFFFFF): its samples are read to the end of the bytes, and the
+    joined container states the real length.
+
+    Raises:
+        ValueError: a WAV piece is not plain PCM that Python's ``wave`` reads, or its sample
+            layout differs from the first piece's.
+    """
     if audio_format != "wav":
         return b"".join(pieces)
     out = io.BytesIO()
-    with wave.open(out, "wb") as writer:
-        for number, piece in enumerate(pieces):
-            with wave.open(io.BytesIO(piece), "rb") as reader:
-                if number == 0:
-                    writer.setparams(reader.getparams())
-                writer.writeframes(reader.readframes(reader.getnframes()))
+    try:
+        with wave.open(out, "wb") as writer:
+            for number, piece in enumerate(pieces):
+                with wave.open(io.BytesIO(piece), "rb") as reader:
+                    layout = reader.getparams()[:3]
+                    if number == 0:
+                        writer.setparams(reader.getparams()._replace(nframes=0))
+                    elif layout != writer.getparams()[:3]:
+                        raise ValueError(
+                            f"WAV piece {number + 1} has another sample layout than the first"
+                        )
+                    writer.writeframes(_all_frames(reader))
+    except (wave.Error, EOFError) as error:
+        raise ValueError(f"a WAV piece cannot be read: {error}") from error
     return out.getvalue()
+
+
+def _all_frames(reader: wave.Wave_read) -> bytes:
+    """Every whole frame of a WAV file, however long its header says its data is."""
+    data = reader.readframes(reader.getnframes())
+    frame = reader.getsampwidth() * reader.getnchannels()
+    return data[: len(data) - len(data) % frame]
+
+
+def sniff_audio_format(data: bytes) -> str | None:
+    """The audio format ``data`` is in, from its first bytes: ``"wav"``, ``"flac"``,
+    ``"opus"`` (any Ogg stream), ``"aac"`` (ADTS), ``"mp3"`` (an ID3 tag or an MPEG audio
+    frame); ``None`` when none of them."""
+    if data[:4] == b"RIFF" and data[8:12] == b"WAVE":
+        return "wav"
+    if data[:4] == b"fLaC":
+        return "flac"
+    if data[:4] == b"OggS":
+        return "opus"
+    if data[:2] in (b"\xff\xf1", b"\xff\xf9"):  # ADTS: sync, MPEG-4/2, layer 0, no CRC
+        return "aac"
+    if data[:3] == b"ID3" or _frame(data, 0) is not None:
+        return "mp3"
+    return None
 
 
 # Bitrates in kbit/s by [MPEG-1?][layer][index]; layer 1, 2, 3.

@@ -30,7 +30,7 @@ import httpx
 
 from ..._exceptions import ProviderError, ProviderResponseError, ProviderTimeoutError
 from ..._images import DEFAULT_MAX_PIXELS, PreparedImage, prepare_image, sniff_image_type
-from .http import read_with_retries
+from .http import NO_HINTS, read_with_retries
 from .retry import RetryPolicy
 
 __all__ = ["DownloadPolicy", "UnsafeURLError", "check_url", "fetch_image"]
@@ -173,6 +173,7 @@ async def _download(
             stage="images",
             policy=retry,
             return_redirects=True,
+            hints=NO_HINTS,
         )
         if isinstance(found, bytes):
             return found

@@ -7,7 +7,8 @@ connection errors, timeouts and the statuses 408, 409, 429 and 5xx are retried (
 
 from __future__ import annotations
 
-from collections.abc import Awaitable, Callable, Collection
+from collections.abc import Awaitable, Callable, Collection, Mapping
+from types import MappingProxyType
 from typing import TypeVar
 
 import httpx
@@ -26,6 +27,9 @@ from .retry import (
 )
 
 __all__ = [
+    "API_HINTS",
+    "ENDPOINT_HINTS",
+    "NO_HINTS",
     "body_text",
     "create_client",
     "read_with_retries",
@@ -85,12 +89,20 @@ async def body_text(response: httpx.Response) -> str:
         await response.aclose()
 
 
-def _status_hint(status: int) -> str:
-    return {
+API_HINTS: Mapping[int, str] = MappingProxyType({401: " Check the API key."})
+"""What to check after a refusal from an API called with a key (the default)."""
+
+ENDPOINT_HINTS: Mapping[int, str] = MappingProxyType(
+    {
         401: " Check the API key.",
         403: " Check the API key and that it may use this model or endpoint.",
         404: " Check the base URL and the model name.",
-    }.get(status, "")
+    }
+)
+"""What to check after a refusal from an OpenAI-compatible endpoint."""
+
+NO_HINTS: Mapping[int, str] = MappingProxyType({})
+"""For downloads from third-party hosts: no key or model is involved."""
 
 
 async def request_with_retries(
@@ -102,6 +114,7 @@ async def request_with_retries(
     policy: RetryPolicy | None = None,
     return_redirects: bool = False,
     pass_statuses: Collection[int] = (),
+    hints: Mapping[int, str] = API_HINTS,
 ) -> httpx.Response:
     """Call ``send`` until it returns a successful response, retrying what is worth retrying.
 
@@ -110,7 +123,8 @@ async def request_with_retries(
     With ``return_redirects`` a 3xx response is returned too, for callers that follow
     redirects themselves.
     A response whose status is in ``pass_statuses`` (non-retryable ones such as 400 or 422)
-    is returned as it is, still open, for the caller to inspect and close.
+    is returned as it is, still open, for the caller to inspect and close. A refusal's
+    message ends with what to check, from ``hints`` by status.
 
     Raises:
         ProviderRateLimitError: still 429 after the last retry.
@@ -127,6 +141,7 @@ async def request_with_retries(
         policy=policy,
         return_redirects=return_redirects,
         pass_statuses=pass_statuses,
+        hints=hints,
     )
 
 
@@ -144,6 +159,7 @@ async def read_with_retries(
     policy: RetryPolicy | None = None,
     return_redirects: bool = False,
     pass_statuses: Collection[int] = (),
+    hints: Mapping[int, str] = API_HINTS,
 ) -> T:
     """As :func:`request_with_retries`, with reading the body part of each attempt.
 
@@ -162,13 +178,22 @@ async def read_with_retries(
             ):
                 return await read(response)
             if not is_retryable_status(status):
-                raise await refused_error(response, provider=provider, call=call, stage=stage)
+                raise await refused_error(
+                    response, provider=provider, call=call, stage=stage, hints=hints
+                )
             raise RetryableFailure(
                 snippet(await body_text(response)),
                 kind=Failure.STATUS,
                 status_code=status,
                 retry_after_s=retry_after_s(response.headers),
             )
+        except httpx.TooManyRedirects as error:
+            raise ProviderResponseError(
+                f"{provider}: {call} was redirected too many times ({error}).",
+                provider=provider,
+                stage=stage,
+                slide_index=current_slide_index(),
+            ) from error
         except httpx.ReadTimeout as error:
             # The service has the request and went silent: another attempt starts it over.
             raise RetryableFailure(
@@ -197,21 +222,38 @@ def _read_timeout(error: httpx.ReadTimeout) -> str:
 
 
 async def refused_error(
-    response: httpx.Response, *, provider: str, call: str, stage: str | None = None
+    response: httpx.Response,
+    *,
+    provider: str,
+    call: str,
+    stage: str | None = None,
+    hints: Mapping[int, str] = API_HINTS,
 ) -> ProviderResponseError:
     """The error for a refused (non-retryable) response; reads and closes the response."""
     return refusal(
-        response.status_code, await body_text(response), provider=provider, call=call, stage=stage
+        response.status_code,
+        await body_text(response),
+        provider=provider,
+        call=call,
+        stage=stage,
+        hints=hints,
     )
 
 
 def refusal(
-    status: int, body: str, *, provider: str, call: str, stage: str | None = None
+    status: int,
+    body: str,
+    *,
+    provider: str,
+    call: str,
+    stage: str | None = None,
+    hints: Mapping[int, str] = API_HINTS,
 ) -> ProviderResponseError:
-    """The error for a request refused with ``status`` and the (already read) ``body``."""
+    """The error for a request refused with ``status`` and the (already read) ``body``, with
+    what to check from ``hints`` (by status)."""
     return ProviderResponseError(
         f"{provider}: {call} was refused with status {status}: {snippet(body)}."
-        + _status_hint(status),
+        + hints.get(status, ""),
         status_code=status,
         provider=provider,
         stage=stage,

@@ -34,7 +34,7 @@ from ..._exceptions import ProviderError, ProviderResponseError
 from ..._limits import ServiceKey
 from .._protocols import Provider
 from .chat_shape import error_info, refused_field
-from .http import body_text, create_client, refusal, snippet
+from .http import ENDPOINT_HINTS, body_text, create_client, refusal, snippet
 from .openai_config import EndpointConfig
 from .retry import (
     Failure,
@@ -311,6 +311,57 @@ def parse_completion(response: httpx.Response, *, provider: str, call: str) -> C
     return ChatReply(str(content), choice.get("finish_reason"))
 
 
+_METHOD_CHANGING_REDIRECTS = (301, 302, 303)
+
+
+class _Moved(Exception):
+    """A POST redirected with a status that makes httpx send it on as a GET."""
+
+    def __init__(self, status: int, location: httpx.URL) -> None:
+        super().__init__(f"{status} to {location}")
+        self.status = status
+        self.location = location
+
+    def error(
+        self, path: str, *, provider: str, call: str, stage: str | None
+    ) -> ProviderResponseError:
+        """The error for the user: where the endpoint moved, as a base URL to set."""
+        where = str(self.location.copy_with(query=None, fragment=None))
+        base = where.removesuffix("/" + path) if where.endswith("/" + path) else where
+        return ProviderResponseError(
+            f"{provider}: {call} was redirected with status {self.status} to {where}; a "
+            f"redirected POST would be sent on as a GET, so it is not followed: set the base "
+            f"URL to {base}.",
+            provider=provider,
+            stage=stage,
+            status_code=self.status,
+        )
+
+
+async def _stop_method_changing_redirect(response: httpx.Response) -> None:
+    """An httpx response hook: a 301, 302 or 303 answer to a POST raises :class:`_Moved`
+    before httpx follows it with a GET (which the endpoint would refuse with a baffling 405).
+    307 and 308 keep the method and body, and are followed."""
+    request = response.request
+    if (
+        request.method == "POST"
+        and response.status_code in _METHOD_CHANGING_REDIRECTS
+        and "location" in response.headers
+    ):
+        raise _Moved(response.status_code, request.url.join(response.headers["location"]))
+
+
+def _text_type(content_type: str) -> str | None:
+    """``"JSON"``, ``"text/html"``, ...: how to name a ``Content-Type`` that is text, not audio
+    (an error answered with status 200); ``None`` for anything else."""
+    media = content_type.split(";")[0].strip().lower()
+    if media == "application/json" or media.endswith("+json"):
+        return "JSON"
+    if media.startswith("text/"):
+        return media
+    return None
+
+
 class OpenAIClient:
     """One OpenAI-compatible endpoint: its connection pool, headers, time limits and retries.
 
@@ -348,6 +399,7 @@ class OpenAIClient:
             timeout=timeout,
             transport=transport,
         )
+        self._http.event_hooks = {"response": [_stop_method_changing_redirect]}
 
     def _watch(self) -> SilenceWatch:
         return SilenceWatch(
@@ -398,13 +450,29 @@ class OpenAIClient:
                 if server_errors == 2 and simpler is not None and sent is body:
                     sent = simpler
                 if not is_retryable_status(status):
-                    raise refusal(status, text, provider=self.provider, call=call, stage=stage)
+                    raise refusal(
+                        status,
+                        text,
+                        provider=self.provider,
+                        call=call,
+                        stage=stage,
+                        hints=ENDPOINT_HINTS,
+                    )
                 raise RetryableFailure(
                     snippet(text),
                     kind=Failure.STATUS,
                     status_code=status,
                     retry_after_s=retry_after_s(response.headers),
                 )
+            except _Moved as moved:
+                raise moved.error(path, provider=self.provider, call=call, stage=stage) from None
+            except httpx.TooManyRedirects as error:
+                raise ProviderResponseError(
+                    f"{self.provider}: {call} was redirected more than "
+                    f"{self._http.max_redirects} times ({error}); check the base URL.",
+                    provider=self.provider,
+                    stage=stage,
+                ) from error
             except (Silent, httpx.TimeoutException, httpx.TransportError) as error:
                 server_errors = 0
                 raise _failure(error) from error
@@ -424,7 +492,16 @@ class OpenAIClient:
         if field is None:
             return
         raise ShapeRefused(
-            str(refusal(status, text, provider=self.provider, call=call, stage=stage)),
+            str(
+                refusal(
+                    status,
+                    text,
+                    provider=self.provider,
+                    call=call,
+                    stage=stage,
+                    hints=ENDPOINT_HINTS,
+                )
+            ),
             field=field,
             body=body,
             provider=self.provider,
@@ -511,11 +588,12 @@ class OpenAIClient:
 
         async def read(response: httpx.Response, watch: SilenceWatch) -> bytes:
             try:
-                if response.headers.get("content-type", "").startswith("application/json"):
+                kind = _text_type(response.headers.get("content-type", ""))
+                if kind is not None:
                     text = await body_text(response)
                     raise ProviderResponseError(
-                        f"{self.provider}: {call} answered with JSON instead of audio: "
-                        f"{text[:200]!r}",
+                        f"{self.provider}: {call} answered with {kind} instead of audio: "
+                        f"{snippet(text)[:200]!r}",
                         provider=self.provider,
                         stage="tts",
                     )

@@ -263,19 +263,43 @@ async def call_with_retries(
                 stalls += 1
             if failure.throttled:
                 report_throttled(asked)
+            too_long = asked is not None and asked > policy.max_retry_after_s
             give_up = (
                 not failure.retryable
                 or attempts > policy.max_retries
                 or stalls > policy.max_stall_retries
-                or (asked is not None and asked > policy.max_retry_after_s)
+                or too_long
             )
             if give_up:
+                if too_long and asked is not None:
+                    failure.detail = _with_wait_note(failure.detail, asked, policy)
                 raise final_error(
                     failure, provider=provider, call=call, stage=stage, attempts=attempts
                 ) from (failure.__cause__ or failure)
             delay = asked if asked is not None else policy.backoff_s(attempts)
             _log_retry(failure, provider=provider, call=call, attempt=attempts, delay_s=delay)
             await sleep_without_slot(delay)
+
+
+def _with_wait_note(detail: str, asked_s: float, policy: RetryPolicy) -> str:
+    """``detail``, plus why the call gave up at once: the service asked for too long a wait
+    (a daily quota used up, a service in maintenance)."""
+    note = (
+        f"the service asked to wait {_duration(asked_s)}, longer than the "
+        f"{policy.max_retry_after_s:g} s this call waits; try again later, or raise "
+        "RetryPolicy.max_retry_after_s"
+    )
+    return f"{detail} ({note})" if detail.strip() else note
+
+
+def _duration(seconds: float) -> str:
+    """``"45 s"``, ``"12 min (720 s)"``, ``"2 h (7200 s)"``."""
+    whole = round(seconds)
+    if whole < 120:
+        return f"{seconds:g} s"
+    if whole < 5400:
+        return f"{round(whole / 60)} min ({whole} s)"
+    return f"{round(whole / 3600)} h ({whole} s)"
 
 
 def _log_retry(

@@ -20,16 +20,17 @@ piece is decoded to check it and measure its duration.
 from __future__ import annotations
 
 import functools
+import logging
 import os
 
 import anyio
 import httpx
 
-from ..._exceptions import InvalidInputError
+from ..._exceptions import InvalidInputError, ProviderResponseError
 from ..._media import check_clip
 from ..._models import SpeechClip
 from ..._text import chunk_text
-from .._common.audio import join_audio
+from .._common.audio import join_audio, sniff_audio_format
 from .._common.openai_client import OpenAIEndpointProvider, TimeoutHints
 from .._common.openai_config import (
     DEFAULT_TTS_VOICE,
@@ -44,6 +45,8 @@ __all__ = ["MAX_INPUT_CHARS", "OpenAITTSProvider"]
 
 MAX_INPUT_CHARS = 4096
 """The longest ``input`` ``/v1/audio/speech`` accepts."""
+
+logger = logging.getLogger("slidestream.providers")
 
 _FORMATS = ("mp3", "wav", "opus", "aac", "flac")
 _JOINABLE = ("mp3", "aac", "wav")
@@ -151,18 +154,54 @@ class OpenAITTSProvider(OpenAIEndpointProvider):
             )
         chosen = voice or self.voice
         chunks: list[bytes] = []
+        formats: set[str] = set()
         duration = 0.0
         for piece in pieces:
             chunk = await self._speech(piece, chosen)
-            check = functools.partial(check_clip, chunk, self.response_format, provider=self.name)
+            audio_format = self._format_of(chunk)
+            check = functools.partial(check_clip, chunk, audio_format, provider=self.name)
             duration += (await anyio.to_thread.run_sync(check))[1]
             chunks.append(chunk)
-        audio = (
-            chunks[0]
-            if len(chunks) == 1
-            else await anyio.to_thread.run_sync(join_audio, chunks, self.response_format)
+            formats.add(audio_format)
+        (audio_format, *others) = sorted(formats)
+        if others or (len(chunks) > 1 and audio_format not in _JOINABLE):
+            raise ProviderResponseError(
+                f"{self.name}: the server sent the pieces of a long narration as "
+                f"{', '.join(sorted(formats))} although {self.response_format} was asked for; "
+                "they cannot be joined. Use shorter narration or a server that honours "
+                "response_format.",
+                provider=self.name,
+                stage="tts",
+            )
+        audio = chunks[0] if len(chunks) == 1 else await self._join(chunks, audio_format)
+        return SpeechClip(audio=audio, format=audio_format, duration_s=duration)
+
+    def _format_of(self, audio: bytes) -> str:
+        """The format the server really sent: some ignore ``response_format`` (LocalAI and
+        Coqui wrappers always send WAV) or label it wrongly; the bytes tell."""
+        found = sniff_audio_format(audio)
+        if found is None or found == self.response_format:
+            return self.response_format
+        logger.info(
+            "%s: asked for %s audio, the server sent %s; keeping it as %s",
+            self.name,
+            self.response_format,
+            found,
+            found,
         )
-        return SpeechClip(audio=audio, format=self.response_format, duration_s=duration)
+        return found
+
+    async def _join(self, chunks: list[bytes], audio_format: str) -> bytes:
+        """The pieces of one narration as one clip."""
+        try:
+            return await anyio.to_thread.run_sync(join_audio, chunks, audio_format)
+        except ValueError as error:
+            raise ProviderResponseError(
+                f"{self.name}: the {len(chunks)} pieces of the narration cannot be joined: "
+                f"{error}.",
+                provider=self.name,
+                stage="tts",
+            ) from error
 
     async def _speech(self, text: str, voice: str) -> bytes:
         body: dict[str, object] = {
