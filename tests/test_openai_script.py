@@ -257,6 +257,18 @@ async def test_a_server_that_ignores_stream_true_still_works(
 
 
 @pytest.mark.anyio
+@pytest.mark.parametrize(
+    "answer_type", ["Text/Event-Stream", "application/octet-stream", "text/plain; charset=utf-8"]
+)
+@pytest.mark.parametrize("ignore_stream", [False, True], ids=["streamed", "whole"])
+async def test_an_answer_whose_content_type_does_not_say_what_it_is_is_read_by_its_body(
+    server: OpenAIServer, provider: OpenAIScriptProvider, answer_type: str, ignore_stream: bool
+) -> None:
+    server.answer_type, server.ignore_stream = answer_type, ignore_stream
+    assert [s.title for s in await _all(provider)] == ["Moon", "Sun", "Coasts"]
+
+
+@pytest.mark.anyio
 async def test_reasoning_blocks_are_ignored(
     server: OpenAIServer, provider: OpenAIScriptProvider
 ) -> None:

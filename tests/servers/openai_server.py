@@ -278,6 +278,9 @@ class OpenAIServer:
         """Wait this long before the response headers (a model still loading)."""
         self.chunk_size = 7
         self.ignore_stream = False
+        self.answer_type: str | None = None
+        """The ``Content-Type`` of chat answers, streamed or whole, instead of the right one
+        (``text/event-stream``, ``application/json``), as some proxies and local servers send."""
         self.speech_duration_s = 1.5
         self.speech_delay_s = 0.0
         self.speech_answer: Literal["asked", "mp3", "wav", "streamed-wav", "html"] = "asked"
@@ -430,6 +433,9 @@ class OpenAIServer:
             await asyncio.sleep(self.headers_delay_s)
         if body.get("stream") and not self.ignore_stream:
             return await self._stream(request, body, reply)
+        if self.answer_type is not None:
+            text = json.dumps(self._completion(body, reply))
+            return web.Response(text=text, headers={"Content-Type": self.answer_type})
         return web.json_response(self._completion(body, reply))
 
     def _completion(self, body: dict[str, Any], reply: Reply) -> dict[str, Any]:
@@ -460,7 +466,7 @@ class OpenAIServer:
     ) -> web.StreamResponse:
         response = web.StreamResponse(
             headers={
-                "Content-Type": "text/event-stream; charset=utf-8",
+                "Content-Type": self.answer_type or "text/event-stream; charset=utf-8",
                 "Cache-Control": "no-cache",
             }
         )

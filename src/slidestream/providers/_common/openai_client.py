@@ -22,9 +22,9 @@ A request whose optional fields the server refuses (see :mod:`.chat_shape`) rais
 from __future__ import annotations
 
 import json
-from collections.abc import AsyncGenerator, Awaitable, Callable, Mapping
+from collections.abc import AsyncGenerator, AsyncIterator, Awaitable, Callable, Mapping
 from types import TracebackType
-from typing import Any, NamedTuple, TypeVar
+from typing import Any, Literal, NamedTuple, TypeVar
 
 import anyio
 import httpx
@@ -202,20 +202,43 @@ class ChatStream:
 
     async def _read(self) -> AsyncGenerator[str, None]:
         response = self.response
-        if "text/event-stream" not in response.headers.get("content-type", ""):
-            # The server ignored "stream": true and sends the whole completion at once.
-            body = b"".join([chunk async for chunk in timed(response.aiter_bytes(), self._watch)])
-            whole = parse_completion(
-                httpx.Response(response.status_code, headers=response.headers, content=body),
-                provider=self._provider,
-                call=self._call,
-            )
-            self.finish_reason = whole.finish_reason
-            yield whole.content
-            return
-        done = False
         raw = response.aiter_text()
         texts = timed(raw, self._watch)
+        try:
+            # Servers label answers loosely (no type, text/plain, octet-stream, or events for
+            # a whole completion): a body starting with "{" is one JSON completion.
+            head = await _first_text(texts)
+            declared = _answer_kind(response.headers.get("content-type", ""))
+            if declared == "completion" or head.lstrip().startswith("{"):
+                # The server ignored "stream": true and sends the whole completion at once.
+                body = head + "".join([text async for text in texts])
+                whole = parse_completion(
+                    httpx.Response(
+                        response.status_code,
+                        headers={"content-type": "application/json; charset=utf-8"},
+                        content=body.encode("utf-8"),
+                    ),
+                    provider=self._provider,
+                    call=self._call,
+                )
+                self.finish_reason = whole.finish_reason
+                yield whole.content
+                return
+            rest = _after(head, texts)
+            contents = self._read_events(rest)
+            try:
+                async for content in contents:
+                    yield content
+            finally:
+                await contents.aclose()
+                await rest.aclose()
+        finally:
+            await texts.aclose()
+            if isinstance(raw, AsyncGenerator):
+                await raw.aclose()
+
+    async def _read_events(self, texts: AsyncGenerator[str, None]) -> AsyncGenerator[str, None]:
+        done = False
         lines = split_lines(texts)
         events = read_events(lines)
         try:
@@ -237,8 +260,6 @@ class ChatStream:
             await events.aclose()
             await lines.aclose()
             await texts.aclose()
-            if isinstance(raw, AsyncGenerator):
-                await raw.aclose()
         self._check_end(done)
 
     def _deltas_of(self, data: str) -> list[str]:
@@ -284,6 +305,36 @@ class ChatStream:
                 "the stream ended with neither a finish_reason nor [DONE]: the answer was cut off",
                 kind=Failure.CONNECTION,
             )
+
+
+def _answer_kind(content_type: str) -> Literal["events", "completion"] | None:
+    """What a chat answer's ``Content-Type`` says it is (media types are case-insensitive):
+    server-sent events, one JSON completion, or ``None`` when it does not say (no type,
+    ``text/plain``, ``application/octet-stream``: some proxies and local servers send those)."""
+    media = content_type.split(";")[0].strip().lower()
+    if media == "text/event-stream":
+        return "events"
+    if media == "application/json" or media.endswith("+json"):
+        return "completion"
+    return None
+
+
+async def _first_text(texts: AsyncIterator[str]) -> str:
+    """The body's text up to its first chunk that is not blank (``""`` for a blank body)."""
+    seen = []
+    async for text in texts:
+        seen.append(text)
+        if text.strip():
+            break
+    return "".join(seen)
+
+
+async def _after(head: str, texts: AsyncIterator[str]) -> AsyncGenerator[str, None]:
+    """``head``, then the rest of ``texts``."""
+    if head:
+        yield head
+    async for text in texts:
+        yield text
 
 
 def parse_completion(response: httpx.Response, *, provider: str, call: str) -> ChatReply:
