@@ -10,16 +10,31 @@ from __future__ import annotations
 
 import zipfile
 from collections import Counter
+from collections.abc import Callable
 from pathlib import Path
 
 from lxml import etree
 from pptx import Presentation
+from pptx.enum.shapes import PP_PLACEHOLDER
 from pptx.opc.constants import RELATIONSHIP_TYPE as RT
 
-from tests.test_templates import build, deck_slides
+from slidestream.render._pptx_template import TemplateStyle
+from slidestream.render._template import placeholder_type
+from tests._render_data import assert_text_fits
+from tests.test_templates import (
+    DECK_TITLE,
+    EMU_PER_PT,
+    TITLES,
+    box,
+    build,
+    deck_slides,
+    overlap,
+    placeholders,
+)
 
 P = "http://schemas.openxmlformats.org/presentationml/2006/main"
 R = "http://schemas.openxmlformats.org/officeDocument/2006/relationships"
+A = "http://schemas.openxmlformats.org/drawingml/2006/main"
 P14 = "http://schemas.microsoft.com/office/powerpoint/2010/main"
 SECTIONS_EXT = "{521415D9-36F7-43E2-AB2F-B90AF26B5E84}"
 
@@ -92,3 +107,62 @@ def test_sample_slides_in_custom_shows_and_sections_are_dropped_cleanly(tmp_path
     properties = etree.fromstring(package.read("ppt/presProps.xml"))
     (show,) = properties.iterfind(f"{{{P}}}showPr")
     assert [etree.QName(choice).localname for choice in show] == ["sldAll"]
+
+
+def _layout_boxes(
+    path: Path, kinds: tuple[str, ...], change: Callable[[etree._Element], None]
+) -> Path:
+    """The default template with ``change`` applied to the ``a:xfrm`` of every layout
+    placeholder of ``kinds``."""
+    prs = Presentation()
+    for layout in prs.slide_layouts:
+        for shape in layout.placeholders:
+            if placeholder_type(shape.element) in kinds:
+                properties = shape.element.find(f"{{{P}}}spPr")
+                xfrm = properties.find(f"{{{A}}}xfrm")
+                if xfrm is None:
+                    xfrm = etree.SubElement(properties, f"{{{A}}}xfrm")
+                    _sub(xfrm, A, "off", x="0", y="0")
+                    _sub(xfrm, A, "ext", cx="0", cy="0")
+                change(xfrm)
+    prs.save(str(path))
+    return path
+
+
+def _zero_size(xfrm: etree._Element) -> None:
+    ext = xfrm.find(f"{{{A}}}ext")
+    ext.set("cx", "0")
+    ext.set("cy", "0")
+
+
+def test_a_zero_size_title_placeholder_takes_the_masters_box(tmp_path: Path) -> None:
+    template = _layout_boxes(tmp_path / "zero.pptx", ("title", "ctrTitle"), _zero_size)
+    slides = deck_slides()[:2]
+    prs = build(tmp_path, template, slides)
+    master = Presentation(str(template)).slide_master
+    master_title = box(master.placeholders.get(PP_PLACEHOLDER.TITLE))
+    pages = list(prs.slides)
+    assert len(pages) == 1 + len(slides) + 1
+    for result, page in zip([None, *slides], pages, strict=False):
+        (title,) = placeholders(page, TITLES)
+        expected = DECK_TITLE if result is None else result.script.title
+        assert title.text_frame.text == expected
+        assert overlap(box(title), master_title) > 0.9 * box(title).w * box(title).h
+        assert_text_fits(
+            title, TemplateStyle.open(template).look.geometry(with_image=False).title_face
+        )
+
+
+def test_a_body_reaching_past_the_page_is_cut_to_it(tmp_path: Path) -> None:
+    def past_the_bottom(xfrm: etree._Element) -> None:
+        xfrm.find(f"{{{A}}}ext").set(
+            "cy", str(int(540 * EMU_PER_PT))
+        )  # a page's height below its top
+
+    template = _layout_boxes(tmp_path / "tall.pptx", ("obj", "body"), past_the_bottom)
+    prs = build(tmp_path, template, deck_slides()[:4])
+    for page in prs.slides:
+        for shape in page.shapes:
+            assert shape.left >= 0 and shape.top >= 0
+            assert shape.left + shape.width <= prs.slide_width + 1
+            assert shape.top + shape.height <= prs.slide_height + 1
