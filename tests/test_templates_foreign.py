@@ -13,13 +13,15 @@ from collections import Counter
 from collections.abc import Callable
 from pathlib import Path
 
+import pytest
 from lxml import etree
 from pptx import Presentation
 from pptx.enum.shapes import PP_PLACEHOLDER
 from pptx.opc.constants import RELATIONSHIP_TYPE as RT
 
+from slidestream._exceptions import InvalidInputError
 from slidestream.render._pptx_template import TemplateStyle
-from slidestream.render._template import placeholder_type
+from slidestream.render._template import check_template, placeholder_type
 from tests._render_data import assert_text_fits
 from tests.test_templates import (
     DECK_TITLE,
@@ -166,3 +168,25 @@ def test_a_body_reaching_past_the_page_is_cut_to_it(tmp_path: Path) -> None:
             assert shape.left >= 0 and shape.top >= 0
             assert shape.left + shape.width <= prs.slide_width + 1
             assert shape.top + shape.height <= prs.slide_height + 1
+
+
+def test_a_strict_open_xml_template_is_refused_with_what_to_do(tmp_path: Path) -> None:
+    plain = tmp_path / "plain.pptx"
+    Presentation().save(str(plain))
+    strict = tmp_path / "strict.pptx"
+    transitional = b"http://schemas.openxmlformats.org/officeDocument/2006/relationships"
+    with zipfile.ZipFile(plain) as source, zipfile.ZipFile(strict, "w") as target:
+        for item in source.infolist():
+            data = source.read(item.filename)
+            data = data.replace(
+                transitional, b"http://purl.oclc.org/ooxml/officeDocument/relationships"
+            )
+            data = data.replace(
+                b"http://schemas.openxmlformats.org/presentationml/2006/main",
+                b"http://purl.oclc.org/ooxml/presentationml/main",
+            )
+            target.writestr(item, data)
+    with pytest.raises(
+        InvalidInputError, match=r"strict\.pptx.*Strict Open XML.*PowerPoint Presentation"
+    ):
+        check_template(strict)

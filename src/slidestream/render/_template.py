@@ -83,6 +83,8 @@ _SHOW_CHOICES = ("custShow", "sldRg")
 _LATENT = ("dt", "ftr", "sldNum")
 _DEFAULT_INSETS = (7.2, 3.6, 7.2, 3.6)
 """DrawingML's default text insets (0.1 in left and right, 0.05 in top and bottom), in points."""
+_STRICT = b"http://purl.oclc.org/ooxml/"
+"""Where the namespaces of Strict Open XML start (transitional files never use it)."""
 _FIX = "Give a .pptx (or .potx) file saved by PowerPoint, LibreOffice, Google Slides or Keynote."
 
 
@@ -102,6 +104,22 @@ def check_template(path: Path) -> None:
         ) from None
     if "[Content_Types].xml" not in names or "ppt/presentation.xml" not in names:
         raise InvalidInputError(f"Template {path} is not a PowerPoint presentation. {_FIX}")
+    if _is_strict(path):
+        raise InvalidInputError(
+            f"Template {path} is saved as Strict Open XML, which slidestream cannot read: "
+            "save it again as a PowerPoint Presentation (.pptx) rather than a "
+            '"Strict Open XML Presentation".'
+        )
+
+
+def _is_strict(path: Path) -> bool:
+    """Whether the package at ``path`` is Strict Open XML (ISO/IEC 29500 strict namespaces)."""
+    try:
+        with zipfile.ZipFile(path) as package:
+            relations = package.read("_rels/.rels")
+    except (zipfile.BadZipFile, KeyError, OSError):
+        return False
+    return _STRICT in relations
 
 
 def _as_presentation(data: bytes) -> bytes:
