@@ -190,3 +190,18 @@ def test_a_strict_open_xml_template_is_refused_with_what_to_do(tmp_path: Path) -
         InvalidInputError, match=r"strict\.pptx.*Strict Open XML.*PowerPoint Presentation"
     ):
         check_template(strict)
+
+
+def test_text_is_written_across_when_the_master_writes_it_vertically(tmp_path: Path) -> None:
+    # A master for vertical East-Asian writing: its layouts inherit eaVert from it.
+    prs = Presentation()
+    for body in prs.slide_master.element.iter(f"{{{A}}}bodyPr"):
+        body.set("vert", "eaVert")
+    template = tmp_path / "vertical.pptx"
+    prs.save(str(template))
+    deck = build(tmp_path, template, deck_slides()[:2])
+    for page in deck.slides:
+        for shape in page.shapes:
+            if shape.has_text_frame and shape.text_frame.text.strip():
+                body = shape.text_frame._txBody.find(f"{{{A}}}bodyPr")
+                assert body.get("vert") == "horz", shape.name
