@@ -14,6 +14,8 @@ from __future__ import annotations
 from dataclasses import dataclass
 
 from lxml import etree
+from pptx.enum.shapes import PP_PLACEHOLDER
+from pptx.parts.slide import SlideLayoutPart
 from pptx.presentation import Presentation
 from pptx.shapes.placeholder import LayoutPlaceholder
 from pptx.slide import SlideLayout
@@ -58,8 +60,45 @@ def _placeholders(layout: SlideLayout) -> list[LayoutPlaceholder]:
     return [ph for ph in every if _kind(ph) not in _LATENT]
 
 
-def _area(shape: LayoutPlaceholder) -> float:
-    box = box_of(shape)
+_MIN_SIDE = 12.0
+"""A placeholder box narrower or lower than this (points) holds no line of text."""
+
+
+def _on_page(box: Box, page: Box) -> Box | None:
+    """The part of ``box`` on the page, or None when too little of it is."""
+    x, y = max(box.x, page.x), max(box.y, page.y)
+    w, h = min(box.right, page.right) - x, min(box.bottom, page.bottom) - y
+    if w < _MIN_SIDE or h < _MIN_SIDE:
+        return None
+    return Box(x, y, w, h)
+
+
+def _placed(shape: LayoutPlaceholder, page: Box) -> Box:
+    """Where ``shape``'s text can go: its box cut to the page.
+
+    A box of no size, or one off the page (some editors write them for placeholders they
+    hide), is replaced by the master's placeholder of the same kind, else by the
+    built-in theme's box for a title or a body.
+    """
+    placed = _on_page(box_of(shape), page)
+    if placed is not None:
+        return placed
+    master_kind = PP_PLACEHOLDER.TITLE if _kind(shape) in _TITLES else PP_PLACEHOLDER.BODY
+    layout = shape.part
+    master = (
+        layout.slide_master.placeholders.get(master_kind)
+        if isinstance(layout, SlideLayoutPart)
+        else None
+    )
+    inherited = _on_page(box_of(master), page) if master is not None else None
+    if inherited is not None:
+        return inherited
+    base = builtin_geometry(page.w, page.h)
+    return base.title if _kind(shape) in _TITLES else base.body
+
+
+def _area(shape: LayoutPlaceholder, page: Box) -> float:
+    box = _placed(shape, page)
     return box.w * box.h
 
 
@@ -87,25 +126,29 @@ def _parts(layout: SlideLayout) -> dict[str, list[LayoutPlaceholder]]:
     return parts
 
 
-def _content_score(layout: SlideLayout, slide_area: float, *, picture: bool) -> float | None:
+def _content_score(layout: SlideLayout, page: Box, *, picture: bool) -> float | None:
     shapes = _placeholders(layout)
     if not shapes or any(_vertical(ph) for ph in shapes):
         return None
     parts = _parts(layout)
     if len(parts["title"]) != 1 or not parts["body"]:
         return None
-    title, body = parts["title"][0], max(parts["body"], key=_area)
-    title_box, body_box = box_of(title), box_of(body)
+    slide_area = page.w * page.h or 1.0
+    title, body = parts["title"][0], max(parts["body"], key=lambda ph: _area(ph, page))
+    title_box, body_box = _placed(title, page), _placed(body, page)
     if title_box.y > body_box.y or _overlap(title_box, body_box) > 0.2:
         return None
-    share = _area(body) / slide_area
+    share = _area(body, page) / slide_area
     if share < 0.15:
         return None
     if picture:
         if len(parts["pic"]) != 1:
             return None
-        picture_box = box_of(parts["pic"][0])
-        if _area(parts["pic"][0]) / slide_area < 0.08 or _overlap(picture_box, body_box) > 0.05:
+        picture_box = _placed(parts["pic"][0], page)
+        if (
+            _area(parts["pic"][0], page) / slide_area < 0.08
+            or _overlap(picture_box, body_box) > 0.05
+        ):
             return None
     elif parts["pic"]:
         return None
@@ -113,7 +156,7 @@ def _content_score(layout: SlideLayout, slide_area: float, *, picture: bool) -> 
     return share - 0.2 * extra
 
 
-def _title_score(layout: SlideLayout) -> float | None:
+def _title_score(layout: SlideLayout, page: Box) -> float | None:
     shapes = _placeholders(layout)
     if not shapes or any(_vertical(ph) for ph in shapes):
         return None
@@ -123,7 +166,7 @@ def _title_score(layout: SlideLayout) -> float | None:
     title = parts["title"][0]
     score = 2.0 if _kind(title) == "ctrTitle" else 0.0
     if parts["sub"]:
-        below = box_of(parts["sub"][0]).y >= box_of(title).y
+        below = _placed(parts["sub"][0], page).y >= _placed(title, page).y
         score += 1.5 if below else 0.5
     if parts["body"] and not parts["sub"]:
         score -= 1.0
@@ -184,15 +227,15 @@ class TemplateLayouts:
         )
 
 
-def _look(layout: SlideLayout, theme: Theme, defaults: etree._Element) -> LayoutLook:
+def _look(layout: SlideLayout, theme: Theme, defaults: etree._Element, page: Box) -> LayoutLook:
     seen = theme.for_layout(layout)
     parts = _parts(layout)
 
     def read(shapes: list[LayoutPlaceholder]) -> Spot | None:
         if not shapes:
             return None
-        shape = max(shapes, key=_area)
-        return spot(layout, shape.element, box_of(shape), seen, defaults)
+        shape = max(shapes, key=lambda ph: _area(ph, page))
+        return spot(layout, shape.element, _placed(shape, page), seen, defaults)
 
     return LayoutLook(
         layout=layout,
@@ -209,13 +252,13 @@ def choose_layouts(presentation: Presentation) -> TemplateLayouts:
     """Pick and read the title, content and picture layouts of ``presentation``."""
     width = (presentation.slide_width or 0) / EMU_PER_PT
     height = (presentation.slide_height or 0) / EMU_PER_PT
-    slide_area = width * height or 1.0
+    page = Box(0.0, 0.0, width, height)
     layouts = [layout for master in presentation.slide_masters for layout in master.slide_layouts]
-    content = _best(layouts, [_content_score(lay, slide_area, picture=False) for lay in layouts])
-    titles = [_title_score(lay) for lay in layouts]
+    content = _best(layouts, [_content_score(lay, page, picture=False) for lay in layouts])
+    titles = [_title_score(lay, page) for lay in layouts]
     if content is None:
         content = _best(layouts, titles) or layouts[0]
-    picture = _best(layouts, [_content_score(lay, slide_area, picture=True) for lay in layouts])
+    picture = _best(layouts, [_content_score(lay, page, picture=True) for lay in layouts])
     if picture is not None and picture.slide_master is not content.slide_master:
         picture = None  # one master per deck keeps its look consistent
     title = _best(layouts, titles) or content
@@ -223,13 +266,13 @@ def choose_layouts(presentation: Presentation) -> TemplateLayouts:
     defaults = presentation.element.find("p:defaultTextStyle", NS)
     if defaults is None:
         defaults = etree.Element(f"{{{NS['p']}}}defaultTextStyle")
-    content_look = _look(content, theme, defaults)
+    content_look = _look(content, theme, defaults, page)
     same = title.slide_master is content.slide_master
     title_theme = theme if same else Theme.of(title.slide_master)
     return TemplateLayouts(
         width=width,
         height=height,
-        title=_look(title, title_theme, defaults),
+        title=_look(title, title_theme, defaults, page),
         content=content_look,
-        picture=_look(picture, theme, defaults) if picture is not None else content_look,
+        picture=_look(picture, theme, defaults, page) if picture is not None else content_look,
     )

@@ -113,8 +113,10 @@ def _prepare(frame: TextFrame, style: TextStyle, *, shrink: bool, width: float) 
 
     The plan wrapped lines at ``face.safety`` of the ``width`` (points) they may use; the
     rest goes to the insets, so a viewer with the same font breaks lines where the plan
-    (and the video frame) does.
+    (and the video frame) does. Text runs across, as planned, even where the template's
+    layout or master writes it vertically.
     """
+    frame._txBody.bodyPr.set("vert", "horz")
     frame.word_wrap = True
     frame.auto_size = MSO_AUTO_SIZE.TEXT_TO_FIT_SHAPE if shrink else MSO_AUTO_SIZE.NONE
     frame.vertical_anchor = style.anchor

@@ -78,9 +78,13 @@ _OTHER_MAINS = (
     "application/vnd.ms-powerpoint.slideshow.macroEnabled.main+xml",
 )
 _TITLES = ("title", "ctrTitle")
+_SECTIONS = "{http://schemas.microsoft.com/office/powerpoint/2010/main}sectionLst"
+_SHOW_CHOICES = ("custShow", "sldRg")
 _LATENT = ("dt", "ftr", "sldNum")
 _DEFAULT_INSETS = (7.2, 3.6, 7.2, 3.6)
 """DrawingML's default text insets (0.1 in left and right, 0.05 in top and bottom), in points."""
+_STRICT = b"http://purl.oclc.org/ooxml/"
+"""Where the namespaces of Strict Open XML start (transitional files never use it)."""
 _FIX = "Give a .pptx (or .potx) file saved by PowerPoint, LibreOffice, Google Slides or Keynote."
 
 
@@ -100,6 +104,22 @@ def check_template(path: Path) -> None:
         ) from None
     if "[Content_Types].xml" not in names or "ppt/presentation.xml" not in names:
         raise InvalidInputError(f"Template {path} is not a PowerPoint presentation. {_FIX}")
+    if _is_strict(path):
+        raise InvalidInputError(
+            f"Template {path} is saved as Strict Open XML, which slidestream cannot read: "
+            "save it again as a PowerPoint Presentation (.pptx) rather than a "
+            '"Strict Open XML Presentation".'
+        )
+
+
+def _is_strict(path: Path) -> bool:
+    """Whether the package at ``path`` is Strict Open XML (ISO/IEC 29500 strict namespaces)."""
+    try:
+        with zipfile.ZipFile(path) as package:
+            relations = package.read("_rels/.rels")
+    except (zipfile.BadZipFile, KeyError, OSError):
+        return False
+    return _STRICT in relations
 
 
 def _as_presentation(data: bytes) -> bytes:
@@ -143,10 +163,48 @@ def open_template(path: Path) -> tuple[PresentationType, bytes]:
 
 
 def _drop_slides(prs: PresentationType) -> None:
+    """Remove the template's slides, and the custom shows and sections that list them.
+
+    Every reference to a slide goes first: python-pptx keeps a relationship that is still
+    named elsewhere, and the kept slide parts would then be written twice in the deck.
+    """
+    _drop_slide_lists(prs)
     id_list = prs.slides._sldIdLst
     for sld_id in list(id_list):
-        prs.part.drop_rel(sld_id.rId)
         id_list.remove(sld_id)
+        prs.part.rels.pop(sld_id.rId)
+
+
+def _drop_slide_lists(prs: PresentationType) -> None:
+    """Remove the custom shows and sections (they list only the template's slides), and
+    play the whole deck where the slide show was set to a custom show or a range."""
+    root = prs.part._element
+    for element in [*root.iterfind("p:custShowLst", NS), *root.iter(_SECTIONS)]:
+        parent = element.getparent()
+        if parent is not None:
+            parent.remove(element)
+    for rel in prs.part.rels.values():
+        if rel.reltype == RT.PRES_PROPS and not rel.is_external:
+            properties = rel.target_part
+            properties.blob = _whole_show(properties.blob)
+
+
+def _whole_show(blob: bytes) -> bytes:
+    """``presProps.xml`` with its slide show set to play every slide."""
+    try:
+        root = etree.fromstring(blob)
+    except etree.XMLSyntaxError:
+        return blob
+    shows = root.findall("p:showPr", NS)
+    chosen = [c for show in shows for c in show if etree.QName(c).localname in _SHOW_CHOICES]
+    if not chosen:
+        return blob
+    for choice in chosen:
+        choice.addprevious(etree.Element(f"{{{P}}}sldAll"))
+        parent = choice.getparent()
+        if parent is not None:
+            parent.remove(choice)
+    return bytes(etree.tostring(root, xml_declaration=True, encoding="UTF-8", standalone=True))
 
 
 def _ph_elements(tree: etree._Element) -> list[etree._Element]:
