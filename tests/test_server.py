@@ -7,6 +7,7 @@ from pathlib import Path
 
 import anyio
 import pytest
+from PIL import Image
 
 from slidestream import ConfigurationError, ServiceKey, cli
 from slidestream.server import ServerConfig, serve
@@ -331,3 +332,27 @@ def test_service_limits_are_named_by_service() -> None:
 @pytest.mark.parametrize("value", ["edge-tts", "edge-tts=0", "=3", "edge-tts=two"])
 def test_serve_refuses_a_malformed_limit(tmp_path: Path, value: str) -> None:
     assert cli.main(["serve", "--out", str(tmp_path), "--limit", value]) == 2
+
+
+@pytest.mark.parametrize(
+    "line",
+    [
+        "!![x](y)[pic]({path})",  # removing the inner image joins '!' and '[pic](...)'
+        "![pic]<img src=x>({path})",  # removing the <img> joins '![pic]' and '(...)'
+        "![pic]![a](b)![c](d)({path})",
+    ],
+)
+async def test_image_references_rebuilt_by_stripping_are_stripped_too(
+    tmp_path: Path, line: str
+) -> None:
+    secret = tmp_path / "secret.png"
+    Image.new("RGB", (8, 8), (255, 0, 0)).save(secret)
+    for path in (secret, tmp_path / "missing.png"):
+        outline = f"# Private files\n\n## Only slide\n- a point\n{line.format(path=path)}\n"
+        async with client(config(tmp_path)) as http:
+            created = await http.post("/v1/decks", json={"markdown": outline, "tts": "none"})
+            assert created.status_code == 202, created.text  # no "not found" oracle either
+            events = await _finish(http, created.json()["id"])
+            assert str(path) not in json.dumps([event["data"] for event in events])
+            images = next(e for e in events if e["event"] == "images")["data"]["images"]
+            assert not any("file:" in (image["source_url"] or "") for image in images)

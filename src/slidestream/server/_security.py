@@ -5,8 +5,9 @@
   downloads (which cannot send headers) are authorised too.
 - A file name in a URL is resolved inside the deck's folder and refused if it leaves it,
   names a hidden file, or is not a plain file.
-- An uploaded Markdown outline loses its image references before it is parsed, so it can
-  never make the server read one of its own files.
+- An uploaded Markdown outline loses its image references before it is parsed, and is parsed
+  with images off (image lines left out unread), so it can never make the server read one of
+  its own files, nor tell whether one exists.
 """
 
 from __future__ import annotations
