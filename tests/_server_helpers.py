@@ -40,13 +40,19 @@ def config(tmp_path: Path, **changes: Any) -> ServerConfig:
 
 
 @contextlib.asynccontextmanager
-async def client(cfg: ServerConfig, **headers: str) -> AsyncIterator[httpx.AsyncClient]:
-    """An HTTP client talking to the app in-process, inside the app's lifespan."""
+async def client(
+    cfg: ServerConfig, *, base_url: str = "http://testserver", **headers: str
+) -> AsyncIterator[httpx.AsyncClient]:
+    """An HTTP client talking to the app in-process, inside the app's lifespan.
+
+    The app sees the connection arrive at ``base_url``'s host and port (``127.0.0.1`` for a
+    server listening on loopback).
+    """
     app = create_app(cfg)
     async with app.router.lifespan_context(app):
         transport = httpx.ASGITransport(app=app)
         async with httpx.AsyncClient(
-            transport=transport, base_url="http://testserver", headers=headers
+            transport=transport, base_url=base_url, headers=headers
         ) as http:
             yield http
 

@@ -356,3 +356,45 @@ async def test_image_references_rebuilt_by_stripping_are_stripped_too(
             assert str(path) not in json.dumps([event["data"] for event in events])
             images = next(e for e in events if e["event"] == "images")["data"]["images"]
             assert not any("file:" in (image["source_url"] or "") for image in images)
+
+
+async def test_another_site_cannot_start_or_cancel_decks_through_a_browser(tmp_path: Path) -> None:
+    body = json.dumps({"topic": "Made by another site", "slides": 1})
+    plain = {"Content-Type": "text/plain", "Origin": "http://evil.example"}  # no pre-flight
+    async with client(config(tmp_path, cors_origins=("http://app.example",))) as http:
+        refused = await http.post("/v1/decks", content=body, headers=plain)
+        assert refused.status_code == 403, refused.text
+        assert "origin" in refused.json()["error"]["message"].lower()
+        form = await http.post("/v1/decks", data={"topic": "x"}, headers={"Origin": "null"})
+        assert form.status_code == 403
+        seed = await http.post(
+            "/generate_presentation", json={"topic": "x"}, headers={"Origin": "http://evil.example"}
+        )
+        assert seed.status_code == 403
+        assert (await http.get("/v1/decks")).json()["decks"] == []
+
+        for origin in ("http://testserver", "http://app.example"):  # the page, a CORS origin
+            made = await http.post("/v1/decks", content=body, headers={"Origin": origin})
+            assert made.status_code == 202, made.text
+            cancel = await http.delete(
+                made.headers["location"], headers={"Origin": "http://evil.example"}
+            )
+            assert cancel.status_code == 403
+            await _finish(http, made.json()["id"])
+
+
+async def test_a_loopback_server_without_a_token_answers_only_to_loopback_names(
+    tmp_path: Path,
+) -> None:
+    rebound = {"Host": "rebind.example:8765"}  # a DNS-rebinding page's requests name its host
+    async with client(config(tmp_path), base_url="http://127.0.0.1:8765") as http:
+        refused = await http.get("/v1/decks", headers=rebound)
+        assert refused.status_code == 403, refused.text
+        assert "--token" in refused.json()["error"]["message"]
+        posted = await http.post("/v1/decks", json={"topic": "x"}, headers=rebound)
+        assert posted.status_code == 403
+        for host in ("127.0.0.1:8765", "localhost:8765", "[::1]:8765", "app.localhost"):
+            assert (await http.get("/v1/decks", headers={"Host": host})).status_code == 200, host
+    async with client(config(tmp_path, token=TOKEN), base_url="http://127.0.0.1:8765") as http:
+        bearer = {"Authorization": f"Bearer {TOKEN}", **rebound}  # the token is the guard
+        assert (await http.get("/v1/decks", headers=bearer)).status_code == 200

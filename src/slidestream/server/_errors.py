@@ -11,6 +11,7 @@ The service errors extend slidestream's tree (see :mod:`slidestream._exceptions`
     ├── RenderError                      500
     └── ServiceError
         ├── UnauthorizedError            401
+        ├── ForbiddenRequestError        403  another site's page, or a host name not ours
         ├── NotFoundError                404
         │   └── JobNotFoundError         404
         ├── JobConflictError             409  the project is busy, or the deck was cancelled
@@ -34,6 +35,7 @@ from .._exceptions import (
 from .._run_error import PipelineError
 
 __all__ = [
+    "ForbiddenRequestError",
     "JobConflictError",
     "JobNotFoundError",
     "NotFoundError",
@@ -55,6 +57,11 @@ class ServiceError(SlidestreamError):
 
 class UnauthorizedError(ServiceError):
     """The request lacks the server's bearer token."""
+
+
+class ForbiddenRequestError(ServiceError):
+    """A browser sent the request for another site's page (its ``Origin`` is not ours), or it
+    names a host this server does not answer to (a DNS-rebinding page)."""
 
 
 class NotFoundError(ServiceError, LookupError):
@@ -91,6 +98,7 @@ class PayloadTooLargeError(InvalidInputError):
 
 _STATUSES: tuple[tuple[type[Exception], int], ...] = (
     (UnauthorizedError, 401),
+    (ForbiddenRequestError, 403),
     (NotFoundError, 404),
     (JobConflictError, 409),
     (ShuttingDownError, 503),
