@@ -86,15 +86,20 @@ def free_port() -> int:
 
 
 @contextlib.contextmanager
-def serve(out: Path, *options: str) -> Iterator[tuple[str, subprocess.Popen[bytes]]]:
-    """``slidestream serve`` on a free port with the test doubles; yields its URL."""
+def serve(
+    out: Path, *options: str, stdout: int = subprocess.DEVNULL
+) -> Iterator[tuple[str, subprocess.Popen[bytes]]]:
+    """``slidestream serve`` on a free port with the test doubles; yields its URL.
+
+    Its standard output (uvicorn's access log) goes to ``stdout``.
+    """
     port = free_port()
     command = [
         sys.executable, "-m", "slidestream", "serve", "--port", str(port), "--out", str(out),
         "--script", "test-script", "--images", "test-images,none", "--tts", "test-tts,none",
         "--log-level", "warning", *options,
     ]  # fmt: skip
-    process = subprocess.Popen(command, stdout=subprocess.DEVNULL, stderr=subprocess.PIPE)
+    process = subprocess.Popen(command, stdout=stdout, stderr=subprocess.PIPE)
     url = f"http://127.0.0.1:{port}"
     try:
         deadline = time.monotonic() + 30
@@ -114,3 +119,5 @@ def serve(out: Path, *options: str) -> Iterator[tuple[str, subprocess.Popen[byte
             process.wait()
         if process.stderr is not None:
             process.stderr.close()
+        if process.stdout is not None:
+            process.stdout.close()
