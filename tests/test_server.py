@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+from collections.abc import AsyncIterator
 from pathlib import Path
 
 import anyio
@@ -398,3 +399,36 @@ async def test_a_loopback_server_without_a_token_answers_only_to_loopback_names(
     async with client(config(tmp_path, token=TOKEN), base_url="http://127.0.0.1:8765") as http:
         bearer = {"Authorization": f"Bearer {TOKEN}", **rebound}  # the token is the guard
         assert (await http.get("/v1/decks", headers=bearer)).status_code == 200
+
+
+async def _chunks(data: bytes) -> AsyncIterator[bytes]:
+    yield data  # no Content-Length: the body is counted as it arrives
+
+
+@pytest.mark.parametrize(
+    ("method", "path", "content", "status"),
+    [
+        ("POST", "/generate_presentation", b"{bad json", 422),
+        ("POST", "/generate_presentation", b'{"topic": 5}', 422),
+        ("POST", "/generate_presentation_legacy", b'{"topic": "x", "slides": 0}', 422),
+        ("POST", "/generate_presentation", None, 413),  # chunked, larger than the limit
+        ("GET", "/v1/decks/0123456789abcdef/events?after=abc", None, 422),
+        ("GET", "/no/such/path", None, 404),
+        ("PUT", "/v1/decks", b"{}", 405),
+    ],
+)
+async def test_every_error_has_the_one_json_shape(
+    tmp_path: Path, method: str, path: str, content: bytes | None, status: int
+) -> None:
+    async with client(config(tmp_path, max_request_bytes=4096)) as http:
+        if status == 413:
+            body: bytes | AsyncIterator[bytes] = _chunks(b'{"topic": "%s"}' % (b"x" * 8000))
+        else:
+            body = content or b""
+        headers = {"Content-Type": "application/json"}
+        response = await http.request(method, path, content=body, headers=headers)
+        assert response.status_code == status, response.text
+        error = response.json()["error"]
+        assert list(response.json()) == ["error"]
+        assert (error["status"], bool(error["type"])) == (status, True)
+        assert len(error["message"]) > 20, error["message"]

@@ -18,7 +18,13 @@ from sse_starlette import EventSourceResponse, ServerSentEvent
 
 from .. import __version__
 from .._exceptions import InvalidInputError
-from ._errors import JobConflictError, JobNotFoundError, NotFoundError, ShuttingDownError
+from ._errors import (
+    JobConflictError,
+    JobNotFoundError,
+    NotFoundError,
+    ShuttingDownError,
+    validation_message,
+)
 from ._jobs import DeckSpec, Job, JobStore
 from ._live import PLAYLIST, playlist_text
 from ._schemas import (
@@ -79,15 +85,7 @@ async def _deck_create(request: Request) -> DeckCreate:
             return DeckCreate.model_validate(fields)
         return DeckCreate.model_validate_json(await request.body())
     except ValidationError as error:
-        raise InvalidInputError(_validation_text(error)) from None
-
-
-def _validation_text(error: ValidationError) -> str:
-    problems = [
-        f"{'.'.join(str(p) for p in item['loc']) or 'body'}: {item['msg']}"
-        for item in error.errors()
-    ]
-    return "Invalid request: " + "; ".join(problems[:5])
+        raise InvalidInputError(validation_message(error.errors())) from None
 
 
 _CREATE_BODY = {
