@@ -86,6 +86,11 @@ async def test_audio_answers_range_requests(tmp_path: Path) -> None:
         assert part.status_code == 206
         assert part.headers["content-range"] == f"bytes 100-199/{len(whole.content)}"
         assert part.content == whole.content[100:200]
+        head = await http.head(url)  # players ask for the size and Range support first
+        assert head.status_code == 200, head.text
+        assert head.headers["content-length"] == str(len(whole.content))
+        assert head.headers["accept-ranges"] == "bytes"
+        assert head.content == b""
 
 
 async def test_last_event_id_replays_exactly_what_was_missed(tmp_path: Path) -> None:

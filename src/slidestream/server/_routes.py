@@ -187,9 +187,11 @@ async def live_playlist(job_id: str, store: Store) -> Response:
     )
 
 
-@api.get("/decks/{job_id}/files/{name:path}", response_class=FileResponse)
+@api.api_route(
+    "/decks/{job_id}/files/{name:path}", methods=["GET", "HEAD"], response_class=FileResponse
+)
 async def deck_file(job_id: str, name: str, store: Store) -> FileResponse:
-    """A file of the deck (audio and video answer HTTP Range requests)."""
+    """A file of the deck (audio and video answer HTTP Range and ``HEAD`` requests)."""
     job = store.get(job_id)
     path = await anyio.to_thread.run_sync(safe_file, job.folder, name)
     media_type = _MEDIA_TYPES.get(path.suffix.lower())
