@@ -40,13 +40,19 @@ def config(tmp_path: Path, **changes: Any) -> ServerConfig:
 
 
 @contextlib.asynccontextmanager
-async def client(cfg: ServerConfig, **headers: str) -> AsyncIterator[httpx.AsyncClient]:
-    """An HTTP client talking to the app in-process, inside the app's lifespan."""
+async def client(
+    cfg: ServerConfig, *, base_url: str = "http://testserver", **headers: str
+) -> AsyncIterator[httpx.AsyncClient]:
+    """An HTTP client talking to the app in-process, inside the app's lifespan.
+
+    The app sees the connection arrive at ``base_url``'s host and port (``127.0.0.1`` for a
+    server listening on loopback).
+    """
     app = create_app(cfg)
     async with app.router.lifespan_context(app):
         transport = httpx.ASGITransport(app=app)
         async with httpx.AsyncClient(
-            transport=transport, base_url="http://testserver", headers=headers
+            transport=transport, base_url=base_url, headers=headers
         ) as http:
             yield http
 
@@ -80,15 +86,20 @@ def free_port() -> int:
 
 
 @contextlib.contextmanager
-def serve(out: Path, *options: str) -> Iterator[tuple[str, subprocess.Popen[bytes]]]:
-    """``slidestream serve`` on a free port with the test doubles; yields its URL."""
+def serve(
+    out: Path, *options: str, stdout: int = subprocess.DEVNULL
+) -> Iterator[tuple[str, subprocess.Popen[bytes]]]:
+    """``slidestream serve`` on a free port with the test doubles; yields its URL.
+
+    Its standard output (uvicorn's access log) goes to ``stdout``.
+    """
     port = free_port()
     command = [
         sys.executable, "-m", "slidestream", "serve", "--port", str(port), "--out", str(out),
         "--script", "test-script", "--images", "test-images,none", "--tts", "test-tts,none",
         "--log-level", "warning", *options,
     ]  # fmt: skip
-    process = subprocess.Popen(command, stdout=subprocess.DEVNULL, stderr=subprocess.PIPE)
+    process = subprocess.Popen(command, stdout=stdout, stderr=subprocess.PIPE)
     url = f"http://127.0.0.1:{port}"
     try:
         deadline = time.monotonic() + 30
@@ -108,3 +119,5 @@ def serve(out: Path, *options: str) -> Iterator[tuple[str, subprocess.Popen[byte
             process.wait()
         if process.stderr is not None:
             process.stderr.close()
+        if process.stdout is not None:
+            process.stdout.close()

@@ -112,6 +112,15 @@ def test_image_resolves_relative_to_the_file(tmp_path: Path) -> None:
     assert slide.narration == "Say this."
 
 
+def test_images_off_leaves_image_lines_out_unread(tmp_path: Path) -> None:
+    picture = png(tmp_path / "diagram.png")
+    text = f"# D\n## Slide\n![A diagram]({picture})\nSay this.\n## Two\n![x](/no/such.png)\n"
+    deck = parse_outline(text, images=False)
+    assert [slide.image_path for slide in deck.slides] == [None, None]
+    assert deck.slides[0].narration == "Say this."
+    assert MarkdownScriptProvider(text=text, images=False).deck.slides[1].image_path is None
+
+
 @pytest.mark.parametrize(
     ("text", "line", "words"),
     [

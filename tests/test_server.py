@@ -3,10 +3,12 @@
 from __future__ import annotations
 
 import json
+from collections.abc import AsyncIterator
 from pathlib import Path
 
 import anyio
 import pytest
+from PIL import Image
 
 from slidestream import ConfigurationError, ServiceKey, cli
 from slidestream.server import ServerConfig, serve
@@ -84,6 +86,11 @@ async def test_audio_answers_range_requests(tmp_path: Path) -> None:
         assert part.status_code == 206
         assert part.headers["content-range"] == f"bytes 100-199/{len(whole.content)}"
         assert part.content == whole.content[100:200]
+        head = await http.head(url)  # players ask for the size and Range support first
+        assert head.status_code == 200, head.text
+        assert head.headers["content-length"] == str(len(whole.content))
+        assert head.headers["accept-ranges"] == "bytes"
+        assert head.content == b""
 
 
 async def test_last_event_id_replays_exactly_what_was_missed(tmp_path: Path) -> None:
@@ -331,3 +338,102 @@ def test_service_limits_are_named_by_service() -> None:
 @pytest.mark.parametrize("value", ["edge-tts", "edge-tts=0", "=3", "edge-tts=two"])
 def test_serve_refuses_a_malformed_limit(tmp_path: Path, value: str) -> None:
     assert cli.main(["serve", "--out", str(tmp_path), "--limit", value]) == 2
+
+
+@pytest.mark.parametrize(
+    "line",
+    [
+        "!![x](y)[pic]({path})",  # removing the inner image joins '!' and '[pic](...)'
+        "![pic]<img src=x>({path})",  # removing the <img> joins '![pic]' and '(...)'
+        "![pic]![a](b)![c](d)({path})",
+    ],
+)
+async def test_image_references_rebuilt_by_stripping_are_stripped_too(
+    tmp_path: Path, line: str
+) -> None:
+    secret = tmp_path / "secret.png"
+    Image.new("RGB", (8, 8), (255, 0, 0)).save(secret)
+    for path in (secret, tmp_path / "missing.png"):
+        outline = f"# Private files\n\n## Only slide\n- a point\n{line.format(path=path)}\n"
+        async with client(config(tmp_path)) as http:
+            created = await http.post("/v1/decks", json={"markdown": outline, "tts": "none"})
+            assert created.status_code == 202, created.text  # no "not found" oracle either
+            events = await _finish(http, created.json()["id"])
+            assert str(path) not in json.dumps([event["data"] for event in events])
+            images = next(e for e in events if e["event"] == "images")["data"]["images"]
+            assert not any("file:" in (image["source_url"] or "") for image in images)
+
+
+async def test_another_site_cannot_start_or_cancel_decks_through_a_browser(tmp_path: Path) -> None:
+    body = json.dumps({"topic": "Made by another site", "slides": 1})
+    plain = {"Content-Type": "text/plain", "Origin": "http://evil.example"}  # no pre-flight
+    async with client(config(tmp_path, cors_origins=("http://app.example",))) as http:
+        refused = await http.post("/v1/decks", content=body, headers=plain)
+        assert refused.status_code == 403, refused.text
+        assert "origin" in refused.json()["error"]["message"].lower()
+        form = await http.post("/v1/decks", data={"topic": "x"}, headers={"Origin": "null"})
+        assert form.status_code == 403
+        seed = await http.post(
+            "/generate_presentation", json={"topic": "x"}, headers={"Origin": "http://evil.example"}
+        )
+        assert seed.status_code == 403
+        assert (await http.get("/v1/decks")).json()["decks"] == []
+
+        for origin in ("http://testserver", "http://app.example"):  # the page, a CORS origin
+            made = await http.post("/v1/decks", content=body, headers={"Origin": origin})
+            assert made.status_code == 202, made.text
+            cancel = await http.delete(
+                made.headers["location"], headers={"Origin": "http://evil.example"}
+            )
+            assert cancel.status_code == 403
+            await _finish(http, made.json()["id"])
+
+
+async def test_a_loopback_server_without_a_token_answers_only_to_loopback_names(
+    tmp_path: Path,
+) -> None:
+    rebound = {"Host": "rebind.example:8765"}  # a DNS-rebinding page's requests name its host
+    async with client(config(tmp_path), base_url="http://127.0.0.1:8765") as http:
+        refused = await http.get("/v1/decks", headers=rebound)
+        assert refused.status_code == 403, refused.text
+        assert "--token" in refused.json()["error"]["message"]
+        posted = await http.post("/v1/decks", json={"topic": "x"}, headers=rebound)
+        assert posted.status_code == 403
+        for host in ("127.0.0.1:8765", "localhost:8765", "[::1]:8765", "app.localhost"):
+            assert (await http.get("/v1/decks", headers={"Host": host})).status_code == 200, host
+    async with client(config(tmp_path, token=TOKEN), base_url="http://127.0.0.1:8765") as http:
+        bearer = {"Authorization": f"Bearer {TOKEN}", **rebound}  # the token is the guard
+        assert (await http.get("/v1/decks", headers=bearer)).status_code == 200
+
+
+async def _chunks(data: bytes) -> AsyncIterator[bytes]:
+    yield data  # no Content-Length: the body is counted as it arrives
+
+
+@pytest.mark.parametrize(
+    ("method", "path", "content", "status"),
+    [
+        ("POST", "/generate_presentation", b"{bad json", 422),
+        ("POST", "/generate_presentation", b'{"topic": 5}', 422),
+        ("POST", "/generate_presentation_legacy", b'{"topic": "x", "slides": 0}', 422),
+        ("POST", "/generate_presentation", None, 413),  # chunked, larger than the limit
+        ("GET", "/v1/decks/0123456789abcdef/events?after=abc", None, 422),
+        ("GET", "/no/such/path", None, 404),
+        ("PUT", "/v1/decks", b"{}", 405),
+    ],
+)
+async def test_every_error_has_the_one_json_shape(
+    tmp_path: Path, method: str, path: str, content: bytes | None, status: int
+) -> None:
+    async with client(config(tmp_path, max_request_bytes=4096)) as http:
+        if status == 413:
+            body: bytes | AsyncIterator[bytes] = _chunks(b'{"topic": "%s"}' % (b"x" * 8000))
+        else:
+            body = content or b""
+        headers = {"Content-Type": "application/json"}
+        response = await http.request(method, path, content=body, headers=headers)
+        assert response.status_code == status, response.text
+        error = response.json()["error"]
+        assert list(response.json()) == ["error"]
+        assert (error["status"], bool(error["type"])) == (status, True)
+        assert len(error["message"]) > 20, error["message"]

@@ -114,6 +114,20 @@ def test_sigterm_stops_cleanly_and_the_restarted_server_tells_why(tmp_path: Path
         assert events[-1]["event"] == "failed"
 
 
+def test_the_access_log_never_shows_the_token(tmp_path: Path) -> None:
+    token = "log-secret-0123456789"
+    options = ("--token", token, "--log-level", "info")
+    with serve(tmp_path, *options, stdout=subprocess.PIPE) as (url, process):
+        assert httpx.get(f"{url}/?token={token}").status_code == 303
+        assert httpx.get(f"{url}/v1/decks?x=1&token={token}").status_code == 401
+        process.send_signal(signal.SIGTERM)
+        process.wait(timeout=20)
+        assert process.stdout is not None
+        log = process.stdout.read().decode()
+    assert "GET /?token=" in log
+    assert token not in log
+
+
 def test_serve_refuses_a_public_address_without_a_token(
     tmp_path: Path, capsys: pytest.CaptureFixture[str]
 ) -> None:

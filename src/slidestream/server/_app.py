@@ -16,7 +16,7 @@ from ._errors import install_error_handlers
 from ._jobs import JobStore
 from ._providers import ProviderPool
 from ._routes import api, page, seed
-from ._security import BodyLimitMiddleware, TokenMiddleware
+from ._security import BodyLimitMiddleware, BrowserGuardMiddleware, TokenMiddleware
 
 __all__ = ["create_app"]
 
@@ -59,4 +59,9 @@ def create_app(config: ServerConfig | None = None) -> FastAPI:
         )
     if config.token is not None:
         app.add_middleware(TokenMiddleware, token=config.token)
+    app.add_middleware(
+        BrowserGuardMiddleware,
+        allowed_origins=config.cors_origins,
+        host_check=config.token is None,
+    )
     return app

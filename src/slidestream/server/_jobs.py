@@ -361,7 +361,7 @@ class JobStore:
                     f"The outline is {size} bytes; this server takes outlines up to "
                     f"{self.config.max_outline_bytes} bytes."
                 )
-            script = MarkdownScriptProvider(text=strip_images(spec.markdown))
+            script = MarkdownScriptProvider(text=strip_images(spec.markdown), images=False)
             topic = script.deck.title
             language = language or script.deck.language
             deck_voice = script.deck.voice

@@ -18,7 +18,13 @@ from sse_starlette import EventSourceResponse, ServerSentEvent
 
 from .. import __version__
 from .._exceptions import InvalidInputError
-from ._errors import JobConflictError, JobNotFoundError, NotFoundError, ShuttingDownError
+from ._errors import (
+    JobConflictError,
+    JobNotFoundError,
+    NotFoundError,
+    ShuttingDownError,
+    validation_message,
+)
 from ._jobs import DeckSpec, Job, JobStore
 from ._live import PLAYLIST, playlist_text
 from ._schemas import (
@@ -79,15 +85,7 @@ async def _deck_create(request: Request) -> DeckCreate:
             return DeckCreate.model_validate(fields)
         return DeckCreate.model_validate_json(await request.body())
     except ValidationError as error:
-        raise InvalidInputError(_validation_text(error)) from None
-
-
-def _validation_text(error: ValidationError) -> str:
-    problems = [
-        f"{'.'.join(str(p) for p in item['loc']) or 'body'}: {item['msg']}"
-        for item in error.errors()
-    ]
-    return "Invalid request: " + "; ".join(problems[:5])
+        raise InvalidInputError(validation_message(error.errors())) from None
 
 
 _CREATE_BODY = {
@@ -189,9 +187,11 @@ async def live_playlist(job_id: str, store: Store) -> Response:
     )
 
 
-@api.get("/decks/{job_id}/files/{name:path}", response_class=FileResponse)
+@api.api_route(
+    "/decks/{job_id}/files/{name:path}", methods=["GET", "HEAD"], response_class=FileResponse
+)
 async def deck_file(job_id: str, name: str, store: Store) -> FileResponse:
-    """A file of the deck (audio and video answer HTTP Range requests)."""
+    """A file of the deck (audio and video answer HTTP Range and ``HEAD`` requests)."""
     job = store.get(job_id)
     path = await anyio.to_thread.run_sync(safe_file, job.folder, name)
     media_type = _MEDIA_TYPES.get(path.suffix.lower())

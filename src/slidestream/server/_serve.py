@@ -2,13 +2,37 @@
 
 from __future__ import annotations
 
+import logging
+import re
+
 import uvicorn
 
 from .._exceptions import ConfigurationError
 from ._app import create_app
 from ._config import DEFAULT_HOST, DEFAULT_PORT, ServerConfig, is_loopback
 
-__all__ = ["serve"]
+__all__ = ["RedactTokenFilter", "redact_token", "serve"]
+
+_TOKEN_QUERY = re.compile(r"([?&]token=)[^&#\s]*", re.IGNORECASE)
+
+
+def redact_token(target: str) -> str:
+    """``target`` (a path with its query) with the value of any ``token`` parameter hidden."""
+    return _TOKEN_QUERY.sub(r"\1***", target)
+
+
+class RedactTokenFilter(logging.Filter):
+    """Hides the token of ``/?token=...`` (how a person opens the page) in uvicorn's access log.
+
+    uvicorn logs each request as ``(client, method, path with query, HTTP version, status)``.
+    """
+
+    def filter(self, record: logging.LogRecord) -> bool:
+        """Rewrite the record's path; every record is kept."""
+        args = record.args
+        if isinstance(args, tuple) and len(args) >= 3 and isinstance(args[2], str):
+            record.args = (*args[:2], redact_token(args[2]), *args[3:])
+        return True
 
 
 def serve(
@@ -34,14 +58,15 @@ def serve(
             "decks on this machine. Set --token (or SLIDESTREAM_TOKEN), bind to 127.0.0.1, or "
             "pass --insecure-no-token if the network is trusted."
         )
-    server = uvicorn.Server(
-        uvicorn.Config(
-            create_app(config),
-            host=host,
-            port=port,
-            log_level=log_level,
-            timeout_graceful_shutdown=max(1, round(config.grace_s)),
-            proxy_headers=False,
-        )
+    uvicorn_config = uvicorn.Config(
+        create_app(config),
+        host=host,
+        port=port,
+        log_level=log_level,
+        timeout_graceful_shutdown=max(1, round(config.grace_s)),
+        proxy_headers=False,
     )
-    server.run()
+    access_log = logging.getLogger("uvicorn.access")  # set up by uvicorn.Config just above
+    if not any(isinstance(known, RedactTokenFilter) for known in access_log.filters):
+        access_log.addFilter(RedactTokenFilter())
+    uvicorn.Server(uvicorn_config).run()

@@ -106,9 +106,10 @@ class _Draft:
 
 
 class _Parser:
-    def __init__(self, text: str, source: Path | None) -> None:
+    def __init__(self, text: str, source: Path | None, *, images: bool = True) -> None:
         self.lines = text.splitlines()
         self.source = source
+        self.images = images
         self.base = source.parent if source is not None else Path.cwd()
         self.title: str | None = None
         self.front: dict[str, str] = {}
@@ -176,6 +177,8 @@ class _Parser:
         self._slide = None
 
     def image(self, number: int, alt: str, target: str) -> None:
+        if not self.images:
+            return  # left out unread: the outline came from someone who may not read our files
         slide = self._slide
         if slide is None:
             raise self.fail(
@@ -346,18 +349,21 @@ class _Parser:
         )
 
 
-def parse_outline(text: str, *, source: Path | None = None) -> MarkdownDeck:
+def parse_outline(text: str, *, source: Path | None = None, images: bool = True) -> MarkdownDeck:
     """Parse a Markdown outline.
 
     Args:
         text: the Markdown.
         source: the file it came from; image paths are resolved relative to its folder
             (to the current folder when ``None``), and error messages name it.
+        images: read the slides' image references; ``False`` leaves every image line out
+            without looking at the path (an outline sent by someone who may not read this
+            machine's files, such as an upload to the service).
 
     Raises:
         InvalidInputError: the outline cannot be used; the message names the line.
     """
-    return _Parser(text, source).parse()
+    return _Parser(text, source, images=images).parse()
 
 
 def decode_markdown(data: bytes, source: Path | None = None) -> str:
@@ -378,7 +384,7 @@ def decode_markdown(data: bytes, source: Path | None = None) -> str:
         ) from None
 
 
-def load_outline(path: str | Path) -> MarkdownDeck:
+def load_outline(path: str | Path, *, images: bool = True) -> MarkdownDeck:
     """Read and parse the Markdown outline at ``path`` (blocking; see :func:`parse_outline`)."""
     file = real_path(expand_home(path))
     try:
@@ -395,7 +401,7 @@ def load_outline(path: str | Path) -> MarkdownDeck:
         raise InvalidInputError(f"Markdown file {file} does not exist: check the path") from None
     except OSError as err:
         raise InvalidInputError(f"Cannot read {file}: {err.strerror or err}") from None
-    return parse_outline(decode_markdown(data, file), source=file)
+    return parse_outline(decode_markdown(data, file), source=file, images=images)
 
 
 def _load_topic(topic: str) -> MarkdownDeck:
@@ -426,6 +432,8 @@ class MarkdownScriptProvider(Provider):
     Args:
         path: the outline file. Without it, each request's ``topic`` is taken as the path.
         text: the outline itself, instead of a file (images resolve from the current folder).
+        images: read the slides' image references; ``False`` leaves them out unread (see
+            :func:`parse_outline`).
 
     The file is parsed when the provider is created (so errors show at once) and slides are
     yielded one by one by :meth:`stream_slides`. Front-matter ``language`` and ``voice`` are in
@@ -442,16 +450,18 @@ class MarkdownScriptProvider(Provider):
     limit_key = ServiceKey("markdown", local=True)
     """Work on this machine's CPU: it takes a share of the CPU budget, per process."""
 
-    def __init__(self, path: str | Path | None = None, *, text: str | None = None) -> None:
+    def __init__(
+        self, path: str | Path | None = None, *, text: str | None = None, images: bool = True
+    ) -> None:
         if path is not None and text is not None:
             raise InvalidInputError("Give the Markdown outline as a path or as text, not both.")
         self.path = real_path(expand_home(path)) if path is not None else None
         self._decks: dict[str, MarkdownDeck] = {}
         self._fixed: MarkdownDeck | None = None
         if text is not None:
-            self._fixed = parse_outline(text)
+            self._fixed = parse_outline(text, images=images)
         elif self.path is not None:
-            self._fixed = load_outline(self.path)
+            self._fixed = load_outline(self.path, images=images)
 
     @property
     def deck(self) -> MarkdownDeck:
