@@ -61,6 +61,10 @@ async def test_a_job_streams_every_event_and_ends_with_the_deck(tmp_path: Path) 
         assert [event["id"] for event in events] == list(range(1, len(events) + 1))
         slide = next(event["data"] for event in events if event["event"] == "slide")
         assert "data" not in json.dumps(slide["images"])  # image bytes are left out
+        # Paths are names inside the deck's folder, never where the server keeps its files.
+        assert str(tmp_path) not in json.dumps(events)
+        assert slide["audio_path"] and not Path(slide["audio_path"]).is_absolute()
+        assert any((tmp_path / "decks").rglob(slide["audio_path"]))
 
         view = (await http.get(f"/v1/decks/{job_id}")).json()
         assert view["status"] == "complete"

@@ -523,7 +523,8 @@ class JobStore:
             save = True
         if save:
             await self.save(job)
-        await job.log.append(event.kind, event.to_dict(include_data=False))
+        # Clients see names inside the deck's folder, never where the server keeps files.
+        await job.log.append(event.kind, event.to_dict(include_data=False, paths=job.relative))
 
     async def _on_segment(self, job: Job, segment: Segment) -> None:
         slide = _slide(job.record, segment.index)
