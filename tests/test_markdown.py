@@ -243,3 +243,30 @@ async def test_pipeline_uses_the_outline_and_its_image(tmp_path: Path) -> None:
     assert own.path is not None
     assert own.path.read_bytes() == (tmp_path / "img.png").read_bytes()
     assert all(slide.audio_path and slide.audio_path.is_file() for slide in deck.slides)
+
+
+def test_html_comments_inside_a_line_are_neither_spoken_nor_shown() -> None:
+    deck = parse_outline(
+        "# T <!-- draft -->\n"
+        "## A <!-- x -->\n"
+        "- a bullet <!-- hidden -->\n"
+        "Say this <!-- not this --> and that.\n"
+        "More <!-- a comment that\n"
+        "## Is not a slide\n"
+        "ends here --> words.\n"
+        "<!-- one --> <!-- two -->\n"
+    )
+    assert deck.title == "T"
+    [slide] = deck.slides
+    assert slide.title == "A"
+    assert slide.bullets == ["a bullet"]
+    assert slide.narration == "Say this and that. More words."
+
+
+def test_a_code_fence_closes_only_on_a_fence_as_long_as_its_opening() -> None:
+    deck = parse_outline(
+        "# T\n## A\n````markdown\n```\n# not a title\n## not a slide\n```\n````\n## B\n"
+    )
+    assert [slide.title for slide in deck.slides] == ["A", "B"]
+    deck = parse_outline("# T\n## A\n~~~\n```\n## not a slide\n~~~~\n## B\n")
+    assert [slide.title for slide in deck.slides] == ["A", "B"]

@@ -54,7 +54,34 @@ _BULLET = re.compile(r"^(\s*)(?:[-*+]|\d{1,3}[.)])\s+(.*)$")
 _IMAGE = re.compile(r'^!\[([^\]]*)\]\(\s*<?([^)>]*?)>?(?:\s+"[^"]*")?\s*\)$')
 _NOTES = re.compile(r"^(?:\*\*|__)?notes?\s*(?::\s*(?:\*\*|__)|(?:\*\*|__)\s*:|:)\s*(.*)$", re.I)
 _RULE = re.compile(r"^([-*_])(\s*\1){2,}$")
-_FENCE = re.compile(r"^(```|~~~)")
+_FENCE = re.compile(r"^(`{3,}|~{3,})")
+_COMMENT_OPEN, _COMMENT_CLOSE = "<!--", "-->"
+
+
+def _closes_fence(line: str, fence: str) -> bool:
+    """True when ``line`` (stripped) closes a code block opened by ``fence``: the same
+    character, at least as many times, and nothing else (CommonMark)."""
+    return len(line) >= len(fence) and line == fence[0] * len(line)
+
+
+def _without_comments(line: str, open_comment: bool) -> tuple[str, bool]:
+    """``line`` with its HTML comments (``<!-- ... -->``) taken out, and whether a comment is
+    still open at its end; ``open_comment`` says whether one was open at its start."""
+    kept: list[str] = []
+    position = 0
+    while True:
+        if open_comment:
+            end = line.find(_COMMENT_CLOSE, position)
+            if end < 0:
+                return "".join(kept), True
+            position, open_comment = end + len(_COMMENT_CLOSE), False
+        else:
+            start = line.find(_COMMENT_OPEN, position)
+            if start < 0:
+                kept.append(line[position:])
+                return "".join(kept), False
+            kept.append(line[position:start])
+            position, open_comment = start + len(_COMMENT_OPEN), True
 
 
 @dataclass(frozen=True, kw_only=True)
@@ -229,17 +256,15 @@ class _Parser:
         for index in range(start, len(self.lines)):
             number = index + 1
             raw = self.lines[index]
-            line = raw.strip()
             if fence is not None:
-                if line.startswith(fence):
+                if _closes_fence(raw.strip(), fence):
                     fence = None
                 continue
-            if in_comment:
-                in_comment = "-->" not in line
-                continue
-            if line.startswith("<!--"):
-                in_comment = "-->" not in line
-                continue
+            had_text = bool(raw.strip())
+            raw, in_comment = _without_comments(raw, in_comment)
+            line = raw.strip()
+            if had_text and not line:
+                continue  # a line that held only a comment is not a blank line
             fenced = _FENCE.match(line)
             if fenced:
                 fence = fenced.group(1)
