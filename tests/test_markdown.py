@@ -270,3 +270,34 @@ def test_a_code_fence_closes_only_on_a_fence_as_long_as_its_opening() -> None:
     assert [slide.title for slide in deck.slides] == ["A", "B"]
     deck = parse_outline("# T\n## A\n~~~\n```\n## not a slide\n~~~~\n## B\n")
     assert [slide.title for slide in deck.slides] == ["A", "B"]
+
+
+def test_front_matter_with_lists_and_block_values_is_read() -> None:
+    deck = parse_outline(
+        "---\n"
+        "title: >\n"
+        "  How vaccines\n"
+        "  work\n"
+        "tags:\n"
+        "  - biology\n"
+        "  - health\n"
+        "authors:\n"
+        "- Ada\n"
+        "summary: |\n"
+        "  two\n"
+        "\n"
+        "  paragraphs\n"
+        "language: en\n"
+        "---\n"
+        "## A\n"
+    )
+    assert deck.title == "How vaccines work"
+    assert deck.language == "en"
+    assert deck.metadata["tags"] == "biology, health"
+    assert deck.metadata["authors"] == "Ada"
+    assert deck.slides[0].title == "A"
+
+
+def test_front_matter_block_title_left_empty_is_refused() -> None:
+    with pytest.raises(ss.InvalidInputError, match=r"line 2: front matter 'title' is empty"):
+        parse_outline("---\ntitle: >\nlanguage: en\n---\n## A\n")

@@ -132,6 +132,38 @@ class _Draft:
     last_bullet: bool = False
 
 
+_BLOCK_MARKS = frozenset({"|", ">", "|-", ">-", "|+", ">+"})
+
+
+@dataclass
+class _FrontKey:
+    """A front-matter key while the lines of its value are read."""
+
+    name: str
+    line: int
+    first: str
+    items: list[str] = field(default_factory=list)
+    lines: list[str] = field(default_factory=list)
+
+    def more(self, line: str) -> None:
+        """A line after the key's own: a list item (``- a``) or a line of a block value."""
+        if line == "-" or line.startswith("- "):
+            self.items.append(_unquoted(line[1:]))
+        else:
+            self.lines.append(line)
+
+    def value(self) -> str:
+        """The value as one line: list items joined with commas, block lines with spaces."""
+        first = "" if self.first in _BLOCK_MARKS else self.first
+        words = " ".join(part for part in (first, *self.lines) if part)
+        return ", ".join(item for item in (_unquoted(words), *self.items) if item)
+
+
+def _unquoted(text: str) -> str:
+    """``text`` without surrounding spaces and quotes."""
+    return text.strip().strip("'\"").strip()
+
+
 class _Parser:
     def __init__(self, text: str, source: Path | None, *, images: bool = True) -> None:
         self.lines = text.splitlines()
@@ -152,33 +184,51 @@ class _Parser:
     # -- sections --------------------------------------------------------------------------
 
     def front_matter(self) -> int:
-        """Read the front matter, if any; return the index of the first body line."""
+        """Read the front matter, if any; return the index of the first body line.
+
+        A key's value may go on over the lines after it: indented lines (a YAML ``>`` or ``|``
+        block, a nested map) and list items (``- a``), as front matter written for other tools
+        has (``tags:`` then ``  - biology``).
+        """
         if not self.lines or self.lines[0].strip() != "---":
             return 0
+        key: _FrontKey | None = None
         for number in range(1, len(self.lines)):
-            line = self.lines[number].strip()
+            raw = self.lines[number]
+            line = raw.strip()
             if line in ("---", "..."):
+                self.front_value(key)
                 return number + 1
             if not line or line.startswith("#"):
                 continue
-            key, sep, value = line.partition(":")
-            key = key.strip().lower()
-            if not sep or not key or " " in key:
+            if key is not None and (raw[:1].isspace() or line == "-" or line.startswith("- ")):
+                key.more(line)
+                continue
+            self.front_value(key)
+            name, sep, value = line.partition(":")
+            name = name.strip().lower()
+            if not sep or not name or " " in name:
                 raise self.fail(
                     number + 1,
                     f"front matter line {line!r} is not 'key: value' "
                     "(use e.g. 'title: My deck', 'language: en', 'voice: ...')",
                 )
-            value = value.strip().strip("'\"").strip()
-            if key in _FRONT_KEYS:
-                if not value:
-                    raise self.fail(number + 1, f"front matter '{key}' is empty: give a value")
-                self.front[_FRONT_KEYS[key]] = value
-            else:
-                self.metadata[key] = value
+            key = _FrontKey(name=name, line=number + 1, first=value.strip())
         raise self.fail(
             1, "the front matter opened with '---' is never closed: add a line '---' after it"
         )
+
+    def front_value(self, key: _FrontKey | None) -> None:
+        """Keep the value of front-matter ``key`` (a key slidestream uses must not be empty)."""
+        if key is None:
+            return
+        value = key.value()
+        if key.name in _FRONT_KEYS:
+            if not value:
+                raise self.fail(key.line, f"front matter '{key.name}' is empty: give a value")
+            self.front[_FRONT_KEYS[key.name]] = value
+        else:
+            self.metadata[key.name] = value
 
     def start_slide(self, number: int, title: str) -> None:
         self.finish_slide()
