@@ -301,3 +301,23 @@ def test_front_matter_with_lists_and_block_values_is_read() -> None:
 def test_front_matter_block_title_left_empty_is_refused() -> None:
     with pytest.raises(ss.InvalidInputError, match=r"line 2: front matter 'title' is empty"):
         parse_outline("---\ntitle: >\nlanguage: en\n---\n## A\n")
+
+
+@pytest.mark.parametrize("encoding", ["utf-16", "utf-16-be", "utf-32"])
+def test_outline_saved_as_utf16_or_utf32_with_a_byte_order_mark_is_read(
+    tmp_path: Path, encoding: str
+) -> None:
+    text = "# Café\r\n## Slide ü\r\n- 中文\r\n"
+    data = text.encode(encoding)
+    if encoding == "utf-16-be":
+        data = b"\xfe\xff" + data
+    deck = load_outline(write(tmp_path, data))
+    assert deck.title == "Café"
+    assert deck.slides[0].bullets == ["中文"]
+
+
+def test_utf16_outline_cut_mid_character_says_so(tmp_path: Path) -> None:
+    with pytest.raises(ss.InvalidInputError, match=r"not UTF-16 text.*save the outline as UTF-8"):
+        load_outline(write(tmp_path, "# T\n## A\n".encode("utf-16") + b"\x00"))
+    with pytest.raises(ss.InvalidInputError, match=r"line 2: a NUL character"):
+        load_outline(write(tmp_path, "# T\n## A\x00\n".encode("utf-16")))

@@ -19,6 +19,7 @@ sentences. Anything the parser cannot use raises :class:`InvalidInputError` nami
 
 from __future__ import annotations
 
+import codecs
 import re
 from collections.abc import AsyncIterator
 from dataclasses import dataclass, field
@@ -441,9 +442,41 @@ def parse_outline(text: str, *, source: Path | None = None, images: bool = True)
     return _Parser(text, source, images=images).parse()
 
 
+_BYTE_ORDER_MARKS = (  # UTF-32 first: its little-endian mark begins with UTF-16's
+    (codecs.BOM_UTF32_LE, "utf-32"),
+    (codecs.BOM_UTF32_BE, "utf-32"),
+    (codecs.BOM_UTF16_LE, "utf-16"),
+    (codecs.BOM_UTF16_BE, "utf-16"),
+)
+
+
+def _unicode_by_mark(data: bytes) -> str | None:
+    """``"utf-16"`` or ``"utf-32"`` when ``data`` begins with that encoding's byte order mark."""
+    for mark, encoding in _BYTE_ORDER_MARKS:
+        if data.startswith(mark):
+            return encoding
+    return None
+
+
 def decode_markdown(data: bytes, source: Path | None = None) -> str:
-    """``data`` as text, or :class:`InvalidInputError` naming the line of the first bad byte."""
+    """``data`` as text, or :class:`InvalidInputError` naming the line of the first bad byte.
+
+    UTF-8 (with or without a byte order mark); UTF-16 and UTF-32 when they begin with theirs.
+    """
     name = f"{source}" if source is not None else "The outline"
+    encoding = _unicode_by_mark(data)
+    if encoding is not None:  # what Windows editors save as "Unicode"
+        try:
+            text = data.decode(encoding)
+        except UnicodeDecodeError:
+            raise InvalidInputError(
+                f"{name}: not {encoding.upper()} text, though it begins with its byte order "
+                "mark (the file may be cut short); save the outline as UTF-8 Markdown"
+            ) from None
+        if "\x00" in text:
+            line = text[: text.index("\x00")].count("\n") + 1
+            raise InvalidInputError(f"{name}, line {line}: a NUL character; remove it")
+        return text
     if b"\x00" in data:
         line = data[: data.index(b"\x00")].count(b"\n") + 1
         raise InvalidInputError(
