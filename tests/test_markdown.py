@@ -321,3 +321,15 @@ def test_utf16_outline_cut_mid_character_says_so(tmp_path: Path) -> None:
         load_outline(write(tmp_path, "# T\n## A\n".encode("utf-16") + b"\x00"))
     with pytest.raises(ss.InvalidInputError, match=r"line 2: a NUL character"):
         load_outline(write(tmp_path, "# T\n## A\x00\n".encode("utf-16")))
+
+
+def test_an_empty_list_item_is_neither_a_bullet_nor_narration() -> None:
+    deck = parse_outline("# T\n## A\n-\n*\n+\n1.\n- \n- real\nSaid.\n")
+    assert deck.slides[0].bullets == ["real"]
+    assert deck.slides[0].narration == "Said."
+
+
+def test_an_image_path_that_is_a_folder_says_so(tmp_path: Path) -> None:
+    (tmp_path / "photo.png").mkdir()
+    with pytest.raises(ss.InvalidInputError, match=r"line 3: image photo.png is a folder"):
+        parse_outline("# T\n## A\n![a](photo.png)\n", source=tmp_path / "d.md")

@@ -51,7 +51,7 @@ _MAX_BYTES = 2_000_000
 _FRONT_KEYS = {"title": "title", "language": "language", "lang": "language", "voice": "voice"}
 _HEADING = re.compile(r"^(#{1,6})(\s+|$)(.*?)\s*#*\s*$")
 _HEADING_NO_SPACE = re.compile(r"^#{1,6}[^#\s]")
-_BULLET = re.compile(r"^(\s*)(?:[-*+]|\d{1,3}[.)])\s+(.*)$")
+_BULLET = re.compile(r"^(\s*)(?:[-*+]|\d{1,3}[.)])(?:\s+(.*)|$)")
 _IMAGE = re.compile(r'^!\[([^\]]*)\]\(\s*<?([^)>]*?)>?(?:\s+"[^"]*")?\s*\)$')
 _NOTES = re.compile(r"^(?:\*\*|__)?notes?\s*(?::\s*(?:\*\*|__)|(?:\*\*|__)\s*:|:)\s*(.*)$", re.I)
 _RULE = re.compile(r"^([-*_])(\s*\1){2,}$")
@@ -290,6 +290,8 @@ class _Parser:
             path = path.resolve()
         except (OSError, RuntimeError) as err:  # a symlink loop, say
             raise self.fail(number, f"image {target} cannot be read: {err}") from None
+        if path.is_dir():
+            raise self.fail(number, f"image {target} is a folder ({path}), not an image file")
         if not path.is_file():
             raise self.fail(number, f"image {target} not found (looked for {path}): check the path")
         if path.suffix.lower() not in IMAGE_SUFFIXES:
@@ -358,7 +360,7 @@ class _Parser:
                 slide.narration.append(rest)
             return
         bullet = _BULLET.match(raw)
-        text = plain_text(bullet.group(2) if bullet else line.lstrip("> ").strip())
+        text = plain_text((bullet.group(2) or "") if bullet else line.lstrip("> ").strip())
         if slide.notes:
             if bullet and text:
                 text = text[0].upper() + text[1:]
