@@ -100,3 +100,26 @@ def test_one_loader_reads_and_verifies_local_images(folder: Path) -> None:
         load_local_image(truncated)
     with pytest.raises(FileNotFoundError):
         load_local_image(folder / "missing.png")
+
+
+def test_a_huge_file_named_like_an_image_is_refused_without_reading_it_whole(
+    tmp_path: Path,
+) -> None:
+    import tracemalloc
+
+    not_image, png_head = tmp_path / "zeros.png", tmp_path / "long.png"
+    with not_image.open("wb") as handle:
+        handle.truncate(500_000_000)  # sparse: nothing on disk
+    with png_head.open("wb") as handle:
+        handle.write(b"\x89PNG\r\n\x1a\n")
+        handle.truncate(500_000_000)
+    tracemalloc.start()
+    try:
+        with pytest.raises(ValueError, match=r"not an image \(500000000 bytes starting"):
+            load_local_image(not_image)
+        with pytest.raises(ValueError, match=r"too large a file .* at most 10 megapixels"):
+            load_local_image(png_head, max_pixels=10_000_000)
+        peak = tracemalloc.get_traced_memory()[1]
+    finally:
+        tracemalloc.stop()
+    assert peak < 10_000_000

@@ -243,3 +243,93 @@ async def test_pipeline_uses_the_outline_and_its_image(tmp_path: Path) -> None:
     assert own.path is not None
     assert own.path.read_bytes() == (tmp_path / "img.png").read_bytes()
     assert all(slide.audio_path and slide.audio_path.is_file() for slide in deck.slides)
+
+
+def test_html_comments_inside_a_line_are_neither_spoken_nor_shown() -> None:
+    deck = parse_outline(
+        "# T <!-- draft -->\n"
+        "## A <!-- x -->\n"
+        "- a bullet <!-- hidden -->\n"
+        "Say this <!-- not this --> and that.\n"
+        "More <!-- a comment that\n"
+        "## Is not a slide\n"
+        "ends here --> words.\n"
+        "<!-- one --> <!-- two -->\n"
+    )
+    assert deck.title == "T"
+    [slide] = deck.slides
+    assert slide.title == "A"
+    assert slide.bullets == ["a bullet"]
+    assert slide.narration == "Say this and that. More words."
+
+
+def test_a_code_fence_closes_only_on_a_fence_as_long_as_its_opening() -> None:
+    deck = parse_outline(
+        "# T\n## A\n````markdown\n```\n# not a title\n## not a slide\n```\n````\n## B\n"
+    )
+    assert [slide.title for slide in deck.slides] == ["A", "B"]
+    deck = parse_outline("# T\n## A\n~~~\n```\n## not a slide\n~~~~\n## B\n")
+    assert [slide.title for slide in deck.slides] == ["A", "B"]
+
+
+def test_front_matter_with_lists_and_block_values_is_read() -> None:
+    deck = parse_outline(
+        "---\n"
+        "title: >\n"
+        "  How vaccines\n"
+        "  work\n"
+        "tags:\n"
+        "  - biology\n"
+        "  - health\n"
+        "authors:\n"
+        "- Ada\n"
+        "summary: |\n"
+        "  two\n"
+        "\n"
+        "  paragraphs\n"
+        "language: en\n"
+        "---\n"
+        "## A\n"
+    )
+    assert deck.title == "How vaccines work"
+    assert deck.language == "en"
+    assert deck.metadata["tags"] == "biology, health"
+    assert deck.metadata["authors"] == "Ada"
+    assert deck.slides[0].title == "A"
+
+
+def test_front_matter_block_title_left_empty_is_refused() -> None:
+    with pytest.raises(ss.InvalidInputError, match=r"line 2: front matter 'title' is empty"):
+        parse_outline("---\ntitle: >\nlanguage: en\n---\n## A\n")
+
+
+@pytest.mark.parametrize("encoding", ["utf-16", "utf-16-be", "utf-32"])
+def test_outline_saved_as_utf16_or_utf32_with_a_byte_order_mark_is_read(
+    tmp_path: Path, encoding: str
+) -> None:
+    text = "# Café\r\n## Slide ü\r\n- 中文\r\n"
+    data = text.encode(encoding)
+    if encoding == "utf-16-be":
+        data = b"\xfe\xff" + data
+    deck = load_outline(write(tmp_path, data))
+    assert deck.title == "Café"
+    assert deck.slides[0].bullets == ["中文"]
+
+
+def test_utf16_outline_cut_mid_character_says_so(tmp_path: Path) -> None:
+    with pytest.raises(ss.InvalidInputError, match=r"not UTF-16 text.*save the outline as UTF-8"):
+        load_outline(write(tmp_path, "# T\n## A\n".encode("utf-16") + b"\x00"))
+    with pytest.raises(ss.InvalidInputError, match=r"line 2: a NUL character"):
+        load_outline(write(tmp_path, "# T\n## A\x00\n".encode("utf-16")))
+
+
+def test_an_empty_list_item_is_neither_a_bullet_nor_narration() -> None:
+    deck = parse_outline("# T\n## A\n-\n*\n+\n1.\n- \n- real\nSaid.\n")
+    assert deck.slides[0].bullets == ["real"]
+    assert deck.slides[0].narration == "Said."
+
+
+def test_an_image_path_that_is_a_folder_says_so(tmp_path: Path) -> None:
+    (tmp_path / "photo.png").mkdir()
+    with pytest.raises(ss.InvalidInputError, match=r"line 3: image photo.png is a folder"):
+        parse_outline("# T\n## A\n![a](photo.png)\n", source=tmp_path / "d.md")

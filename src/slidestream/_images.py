@@ -17,6 +17,7 @@ import contextlib
 import io
 import math
 import mimetypes
+import os
 import re
 import warnings
 from collections.abc import Iterator
@@ -160,8 +161,36 @@ def to_8bit(image: Image.Image, *, keep_alpha: bool = True) -> Image.Image:
     return image.convert("RGBA" if alpha else "RGB")
 
 
-def _describe(data: bytes) -> str:
-    return f"{len(data)} bytes starting {data[:8]!r}"
+def _describe(data: bytes, size: int | None = None) -> str:
+    return f"{len(data) if size is None else size} bytes starting {data[:8]!r}"
+
+
+_BYTES_PER_PIXEL: Final = 8
+"""The most an uncompressed pixel takes in a file (16-bit RGBA)."""
+_FILE_ALLOWANCE: Final = 16_000_000
+"""Room in an image file for what is not pixels (metadata, colour profiles, thumbnails)."""
+
+
+def _read_image_file(file: Path, max_pixels: int) -> bytes:
+    """The bytes of ``file``, read whole only once its first bytes say it is an image and its
+    size could be one of at most ``max_pixels`` pixels (so a huge file costs no memory).
+
+    Raises:
+        OSError: the file cannot be read.
+        ValueError: not an image, or too large a file.
+    """
+    with file.open("rb") as handle:
+        size = os.fstat(handle.fileno()).st_size
+        head = handle.read(16)
+        if head and sniff_image_type(head) is None:
+            raise ValueError(f"not an image ({_describe(head, size)})")
+        most = max_pixels * _BYTES_PER_PIXEL + _FILE_ALLOWANCE
+        if size > most:
+            raise ValueError(
+                f"too large a file ({size // 1_000_000} MB) for an image of at most "
+                f"{max_pixels / 1_000_000:g} megapixels"
+            )
+        return head + handle.read()
 
 
 @dataclass(frozen=True)
@@ -337,7 +366,7 @@ def load_local_image(
         ValueError: it is not an image Pillow can read, it is damaged, or it is too large.
     """
     file = expand_home(path)
-    data = file.read_bytes()
+    data = _read_image_file(file, max_pixels)
     _verify(data, max_pixels)
     try:
         with Image.open(io.BytesIO(data)) as image:

@@ -19,6 +19,7 @@ sentences. Anything the parser cannot use raises :class:`InvalidInputError` nami
 
 from __future__ import annotations
 
+import codecs
 import re
 from collections.abc import AsyncIterator
 from dataclasses import dataclass, field
@@ -50,11 +51,38 @@ _MAX_BYTES = 2_000_000
 _FRONT_KEYS = {"title": "title", "language": "language", "lang": "language", "voice": "voice"}
 _HEADING = re.compile(r"^(#{1,6})(\s+|$)(.*?)\s*#*\s*$")
 _HEADING_NO_SPACE = re.compile(r"^#{1,6}[^#\s]")
-_BULLET = re.compile(r"^(\s*)(?:[-*+]|\d{1,3}[.)])\s+(.*)$")
+_BULLET = re.compile(r"^(\s*)(?:[-*+]|\d{1,3}[.)])(?:\s+(.*)|$)")
 _IMAGE = re.compile(r'^!\[([^\]]*)\]\(\s*<?([^)>]*?)>?(?:\s+"[^"]*")?\s*\)$')
 _NOTES = re.compile(r"^(?:\*\*|__)?notes?\s*(?::\s*(?:\*\*|__)|(?:\*\*|__)\s*:|:)\s*(.*)$", re.I)
 _RULE = re.compile(r"^([-*_])(\s*\1){2,}$")
-_FENCE = re.compile(r"^(```|~~~)")
+_FENCE = re.compile(r"^(`{3,}|~{3,})")
+_COMMENT_OPEN, _COMMENT_CLOSE = "<!--", "-->"
+
+
+def _closes_fence(line: str, fence: str) -> bool:
+    """True when ``line`` (stripped) closes a code block opened by ``fence``: the same
+    character, at least as many times, and nothing else (CommonMark)."""
+    return len(line) >= len(fence) and line == fence[0] * len(line)
+
+
+def _without_comments(line: str, open_comment: bool) -> tuple[str, bool]:
+    """``line`` with its HTML comments (``<!-- ... -->``) taken out, and whether a comment is
+    still open at its end; ``open_comment`` says whether one was open at its start."""
+    kept: list[str] = []
+    position = 0
+    while True:
+        if open_comment:
+            end = line.find(_COMMENT_CLOSE, position)
+            if end < 0:
+                return "".join(kept), True
+            position, open_comment = end + len(_COMMENT_CLOSE), False
+        else:
+            start = line.find(_COMMENT_OPEN, position)
+            if start < 0:
+                kept.append(line[position:])
+                return "".join(kept), False
+            kept.append(line[position:start])
+            position, open_comment = start + len(_COMMENT_OPEN), True
 
 
 @dataclass(frozen=True, kw_only=True)
@@ -105,6 +133,38 @@ class _Draft:
     last_bullet: bool = False
 
 
+_BLOCK_MARKS = frozenset({"|", ">", "|-", ">-", "|+", ">+"})
+
+
+@dataclass
+class _FrontKey:
+    """A front-matter key while the lines of its value are read."""
+
+    name: str
+    line: int
+    first: str
+    items: list[str] = field(default_factory=list)
+    lines: list[str] = field(default_factory=list)
+
+    def more(self, line: str) -> None:
+        """A line after the key's own: a list item (``- a``) or a line of a block value."""
+        if line == "-" or line.startswith("- "):
+            self.items.append(_unquoted(line[1:]))
+        else:
+            self.lines.append(line)
+
+    def value(self) -> str:
+        """The value as one line: list items joined with commas, block lines with spaces."""
+        first = "" if self.first in _BLOCK_MARKS else self.first
+        words = " ".join(part for part in (first, *self.lines) if part)
+        return ", ".join(item for item in (_unquoted(words), *self.items) if item)
+
+
+def _unquoted(text: str) -> str:
+    """``text`` without surrounding spaces and quotes."""
+    return text.strip().strip("'\"").strip()
+
+
 class _Parser:
     def __init__(self, text: str, source: Path | None, *, images: bool = True) -> None:
         self.lines = text.splitlines()
@@ -125,33 +185,51 @@ class _Parser:
     # -- sections --------------------------------------------------------------------------
 
     def front_matter(self) -> int:
-        """Read the front matter, if any; return the index of the first body line."""
+        """Read the front matter, if any; return the index of the first body line.
+
+        A key's value may go on over the lines after it: indented lines (a YAML ``>`` or ``|``
+        block, a nested map) and list items (``- a``), as front matter written for other tools
+        has (``tags:`` then ``  - biology``).
+        """
         if not self.lines or self.lines[0].strip() != "---":
             return 0
+        key: _FrontKey | None = None
         for number in range(1, len(self.lines)):
-            line = self.lines[number].strip()
+            raw = self.lines[number]
+            line = raw.strip()
             if line in ("---", "..."):
+                self.front_value(key)
                 return number + 1
             if not line or line.startswith("#"):
                 continue
-            key, sep, value = line.partition(":")
-            key = key.strip().lower()
-            if not sep or not key or " " in key:
+            if key is not None and (raw[:1].isspace() or line == "-" or line.startswith("- ")):
+                key.more(line)
+                continue
+            self.front_value(key)
+            name, sep, value = line.partition(":")
+            name = name.strip().lower()
+            if not sep or not name or " " in name:
                 raise self.fail(
                     number + 1,
                     f"front matter line {line!r} is not 'key: value' "
                     "(use e.g. 'title: My deck', 'language: en', 'voice: ...')",
                 )
-            value = value.strip().strip("'\"").strip()
-            if key in _FRONT_KEYS:
-                if not value:
-                    raise self.fail(number + 1, f"front matter '{key}' is empty: give a value")
-                self.front[_FRONT_KEYS[key]] = value
-            else:
-                self.metadata[key] = value
+            key = _FrontKey(name=name, line=number + 1, first=value.strip())
         raise self.fail(
             1, "the front matter opened with '---' is never closed: add a line '---' after it"
         )
+
+    def front_value(self, key: _FrontKey | None) -> None:
+        """Keep the value of front-matter ``key`` (a key slidestream uses must not be empty)."""
+        if key is None:
+            return
+        value = key.value()
+        if key.name in _FRONT_KEYS:
+            if not value:
+                raise self.fail(key.line, f"front matter '{key.name}' is empty: give a value")
+            self.front[_FRONT_KEYS[key.name]] = value
+        else:
+            self.metadata[key.name] = value
 
     def start_slide(self, number: int, title: str) -> None:
         self.finish_slide()
@@ -212,6 +290,8 @@ class _Parser:
             path = path.resolve()
         except (OSError, RuntimeError) as err:  # a symlink loop, say
             raise self.fail(number, f"image {target} cannot be read: {err}") from None
+        if path.is_dir():
+            raise self.fail(number, f"image {target} is a folder ({path}), not an image file")
         if not path.is_file():
             raise self.fail(number, f"image {target} not found (looked for {path}): check the path")
         if path.suffix.lower() not in IMAGE_SUFFIXES:
@@ -229,17 +309,15 @@ class _Parser:
         for index in range(start, len(self.lines)):
             number = index + 1
             raw = self.lines[index]
-            line = raw.strip()
             if fence is not None:
-                if line.startswith(fence):
+                if _closes_fence(raw.strip(), fence):
                     fence = None
                 continue
-            if in_comment:
-                in_comment = "-->" not in line
-                continue
-            if line.startswith("<!--"):
-                in_comment = "-->" not in line
-                continue
+            had_text = bool(raw.strip())
+            raw, in_comment = _without_comments(raw, in_comment)
+            line = raw.strip()
+            if had_text and not line:
+                continue  # a line that held only a comment is not a blank line
             fenced = _FENCE.match(line)
             if fenced:
                 fence = fenced.group(1)
@@ -282,7 +360,7 @@ class _Parser:
                 slide.narration.append(rest)
             return
         bullet = _BULLET.match(raw)
-        text = plain_text(bullet.group(2) if bullet else line.lstrip("> ").strip())
+        text = plain_text((bullet.group(2) or "") if bullet else line.lstrip("> ").strip())
         if slide.notes:
             if bullet and text:
                 text = text[0].upper() + text[1:]
@@ -366,9 +444,41 @@ def parse_outline(text: str, *, source: Path | None = None, images: bool = True)
     return _Parser(text, source, images=images).parse()
 
 
+_BYTE_ORDER_MARKS = (  # UTF-32 first: its little-endian mark begins with UTF-16's
+    (codecs.BOM_UTF32_LE, "utf-32"),
+    (codecs.BOM_UTF32_BE, "utf-32"),
+    (codecs.BOM_UTF16_LE, "utf-16"),
+    (codecs.BOM_UTF16_BE, "utf-16"),
+)
+
+
+def _unicode_by_mark(data: bytes) -> str | None:
+    """``"utf-16"`` or ``"utf-32"`` when ``data`` begins with that encoding's byte order mark."""
+    for mark, encoding in _BYTE_ORDER_MARKS:
+        if data.startswith(mark):
+            return encoding
+    return None
+
+
 def decode_markdown(data: bytes, source: Path | None = None) -> str:
-    """``data`` as text, or :class:`InvalidInputError` naming the line of the first bad byte."""
+    """``data`` as text, or :class:`InvalidInputError` naming the line of the first bad byte.
+
+    UTF-8 (with or without a byte order mark); UTF-16 and UTF-32 when they begin with theirs.
+    """
     name = f"{source}" if source is not None else "The outline"
+    encoding = _unicode_by_mark(data)
+    if encoding is not None:  # what Windows editors save as "Unicode"
+        try:
+            text = data.decode(encoding)
+        except UnicodeDecodeError:
+            raise InvalidInputError(
+                f"{name}: not {encoding.upper()} text, though it begins with its byte order "
+                "mark (the file may be cut short); save the outline as UTF-8 Markdown"
+            ) from None
+        if "\x00" in text:
+            line = text[: text.index("\x00")].count("\n") + 1
+            raise InvalidInputError(f"{name}, line {line}: a NUL character; remove it")
+        return text
     if b"\x00" in data:
         line = data[: data.index(b"\x00")].count(b"\n") + 1
         raise InvalidInputError(
