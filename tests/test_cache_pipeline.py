@@ -304,3 +304,18 @@ async def test_a_clip_whose_length_is_not_the_one_kept_is_spoken_again(tmp_path:
     deck = await topic_pipeline(tmp_path, recorder, cache_dir=cache).run("Tides")
     assert calls(recorder, "tts") == [0, 1, 2, 3]
     assert [s.duration_s for s in deck.slides] == [s.duration_s for s in first.slides]
+
+
+async def test_a_cache_that_cannot_be_written_is_named_in_the_report(tmp_path: Path) -> None:
+    blocker = tmp_path / "blocker"
+    blocker.write_text("a file where the cache's parent folder should be")
+    recorder = CallRecorder()
+    deck = await topic_pipeline(tmp_path, recorder, cache_dir=blocker / "cache").run("Tides")
+    assert all(slide.ok for slide in deck.slides) and calls(recorder, "tts") == [0, 1, 2, 3]
+    assert any("could not store a tts entry" in problem for problem in deck.cache_problems)
+    report = deck.report()
+    assert f"warning: the cache was not fully used: {deck.cache_problems[0]}" in report
+    assert f"and {len(deck.cache_problems) - 1} more, in slidestream.json" in report
+
+    clean = await topic_pipeline(tmp_path, CallRecorder(), cache_dir=tmp_path / "c").run("Tides")
+    assert clean.cache_problems == [] and "warning" not in clean.report()
