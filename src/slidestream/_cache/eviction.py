@@ -18,6 +18,7 @@ import uuid
 from dataclasses import dataclass, field
 from pathlib import Path
 
+from .._files import output_error
 from .._types import CacheKind
 from .store import STORE_VERSION, CacheStore
 
@@ -213,7 +214,11 @@ def prune(store: CacheStore, max_bytes: int, *, grace_s: float = GRACE_S) -> Pru
 
 
 def clear(store: CacheStore) -> Pruned:
-    """Remove every entry: the folder is renamed away first, so readers see an empty cache."""
+    """Remove every entry: the folder is renamed away first, so readers see an empty cache.
+
+    Raises:
+        slidestream.OutputError: the cache folder cannot be changed (no permission, a symlink loop).
+    """
     before = usage(store)
     moved: list[Path] = []
     for folder in [store.folder, *_other_layouts(store)]:
@@ -222,6 +227,8 @@ def clear(store: CacheStore) -> Pruned:
             folder.rename(trash)
         except FileNotFoundError:
             continue
+        except OSError as error:
+            raise output_error(store.root, error, action="clear the cache in") from error
         moved.append(trash)
     for trash in moved:
         shutil.rmtree(trash, ignore_errors=True)
