@@ -114,3 +114,18 @@ def test_a_cache_folder_that_is_a_file_is_refused_before_the_run(
     assert code == 2
     assert "is a file: give a folder" in capsys.readouterr().err
     assert not (tmp_path / "out").exists()
+
+
+def test_cache_commands_on_a_folder_that_cannot_be_used_say_why(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    taken = tmp_path / "taken"
+    taken.write_text("not a folder", encoding="utf-8")
+    for command in ("info", "prune", "clear"):
+        assert cli.main(["cache", command, "--cache-dir", str(taken)]) == cli.EXIT_USAGE
+        assert "is a file: give a folder" in capsys.readouterr().err
+    loop = tmp_path / "loop"
+    loop.symlink_to(loop)
+    assert cli.main(["cache", "clear", "--cache-dir", str(loop)]) == cli.EXIT_FAILED
+    err = capsys.readouterr().err
+    assert f"cannot clear the cache in {loop}" in err.lower() and "this is a bug" not in err

@@ -3,14 +3,15 @@
 from __future__ import annotations
 
 import json
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from pathlib import Path
+from typing import Any
 
 import pytest
 from PIL import Image
 
 import slidestream as ss
-from slidestream._cache import CacheStore, usage
+from slidestream._cache import CacheStore, Entry, usage
 from slidestream._types import CacheKind
 from slidestream.providers.script.markdown import MarkdownScriptProvider
 from slidestream.testing import (
@@ -267,3 +268,54 @@ async def test_a_full_cache_is_pruned_to_its_cap_after_a_run(tmp_path: Path) -> 
     left = usage(CacheStore(cache))
     assert 0 < left.bytes <= 1_200_000
     assert 0 < left.kinds[CacheKind.TTS].entries < 4
+
+
+def _rewrite(
+    cache: Path, kind: CacheKind, change: Callable[[Entry], tuple[dict[str, Any], dict[str, bytes]]]
+) -> None:
+    """Rewrite every ``kind`` entry whole (its checksums right) with ``change``'s data and blobs."""
+    store = CacheStore(cache)
+    for path in _entries(cache, kind):
+        entry = store.get(kind, path.name.removesuffix(".json")).entry
+        assert entry is not None
+        data, blobs = change(entry)
+        store.put(kind, entry.key, data=data, blobs=blobs, made_s=entry.made_s)
+
+
+async def test_a_whole_entry_holding_no_image_or_no_audio_is_made_again(tmp_path: Path) -> None:
+    cache = tmp_path / "cache"
+    first = await topic_pipeline(tmp_path, CallRecorder(), cache_dir=cache).run("Tides")
+    _rewrite(cache, CacheKind.IMAGES, lambda e: (e.data, {"image-0": b"not a picture" * 20}))
+    _rewrite(cache, CacheKind.TTS, lambda e: (e.data, {"audio": b"RIFF and then nothing" * 20}))
+    recorder = CallRecorder()
+    deck = await topic_pipeline(tmp_path, recorder, cache_dir=cache).run("Tides")
+    assert calls(recorder, "images") == [0, 1, 2, 3] and calls(recorder, "tts") == [0, 1, 2, 3]
+    assert all(slide.ok for slide in deck.slides)
+    assert [s.images[0].data for s in deck.slides] == [s.images[0].data for s in first.slides]
+    manifest = json.loads((deck.project_dir / "slidestream.json").read_text())  # type: ignore[operator]
+    assert len(manifest["cache"]["problems"]) == 8
+
+
+async def test_a_clip_whose_length_is_not_the_one_kept_is_spoken_again(tmp_path: Path) -> None:
+    cache = tmp_path / "cache"
+    first = await topic_pipeline(tmp_path, CallRecorder(), cache_dir=cache).run("Tides")
+    _rewrite(cache, CacheKind.TTS, lambda e: ({**e.data, "duration_s": 99.0}, e.blobs))
+    recorder = CallRecorder()
+    deck = await topic_pipeline(tmp_path, recorder, cache_dir=cache).run("Tides")
+    assert calls(recorder, "tts") == [0, 1, 2, 3]
+    assert [s.duration_s for s in deck.slides] == [s.duration_s for s in first.slides]
+
+
+async def test_a_cache_that_cannot_be_written_is_named_in_the_report(tmp_path: Path) -> None:
+    blocker = tmp_path / "blocker"
+    blocker.write_text("a file where the cache's parent folder should be")
+    recorder = CallRecorder()
+    deck = await topic_pipeline(tmp_path, recorder, cache_dir=blocker / "cache").run("Tides")
+    assert all(slide.ok for slide in deck.slides) and calls(recorder, "tts") == [0, 1, 2, 3]
+    assert any("could not store a tts entry" in problem for problem in deck.cache_problems)
+    report = deck.report()
+    assert f"warning: the cache was not fully used: {deck.cache_problems[0]}" in report
+    assert f"and {len(deck.cache_problems) - 1} more, in slidestream.json" in report
+
+    clean = await topic_pipeline(tmp_path, CallRecorder(), cache_dir=tmp_path / "c").run("Tides")
+    assert clean.cache_problems == [] and "warning" not in clean.report()

@@ -14,6 +14,7 @@ from PIL import Image
 from pptx import Presentation
 
 import slidestream as ss
+from slidestream._fonts import faces
 from slidestream._types import CacheKind
 from slidestream.providers.script.markdown import MarkdownScriptProvider
 from slidestream.render import _deck
@@ -223,6 +224,23 @@ async def test_pieces_of_another_render_version_are_not_reused(
     deck = await make(tmp_path, deck_file, CallRecorder())
     assert sum(work.frames.values()) == 3 and sum(work.segments.values()) == 3
     assert not any(reused(deck, CacheKind.PIECE)) and all(reused(deck, CacheKind.TTS))
+
+
+async def test_a_newly_installed_font_redraws_the_frames(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """Frames are drawn with the fonts installed: one that was missing may replace boxes."""
+    deck_file = write_deck(tmp_path / "deck.md", NARRATIONS)
+    await make(tmp_path, deck_file, CallRecorder())
+    installed = faces.font_files()
+    added = Path("/usr/share/fonts/truetype/new/NotoSansCJK-Regular.ttc")
+    monkeypatch.setattr(faces, "font_files", lambda: (*installed, added))
+    work = Work(monkeypatch)
+    recorder = CallRecorder()
+    deck = await make(tmp_path, deck_file, recorder)
+    assert recorder.calls == [], "nothing is spoken or found again"
+    assert work.frames == Counter({0: 1, 1: 1, 2: 1})
+    assert not any(reused(deck, CacheKind.FRAME))
 
 
 async def test_without_a_cache_the_assembler_keeps_nothing(

@@ -183,6 +183,25 @@ def test_pruning_removes_the_least_recently_used_entries_first(tmp_path: Path) -
     assert usage(store).bytes == wanted
 
 
+def test_an_entry_dated_in_the_future_is_not_kept_as_the_most_recently_used(
+    tmp_path: Path,
+) -> None:
+    """A clock set back (or an entry copied from a machine ahead) must not pin an entry."""
+    store, keys = aged_store(tmp_path, 3)
+    future = time.time() + 86_400
+    os.utime(store.entry_path(CacheKind.TTS, keys[0]), (future, future))
+    stray = store.entry_path(CacheKind.TTS, keys[0]).parent / ".left-by-a-crash.tmp"
+    stray.write_bytes(b"1234")
+    os.utime(stray, (future, future))
+    for key in keys[1:]:
+        assert store.get(CacheKind.TTS, key).entry is not None  # used now
+    sizes = [sum(p.stat().st_size for p in entry_files(store, key)) for key in keys]
+    pruned = prune(store, sizes[1] + sizes[2])
+    assert pruned.entries == 1 and pruned.bytes == sizes[0] + 4
+    kept = [key for key in keys if store.get(CacheKind.TTS, key).entry is not None]
+    assert kept == keys[1:] and not stray.exists()
+
+
 def test_pruning_keeps_strays_younger_than_the_grace_period(tmp_path: Path) -> None:
     store, keys = aged_store(tmp_path, 1)
     folder = store.entry_path(CacheKind.TTS, keys[0]).parent

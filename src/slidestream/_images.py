@@ -42,6 +42,7 @@ __all__ = [
     "prepare_image",
     "sniff_image_type",
     "to_8bit",
+    "verify_image",
 ]
 
 IMAGE_SUFFIXES: Final = frozenset({".png", ".jpg", ".jpeg", ".webp", ".gif", ".bmp"})
@@ -81,6 +82,16 @@ def sniff_image_type(head: bytes) -> str | None:
     if head[:2] == b"BM":
         return "bmp"
     return None
+
+
+def verify_image(data: bytes, *, max_pixels: int = DEFAULT_MAX_PIXELS) -> None:
+    """Refuse ``data`` unless Pillow reads it as an image of at most ``max_pixels`` pixels
+    (a quick check: the image is not decoded).
+
+    Raises:
+        ValueError: not an image, damaged, or too large; the message says which.
+    """
+    _verify(data, max_pixels)
 
 
 def _verify(data: bytes, max_pixels: int) -> None:

@@ -221,6 +221,10 @@ class DeckResult(_Serializable):
     limits: list[LimitStatistics] = field(default_factory=list)
     """The figures of the limits the run used, when it finished (a limit shared with other
     runs counts their calls too)."""
+    cache_problems: list[str] = field(default_factory=list)
+    """What went wrong with the cache in this run: entries that could not be stored (a full
+    disk, no permission) and damaged entries that were discarded and made again. None of
+    them changes the deck; the report warns of them."""
 
     def report(self) -> str:
         """A human-readable table of stage timings, like::

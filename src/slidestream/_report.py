@@ -43,6 +43,9 @@ def format_report(deck: DeckResult) -> str:
     reused = cache_line(deck)
     if reused:
         lines.append(reused)
+    trouble = cache_problems_line(deck)
+    if trouble:
+        lines.append(trouble)
     if deck.limits:
         lines.extend(_limit_lines(deck))
     return "\n".join(lines)
@@ -62,6 +65,16 @@ def _limit_lines(deck: DeckResult) -> list[str]:
             f"{figures.throttled:>11}"
         )
     return lines
+
+
+def cache_problems_line(deck: DeckResult) -> str:
+    """``"warning: the cache was not fully used: could not store ... (and 3 more, in
+    slidestream.json)"``, or ``""`` when the cache gave no trouble."""
+    problems = deck.cache_problems
+    if not problems:
+        return ""
+    more = f" (and {len(problems) - 1} more, in slidestream.json)" if len(problems) > 1 else ""
+    return f"warning: the cache was not fully used: {problems[0]}{more}"
 
 
 def cache_line(deck: DeckResult) -> str:

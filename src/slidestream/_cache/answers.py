@@ -10,7 +10,9 @@ change it, and no others:
 - narration: the spoken text, voice and language.
 
 So editing one slide's narration asks for one clip and nothing else, and changing the voice
-asks for every clip again but no script or image. Only successful answers are kept.
+asks for every clip again but no script or image. Only successful answers are kept, and a
+kept image or clip is checked again when it is taken (an image must read as one, a clip must
+decode to the length it was kept with), so an entry that is whole but unusable is made again.
 """
 
 from __future__ import annotations
@@ -19,6 +21,9 @@ from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from typing import Any
 
+from .._exceptions import ProviderResponseError
+from .._images import verify_image
+from .._media import check_clip
 from .._models import DeckRequest, ImageAsset, Outline, OutlineItem, SlideScript, WordTiming
 from .._types import AudioFormat, CacheKind
 from .identity import provider_identity
@@ -27,6 +32,9 @@ from .run import RunCache
 from .store import Entry
 
 __all__ = ["CachedClip", "ProviderAnswers"]
+
+_CLIP_LENGTH_SLACK_S = 0.001
+"""How far a kept clip's measured length may be from the one kept with it."""
 
 
 @dataclass(frozen=True, kw_only=True)
@@ -79,9 +87,11 @@ def _decode_script(index: int) -> Callable[[Entry], SlideScript]:
 def _decode_images(entry: Entry) -> list[ImageAsset]:
     images = []
     for number, meta in enumerate(entry.data["images"]):
+        data = entry.blobs[f"image-{number}"]
+        verify_image(data)
         images.append(
             ImageAsset(
-                data=entry.blobs[f"image-{number}"],
+                data=data,
                 mime_type=str(meta["mime_type"]),
                 width=int(meta["width"]),
                 height=int(meta["height"]),
@@ -93,13 +103,30 @@ def _decode_images(entry: Entry) -> list[ImageAsset]:
     return images
 
 
+def _measured_clip(audio: bytes, audio_format: AudioFormat, kept_s: float) -> None:
+    """Refuse a kept clip that does not decode, or not to the length it was kept with.
+
+    Raises:
+        ValueError: it does not decode, or its length differs from ``kept_s``.
+    """
+    try:
+        _format, measured_s = check_clip(audio, audio_format.value)
+    except ProviderResponseError as error:
+        raise ValueError(f"the kept audio does not decode: {error}") from None
+    if abs(measured_s - kept_s) > _CLIP_LENGTH_SLACK_S:
+        raise ValueError(f"the kept audio lasts {measured_s:.3f} s, not {kept_s:.3f} s")
+
+
 def _decode_clip(entry: Entry) -> CachedClip:
     data = entry.data
     words = [WordTiming(str(w[0]), float(w[1]), float(w[2])) for w in data["words"]]
+    audio_format = AudioFormat(data["format"])
+    duration_s = float(data["duration_s"])
+    _measured_clip(entry.blobs["audio"], audio_format, duration_s)
     return CachedClip(
         audio=entry.blobs["audio"],
-        format=AudioFormat(data["format"]),
-        duration_s=float(data["duration_s"]),
+        format=audio_format,
+        duration_s=duration_s,
         words=words,
         provider=data.get("provider"),
     )

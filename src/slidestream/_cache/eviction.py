@@ -18,13 +18,28 @@ import uuid
 from dataclasses import dataclass, field
 from pathlib import Path
 
+from .._files import output_error
 from .._types import CacheKind
 from .store import STORE_VERSION, CacheStore
 
-__all__ = ["GRACE_S", "CacheUsage", "KindUsage", "Pruned", "clear", "prune", "usage"]
+__all__ = [
+    "CLOCK_SLACK_S",
+    "GRACE_S",
+    "CacheUsage",
+    "KindUsage",
+    "Pruned",
+    "clear",
+    "prune",
+    "usage",
+]
 
 GRACE_S = 3600.0
 """How old a stray blob or temporary file must be before it is removed."""
+CLOCK_SLACK_S = 300.0
+"""How far in the future a file's time may be and still be believed (clocks of machines
+sharing a folder differ a little). A time further ahead (a clock set back, a cache copied
+from a machine whose clock was ahead) says nothing about the file's use: it counts as the
+oldest, or an entry would outlive every entry used since."""
 
 
 @dataclass
@@ -70,6 +85,11 @@ class Pruned:
 
     entries: int
     bytes: int
+
+
+def _believed(mtime: float, now: float) -> float:
+    """``mtime`` as a time of last use: one too far in the future counts as the oldest."""
+    return mtime if mtime <= now + CLOCK_SLACK_S else 0.0
 
 
 def _size(path: Path) -> tuple[int, float] | None:
@@ -161,14 +181,15 @@ def _remove(item: _Item) -> bool:
 def prune(store: CacheStore, max_bytes: int, *, grace_s: float = GRACE_S) -> Pruned:
     """Remove least-recently-used entries until the cache holds at most ``max_bytes``.
 
-    Stray files older than ``grace_s`` and folders of other layouts go first.
+    Stray files older than ``grace_s`` and folders of other layouts go first. A file dated
+    more than :data:`CLOCK_SLACK_S` in the future counts as the oldest.
     """
     items, strays = _scan(store)
     now = time.time()
     removed_bytes = 0
     kept_stray = 0
     for path, size, mtime in strays:
-        if now - mtime >= grace_s:
+        if now - _believed(mtime, now) >= grace_s:
             with contextlib.suppress(OSError):
                 path.unlink()
                 removed_bytes += size
@@ -180,7 +201,7 @@ def prune(store: CacheStore, max_bytes: int, *, grace_s: float = GRACE_S) -> Pru
         removed_bytes += size
     total = kept_stray + sum(item.bytes for item in items)
     removed_entries = 0
-    for item in sorted(items, key=lambda item: item.last_used):
+    for item in sorted(items, key=lambda item: _believed(item.last_used, now)):
         if total <= max_bytes:
             break
         if _remove(item):
@@ -193,7 +214,11 @@ def prune(store: CacheStore, max_bytes: int, *, grace_s: float = GRACE_S) -> Pru
 
 
 def clear(store: CacheStore) -> Pruned:
-    """Remove every entry: the folder is renamed away first, so readers see an empty cache."""
+    """Remove every entry: the folder is renamed away first, so readers see an empty cache.
+
+    Raises:
+        slidestream.OutputError: the cache folder cannot be changed (no permission, a symlink loop).
+    """
     before = usage(store)
     moved: list[Path] = []
     for folder in [store.folder, *_other_layouts(store)]:
@@ -202,6 +227,8 @@ def clear(store: CacheStore) -> Pruned:
             folder.rename(trash)
         except FileNotFoundError:
             continue
+        except OSError as error:
+            raise output_error(store.root, error, action="clear the cache in") from error
         moved.append(trash)
     for trash in moved:
         shutil.rmtree(trash, ignore_errors=True)

@@ -126,4 +126,5 @@ def deck_result(ctx: RunContext, finished: Finished, mode: RunMode) -> DeckResul
         spans=spans,
         mode=mode,
         limits=ctx.limit_figures(),
+        cache_problems=list(ctx.cache.problems) if ctx.cache is not None else [],
     )

@@ -13,10 +13,9 @@ from .. import _registry
 from .._batch import batch
 from .._batch._display import BatchProgress, summary_table
 from .._batch._inputs import expand_inputs
-from .._cache import default_cache_dir, default_max_bytes, parse_size
+from .._cache import default_cache_dir, default_max_bytes, parse_size, resolve_cache_dir
 from .._cache.commands import clear_text, info_text, prune_text
 from .._exceptions import ConfigurationError
-from .._files import expand_home
 from .._pipeline import SequentialPipeline, StreamingPipeline
 from ..providers import SupportsAclose
 from ..providers.script.markdown import MarkdownScriptProvider
@@ -94,7 +93,8 @@ async def make_command(args: argparse.Namespace, console: Console) -> int:
 
 def cache_command(args: argparse.Namespace, console: Console) -> int:
     """``slidestream cache info|prune|clear``."""
-    root = expand_home(args.cache_dir) if args.cache_dir else default_cache_dir()
+    root = resolve_cache_dir(args.cache_dir if args.cache_dir else default_cache_dir())
+    assert root is not None  # only None asks for no cache
     if args.cache_command == "info":
         console.print(info_text(root, default_max_bytes()))
     elif args.cache_command == "prune":

@@ -48,6 +48,7 @@ from PIL import Image
 from .._cache.keys import digest
 from .._exceptions import RenderError
 from .._files import atomic_write_bytes, atomic_write_text
+from .._fonts.faces import fonts_fingerprint
 from .._media import aac_args, mp3_args
 from .._models import SlideResult
 from .._types import AudioFormat, CacheKind, DeckFileKind
@@ -193,6 +194,7 @@ class StreamingDeckAssembler:
             "title": self.context.title,
             "template": digest(self._template) if self._template is not None else None,
             "drawn_by": str(soffice) if self._office_frames else "pillow",
+            "fonts": fonts_fingerprint(),  # a font installed since may draw what showed boxes
         }
         self._pieces = RenderPieces(self.context.cache, look)
 
@@ -593,6 +595,7 @@ class StreamingDeckAssembler:
             extra["previous"] = await self._pieces.file_digest(previous)
         elif self.options.transitions == "none" and self.options.burn_subtitles:
             extra["cues"] = state.cues
+            extra["fonts"] = self._pieces.look["fonts"]  # the captions are drawn with them
         return await self._pieces.segment_parts(frame, piece.samples, extra)
 
     async def _encode_track(self) -> None:

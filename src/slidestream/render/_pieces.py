@@ -2,11 +2,12 @@
 
 Each piece is keyed by what it is made from and nothing else:
 
-- a frame: the deck's look (its title, the template's bytes, who draws it), the slide's
-  number, title, bullets and images (by digest); not its narration;
+- a frame: the deck's look (its title, the template's bytes, who draws it, the fonts
+  installed), the slide's number, title, bullets and images (by digest); not its narration;
 - a levelled audio piece: the narration clip's bytes (the pause after it is added on reuse);
 - a video segment: the frame's bytes, the piece's length in samples, the transition (and the
-  previous frame for a crossfade), the burned-in cues when subtitles are burned;
+  previous frame for a crossfade), the burned-in cues and the fonts installed when subtitles
+  are burned;
 - a clip as the MP3 the PPTX embeds: the clip's bytes;
 - the narration track (AAC and MP3): the samples of every piece, in order;
 - the PDF LibreOffice prints: what the PPTX holds (see :func:`pptx_digest`), and which
