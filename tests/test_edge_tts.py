@@ -305,3 +305,36 @@ async def test_a_silent_service_is_asked_once_more_then_reported(
     with pytest.raises(ProviderTimeoutError, match=r"after 2 attempt\(s\)"):
         await tts.synthesize("Slowly spoken words.", voice=None, language="en")
     assert edge_service.connections == 2  # FAST would allow three attempts
+
+
+@pytest.mark.anyio
+async def test_a_voice_the_service_does_not_offer_is_named_at_once(
+    edge_service: EdgeServerState,
+) -> None:
+    # A withdrawn or misspelt voice gets no audio from the real service, ever: no use asking
+    # again; the user needs to hear which voice, not "verify that your parameters are correct".
+    tts = EdgeTTSProvider(voice="zh-CN-XiaochenNeural", retry=FAST)
+    with pytest.raises(ConfigurationError, match=r"'zh-CN-XiaochenNeural'.*--list-voices"):
+        await tts.synthesize("Hello.", voice=None, language="en")
+    assert len(edge_service.requests) == 1
+    assert edge_service.voice_list_requests == 1
+
+    # A voice the service offers that still gets no audio is asked again, as before.
+    edge_service.no_audio_turns = 1
+    clip = await tts.synthesize("Hello there.", voice="en-GB-SoniaNeural", language="en")
+    assert [w.text for w in clip.words] == ["Hello", "there"]
+    assert edge_service.voice_list_requests == 1
+
+
+@pytest.mark.anyio
+async def test_a_chain_speaks_with_the_next_member_when_edge_lacks_the_voice(
+    edge_service: EdgeServerState,
+) -> None:
+    from slidestream.providers import FallbackTTS
+    from slidestream.testing import FakeTTSProvider
+
+    chain = FallbackTTS([EdgeTTSProvider(voice="en-US-NopeNeural", retry=FAST), FakeTTSProvider()])
+    for text in ("First slide.", "Second slide."):
+        clip = await chain.synthesize(text, voice=None, language="en")
+        assert clip.provider == FakeTTSProvider().name
+    assert len(edge_service.requests) == 1  # Edge rests after naming the voice

@@ -19,8 +19,9 @@ when a client sends too many requests at once (``Retry-After`` optional), 403 (t
 service's answer to a stale ``Sec-MS-GEC`` token or clock skew; edge-tts retries it once after
 adjusting its clock from the ``Date`` header), a turn that ends with no audio at all, the
 connection dropped mid-audio (TCP) and the websocket closed mid-audio (a close frame before
-``turn.end``). With a :class:`~tests.servers.faults.FaultPlan` the fault layer sits in front
-of both routes.
+``turn.end``). A voice the service does not offer (not in its list: withdrawn, or misspelt) gets
+no audio: the socket is closed with 1007, which edge-tts reports as "No audio was received".
+With a :class:`~tests.servers.faults.FaultPlan` the fault layer sits in front of both routes.
 """
 
 from __future__ import annotations
@@ -73,6 +74,8 @@ VOICES: list[dict[str, Any]] = [
         ("fr-FR", "DeniseNeural", "Female"),
     ]
 ]
+
+OFFERED_NAMES = frozenset(str(voice["Name"]) for voice in VOICES)
 
 
 @functools.lru_cache(maxsize=1)
@@ -195,6 +198,9 @@ def make_app(state: EdgeServerState) -> web.Application:
         voice, text = _parse_ssml(body)
         state.requests.append((voice, unescape(text)))
         request_id = headers["X-RequestId"]
+        if voice not in OFFERED_NAMES:  # what the real service does with a voice it lacks
+            await ws.close(code=1007, message=f"Unsupported voice {voice}.".encode())
+            return ws
         word_boundaries = (
             config["context"]["synthesis"]["audio"]["metadataoptions"]["wordBoundaryEnabled"]
             == "true"

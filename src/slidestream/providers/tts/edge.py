@@ -13,7 +13,10 @@ connections, timeouts, 408/409/429 and 5xx handshakes go through the same retry 
 every HTTP provider (``Retry-After`` honoured); a service that accepted the request and then
 went silent past ``timeout_s`` is retried once at most, so a slide's fallback voice is not
 kept waiting. The service refusing with 403 (a stale token or clock skew: edge-tts has
-already retried once after correcting its clock) is not retried.
+already retried once after correcting its clock) is not retried. A voice the service does not
+offer (withdrawn, or misspelt) gets no audio at all; when its voice list lacks the voice, that
+is a :class:`ConfigurationError` naming it, not a retry. Word boundaries that run backwards or
+past the audio are kept in the order spoken and inside the audio.
 
 ::
 
@@ -35,7 +38,12 @@ import anyio
 import edge_tts
 import edge_tts.exceptions
 
-from ..._exceptions import ConfigurationError, ProviderResponseError, SlidestreamError
+from ..._exceptions import (
+    ConfigurationError,
+    ProviderError,
+    ProviderResponseError,
+    SlidestreamError,
+)
 from ..._limits import ServiceKey
 from ..._models import SpeechClip, WordTiming
 from ..._text import chunk_text
@@ -112,6 +120,17 @@ def pick_voice(voices: Sequence[dict[str, Any]], language: str) -> str | None:
         candidates = [v for v in voices if locale(v).split("-")[0] == base]
     candidates.sort(key=lambda v: not str(v.get("ShortName", "")).endswith("Neural"))
     return str(candidates[0]["ShortName"]) if candidates else None
+
+
+def _offers_voice(voices: Sequence[dict[str, Any]], voice: str) -> bool:
+    """Whether the voice list ``voices`` holds ``voice``, by short name
+    (``"en-US-AriaNeural"``) or full name (``"Microsoft Server Speech Text to Speech Voice
+    (en-US, AriaNeural)"``)."""
+    try:
+        names = {voice, edge_tts.Communicate("", voice).tts_config.voice}
+    except ValueError:
+        names = {voice}
+    return any(v.get("ShortName") in names or v.get("Name") in names for v in voices)
 
 
 class _TruncatedStream(Exception):
@@ -315,10 +334,36 @@ class EdgeTTSProvider(Provider):
             return _Piece(bytes(audio), words)
 
         async def timed_attempt() -> _Piece:
-            with anyio.fail_after(self.timeout_s):
-                return await run_on_asyncio(attempt)
+            try:
+                with anyio.fail_after(self.timeout_s):
+                    return await run_on_asyncio(attempt)
+            except edge_tts.exceptions.NoAudioReceived:
+                await self._refuse_voice_not_offered(voice)
+                raise
 
         return await self._with_retries(timed_attempt, call="synthesize")
+
+    async def _refuse_voice_not_offered(self, voice: str) -> None:
+        """Raise :class:`ConfigurationError` when the service's voice list lacks ``voice``.
+
+        The service answers a voice it does not offer with no audio, as it now and then does
+        for one it has; only the list tells the two apart. A list that cannot be fetched, or
+        is empty, says nothing.
+        """
+        try:
+            voices = await self.list_voices()
+        except ProviderError:
+            return
+        if not voices or _offers_voice(voices, voice):
+            return
+        locale = re.match(r"^([a-z]{2,}-[A-Z]{2,})-", voice)
+        instead = pick_voice(voices, locale.group(1)) if locale else None
+        example = f", such as {instead!r}" if instead else ""
+        raise ConfigurationError(
+            f"edge-tts: the service does not offer the voice {voice!r} (it answers it with no "
+            f"audio; voices are withdrawn now and then). Pick one that `edge-tts --list-voices` "
+            f"lists{example}."
+        )
 
     async def _with_retries(self, call_once: Callable[[], Awaitable[T]], *, call: str) -> T:
         async def attempt() -> T:
