@@ -338,3 +338,24 @@ async def test_a_chain_speaks_with_the_next_member_when_edge_lacks_the_voice(
         clip = await chain.synthesize(text, voice=None, language="en")
         assert clip.provider == FakeTTSProvider().name
     assert len(edge_service.requests) == 1  # Edge rests after naming the voice
+
+
+@pytest.mark.parametrize("max_chars", [2000, 120])
+@pytest.mark.anyio
+async def test_word_timings_stay_in_order_and_inside_the_audio(
+    edge_service: EdgeServerState, max_chars: int
+) -> None:
+    # Offsets that run backwards, or a last word said to end long after the audio: subtitles
+    # must still show the words in the order spoken, and the clip last as long as its audio.
+    edge_service.backwards_word = 2
+    edge_service.overrun_last_word_ticks = 50 * 10_000_000
+    sentences = [f"Sentence number {n} talks about streaming pipelines." for n in range(6)]
+    tts = EdgeTTSProvider(voice="en-US-GuyNeural", max_chars=max_chars, retry=FAST)
+    clip = await tts.synthesize(" ".join(sentences), voice=None, language="en")
+
+    spoken = [word for sentence in sentences for word in sentence.rstrip(".").split()]
+    assert [w.text for w in clip.words] == spoken
+    assert all(w.start_s <= w.end_s for w in clip.words)
+    assert all(a.end_s <= b.start_s for a, b in zip(clip.words, clip.words[1:], strict=False))
+    assert clip.duration_s == pytest.approx(mp3_duration(clip.audio))
+    assert clip.words[-1].end_s <= clip.duration_s

@@ -21,7 +21,9 @@ adjusting its clock from the ``Date`` header), a turn that ends with no audio at
 connection dropped mid-audio (TCP) and the websocket closed mid-audio (a close frame before
 ``turn.end``). A voice the service does not offer (not in its list: withdrawn, or misspelt) gets
 no audio: the socket is closed with 1007, which edge-tts reports as "No audio was received".
-With a :class:`~tests.servers.faults.FaultPlan` the fault layer sits in front of both routes.
+Word boundaries can be made to misreport: an offset that runs backwards, or a duration that
+runs past the audio. With a :class:`~tests.servers.faults.FaultPlan` the fault layer sits in front
+of both routes.
 """
 
 from __future__ import annotations
@@ -115,6 +117,10 @@ class EdgeServerState:
     """``time.monotonic()`` of every websocket handshake, refused or not."""
     word_delay_s: float = 0.0
     """Pause this long before each word, to make a slow stream."""
+    backwards_word: int | None = None
+    """Report this word of each turn (0-based) at the turn's start: an offset that runs back."""
+    overrun_last_word_ticks: int = 0
+    """Report the last word of each turn this much longer than its audio, past the turn's end."""
     connections: int = 0
     voice_list_requests: int = 0
     configs: list[dict[str, Any]] = field(default_factory=list)
@@ -229,13 +235,17 @@ def make_app(state: EdgeServerState) -> web.Application:
                 return ws
             count = 4 + 2 * len(word)
             if word_boundaries:
+                offset = 0 if number == state.backwards_word else position * FRAME_TICKS
+                duration = count * FRAME_TICKS
+                if number == len(words) - 1:
+                    duration += state.overrun_last_word_ticks
                 meta = {
                     "Metadata": [
                         {
                             "Type": "WordBoundary",
                             "Data": {
-                                "Offset": position * FRAME_TICKS,
-                                "Duration": count * FRAME_TICKS,
+                                "Offset": offset,
+                                "Duration": duration,
                                 "text": {
                                     "Text": word,
                                     "Length": len(word),

@@ -133,6 +133,26 @@ def _offers_voice(voices: Sequence[dict[str, Any]], voice: str) -> bool:
     return any(v.get("ShortName") in names or v.get("Name") in names for v in voices)
 
 
+def _spoken_words(words: Sequence[WordTiming], duration_s: float) -> list[WordTiming]:
+    """``words`` as the service reported them, in that order, made to fit audio of
+    ``duration_s`` seconds: none starts before the one before it ends, none runs past the end,
+    and a word said to start after the audio has ended is left out.
+
+    The service's offsets sometimes run backwards or past its audio; sorting by time would
+    shuffle the words of a subtitle, and a long last word would stretch the clip.
+    """
+    fitted: list[WordTiming] = []
+    floor = 0.0
+    for word in words:
+        start = max(word.start_s, floor)
+        if start >= duration_s:
+            continue
+        end = min(max(word.end_s, start), duration_s)
+        fitted.append(WordTiming(word.text, start, end))
+        floor = end
+    return fitted
+
+
 class _TruncatedStream(Exception):
     """The service closed the connection before the end of the turn."""
 
@@ -256,15 +276,14 @@ class EdgeTTSProvider(Provider):
         start = 0.0  # where the current piece begins in the joined audio
         for piece_text in pieces:
             piece = await self._speak(piece_text, chosen)
+            piece_s = mp3_duration(piece.audio)
             words.extend(
                 WordTiming(w.text, round(start + w.start_s, 4), round(start + w.end_s, 4))
-                for w in piece.words
+                for w in _spoken_words(piece.words, piece_s)
             )
             audio += piece.audio
-            start += mp3_duration(piece.audio)
-        data = bytes(audio)
-        duration = max(start, words[-1].end_s if words else 0.0)
-        return SpeechClip(audio=data, format="mp3", duration_s=duration, words=words)
+            start += piece_s
+        return SpeechClip(audio=bytes(audio), format="mp3", duration_s=start, words=words)
 
     async def list_voices(self) -> list[dict[str, Any]]:
         """The service's voice list (``ShortName``, ``Locale``, ``Gender``, ...), cached."""
