@@ -359,3 +359,18 @@ async def test_word_timings_stay_in_order_and_inside_the_audio(
     assert all(a.end_s <= b.start_s for a, b in zip(clip.words, clip.words[1:], strict=False))
     assert clip.duration_s == pytest.approx(mp3_duration(clip.audio))
     assert clip.words[-1].end_s <= clip.duration_s
+
+
+@pytest.mark.anyio
+async def test_a_stalled_voice_list_gives_up_within_the_time_limit(
+    edge_service: EdgeServerState,
+) -> None:
+    # The voice is picked from the service's list; a list that never comes must not hold every
+    # slide for aiohttp's five minutes.
+    edge_service.voice_list_delay_s = 30.0
+    tts = EdgeTTSProvider(retry=FAST, timeout_s=0.4)
+    began = time.monotonic()
+    with pytest.raises(ProviderTimeoutError, match=r"list_voices failed after 2 attempt\(s\)"):
+        await tts.synthesize("Hello.", voice=None, language="en")
+    assert time.monotonic() - began < 5
+    assert edge_service.voice_list_requests == 2

@@ -117,6 +117,8 @@ class EdgeServerState:
     """``time.monotonic()`` of every websocket handshake, refused or not."""
     word_delay_s: float = 0.0
     """Pause this long before each word, to make a slow stream."""
+    voice_list_delay_s: float = 0.0
+    """Pause this long before answering a voice-list request, to make a stalled list."""
     backwards_word: int | None = None
     """Report this word of each turn (0-based) at the turn's start: an offset that runs back."""
     overrun_last_word_ticks: int = 0
@@ -171,6 +173,7 @@ def make_app(state: EdgeServerState) -> web.Application:
         if "trustedclienttoken" not in request.query or "Sec-MS-GEC" not in request.query:
             return web.Response(status=403, text="missing token")
         state.voice_list_requests += 1
+        await asyncio.sleep(state.voice_list_delay_s)
         return web.json_response(VOICES)
 
     async def synthesize(request: web.Request) -> web.StreamResponse:

@@ -208,7 +208,7 @@ class EdgeTTSProvider(Provider):
         pitch: pitch change, e.g. ``"+0Hz"`` or ``"-20Hz"``.
         volume: volume change, e.g. ``"+0%"``.
         max_chars: longer narrations are split between sentences into several requests.
-        timeout_s: the longest one request may take, end to end.
+        timeout_s: the longest one request (speech, or the voice list) may take, end to end.
         retry: how often and how patiently to retry dropped connections, 429 and 5xx.
     """
 
@@ -293,7 +293,8 @@ class EdgeTTSProvider(Provider):
                 _voice_cache[url] = [
                     dict(v)
                     for v in await self._with_retries(
-                        lambda: run_on_asyncio(edge_tts.list_voices), call="list_voices"
+                        lambda: self._within_time_limit(edge_tts.list_voices),
+                        call="list_voices",
                     )
                 ]
         return _voice_cache[url]
@@ -354,13 +355,18 @@ class EdgeTTSProvider(Provider):
 
         async def timed_attempt() -> _Piece:
             try:
-                with anyio.fail_after(self.timeout_s):
-                    return await run_on_asyncio(attempt)
+                return await self._within_time_limit(attempt)
             except edge_tts.exceptions.NoAudioReceived:
                 await self._refuse_voice_not_offered(voice)
                 raise
 
         return await self._with_retries(timed_attempt, call="synthesize")
+
+    async def _within_time_limit(self, request: Callable[[], Awaitable[T]]) -> T:
+        """Run the asyncio-only ``request`` of edge-tts; :class:`TimeoutError` once it has
+        taken ``timeout_s``."""
+        with anyio.fail_after(self.timeout_s):
+            return await run_on_asyncio(request)
 
     async def _refuse_voice_not_offered(self, voice: str) -> None:
         """Raise :class:`ConfigurationError` when the service's voice list lacks ``voice``.
