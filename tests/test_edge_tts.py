@@ -374,3 +374,19 @@ async def test_a_stalled_voice_list_gives_up_within_the_time_limit(
         await tts.synthesize("Hello.", voice=None, language="en")
     assert time.monotonic() - began < 5
     assert edge_service.voice_list_requests == 2
+
+
+@pytest.mark.anyio
+async def test_sentence_timings_stand_in_when_the_service_sends_no_word_timings(
+    edge_service: EdgeServerState,
+) -> None:
+    # The service may answer with sentence boundaries only (edge-tts 7.2 made them the
+    # default); subtitles then follow the sentences rather than vanish.
+    edge_service.sentence_boundaries_only = True
+    tts = EdgeTTSProvider(voice="en-US-AriaNeural", max_chars=100, retry=FAST)
+    text = "The first sentence is here. " * 3 + "The last one & its end."
+    clip = await tts.synthesize(text, voice=None, language="en")
+    assert [w.text for w in clip.words] == chunk_text(text, 100)
+    assert clip.words[0].start_s == pytest.approx(LEAD_FRAMES * FRAME_TICKS / 1e7)
+    assert all(a.end_s <= b.start_s for a, b in zip(clip.words, clip.words[1:], strict=False))
+    assert clip.words[-1].end_s <= clip.duration_s

@@ -21,9 +21,9 @@ adjusting its clock from the ``Date`` header), a turn that ends with no audio at
 connection dropped mid-audio (TCP) and the websocket closed mid-audio (a close frame before
 ``turn.end``). A voice the service does not offer (not in its list: withdrawn, or misspelt) gets
 no audio: the socket is closed with 1007, which edge-tts reports as "No audio was received".
-Word boundaries can be made to misreport: an offset that runs backwards, or a duration that
-runs past the audio. With a :class:`~tests.servers.faults.FaultPlan` the fault layer sits in front
-of both routes.
+Word boundaries can be made to misreport (an offset that runs backwards, a duration that
+runs past the audio) or give way to one sentence boundary per turn. With a
+:class:`~tests.servers.faults.FaultPlan` the fault layer sits in front of both routes.
 """
 
 from __future__ import annotations
@@ -123,6 +123,8 @@ class EdgeServerState:
     """Report this word of each turn (0-based) at the turn's start: an offset that runs back."""
     overrun_last_word_ticks: int = 0
     """Report the last word of each turn this much longer than its audio, past the turn's end."""
+    sentence_boundaries_only: bool = False
+    """Answer with one ``SentenceBoundary`` per turn and no ``WordBoundary``, whatever was asked."""
     connections: int = 0
     voice_list_requests: int = 0
     configs: list[dict[str, Any]] = field(default_factory=list)
@@ -230,6 +232,22 @@ def make_app(state: EdgeServerState) -> web.Application:
             return ws
         words = _words(text)
         position = 0
+        if state.sentence_boundaries_only:
+            word_boundaries = False
+            spoken = sum(4 + 2 * len(word) + GAP_FRAMES for word in words) - GAP_FRAMES
+            sentence = {
+                "Type": "SentenceBoundary",
+                "Data": {
+                    "Offset": LEAD_FRAMES * FRAME_TICKS,
+                    "Duration": spoken * FRAME_TICKS,
+                    "text": {
+                        "Text": unescape(text).strip(),
+                        "Length": len(text),
+                        "BoundaryType": "SentenceBoundary",
+                    },
+                },
+            }
+            await ws.send_str(_text_message(request_id, "audio.metadata", {"Metadata": [sentence]}))
         await ws.send_bytes(_audio_message(request_id, b"".join(frames[:LEAD_FRAMES])))
         position = LEAD_FRAMES
         for number, word in enumerate(words):

@@ -1,7 +1,8 @@
 """Microsoft Edge's online neural voices, through the ``edge-tts`` package.
 
 The provider asks for word boundaries explicitly (edge-tts 7.2 made sentence boundaries the
-default), turns them into :class:`WordTiming` values, splits long narrations at sentence
+default), turns them into :class:`WordTiming` values (a turn that brings sentence boundaries
+only gives one per sentence instead), splits long narrations at sentence
 boundaries into several requests and stitches the MP3 audio and the timings back together.
 When no voice is given it picks one for the language from the service's voice list, which is
 fetched once per process.
@@ -37,6 +38,7 @@ import aiohttp
 import anyio
 import edge_tts
 import edge_tts.exceptions
+from edge_tts.typing import TTSChunk
 
 from ..._exceptions import (
     ConfigurationError,
@@ -131,6 +133,16 @@ def _offers_voice(voices: Sequence[dict[str, Any]], voice: str) -> bool:
     except ValueError:
         names = {voice}
     return any(v.get("ShortName") in names or v.get("Name") in names for v in voices)
+
+
+def _boundary_timing(chunk: TTSChunk) -> WordTiming:
+    """The :class:`WordTiming` of a ``WordBoundary`` or ``SentenceBoundary`` chunk of edge-tts."""
+    offset, duration = chunk.get("offset", 0), chunk.get("duration", 0)
+    return WordTiming(
+        chunk.get("text", ""),
+        offset / TICKS_PER_SECOND,
+        (offset + duration) / TICKS_PER_SECOND,
+    )
 
 
 def _spoken_words(words: Sequence[WordTiming], duration_s: float) -> list[WordTiming]:
@@ -332,18 +344,14 @@ class EdgeTTSProvider(Provider):
             communicate = self._communicate(text, voice)
             audio = bytearray()
             words: list[WordTiming] = []
+            sentences: list[WordTiming] = []
             async for chunk in communicate.stream():
                 if chunk["type"] == "audio":
                     audio += chunk.get("data", b"")
                 elif chunk["type"] == "WordBoundary":
-                    offset, duration = chunk.get("offset", 0), chunk.get("duration", 0)
-                    words.append(
-                        WordTiming(
-                            chunk.get("text", ""),
-                            offset / TICKS_PER_SECOND,
-                            (offset + duration) / TICKS_PER_SECOND,
-                        )
-                    )
+                    words.append(_boundary_timing(chunk))
+                elif chunk["type"] == "SentenceBoundary":
+                    sentences.append(_boundary_timing(chunk))
             # edge-tts ends a turn quietly when the socket closes early; it counts the
             # audio of every completed turn, so a mismatch means a dropped connection.
             completed = communicate.state.get("cumulative_audio_bytes")
@@ -351,7 +359,7 @@ class EdgeTTSProvider(Provider):
                 raise _TruncatedStream(
                     f"the connection closed mid-stream after {len(audio)} bytes of audio"
                 )
-            return _Piece(bytes(audio), words)
+            return _Piece(bytes(audio), words or sentences)
 
         async def timed_attempt() -> _Piece:
             try:
