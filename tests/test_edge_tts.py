@@ -305,3 +305,88 @@ async def test_a_silent_service_is_asked_once_more_then_reported(
     with pytest.raises(ProviderTimeoutError, match=r"after 2 attempt\(s\)"):
         await tts.synthesize("Slowly spoken words.", voice=None, language="en")
     assert edge_service.connections == 2  # FAST would allow three attempts
+
+
+@pytest.mark.anyio
+async def test_a_voice_the_service_does_not_offer_is_named_at_once(
+    edge_service: EdgeServerState,
+) -> None:
+    # A withdrawn or misspelt voice gets no audio from the real service, ever: no use asking
+    # again; the user needs to hear which voice, not "verify that your parameters are correct".
+    tts = EdgeTTSProvider(voice="zh-CN-XiaochenNeural", retry=FAST)
+    with pytest.raises(ConfigurationError, match=r"'zh-CN-XiaochenNeural'.*--list-voices"):
+        await tts.synthesize("Hello.", voice=None, language="en")
+    assert len(edge_service.requests) == 1
+    assert edge_service.voice_list_requests == 1
+
+    # A voice the service offers that still gets no audio is asked again, as before.
+    edge_service.no_audio_turns = 1
+    clip = await tts.synthesize("Hello there.", voice="en-GB-SoniaNeural", language="en")
+    assert [w.text for w in clip.words] == ["Hello", "there"]
+    assert edge_service.voice_list_requests == 1
+
+
+@pytest.mark.anyio
+async def test_a_chain_speaks_with_the_next_member_when_edge_lacks_the_voice(
+    edge_service: EdgeServerState,
+) -> None:
+    from slidestream.providers import FallbackTTS
+    from slidestream.testing import FakeTTSProvider
+
+    chain = FallbackTTS([EdgeTTSProvider(voice="en-US-NopeNeural", retry=FAST), FakeTTSProvider()])
+    for text in ("First slide.", "Second slide."):
+        clip = await chain.synthesize(text, voice=None, language="en")
+        assert clip.provider == FakeTTSProvider().name
+    assert len(edge_service.requests) == 1  # Edge rests after naming the voice
+
+
+@pytest.mark.parametrize("max_chars", [2000, 120])
+@pytest.mark.anyio
+async def test_word_timings_stay_in_order_and_inside_the_audio(
+    edge_service: EdgeServerState, max_chars: int
+) -> None:
+    # Offsets that run backwards, or a last word said to end long after the audio: subtitles
+    # must still show the words in the order spoken, and the clip last as long as its audio.
+    edge_service.backwards_word = 2
+    edge_service.overrun_last_word_ticks = 50 * 10_000_000
+    sentences = [f"Sentence number {n} talks about streaming pipelines." for n in range(6)]
+    tts = EdgeTTSProvider(voice="en-US-GuyNeural", max_chars=max_chars, retry=FAST)
+    clip = await tts.synthesize(" ".join(sentences), voice=None, language="en")
+
+    spoken = [word for sentence in sentences for word in sentence.rstrip(".").split()]
+    assert [w.text for w in clip.words] == spoken
+    assert all(w.start_s <= w.end_s for w in clip.words)
+    assert all(a.end_s <= b.start_s for a, b in zip(clip.words, clip.words[1:], strict=False))
+    assert clip.duration_s == pytest.approx(mp3_duration(clip.audio))
+    assert clip.words[-1].end_s <= clip.duration_s
+
+
+@pytest.mark.anyio
+async def test_a_stalled_voice_list_gives_up_within_the_time_limit(
+    edge_service: EdgeServerState,
+) -> None:
+    # The voice is picked from the service's list; a list that never comes must not hold every
+    # slide for aiohttp's five minutes.
+    edge_service.voice_list_delay_s = 30.0
+    tts = EdgeTTSProvider(retry=FAST, timeout_s=0.4)
+    began = time.monotonic()
+    with pytest.raises(ProviderTimeoutError, match=r"list_voices failed after 2 attempt\(s\)"):
+        await tts.synthesize("Hello.", voice=None, language="en")
+    assert time.monotonic() - began < 5
+    assert edge_service.voice_list_requests == 2
+
+
+@pytest.mark.anyio
+async def test_sentence_timings_stand_in_when_the_service_sends_no_word_timings(
+    edge_service: EdgeServerState,
+) -> None:
+    # The service may answer with sentence boundaries only (edge-tts 7.2 made them the
+    # default); subtitles then follow the sentences rather than vanish.
+    edge_service.sentence_boundaries_only = True
+    tts = EdgeTTSProvider(voice="en-US-AriaNeural", max_chars=100, retry=FAST)
+    text = "The first sentence is here. " * 3 + "The last one & its end."
+    clip = await tts.synthesize(text, voice=None, language="en")
+    assert [w.text for w in clip.words] == chunk_text(text, 100)
+    assert clip.words[0].start_s == pytest.approx(LEAD_FRAMES * FRAME_TICKS / 1e7)
+    assert all(a.end_s <= b.start_s for a, b in zip(clip.words, clip.words[1:], strict=False))
+    assert clip.words[-1].end_s <= clip.duration_s

@@ -19,8 +19,11 @@ when a client sends too many requests at once (``Retry-After`` optional), 403 (t
 service's answer to a stale ``Sec-MS-GEC`` token or clock skew; edge-tts retries it once after
 adjusting its clock from the ``Date`` header), a turn that ends with no audio at all, the
 connection dropped mid-audio (TCP) and the websocket closed mid-audio (a close frame before
-``turn.end``). With a :class:`~tests.servers.faults.FaultPlan` the fault layer sits in front
-of both routes.
+``turn.end``). A voice the service does not offer (not in its list: withdrawn, or misspelt) gets
+no audio: the socket is closed with 1007, which edge-tts reports as "No audio was received".
+Word boundaries can be made to misreport (an offset that runs backwards, a duration that
+runs past the audio) or give way to one sentence boundary per turn. With a
+:class:`~tests.servers.faults.FaultPlan` the fault layer sits in front of both routes.
 """
 
 from __future__ import annotations
@@ -74,6 +77,8 @@ VOICES: list[dict[str, Any]] = [
     ]
 ]
 
+OFFERED_NAMES = frozenset(str(voice["Name"]) for voice in VOICES)
+
 
 @functools.lru_cache(maxsize=1)
 def mp3_frames() -> tuple[bytes, ...]:
@@ -112,6 +117,14 @@ class EdgeServerState:
     """``time.monotonic()`` of every websocket handshake, refused or not."""
     word_delay_s: float = 0.0
     """Pause this long before each word, to make a slow stream."""
+    voice_list_delay_s: float = 0.0
+    """Pause this long before answering a voice-list request, to make a stalled list."""
+    backwards_word: int | None = None
+    """Report this word of each turn (0-based) at the turn's start: an offset that runs back."""
+    overrun_last_word_ticks: int = 0
+    """Report the last word of each turn this much longer than its audio, past the turn's end."""
+    sentence_boundaries_only: bool = False
+    """Answer with one ``SentenceBoundary`` per turn and no ``WordBoundary``, whatever was asked."""
     connections: int = 0
     voice_list_requests: int = 0
     configs: list[dict[str, Any]] = field(default_factory=list)
@@ -162,6 +175,7 @@ def make_app(state: EdgeServerState) -> web.Application:
         if "trustedclienttoken" not in request.query or "Sec-MS-GEC" not in request.query:
             return web.Response(status=403, text="missing token")
         state.voice_list_requests += 1
+        await asyncio.sleep(state.voice_list_delay_s)
         return web.json_response(VOICES)
 
     async def synthesize(request: web.Request) -> web.StreamResponse:
@@ -195,6 +209,9 @@ def make_app(state: EdgeServerState) -> web.Application:
         voice, text = _parse_ssml(body)
         state.requests.append((voice, unescape(text)))
         request_id = headers["X-RequestId"]
+        if voice not in OFFERED_NAMES:  # what the real service does with a voice it lacks
+            await ws.close(code=1007, message=f"Unsupported voice {voice}.".encode())
+            return ws
         word_boundaries = (
             config["context"]["synthesis"]["audio"]["metadataoptions"]["wordBoundaryEnabled"]
             == "true"
@@ -215,6 +232,22 @@ def make_app(state: EdgeServerState) -> web.Application:
             return ws
         words = _words(text)
         position = 0
+        if state.sentence_boundaries_only:
+            word_boundaries = False
+            spoken = sum(4 + 2 * len(word) + GAP_FRAMES for word in words) - GAP_FRAMES
+            sentence = {
+                "Type": "SentenceBoundary",
+                "Data": {
+                    "Offset": LEAD_FRAMES * FRAME_TICKS,
+                    "Duration": spoken * FRAME_TICKS,
+                    "text": {
+                        "Text": unescape(text).strip(),
+                        "Length": len(text),
+                        "BoundaryType": "SentenceBoundary",
+                    },
+                },
+            }
+            await ws.send_str(_text_message(request_id, "audio.metadata", {"Metadata": [sentence]}))
         await ws.send_bytes(_audio_message(request_id, b"".join(frames[:LEAD_FRAMES])))
         position = LEAD_FRAMES
         for number, word in enumerate(words):
@@ -223,13 +256,17 @@ def make_app(state: EdgeServerState) -> web.Application:
                 return ws
             count = 4 + 2 * len(word)
             if word_boundaries:
+                offset = 0 if number == state.backwards_word else position * FRAME_TICKS
+                duration = count * FRAME_TICKS
+                if number == len(words) - 1:
+                    duration += state.overrun_last_word_ticks
                 meta = {
                     "Metadata": [
                         {
                             "Type": "WordBoundary",
                             "Data": {
-                                "Offset": position * FRAME_TICKS,
-                                "Duration": count * FRAME_TICKS,
+                                "Offset": offset,
+                                "Duration": duration,
                                 "text": {
                                     "Text": word,
                                     "Length": len(word),

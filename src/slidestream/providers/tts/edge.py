@@ -1,7 +1,8 @@
 """Microsoft Edge's online neural voices, through the ``edge-tts`` package.
 
 The provider asks for word boundaries explicitly (edge-tts 7.2 made sentence boundaries the
-default), turns them into :class:`WordTiming` values, splits long narrations at sentence
+default), turns them into :class:`WordTiming` values (a turn that brings sentence boundaries
+only gives one per sentence instead), splits long narrations at sentence
 boundaries into several requests and stitches the MP3 audio and the timings back together.
 When no voice is given it picks one for the language from the service's voice list, which is
 fetched once per process.
@@ -13,7 +14,10 @@ connections, timeouts, 408/409/429 and 5xx handshakes go through the same retry 
 every HTTP provider (``Retry-After`` honoured); a service that accepted the request and then
 went silent past ``timeout_s`` is retried once at most, so a slide's fallback voice is not
 kept waiting. The service refusing with 403 (a stale token or clock skew: edge-tts has
-already retried once after correcting its clock) is not retried.
+already retried once after correcting its clock) is not retried. A voice the service does not
+offer (withdrawn, or misspelt) gets no audio at all; when its voice list lacks the voice, that
+is a :class:`ConfigurationError` naming it, not a retry. Word boundaries that run backwards or
+past the audio are kept in the order spoken and inside the audio.
 
 ::
 
@@ -34,8 +38,14 @@ import aiohttp
 import anyio
 import edge_tts
 import edge_tts.exceptions
+from edge_tts.typing import TTSChunk
 
-from ..._exceptions import ConfigurationError, ProviderResponseError, SlidestreamError
+from ..._exceptions import (
+    ConfigurationError,
+    ProviderError,
+    ProviderResponseError,
+    SlidestreamError,
+)
 from ..._limits import ServiceKey
 from ..._models import SpeechClip, WordTiming
 from ..._text import chunk_text
@@ -114,6 +124,47 @@ def pick_voice(voices: Sequence[dict[str, Any]], language: str) -> str | None:
     return str(candidates[0]["ShortName"]) if candidates else None
 
 
+def _offers_voice(voices: Sequence[dict[str, Any]], voice: str) -> bool:
+    """Whether the voice list ``voices`` holds ``voice``, by short name
+    (``"en-US-AriaNeural"``) or full name (``"Microsoft Server Speech Text to Speech Voice
+    (en-US, AriaNeural)"``)."""
+    try:
+        names = {voice, edge_tts.Communicate("", voice).tts_config.voice}
+    except ValueError:
+        names = {voice}
+    return any(v.get("ShortName") in names or v.get("Name") in names for v in voices)
+
+
+def _boundary_timing(chunk: TTSChunk) -> WordTiming:
+    """The :class:`WordTiming` of a ``WordBoundary`` or ``SentenceBoundary`` chunk of edge-tts."""
+    offset, duration = chunk.get("offset", 0), chunk.get("duration", 0)
+    return WordTiming(
+        chunk.get("text", ""),
+        offset / TICKS_PER_SECOND,
+        (offset + duration) / TICKS_PER_SECOND,
+    )
+
+
+def _spoken_words(words: Sequence[WordTiming], duration_s: float) -> list[WordTiming]:
+    """``words`` as the service reported them, in that order, made to fit audio of
+    ``duration_s`` seconds: none starts before the one before it ends, none runs past the end,
+    and a word said to start after the audio has ended is left out.
+
+    The service's offsets sometimes run backwards or past its audio; sorting by time would
+    shuffle the words of a subtitle, and a long last word would stretch the clip.
+    """
+    fitted: list[WordTiming] = []
+    floor = 0.0
+    for word in words:
+        start = max(word.start_s, floor)
+        if start >= duration_s:
+            continue
+        end = min(max(word.end_s, start), duration_s)
+        fitted.append(WordTiming(word.text, start, end))
+        floor = end
+    return fitted
+
+
 class _TruncatedStream(Exception):
     """The service closed the connection before the end of the turn."""
 
@@ -169,7 +220,7 @@ class EdgeTTSProvider(Provider):
         pitch: pitch change, e.g. ``"+0Hz"`` or ``"-20Hz"``.
         volume: volume change, e.g. ``"+0%"``.
         max_chars: longer narrations are split between sentences into several requests.
-        timeout_s: the longest one request may take, end to end.
+        timeout_s: the longest one request (speech, or the voice list) may take, end to end.
         retry: how often and how patiently to retry dropped connections, 429 and 5xx.
     """
 
@@ -237,15 +288,14 @@ class EdgeTTSProvider(Provider):
         start = 0.0  # where the current piece begins in the joined audio
         for piece_text in pieces:
             piece = await self._speak(piece_text, chosen)
+            piece_s = mp3_duration(piece.audio)
             words.extend(
                 WordTiming(w.text, round(start + w.start_s, 4), round(start + w.end_s, 4))
-                for w in piece.words
+                for w in _spoken_words(piece.words, piece_s)
             )
             audio += piece.audio
-            start += mp3_duration(piece.audio)
-        data = bytes(audio)
-        duration = max(start, words[-1].end_s if words else 0.0)
-        return SpeechClip(audio=data, format="mp3", duration_s=duration, words=words)
+            start += piece_s
+        return SpeechClip(audio=bytes(audio), format="mp3", duration_s=start, words=words)
 
     async def list_voices(self) -> list[dict[str, Any]]:
         """The service's voice list (``ShortName``, ``Locale``, ``Gender``, ...), cached."""
@@ -255,7 +305,8 @@ class EdgeTTSProvider(Provider):
                 _voice_cache[url] = [
                     dict(v)
                     for v in await self._with_retries(
-                        lambda: run_on_asyncio(edge_tts.list_voices), call="list_voices"
+                        lambda: self._within_time_limit(edge_tts.list_voices),
+                        call="list_voices",
                     )
                 ]
         return _voice_cache[url]
@@ -293,18 +344,14 @@ class EdgeTTSProvider(Provider):
             communicate = self._communicate(text, voice)
             audio = bytearray()
             words: list[WordTiming] = []
+            sentences: list[WordTiming] = []
             async for chunk in communicate.stream():
                 if chunk["type"] == "audio":
                     audio += chunk.get("data", b"")
                 elif chunk["type"] == "WordBoundary":
-                    offset, duration = chunk.get("offset", 0), chunk.get("duration", 0)
-                    words.append(
-                        WordTiming(
-                            chunk.get("text", ""),
-                            offset / TICKS_PER_SECOND,
-                            (offset + duration) / TICKS_PER_SECOND,
-                        )
-                    )
+                    words.append(_boundary_timing(chunk))
+                elif chunk["type"] == "SentenceBoundary":
+                    sentences.append(_boundary_timing(chunk))
             # edge-tts ends a turn quietly when the socket closes early; it counts the
             # audio of every completed turn, so a mismatch means a dropped connection.
             completed = communicate.state.get("cumulative_audio_bytes")
@@ -312,13 +359,44 @@ class EdgeTTSProvider(Provider):
                 raise _TruncatedStream(
                     f"the connection closed mid-stream after {len(audio)} bytes of audio"
                 )
-            return _Piece(bytes(audio), words)
+            return _Piece(bytes(audio), words or sentences)
 
         async def timed_attempt() -> _Piece:
-            with anyio.fail_after(self.timeout_s):
-                return await run_on_asyncio(attempt)
+            try:
+                return await self._within_time_limit(attempt)
+            except edge_tts.exceptions.NoAudioReceived:
+                await self._refuse_voice_not_offered(voice)
+                raise
 
         return await self._with_retries(timed_attempt, call="synthesize")
+
+    async def _within_time_limit(self, request: Callable[[], Awaitable[T]]) -> T:
+        """Run the asyncio-only ``request`` of edge-tts; :class:`TimeoutError` once it has
+        taken ``timeout_s``."""
+        with anyio.fail_after(self.timeout_s):
+            return await run_on_asyncio(request)
+
+    async def _refuse_voice_not_offered(self, voice: str) -> None:
+        """Raise :class:`ConfigurationError` when the service's voice list lacks ``voice``.
+
+        The service answers a voice it does not offer with no audio, as it now and then does
+        for one it has; only the list tells the two apart. A list that cannot be fetched, or
+        is empty, says nothing.
+        """
+        try:
+            voices = await self.list_voices()
+        except ProviderError:
+            return
+        if not voices or _offers_voice(voices, voice):
+            return
+        locale = re.match(r"^([a-z]{2,}-[A-Z]{2,})-", voice)
+        instead = pick_voice(voices, locale.group(1)) if locale else None
+        example = f", such as {instead!r}" if instead else ""
+        raise ConfigurationError(
+            f"edge-tts: the service does not offer the voice {voice!r} (it answers it with no "
+            f"audio; voices are withdrawn now and then). Pick one that `edge-tts --list-voices` "
+            f"lists{example}."
+        )
 
     async def _with_retries(self, call_once: Callable[[], Awaitable[T]], *, call: str) -> T:
         async def attempt() -> T:
