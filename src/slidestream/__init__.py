@@ -33,6 +33,7 @@ from ._limits import LimitChanged as LimitChanged
 from ._limits import Limits as Limits
 from ._limits import LimitStatistics as LimitStatistics
 from ._limits import ServiceKey as ServiceKey
+from ._limits import member_slot as member_slot
 from ._limits import report_throttled as report_throttled
 from ._limits import sleep_without_slot as sleep_without_slot
 from ._models import DeckRequest as DeckRequest
@@ -108,6 +109,7 @@ __all__ = [
     "__version__",
     "batch",
     "current_slide_index",
+    "member_slot",
     "report_throttled",
     "sleep_without_slot",
 ]

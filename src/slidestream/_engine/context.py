@@ -10,7 +10,7 @@ from __future__ import annotations
 
 import collections
 import contextlib
-from collections.abc import Iterable, Iterator
+from collections.abc import AsyncIterator, Iterable, Iterator
 from dataclasses import dataclass, field
 from pathlib import Path
 
@@ -21,7 +21,8 @@ from anyio.streams.memory import MemoryObjectSendStream
 from .._cache import ProviderAnswers, RunCache
 from .._context import _slide_index
 from .._events import Event
-from .._limits import LimitChanged, Limits, LimitStatistics, ServiceKey
+from .._limits import LimitChanged, Limits, LimitStatistics, ServiceKey, member_keys
+from .._limits._signal import member_slots
 from .._models import (
     DeckRequest,
     ImageAsset,
@@ -151,14 +152,22 @@ def for_slide(index: int) -> Iterator[None]:
         _slide_index.reset(token)
 
 
-def _service_keys(providers: Providers) -> dict[Stage, ServiceKey]:
-    script = ServiceKey.of(providers.script)
-    keys = {Stage.OUTLINE: script, Stage.SCRIPT: script}
+def _stage_providers(providers: Providers) -> dict[Stage, object]:
+    found: dict[Stage, object] = {Stage.OUTLINE: providers.script, Stage.SCRIPT: providers.script}
     if providers.images is not None:
-        keys[Stage.IMAGES] = ServiceKey.of(providers.images)
+        found[Stage.IMAGES] = providers.images
     if providers.tts is not None:
-        keys[Stage.TTS] = ServiceKey.of(providers.tts)
-    return keys
+        found[Stage.TTS] = providers.tts
+    return found
+
+
+def _service_keys(providers: Providers) -> dict[Stage, tuple[ServiceKey, ...]]:
+    """The services each stage's calls are limited under: its provider's, or, for a chain,
+    its members' (each call a chain makes to a member takes that member's limit)."""
+    return {
+        stage: member_keys(provider) or (ServiceKey.of(provider),)
+        for stage, provider in _stage_providers(providers).items()
+    }
 
 
 class RunContext:
@@ -199,8 +208,12 @@ class RunContext:
         )
         """The providers' cached answers (None: no cache)."""
         self.service_keys = _service_keys(providers)
-        """The service each stage's provider calls, which its limit is kept under."""
-        self._service_names = frozenset(str(key) for key in self.service_keys.values())
+        """The services each stage's provider calls, whose limits its calls are kept under."""
+        stage_providers = _stage_providers(providers).items()
+        self._chains = frozenset(stage for stage, used in stage_providers if member_keys(used))
+        self._service_names = frozenset(
+            str(key) for keys in self.service_keys.values() for key in keys
+        )
         self.timeouts = timeouts if timeouts is not None else Timeouts()
         """How long each provider call may take (see :mod:`.deadlines`)."""
         self._send = send
@@ -259,10 +272,29 @@ class RunContext:
         retry loop can report throttling with :func:`slidestream.report_throttled`. Stages
         without a provider get a slot at once.
         """
-        key = self.service_keys.get(stage)
-        if key is None:
+        keys = self.service_keys.get(stage)
+        if keys is None:
             return contextlib.nullcontext()
-        return self.limits.slot(key, stage=stage, index=slide_index, run=self.run_number)
+        if stage in self._chains:
+            return self._member_slots(stage, slide_index)
+        return self.limits.slot(keys[0], stage=stage, index=slide_index, run=self.run_number)
+
+    @contextlib.asynccontextmanager
+    async def _member_slots(self, stage: Stage, slide_index: int | None) -> AsyncIterator[None]:
+        """For a chain's call: each call it makes to a member (through
+        :func:`slidestream.member_slot`) takes a slot under that member's own service."""
+
+        def open_slot(member: object) -> contextlib.AbstractAsyncContextManager[object]:
+            if member_keys(member):  # a chain inside the chain: its members take slots
+                return contextlib.nullcontext()
+            key = ServiceKey.of(member)
+            return self.limits.slot(key, stage=stage, index=slide_index, run=self.run_number)
+
+        token = member_slots.set(open_slot)
+        try:
+            yield
+        finally:
+            member_slots.reset(token)
 
     def cpu(self, slide_index: int | None) -> contextlib.AbstractAsyncContextManager[object]:
         """Hold a share of the CPU budget for local work on slide ``slide_index``."""
@@ -271,7 +303,7 @@ class RunContext:
     def limit_figures(self) -> list[LimitStatistics]:
         """The figures of the limits this run used (shared ones count every run's calls)."""
         figures = self.limits.statistics()
-        keys = dict.fromkeys(self.service_keys.values())
+        keys = dict.fromkeys(key for keys in self.service_keys.values() for key in keys)
         used = [figures[key] for key in keys if key in figures and figures[key].calls]
         cpu = figures[ServiceKey.CPU]
         return [*used, cpu] if cpu.calls else used

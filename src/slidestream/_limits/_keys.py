@@ -3,18 +3,21 @@
 A provider declares its service with a ``limit_key`` attribute (a :class:`ServiceKey` or a
 plain name); a provider without one is its own service, keyed by its ``name`` (else its class
 name). Two providers with the same key share one limit, in every pipeline that shares the
-:class:`~slidestream.Limits` object.
+:class:`~slidestream.Limits` object. A provider that only hands each call to one of its
+members (a fallback chain, :class:`SupportsMemberLimits`) has no limit of its own: each call
+it makes to a member takes that member's.
 """
 
 from __future__ import annotations
 
+from collections.abc import Sequence
 from dataclasses import dataclass, field
 from typing import ClassVar, Protocol, runtime_checkable
 from urllib.parse import urlsplit
 
 from .._exceptions import InvalidInputError
 
-__all__ = ["ServiceKey", "SupportsLimitKey"]
+__all__ = ["ServiceKey", "SupportsLimitKey", "SupportsMemberLimits", "member_keys"]
 
 _DEFAULT_PORTS = {"http": 80, "https": 443, "ws": 80, "wss": 443}
 
@@ -110,3 +113,31 @@ class SupportsLimitKey(Protocol):
 class _Named(Protocol):
     @property
     def name(self) -> str: ...
+
+
+@runtime_checkable
+class SupportsMemberLimits(Protocol):
+    """A provider that hands each call to one of its members (a fallback chain).
+
+    It has no limit of its own: the pipeline lets each call it makes to a member take that
+    member's limit (see :func:`slidestream.member_slot`), so an Edge TTS call made through
+    ``edge-tts,piper`` shares the Edge limit with every other Edge call, and Piper in the
+    chain takes its share of the CPU budget.
+    """
+
+    @property
+    def limit_members(self) -> Sequence[object]:
+        """The members, whose own limits their calls are kept under."""
+        ...
+
+
+def member_keys(provider: object) -> tuple[ServiceKey, ...]:
+    """The keys of the services ``provider``'s members call (members of member chains too),
+    each once; empty for a provider that is not a chain."""
+    if not isinstance(provider, SupportsMemberLimits):
+        return ()
+    keys: dict[ServiceKey, None] = {}
+    for member in provider.limit_members:
+        found = member_keys(member) or (ServiceKey.of(member),)
+        keys.update(dict.fromkeys(found))
+    return tuple(keys)

@@ -8,19 +8,25 @@ task (a context variable), so a provider's retry loop only calls two functions:
 - :func:`sleep_without_slot` instead of ``anyio.sleep`` for the wait before a retry: the slot
   is given back meanwhile (other slides may use the service) and taken again before the retry.
 
-Outside a slot (a provider used on its own) both are harmless: the report goes nowhere and
-the sleep is a plain sleep. This module imports nothing else of slidestream, so providers can
-import it freely.
+A provider that hands calls to members (a fallback chain) holds no slot of its own: it wraps
+each member call in :func:`member_slot`, which takes a slot under the member's own service.
+
+Outside a slot (a provider used on its own) all three are harmless: the report goes nowhere,
+the sleep is a plain sleep and a member's call takes no slot. This module imports nothing
+else of slidestream, so providers can import it freely.
 """
 
 from __future__ import annotations
 
+import contextlib
+from collections.abc import Callable
+from contextlib import AbstractAsyncContextManager
 from contextvars import ContextVar
 from typing import Protocol
 
 import anyio
 
-__all__ = ["report_throttled", "sleep_without_slot"]
+__all__ = ["member_slot", "report_throttled", "sleep_without_slot"]
 
 
 class _CurrentSlot(Protocol):
@@ -30,6 +36,24 @@ class _CurrentSlot(Protocol):
 
 
 current_slot: ContextVar[_CurrentSlot | None] = ContextVar("slidestream_slot", default=None)
+
+MemberSlots = Callable[[object], AbstractAsyncContextManager[object]]
+"""Opens the slot for one call to a member, given the member."""
+
+member_slots: ContextVar[MemberSlots | None] = ContextVar("slidestream_members", default=None)
+
+
+def member_slot(member: object) -> AbstractAsyncContextManager[object]:
+    """A slot under ``member``'s own service, for one call a chain makes to it.
+
+    Use it around each call a provider that hands calls on (a fallback chain) makes to a
+    member: ``async with member_slot(member): await member.synthesize(...)``. Inside a
+    pipeline, the call waits for a place under the member's limit (and, for local work, a
+    share of the CPU budget), lower slides first, and is that limit's current slot; outside
+    one it is a plain block.
+    """
+    opener = member_slots.get()
+    return contextlib.nullcontext() if opener is None else opener(member)
 
 
 def report_throttled(retry_after_s: float | None = None) -> bool:

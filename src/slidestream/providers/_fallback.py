@@ -13,6 +13,10 @@ without the service answering at all (no HTTP status: connection refused, DNS fa
 timeout, dropped stream) or that is misconfigured is skipped for ``cooldown_s`` seconds, so a
 deck made offline does not wait for the network on every slide. When every member fails, the
 :class:`ProviderError` names each failure.
+
+A chain has no limit of its own: in a pipeline, each call to a member waits under that
+member's limit (:func:`slidestream.member_slot`), so Edge TTS calls made through a chain share
+the Edge limit with every other run, and Piper in a chain takes its share of the CPU budget.
 """
 
 from __future__ import annotations
@@ -25,6 +29,7 @@ from typing import Generic, TypeVar
 import anyio
 
 from .._exceptions import ConfigurationError, ProviderError, ProviderResponseError
+from .._limits import member_slot
 from .._media import check_clip
 from .._models import DeckRequest, ImageAsset, SlideScript, SpeechClip
 from ._protocols import ImageProvider, Provider, SupportsAclose, TTSProvider, provider_name
@@ -59,6 +64,11 @@ class _Chain(Provider, Generic[P]):
         self.name = "fallback(" + ",".join(provider_name(p) for p in self.providers) + ")"
         self._resting_until: dict[int, float] = {}
 
+    @property
+    def limit_members(self) -> list[P]:
+        """The members, whose own limits their calls are kept under (see the module)."""
+        return self.providers
+
     async def _first_success(
         self, call: Callable[[P], Awaitable[R]], *, enough: Callable[[R], bool] | None = None
     ) -> R:
@@ -72,7 +82,8 @@ class _Chain(Provider, Generic[P]):
                 failures.append(f"{provider_name(provider)}: skipped, it failed moments ago")
                 continue
             try:
-                result = await call(provider)
+                async with member_slot(provider):
+                    result = await call(provider)
             except (ProviderError, ConfigurationError) as error:
                 failures.append(f"{provider_name(provider)}: {error}")
                 last = error
