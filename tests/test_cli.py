@@ -14,6 +14,14 @@ from slidestream import cli
 TEST_PROVIDERS = ["--script", "test-script", "--images", "test-images", "--tts", "test-tts"]
 
 
+def test_a_one_slide_outline_is_counted_in_the_singular(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    code = cli.main(["make", "Volcanoes", "--out", str(tmp_path), "--slides", "1", *TEST_PROVIDERS])
+    assert code == 0
+    assert "Outline: Volcanoes (1 slide)\n" in capsys.readouterr().out
+
+
 def test_make_prints_a_line_per_event_and_the_report(
     tmp_path: Path, capsys: pytest.CaptureFixture[str]
 ) -> None:

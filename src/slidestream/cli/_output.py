@@ -68,7 +68,8 @@ class Printer:
     def __call__(self, event: Event) -> None:
         say = self.say
         if isinstance(event, OutlineReady):
-            say(f"Outline: {event.outline.title} ({len(event.outline.items)} slides)")
+            count = len(event.outline.items)
+            say(f"Outline: {event.outline.title} ({count} slide{'' if count == 1 else 's'})")
         elif isinstance(event, SlideScripted):
             say(f"[✔ script] Slide {event.script.index + 1}: {event.script.title}")
             say(f"  [⚡ started] images and narration for slide {event.script.index + 1}")
