@@ -2,7 +2,10 @@
 
 from __future__ import annotations
 
+import gc
+import socket
 import sys
+import time
 from pathlib import Path
 
 import pytest
@@ -83,4 +86,31 @@ def test_a_cluster_without_the_dask_extra_names_the_extra(
     )
     assert code == 2
     assert "pip install 'slidestream[dask]'" in capsys.readouterr().err
+    assert not any(tmp_path.iterdir())
+
+
+def _closed_port() -> int:
+    with socket.socket() as probe:
+        probe.bind(("127.0.0.1", 0))
+        port: int = probe.getsockname()[1]
+    return port
+
+
+@pytest.mark.parametrize(
+    "address",
+    ["nonsense:xx", "tcp://127.0.0.1:{port}", "tcp://no-such-host.invalid:8786"],
+    ids=["malformed", "refused", "unknown-host"],
+)
+def test_a_scheduler_that_cannot_be_reached_is_named_at_once(
+    address: str, tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    started = time.monotonic()
+    address = address.format(port=_closed_port())
+    code = cli.main(
+        ["batch", "Tides", "--cluster", address, "--out", str(tmp_path), *TEST_PROVIDERS]
+    )
+    gc.collect()  # a half-made Dask client must not be left to close itself later
+    assert code == 2
+    assert f"Cannot reach the Dask scheduler at {address}" in capsys.readouterr().err
+    assert time.monotonic() - started < 10
     assert not any(tmp_path.iterdir())

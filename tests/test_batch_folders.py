@@ -126,3 +126,26 @@ def test_inputs_expand_and_get_unique_folder_names(tmp_path: Path) -> None:
     with pytest.raises(ss.InvalidInputError, match="no topics"):
         expand_inputs(empty)
     assert expand_inputs("Tides") == [BatchInput(source="Tides")]
+
+
+def test_a_file_named_like_a_deck_is_left_alone_and_the_deck_takes_the_next_name(
+    tmp_path: Path,
+) -> None:
+    outline = tmp_path / "intro.md"
+    outline.write_text("# Intro\n## s\n")
+    out = tmp_path / "out"
+    out.mkdir()
+    (out / "intro").write_text("the user's own file")
+    names = assign_projects(expand_inputs(outline), out, ["Intro"])
+    assert names == ["intro-2"]
+
+
+def test_a_topic_too_long_to_be_a_file_name_is_a_topic() -> None:
+    topic = "x" * 800
+    assert expand_inputs(topic) == [BatchInput(source=topic)]
+
+
+def test_a_folder_gives_no_deck_for_its_hidden_files(tmp_path: Path) -> None:
+    for name in ("intro.md", ".draft.md", "._intro.md"):
+        (tmp_path / name).write_text("# Intro\n## s\n")
+    assert [item.base_name() for item in expand_inputs(tmp_path)] == ["intro"]

@@ -16,6 +16,7 @@ from __future__ import annotations
 import contextlib
 import logging
 import math
+import socket
 from collections.abc import Callable
 from dataclasses import dataclass, field, replace
 from types import ModuleType
@@ -37,6 +38,9 @@ logger = logging.getLogger("slidestream.batch")
 
 DASK_HINT = "pip install 'slidestream[dask]'"
 _CONNECT_TIMEOUT_S = 30.0
+_PROBE_TIMEOUT_S = 5.0
+"""How long the first look at a scheduler's port may take before Dask's own connection."""
+_DEFAULT_SCHEDULER_PORT = 8786
 
 
 def _distributed() -> ModuleType:
@@ -84,6 +88,38 @@ def _version() -> str:
     return __version__
 
 
+def _unreachable(address: str, reason: object) -> ConfigurationError:
+    return ConfigurationError(
+        f"Cannot reach the Dask scheduler at {address} ({reason}). Start one with "
+        "`dask scheduler` and workers with `dask worker ADDRESS`, or use --workers N."
+    )
+
+
+def _check_reachable(address: str) -> None:
+    """Refuse at once a scheduler address that is malformed or whose port nobody answers on.
+
+    Dask's client would retry such an address for its whole connect timeout, and a client
+    it could not make blocks the interpreter's exit; other transports than TCP and TLS are
+    left to Dask.
+
+    Raises:
+        ConfigurationError: the address is malformed, its host unknown or its port closed.
+    """
+    from distributed.comm.addressing import parse_address, parse_host_port
+
+    try:
+        scheme, location = parse_address(address)
+        if scheme not in ("tcp", "tls"):
+            return
+        host, port = parse_host_port(location, default_port=_DEFAULT_SCHEDULER_PORT)
+    except ValueError:
+        raise _unreachable(address, "not an address such as tcp://host:8786") from None
+    try:
+        socket.create_connection((host, port), timeout=_PROBE_TIMEOUT_S).close()
+    except OSError as error:
+        raise _unreachable(address, error.strerror or error) from None
+
+
 def _connect(target: ClusterTarget) -> _Connection:
     distributed = _distributed()
     if target.address is None:
@@ -103,15 +139,13 @@ def _connect(target: ClusterTarget) -> _Connection:
                 f"A local Dask cluster of {target.workers} workers could not start: {error}"
             ) from error
         return _Connection(distributed.Client(cluster, set_as_default=False), cluster)
+    _check_reachable(target.address)
     try:
         client = distributed.Client(
             target.address, timeout=_CONNECT_TIMEOUT_S, set_as_default=False
         )
     except (OSError, TimeoutError, ValueError) as error:
-        raise ConfigurationError(
-            f"Cannot reach the Dask scheduler at {target.address} ({error}). Start one with "
-            "`dask scheduler` and workers with `dask worker ADDRESS`, or use --workers N."
-        ) from None
+        raise _unreachable(target.address, error) from None
     connection = _Connection(client)
     try:
         client.wait_for_workers(1, timeout=_CONNECT_TIMEOUT_S)

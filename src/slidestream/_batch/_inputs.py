@@ -13,7 +13,7 @@ from dataclasses import dataclass
 from pathlib import Path
 
 from .._exceptions import InvalidInputError
-from .._files import expand_home, manifest_topic, slugify
+from .._files import expand_home, free_for_topic, slugify
 from ..providers.script.markdown import MARKDOWN_SUFFIXES
 
 __all__ = ["BatchInput", "InputSpec", "assign_projects", "expand_inputs"]
@@ -65,20 +65,31 @@ def _topics(path: Path) -> list[BatchInput]:
     return found
 
 
+def _is_outline(path: Path) -> bool:
+    """True for a visible Markdown file of a folder (not ``.draft.md``, not macOS ``._x.md``)."""
+    return (
+        not path.name.startswith(".")
+        and path.suffix.lower() in MARKDOWN_SUFFIXES
+        and path.is_file()
+    )
+
+
 def _expand(spec: InputSpec) -> list[BatchInput]:
     text = os.fspath(spec)
     path = expand_home(text)
-    if path.is_dir():
-        outlines = sorted(
-            p for p in path.iterdir() if p.is_file() and p.suffix.lower() in MARKDOWN_SUFFIXES
-        )
+    try:
+        is_dir, is_file = path.is_dir(), path.is_file()
+    except OSError:  # not a possible path: a topic longer than a file name, say
+        is_dir = is_file = False
+    if is_dir:
+        outlines = sorted(p for p in path.iterdir() if _is_outline(p))
         if not outlines:
             raise InvalidInputError(
                 f"Folder {text} holds no Markdown outlines (*.md): give a folder of outlines "
                 "or a text file with one topic per line."
             )
         return [BatchInput(source=p, markdown=p.resolve()) for p in outlines]
-    if path.is_file():
+    if is_file:
         if path.suffix.lower() in MARKDOWN_SUFFIXES:
             return [BatchInput(source=path, markdown=path.resolve())]
         return _topics(path)
@@ -92,7 +103,8 @@ def _expand(spec: InputSpec) -> list[BatchInput]:
 def expand_inputs(inputs: InputSpec | Iterable[InputSpec]) -> list[BatchInput]:
     """Every deck ``inputs`` asks for, in order.
 
-    A folder gives its Markdown outlines (sorted by name, not recursive); a Markdown file one
+    A folder gives its Markdown outlines (sorted by name, not recursive, hidden files left
+    out as the shell's ``*.md`` leaves them out); a Markdown file one
     deck; any other existing file one deck per non-empty line (``#`` starts a comment); any
     other string is a topic.
 
@@ -111,7 +123,8 @@ def assign_projects(items: list[BatchInput], output_dir: Path, topics: list[str]
 
     ``topics[i]`` is the deck topic of item ``i``: a folder that already holds a deck of the
     same topic is reused (a batch run again replaces its decks), one holding a different
-    deck is left alone and the name gets a ``-2``, ``-3``... suffix.
+    deck, or anything that is not a deck folder (a file of that name), is left alone and the
+    name gets a ``-2``, ``-3``... suffix.
     """
     taken: set[str] = set()
     names = []
@@ -119,9 +132,7 @@ def assign_projects(items: list[BatchInput], output_dir: Path, topics: list[str]
         base = item.base_name()
         candidate, n = base, 1
         while True:
-            folder = output_dir / candidate
-            free = not folder.exists() or not any(folder.iterdir())
-            if candidate not in taken and (free or manifest_topic(folder) == topic):
+            if candidate not in taken and free_for_topic(output_dir / candidate, topic):
                 break
             n += 1
             candidate = f"{base}-{n}"
