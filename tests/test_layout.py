@@ -36,6 +36,29 @@ def test_wrap_breaks_a_word_longer_than_the_line() -> None:
     assert all(text_width(line, 22) <= 200 * LATO.safety for line in lines)
 
 
+def test_a_word_of_thousands_of_characters_is_broken_measuring_little(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    from slidestream.render import _layout
+
+    measured: list[int] = []
+    real = _layout.text_width
+
+    def counting(text: str, size: float, **options: object) -> float:
+        measured.append(len(text))
+        return real(text, size, **options)  # type: ignore[arg-type]
+
+    monkeypatch.setattr(_layout, "text_width", counting)
+    word = "Mississippi" * 500
+    lines = wrap(word, 40, 800, bold=True)
+    assert "".join(lines) == word
+    assert all(real(line, 40, bold=True) <= 800 * LATO.safety for line in lines)
+    assert all(real(line + word[0], 40, bold=True) > 800 * LATO.safety for line in lines[:-1])
+    # Each line is found with a few dozen measurements of about a line, not the whole word.
+    assert sum(measured) < 40 * len(word)
+    assert len(fit_title(word, GEOMETRY.title, max_size=44, min_size=28).lines) <= 2
+
+
 def test_wrap_breaks_cjk_text_between_characters() -> None:
     text = "量子コンピュータは、量子力学の原理を利用して計算を行うコンピュータです。"
     lines = wrap(text, 22, 200)

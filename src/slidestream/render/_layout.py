@@ -231,16 +231,31 @@ def wrap(
         if line:
             lines.append(line)
         line, line_w, mixed = token, token_w, token_mixed
-        while len(line) > 1 and line_w > limit:
-            cut = len(line) - 1
-            while cut > 1 and measured(line[:cut]) > limit:
-                cut -= 1
-            lines.append(line[:cut])
-            line = line[cut:]
+        if line_w > limit:  # a word longer than a line: broken between characters
+            while (cut := _fitting_prefix(line, limit, measured)) < len(line):
+                lines.append(line[:cut])
+                line = line[cut:]
             line_w = measured(line)
     if line or not lines:
         lines.append(line)
     return lines
+
+
+def _fitting_prefix(word: str, limit: float, measured: Callable[[str], float]) -> int:
+    """How many leading characters of ``word`` fit in ``limit`` (at least one, maybe all).
+
+    Found by doubling, then halving the step, so a word of thousands of characters is
+    measured a few dozen times, each time no longer than about two lines.
+    """
+    fits, step = 1, 1
+    while fits + step <= len(word) and measured(word[: fits + step]) <= limit:
+        fits += step
+        step *= 2
+    while step > 1:
+        step //= 2
+        if fits + step <= len(word) and measured(word[: fits + step]) <= limit:
+            fits += step
+    return fits
 
 
 def join_lines(lines: Sequence[str]) -> str:
