@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import itertools
+import unicodedata
 
 import pytest
 
@@ -140,3 +141,40 @@ def test_rounding_keeps_cues_apart() -> None:
     cues = [Cue(0.0, 1.0004, "a"), Cue(1.0004, 2.0, "b")]
     parsed = parse_subtitles(format_srt(cues))
     assert parsed[0].end_s <= parsed[1].start_s
+
+
+CHINESE = (
+    "光合作用是植物利用阳光把二氧化碳和水转化为葡萄糖和氧气的过程。这个过程发生在叶绿体中，"
+    "需要叶绿素吸收光能。它是地球上几乎所有生命的能量来源，也是大气中氧气的主要来源。"
+)
+
+
+def display_width(line: str) -> int:
+    return sum(2 if unicodedata.east_asian_width(c) in "WF" else 1 for c in line)
+
+
+def test_chinese_narration_without_spaces_is_cut_into_readable_cues() -> None:
+    cues = sentence_cues(CHINESE, 20.0)
+    assert len(cues) >= 3
+    assert "".join(c.text for c in cues) == CHINESE
+    for cue in cues:
+        lines = wrap(cue.text)
+        assert len(lines) <= 2, cue.text
+        assert all(display_width(line) <= 42 for line in lines), lines
+    assert cues[0].text.endswith("。") or len(wrap(cues[0].text)) == 2
+
+
+def test_chinese_word_timings_are_joined_without_spaces() -> None:
+    spoken = ["光合作用", "是", "植物", "的", "过程", "。"]
+    words = [WordTiming(w, n * 0.3, n * 0.3 + 0.3) for n, w in enumerate(spoken)]
+    cues = group_words(words)
+    assert [c.text for c in cues] == ["光合作用是植物的过程。"]
+
+
+def test_a_chinese_sentence_timed_as_one_piece_is_split() -> None:
+    sentence = CHINESE.split("。")[0] + "。"
+    cues = group_words([WordTiming(sentence, 0.0, 8.0)])
+    assert len(cues) >= 2
+    assert "".join(c.text for c in cues) == sentence
+    assert all(display_width(line) <= 42 for c in cues for line in wrap(c.text))
+    assert cues[-1].end_s == pytest.approx(8.0)

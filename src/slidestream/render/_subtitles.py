@@ -6,6 +6,10 @@ at sentence ends and, when a cue is well filled, at commas); otherwise each sent
 narration becomes a cue (long ones split), timed by its share of the characters. A slide's
 cues are then moved by the slide's start in the merged narration track.
 
+Chinese and Japanese are written without spaces: their lines may break between any two
+characters (never before closing punctuation), a wide character counts as two columns of a
+line, and word timings in them are joined without spaces.
+
 Cue text is written safely: control characters and terminal escapes are dropped, a ``-->``
 inside the text cannot be read as a timing line, and WebVTT's markup characters (``&``,
 ``<``, ``>``) are escaped.
@@ -14,12 +18,12 @@ inside the text cannot be read as a timing line, and WebVTT's markup characters 
 from __future__ import annotations
 
 import re
-import textwrap
+import unicodedata
 from collections.abc import Iterable, Sequence
 from dataclasses import dataclass, replace
 
 from .._models import WordTiming
-from .._text import clean_text
+from .._text import clean_text, split_sentences
 
 __all__ = [
     "MAX_CUE_S",
@@ -39,9 +43,21 @@ MAX_LINE_CHARS = 42
 MAX_LINES = 2
 MAX_CUE_S = 6.0
 _SOFT_BREAK_CHARS = 50
-_SENTENCE_END = re.compile(r"[.!?…][\"')\]]*$")
-_CLAUSE_END = re.compile(r"[,;:—–][\"')\]]*$")
-_SENTENCES = re.compile(r"(?<=[.!?…])[\"')\]]*\s+")
+_SENTENCE_END = re.compile(r"[.!?…。！？][\"')\]”’」』）]*$")
+_CLAUSE_END = re.compile(r"[,;:—–，、；：][\"')\]”’」』）]*$")
+_UNSPACED = (
+    (0x3000, 0x303F),  # CJK symbols and punctuation
+    (0x3040, 0x30FF),  # hiragana, katakana
+    (0x31F0, 0x31FF),  # katakana phonetic extensions
+    (0x3400, 0x4DBF),  # CJK extension A
+    (0x4E00, 0x9FFF),  # CJK unified ideographs
+    (0xF900, 0xFAFF),  # CJK compatibility ideographs
+    (0xFF00, 0xFFEF),  # full-width and half-width forms
+    (0x20000, 0x3FFFF),  # CJK extensions B and later
+)
+_NO_LINE_START = frozenset("。，、；：！？）」』】》〉〕］｝・ー…‥々ゝゞヽヾ")
+_NO_LINE_END = frozenset("（「『【《〈〔［｛")
+_NO_SPACE_BEFORE = frozenset(".,;:!?)]}…") | _NO_LINE_START
 
 
 @dataclass(frozen=True)
@@ -53,29 +69,97 @@ class Cue:
     text: str
 
 
+def _unspaced(char: str) -> bool:
+    """True for a character of a script written without spaces between words (Chinese,
+    Japanese) or its full-width punctuation."""
+    code = ord(char)
+    return any(low <= code <= high for low, high in _UNSPACED)
+
+
+def _width(text: str) -> int:
+    """How many columns ``text`` takes: a wide (CJK) character counts as two."""
+    return sum(2 if unicodedata.east_asian_width(char) in ("W", "F") else 1 for char in text)
+
+
+def _breaks_between(before: str, char: str) -> bool:
+    """True when a line may break between ``before`` and ``char`` that no space separates."""
+    if char in _NO_LINE_START or before in _NO_LINE_END:
+        return False
+    return _unspaced(before) or _unspaced(char)
+
+
+def _tokens(text: str) -> list[str]:
+    """``text`` cut where a line may break, each piece with the one space before it, if any:
+    at white space, and between the characters of scripts written without spaces."""
+    tokens: list[str] = []
+    spaced = False
+    for char in text:
+        if char.isspace():
+            spaced = bool(tokens)
+            continue
+        if tokens and not spaced and not _breaks_between(tokens[-1][-1], char):
+            tokens[-1] += char
+        else:
+            tokens.append(" " + char if spaced else char)
+        spaced = False
+    return tokens
+
+
+def _join(tokens: Iterable[str]) -> str:
+    """Pieces from :func:`_tokens` (or timed words) back into one text."""
+    return "".join(tokens).strip()
+
+
 def wrap(text: str, width: int = MAX_LINE_CHARS) -> list[str]:
-    """``text`` broken into lines of at most ``width`` characters (longer words stay whole)."""
-    return textwrap.wrap(" ".join(text.split()), width=width, break_long_words=False) or [""]
+    """``text`` broken into lines at most ``width`` columns wide (see :func:`_width`).
+
+    Lines break at spaces, and anywhere in Chinese and Japanese; a longer word stays whole.
+    """
+    lines: list[str] = []
+    line = ""
+    for token in _tokens(text):
+        if line and _width(line + token) > width:
+            lines.append(line)
+            line = token.lstrip()
+        else:
+            line = (line + token) if line else token.lstrip()
+    if line:
+        lines.append(line)
+    return lines or [""]
 
 
 def _fits(text: str) -> bool:
     return len(wrap(text)) <= MAX_LINES
 
 
+def _spaced_word(previous: str | None, word: str) -> str:
+    """``word`` as it follows ``previous`` in running text: after a space, except between
+    two characters of a script written without spaces and before closing punctuation."""
+    if previous is None or word[0] in _NO_SPACE_BEFORE:
+        return word
+    if _unspaced(previous[-1]) and _unspaced(word[0]):
+        return word
+    return " " + word
+
+
 def _explode(words: Iterable[WordTiming]) -> list[WordTiming]:
-    """Split multi-word timings (engines that time sentences) into words by character share."""
+    """Timed words as line-breakable pieces, each with the space before it: multi-word
+    timings (engines that time sentences) are split by their share of the characters."""
     out: list[WordTiming] = []
     for item in words:
-        parts = item.text.split()
-        if len(parts) <= 1:
-            if parts:
-                out.append(WordTiming(parts[0], item.start_s, max(item.end_s, item.start_s)))
+        parts = _tokens(item.text)
+        if not parts:
             continue
-        total = sum(len(p) + 1 for p in parts)
+        previous = out[-1].text if out else None
+        parts[0] = _spaced_word(previous, parts[0])
+        if len(parts) == 1:
+            out.append(WordTiming(parts[0], item.start_s, max(item.end_s, item.start_s)))
+            continue
+        total = sum(_width(p) for p in parts)
         span = max(item.end_s - item.start_s, 0.0)
         at = item.start_s
         for part in parts:
-            end = at + span * (len(part) + 1) / total
+            end = at + span * _width(part) / total
             out.append(WordTiming(part, at, end))
             at = end
     return out
@@ -92,18 +176,16 @@ def group_words(
 
     def close() -> None:
         if current:
-            cues.append(
-                Cue(current[0].start_s, current[-1].end_s, " ".join(w.text for w in current))
-            )
+            cues.append(Cue(current[0].start_s, current[-1].end_s, _join(w.text for w in current)))
             current.clear()
 
     for word in _explode(words):
         if current:
-            text = " ".join(w.text for w in [*current, word])
+            text = _join(w.text for w in [*current, word])
             if not _fits(text) or word.end_s - current[0].start_s > max_duration_s:
                 close()
         current.append(word)
-        filled = len(" ".join(w.text for w in current))
+        filled = _width(_join(w.text for w in current))
         if _SENTENCE_END.search(word.text) or (
             _CLAUSE_END.search(word.text) and filled >= _SOFT_BREAK_CHARS
         ):
@@ -116,24 +198,23 @@ def _split_long(sentence: str) -> list[str]:
     """Split a sentence into chunks that fit one cue, preferring clause breaks."""
     chunks: list[str] = []
     current: list[str] = []
-    for word in sentence.split():
-        if current and not _fits(" ".join([*current, word])):
-            chunks.append(" ".join(current))
+    for token in _tokens(sentence):
+        if current and not _fits(_join([*current, token])):
+            chunks.append(_join(current))
             current = []
-        current.append(word)
-        if _CLAUSE_END.search(word) and len(" ".join(current)) >= _SOFT_BREAK_CHARS:
-            chunks.append(" ".join(current))
+        current.append(token)
+        if _CLAUSE_END.search(token) and _width(_join(current)) >= _SOFT_BREAK_CHARS:
+            chunks.append(_join(current))
             current = []
     if current:
-        chunks.append(" ".join(current))
+        chunks.append(_join(current))
     return chunks
 
 
 def sentence_cues(text: str, duration_s: float) -> list[Cue]:
     """Cues for ``text`` spoken over ``duration_s``, one per sentence (long ones split),
     each timed by its share of the characters."""
-    sentences = [s for s in _SENTENCES.split(" ".join(text.split())) if s.strip()]
-    chunks = [chunk for sentence in sentences for chunk in _split_long(sentence)]
+    chunks = [chunk for sentence in split_sentences(text) for chunk in _split_long(sentence)]
     total = sum(len(chunk) for chunk in chunks)
     if not chunks or duration_s <= 0:
         return []
