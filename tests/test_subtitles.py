@@ -178,3 +178,10 @@ def test_a_chinese_sentence_timed_as_one_piece_is_split() -> None:
     assert "".join(c.text for c in cues) == sentence
     assert all(display_width(line) <= 42 for c in cues for line in wrap(c.text))
     assert cues[-1].end_s == pytest.approx(8.0)
+
+
+def test_a_longer_arrow_in_the_text_never_becomes_a_timing_arrow() -> None:
+    text = format_srt([Cue(0.0, 1.0, "a ---> b ----> c")])
+    assert text.count("-->") == 1
+    vtt = format_vtt([Cue(0.0, 1.0, "a ---> b")])
+    assert vtt.count("-->") == 1

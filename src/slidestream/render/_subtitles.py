@@ -58,6 +58,8 @@ _UNSPACED = (
 _NO_LINE_START = frozenset("。，、；：！？）」』】》〉〕］｝・ー…‥々ゝゞヽヾ")
 _NO_LINE_END = frozenset("（「『【《〈〔［｛")
 _NO_SPACE_BEFORE = frozenset(".,;:!?)]}…") | _NO_LINE_START
+_ARROW = re.compile(r"-{2,}>")
+"""Two or more hyphens then ``>``: once shortened to ``->``, never a timing line's arrow."""
 
 
 @dataclass(frozen=True)
@@ -289,7 +291,7 @@ def _printable(cues: Sequence[Cue]) -> list[Cue]:
 
 def _lines(text: str, *, vtt: bool) -> str:
     """A cue's (cleaned) text as the lines of a subtitle block, safe for the format."""
-    lines = wrap(text.replace("-->", "->"))
+    lines = wrap(_ARROW.sub("->", text))
     if vtt:
         lines = [
             line.replace("&", "&amp;").replace("<", "&lt;").replace(">", "&gt;") for line in lines
