@@ -185,3 +185,10 @@ def test_a_longer_arrow_in_the_text_never_becomes_a_timing_arrow() -> None:
     assert text.count("-->") == 1
     vtt = format_vtt([Cue(0.0, 1.0, "a ---> b")])
     assert vtt.count("-->") == 1
+
+
+def test_word_timings_without_length_fall_back_to_sentence_cues() -> None:
+    words = [WordTiming(w, 0.0, 0.0) for w in ["Hello", "world.", "Again", "here."]]
+    cues = slide_cues(words, "Hello world. Again here.", 4.0)
+    assert [c.text for c in cues] == ["Hello world.", "Again here."]
+    assert cues[-1].end_s == pytest.approx(4.0)

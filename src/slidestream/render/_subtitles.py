@@ -229,11 +229,18 @@ def sentence_cues(text: str, duration_s: float) -> list[Cue]:
 
 
 def slide_cues(words: Sequence[WordTiming], narration: str, duration_s: float) -> list[Cue]:
-    """A slide's cues, from word timings when there are any, else from its sentences.
+    """A slide's cues, from word timings when they give any, else from its sentences.
 
     Times are relative to the start of the slide's clip and end within ``duration_s``.
+    Word timings that leave no cue inside the clip (every word of no length, or all of them
+    past its end) count as none: the narration is still subtitled.
     """
-    cues = group_words(words) if words else sentence_cues(narration, duration_s)
+    cues = _within(group_words(words), duration_s) if words else []
+    return cues or _within(sentence_cues(narration, duration_s), duration_s)
+
+
+def _within(cues: list[Cue], duration_s: float) -> list[Cue]:
+    """``cues`` cut off at ``duration_s``; those left without length are dropped."""
     clamped = [
         replace(cue, start_s=min(cue.start_s, duration_s), end_s=min(cue.end_s, duration_s))
         for cue in cues
