@@ -192,3 +192,9 @@ def test_word_timings_without_length_fall_back_to_sentence_cues() -> None:
     cues = slide_cues(words, "Hello world. Again here.", 4.0)
     assert [c.text for c in cues] == ["Hello world.", "Again here."]
     assert cues[-1].end_s == pytest.approx(4.0)
+
+
+def test_a_latin_stop_after_chinese_text_stays_on_its_cue() -> None:
+    cues = group_words([WordTiming("叶绿体吸收光能，这是一个很长的要点用来测试换行。.", 0.0, 4.0)])
+    assert cues[-1].text.endswith("换行。.")
+    assert all(c.text != "." for c in cues)

@@ -85,7 +85,7 @@ def _width(text: str) -> int:
 
 def _breaks_between(before: str, char: str) -> bool:
     """True when a line may break between ``before`` and ``char`` that no space separates."""
-    if char in _NO_LINE_START or before in _NO_LINE_END:
+    if char in _NO_SPACE_BEFORE or before in _NO_LINE_END:
         return False
     return _unspaced(before) or _unspaced(char)
 
