@@ -25,6 +25,7 @@ from pptx.enum.shapes import MSO_SHAPE_TYPE
 
 import slidestream as ss
 from slidestream import cli, providers
+from slidestream.providers._common.audio import mono_wav
 from slidestream.render._frames import render_frame
 from slidestream.render._layout import builtin_geometry
 from slidestream.render._look import BuiltinLook
@@ -444,6 +445,25 @@ async def test_control_characters_from_a_provider_reach_no_file(tmp_path: Path) 
     prs = Presentation(str(deck.pptx_path))
     assert all(_raw_controls(shape.text_frame.text) == [] for s in prs.slides for shape in
                s.shapes if shape.has_text_frame)  # fmt: skip
+
+
+async def test_a_slide_without_narration_has_what_is_spoken_in_notes_and_subtitles(
+    tmp_path: Path,
+) -> None:
+    def unnarrated(request: ss.DeckRequest, outline: ss.Outline, index: int) -> ss.SlideScript:
+        return ss.SlideScript(index=index, title="Tides", bullets=["The moon pulls"], narration="")
+
+    def speak(text: str, **_: object) -> ss.SpeechClip:  # a voice without word timings
+        return ss.SpeechClip(audio=mono_wav(bytes(2 * 16000), 16000), format="wav", duration_s=1)
+
+    script = FunctionScriptProvider(write_slide=unnarrated, slides=1)
+    tts = FunctionTTSProvider(speak)
+    deck = await pipeline(tmp_path, script_provider=script, tts_provider=tts).run("Tides")
+    spoken = tts.calls[0]
+    assert deck.slides[0].script.narration == spoken
+    notes = Presentation(str(deck.pptx_path)).slides[1].notes_slide.notes_text_frame
+    assert notes is not None and notes.text == spoken
+    assert "moon pulls" in deck.files["srt"].read_text(encoding="utf-8")
 
 
 def test_escapes_in_an_input_file_and_provider_errors_print_escaped(

@@ -19,7 +19,7 @@ from dataclasses import replace
 
 from .._exceptions import ProviderResponseError
 from .._models import ImageAsset, Outline, OutlineItem, SlideScript, SpeechClip, WordTiming
-from .._text import clean_text
+from .._text import clean_text, compose_narration
 from .._types import Stage
 
 __all__ = ["checked_clip", "checked_images", "checked_outline", "checked_script", "checked_words"]
@@ -55,15 +55,21 @@ def checked_outline(value: object, provider: str) -> Outline:
 
 
 def checked_script(value: object, provider: str) -> SlideScript:
-    """``value`` if it is a :class:`SlideScript`, with its text cleaned."""
+    """``value`` if it is a :class:`SlideScript`, with its text cleaned.
+
+    A script without narration gets the sentences the narrator will say instead (made from
+    its title and bullets), so its speaker notes and subtitles hold what is spoken.
+    """
     if not isinstance(value, SlideScript):
         raise _wrong("a SlideScript", value, provider, Stage.SCRIPT)
     query = value.image_query
+    title, bullets = _text(value.title), _texts(value.bullets)
+    narration = clean_text(value.narration).strip() if isinstance(value.narration, str) else ""
     return replace(
         value,
-        title=_text(value.title),
-        bullets=_texts(value.bullets),
-        narration=clean_text(value.narration).strip() if isinstance(value.narration, str) else "",
+        title=title,
+        bullets=bullets,
+        narration=narration or compose_narration(title, bullets),
         image_query=_text(query) or None,
     )
 
