@@ -139,6 +139,8 @@ class Slot:
         self.throttled = False
         """Whether the service throttled this call."""
         self._saturated = False
+        self._retaking: anyio.Lock | None = None
+        """Made on the first retry wait: lets one task at a time take the place back."""
 
     @property
     def service(self) -> ServiceKey:
@@ -198,11 +200,24 @@ class Slot:
         self._limits._apply(service, service.policy.on_throttled(in_flight), retry_after_s)
 
     async def sleep_released(self, delay_s: float) -> None:
-        """Wait ``delay_s`` seconds without holding the slot, then take it again."""
+        """Wait ``delay_s`` seconds without holding the slot, then take it again.
+
+        Tasks that share the slot (a call that downloads several images at once, each
+        download retrying on its own) may wait at the same time: the place is given back
+        once and taken back once, by whichever wakes first.
+        """
         if self.held:
             await self._release()
         await anyio.sleep(delay_s)
-        await self._acquire()
+        await self._take_back()
+
+    async def _take_back(self) -> None:
+        """Hold the place again, unless a task sharing the slot took it back already."""
+        if self._retaking is None:
+            self._retaking = anyio.Lock()
+        async with self._retaking:
+            if not self.held:
+                await self._acquire()
 
 
 def _priority(index: int | None, run: int) -> Priority:
