@@ -475,6 +475,12 @@ def test_limits_refuse_bad_values_with_what_to_do() -> None:
         Limits().cap("mystery")
 
 
+@pytest.mark.parametrize("services", [[("edge-tts", 2)], "edge-tts", 2])
+def test_services_that_are_not_a_mapping_are_refused_with_what_to_do(services: object) -> None:
+    with pytest.raises(InvalidInputError, match=r"services=.* is invalid: .*\{'edge-tts': 2\}"):
+        Limits(services=services)  # type: ignore[arg-type]
+
+
 def test_a_service_limit_comes_from_services_by_key_or_name_else_its_stage() -> None:
     limits = Limits(scripts=4, images=5, tts=3, services={"openai-tts": 2})
     assert limits.cap(ServiceKey.from_url("openai-tts", "http://a.example/v1")) == 2

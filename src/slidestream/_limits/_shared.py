@@ -60,6 +60,24 @@ def _check_count(name: str, value: object) -> int:
     return value
 
 
+def _service_caps(services: Mapping[ServiceKey | str, int] | None) -> dict[ServiceKey, int]:
+    """The caps ``services`` sets, by key; clear errors for what cannot be one."""
+    if services is None:
+        return {}
+    if not isinstance(services, Mapping):
+        raise InvalidInputError(
+            f"services={services!r} is invalid: give a mapping of service to limit, "
+            "e.g. Limits(services={'edge-tts': 2})."
+        )
+    caps: dict[ServiceKey, int] = {}
+    for raw_key, value in services.items():
+        key = ServiceKey.parse(raw_key)
+        if key == ServiceKey.CPU:
+            raise InvalidInputError("Set the CPU budget with Limits(cpu=N), not services=.")
+        caps[key] = _check_count(f"services[{str(key)!r}]", value)
+    return caps
+
+
 class _Service:
     """One limit in one event loop: its gate and, for online services, how it adapts."""
 
@@ -284,12 +302,7 @@ class Limits:
             )
         self.leases = leases
         """Where online limits are held beyond this process (None: in this process only)."""
-        self.services: dict[ServiceKey, int] = {}
-        for raw_key, value in (services or {}).items():
-            key = ServiceKey.parse(raw_key)
-            if key == ServiceKey.CPU:
-                raise InvalidInputError("Set the CPU budget with Limits(cpu=N), not services=.")
-            self.services[key] = _check_count(f"services[{str(key)!r}]", value)
+        self.services = _service_caps(services)
         self._stage_caps = {
             Stage.OUTLINE.value: self.scripts,
             Stage.SCRIPT.value: self.scripts,
