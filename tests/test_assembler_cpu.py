@@ -105,3 +105,58 @@ async def test_a_run_gives_its_limits_to_the_assembler(tmp_path: Path) -> None:
     # The test doubles are online services: every CPU share was the assembler's.
     assert figures.calls >= 2 * 2  # a PPTX page and a narration piece per slide
     assert figures.peak_in_flight <= 2
+
+
+@pytest.mark.parametrize("anyio_backend", ["asyncio"])
+async def test_a_later_runs_frames_wait_behind_an_earlier_runs_local_work(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    order: list[str] = []
+    draw = deck_module.render_frame
+
+    def drawn(slide: ss.SlideResult, **kwargs: Any) -> Path:
+        order.append(f"run 1, frame of slide {slide.index}")
+        return draw(slide, **kwargs)
+
+    monkeypatch.setattr(deck_module, "render_frame", drawn)
+    limits = Limits(cpu=1)
+    build = dataclasses.replace(
+        context(tmp_path, pptx=False, pdf=False, subtitles=False, page_renderer="pillow"),
+        limits=limits,
+        run=1,
+    )
+
+    async def earlier_run_work() -> None:
+        async with limits.cpu(index=2, run=0):
+            order.append("run 0, slide 2")
+
+    async with (
+        StreamingDeckAssembler(build) as assembler,
+        anyio.create_task_group() as group,
+        limits.cpu(index=None),  # the CPU is busy until both wait for it
+    ):
+        await assembler.prepare_slide(slide(1))
+        await _until_waiting(limits, 1)
+        group.start_soon(earlier_run_work)
+        await _until_waiting(limits, 2)
+    assert order[:2] == ["run 0, slide 2", "run 1, frame of slide 1"]
+
+
+@pytest.mark.parametrize("anyio_backend", ["asyncio"])
+async def test_each_run_tells_its_assembler_its_place_among_the_runs(tmp_path: Path) -> None:
+    limits = Limits()
+    places: list[int] = []
+
+    def assembler(build: ss.render.AssemblyContext) -> ss.render.NullAssembler:
+        places.append(build.run)
+        return ss.render.NullAssembler(build)
+
+    pipeline = ss.StreamingPipeline(
+        script_provider=FakeStreamingScriptProvider(slides=1),
+        output_dir=tmp_path,
+        assembler=assembler,
+        limits=limits,
+    )
+    for project in ("first", "second"):
+        await pipeline.run("Photosynthesis", project=project)
+    assert places == [0, 1]

@@ -140,6 +140,29 @@ def test_retry_after_parsing() -> None:
     assert 25 < (retry_after_s(headers(**{"Retry-After": later})) or 0) <= 30
 
 
+@pytest.fixture
+def far_from_utc(monkeypatch: pytest.MonkeyPatch) -> Iterator[None]:
+    """The process's local time zone is hours away from UTC."""
+    monkeypatch.setenv("TZ", "America/New_York")
+    time.tzset()
+    yield
+    monkeypatch.undo()
+    time.tzset()
+
+
+@pytest.mark.usefixtures("far_from_utc")
+def test_a_retry_after_date_without_a_zone_is_read_as_gmt_whatever_the_local_zone() -> None:
+    # HTTP dates are GMT; "-0000" (what email.utils.formatdate() writes) and the asctime form
+    # carry no zone of their own, and must not be read as local time.
+    when = time.time() + 30
+    for date in (
+        email.utils.formatdate(when, usegmt=True),
+        email.utils.formatdate(when),
+        time.asctime(time.gmtime(when)),
+    ):
+        assert 25 < (retry_after_s(httpx.Headers({"Retry-After": date})) or 0) <= 31, date
+
+
 ONLINE = [
     "slidestream.providers.script.openai:OpenAIScriptProvider",
     "slidestream.providers.tts.openai:OpenAITTSProvider",

@@ -416,6 +416,22 @@ async def test_cancelling_a_call_that_waits_without_its_slot_leaves_the_count_ri
     assert (figures.in_flight, figures.waiting, figures.calls) == (0, 0, 1)
 
 
+@pytest.mark.parametrize("cap", [1, 2])
+async def test_tasks_sharing_one_slot_may_each_wait_without_it_and_none_is_lost(cap: int) -> None:
+    # An image search downloads a slide's images at once inside its one slot; each download
+    # retries on its own, so several may wait without the slot at the same time.
+    limits = Limits(services={"svc": cap})
+    with anyio.fail_after(5):  # taking the slot twice over would wait for itself
+        async with limits.slot("svc", stage="images", index=0):
+            async with anyio.create_task_group() as downloads:
+                for _ in range(3):
+                    downloads.start_soon(ss.sleep_without_slot, 0)
+            held = limits.statistics("svc")
+    assert (held.in_flight, held.peak_in_flight) == (1, 1)
+    figures = limits.statistics("svc")
+    assert (figures.in_flight, figures.waiting) == (0, 0)
+
+
 # -- keys and configuration (no event loop needed) -------------------------------------------
 
 
@@ -457,6 +473,12 @@ def test_limits_refuse_bad_values_with_what_to_do() -> None:
         Limits(services={"edge-tts": True})
     with pytest.raises(InvalidInputError, match="say which stage"):
         Limits().cap("mystery")
+
+
+@pytest.mark.parametrize("services", [[("edge-tts", 2)], "edge-tts", 2])
+def test_services_that_are_not_a_mapping_are_refused_with_what_to_do(services: object) -> None:
+    with pytest.raises(InvalidInputError, match=r"services=.* is invalid: .*\{'edge-tts': 2\}"):
+        Limits(services=services)  # type: ignore[arg-type]
 
 
 def test_a_service_limit_comes_from_services_by_key_or_name_else_its_stage() -> None:

@@ -297,6 +297,7 @@ def open_assembler(ctx: RunContext, outline: Outline) -> AbstractAsyncContextMan
         slide_count=len(outline.items),
         cache=ctx.cache,
         limits=ctx.limits,
+        run=ctx.run_number,
     )
     return ctx.assembler_factory(context)
 

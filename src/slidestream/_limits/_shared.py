@@ -60,6 +60,24 @@ def _check_count(name: str, value: object) -> int:
     return value
 
 
+def _service_caps(services: Mapping[ServiceKey | str, int] | None) -> dict[ServiceKey, int]:
+    """The caps ``services`` sets, by key; clear errors for what cannot be one."""
+    if services is None:
+        return {}
+    if not isinstance(services, Mapping):
+        raise InvalidInputError(
+            f"services={services!r} is invalid: give a mapping of service to limit, "
+            "e.g. Limits(services={'edge-tts': 2})."
+        )
+    caps: dict[ServiceKey, int] = {}
+    for raw_key, value in services.items():
+        key = ServiceKey.parse(raw_key)
+        if key == ServiceKey.CPU:
+            raise InvalidInputError("Set the CPU budget with Limits(cpu=N), not services=.")
+        caps[key] = _check_count(f"services[{str(key)!r}]", value)
+    return caps
+
+
 class _Service:
     """One limit in one event loop: its gate and, for online services, how it adapts."""
 
@@ -139,6 +157,8 @@ class Slot:
         self.throttled = False
         """Whether the service throttled this call."""
         self._saturated = False
+        self._retaking: anyio.Lock | None = None
+        """Made on the first retry wait: lets one task at a time take the place back."""
 
     @property
     def service(self) -> ServiceKey:
@@ -198,11 +218,24 @@ class Slot:
         self._limits._apply(service, service.policy.on_throttled(in_flight), retry_after_s)
 
     async def sleep_released(self, delay_s: float) -> None:
-        """Wait ``delay_s`` seconds without holding the slot, then take it again."""
+        """Wait ``delay_s`` seconds without holding the slot, then take it again.
+
+        Tasks that share the slot (a call that downloads several images at once, each
+        download retrying on its own) may wait at the same time: the place is given back
+        once and taken back once, by whichever wakes first.
+        """
         if self.held:
             await self._release()
         await anyio.sleep(delay_s)
-        await self._acquire()
+        await self._take_back()
+
+    async def _take_back(self) -> None:
+        """Hold the place again, unless a task sharing the slot took it back already."""
+        if self._retaking is None:
+            self._retaking = anyio.Lock()
+        async with self._retaking:
+            if not self.held:
+                await self._acquire()
 
 
 def _priority(index: int | None, run: int) -> Priority:
@@ -269,12 +302,7 @@ class Limits:
             )
         self.leases = leases
         """Where online limits are held beyond this process (None: in this process only)."""
-        self.services: dict[ServiceKey, int] = {}
-        for raw_key, value in (services or {}).items():
-            key = ServiceKey.parse(raw_key)
-            if key == ServiceKey.CPU:
-                raise InvalidInputError("Set the CPU budget with Limits(cpu=N), not services=.")
-            self.services[key] = _check_count(f"services[{str(key)!r}]", value)
+        self.services = _service_caps(services)
         self._stage_caps = {
             Stage.OUTLINE.value: self.scripts,
             Stage.SCRIPT.value: self.scripts,

@@ -46,6 +46,9 @@ class AssemblyContext:
     limits: Limits | None = None
     """The run's limits: local work (frames, encoding) takes shares of its CPU budget,
     lower slides first. None: the assembler's work is not counted against a budget."""
+    run: int = 0
+    """The run's number among the runs sharing ``limits`` (:meth:`Limits.next_run`): its
+    CPU shares wait behind those of runs that started earlier, as its other work does."""
 
 
 @dataclass(frozen=True, kw_only=True)

@@ -241,9 +241,10 @@ class StreamingDeckAssembler:
                 await anyio.to_thread.run_sync(self._remove_build_dir)
 
     def _cpu(self, index: int | None) -> AbstractAsyncContextManager[object]:
-        """A share of the run's CPU budget for local work on slide ``index`` (lower first)."""
-        limits = self.context.limits
-        return limits.cpu(index=index) if limits is not None else contextlib.nullcontext()
+        """A share of the run's CPU budget for local work on slide ``index``: lower slides
+        first, then in the order the runs sharing the limits started."""
+        limits, run = self.context.limits, self.context.run
+        return contextlib.nullcontext() if limits is None else limits.cpu(index=index, run=run)
 
     def _tasks(self) -> TaskGroup:
         if self._task_group is None:

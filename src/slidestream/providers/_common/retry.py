@@ -30,6 +30,7 @@ No foreign exception (httpx, aiohttp, websockets) reaches the caller; the origin
 
 from __future__ import annotations
 
+import datetime
 import email.utils
 import enum
 import logging
@@ -139,11 +140,18 @@ def retry_after_s(headers: Mapping[str, str]) -> float | None:
         return max(0.0, float(value))
     except ValueError:
         pass
+    parsed = _http_date(value)
+    return None if parsed is None else max(0.0, parsed.timestamp() - time.time())
+
+
+def _http_date(value: str) -> datetime.datetime | None:
+    """The moment an HTTP date names, or ``None``. HTTP dates are GMT: one that carries no
+    zone of its own ("-0000", or the asctime form) is GMT too, never this machine's time."""
     try:
         parsed = email.utils.parsedate_to_datetime(value)
     except (TypeError, ValueError):
         return None
-    return max(0.0, parsed.timestamp() - time.time())
+    return parsed if parsed.tzinfo is not None else parsed.replace(tzinfo=datetime.timezone.utc)
 
 
 class Failure(enum.Enum):
