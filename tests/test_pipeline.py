@@ -400,6 +400,14 @@ async def test_a_configuration_error_stops_the_run_at_once(tmp_path: Path) -> No
     assert recorder.running == 0
 
 
+def test_a_missing_script_provider_is_refused_at_once(tmp_path: Path) -> None:
+    # It used to be accepted, and the run then made the project folder and failed with
+    # "AttributeError: 'NoneType' object has no attribute 'outline'".
+    with pytest.raises(ss.ConfigurationError, match="script_provider is required"):
+        ss.StreamingPipeline(script_provider=None, output_dir=tmp_path)  # type: ignore[arg-type]
+    assert list(tmp_path.iterdir()) == []
+
+
 def test_a_provider_object_of_the_wrong_kind_is_refused_at_once(tmp_path: Path) -> None:
     with pytest.raises(ss.ConfigurationError, match="FakeTTSProvider is not an image provider"):
         ss.StreamingPipeline(

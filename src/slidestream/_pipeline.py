@@ -61,6 +61,15 @@ def _check_kind(value: object, kind: ProviderKind) -> None:
         )
 
 
+def _require_script_provider(value: object) -> None:
+    """Refuse a missing script provider (images and TTS are optional, the script is not)."""
+    if value is None:
+        raise ConfigurationError(
+            "script_provider is required: pass a ScriptProvider object or a registered name "
+            "such as 'markdown' or 'openai' (see `slidestream providers`)."
+        )
+
+
 def _limits(
     limits: Limits | None, scripts: int | None, images: int | None, tts: int | None
 ) -> Limits:
@@ -198,6 +207,7 @@ class StreamingPipeline:
             limits, max_concurrent_scripts, max_concurrent_images, max_concurrent_tts
         )
         """The limits every run of this pipeline takes its slots from."""
+        _require_script_provider(script_provider)
         for value, kind in (
             (script_provider, ProviderKind.SCRIPT),
             (image_provider, ProviderKind.IMAGES),
