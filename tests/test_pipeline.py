@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import inspect
 import json
 from pathlib import Path
 
@@ -453,3 +454,12 @@ async def test_comma_separated_names_make_a_fallback_chain(
         await ss.StreamingPipeline(
             script_provider="test-script,test-script", output_dir=tmp_path
         ).run("No script chains")
+
+
+def test_run_takes_the_same_keyword_arguments_as_stream() -> None:
+    # run() took **options: Any, so a typed user program could pass slides="8" or a
+    # misspelt slide=8 without mypy saying a word.
+    run = inspect.signature(ss.StreamingPipeline.run).parameters
+    stream = inspect.signature(ss.StreamingPipeline.stream).parameters
+    assert run == stream
+    assert all(p.kind is not inspect.Parameter.VAR_KEYWORD for p in run.values())

@@ -288,12 +288,39 @@ class StreamingPipeline:
 
         return DeckEventStream(produce)
 
-    async def run(self, topic: str, **options: Any) -> DeckResult:
+    async def run(
+        self,
+        topic: str,
+        *,
+        project: str | None = None,
+        language: str = DEFAULT_LANGUAGE,
+        slides: int | None = None,
+        voice: str | None = None,
+        images_per_slide: int = 1,
+        source_text: str | None = None,
+        audience: str | None = None,
+        tone: str | None = None,
+        video: bool | None = None,
+        fresh: bool = False,
+    ) -> DeckResult:
         """Run the whole pipeline and return the finished deck (``stream()`` drained).
 
         Takes the same keyword arguments as :meth:`stream`.
         """
-        async with self.stream(topic, **options) as events:
+        events = self.stream(
+            topic,
+            project=project,
+            language=language,
+            slides=slides,
+            voice=voice,
+            images_per_slide=images_per_slide,
+            source_text=source_text,
+            audience=audience,
+            tone=tone,
+            video=video,
+            fresh=fresh,
+        )
+        async with events:
             async for _event in events:
                 pass
         assert events.deck is not None
