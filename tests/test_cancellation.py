@@ -237,3 +237,26 @@ async def test_aclose_from_another_task_ends_the_iteration(tmp_path: Path) -> No
                 received.append(event.kind)
     assert received[0] == "outline" and "deck" not in received
     assert_nothing_left(timeline, tasks_before)
+
+
+async def test_the_events_can_be_read_in_a_child_task(tmp_path: Path) -> None:
+    # The stream's end used to close the run's task group from the reading task, which
+    # failed when that was not the task that entered the block.
+    pipeline = ss.StreamingPipeline(
+        script_provider=FakeStreamingScriptProvider(slides=2),
+        tts_provider=FakeTTSProvider(),
+        output_dir=tmp_path,
+        cache_dir=None,
+        assembler=NullAssembler,
+    )
+    kinds: list[str] = []
+
+    async def read(events: ss.DeckEventStream) -> None:
+        kinds.extend([event.kind async for event in events])
+
+    tasks_before = task_count()
+    with anyio.fail_after(30):
+        async with pipeline.stream("Read elsewhere") as events, anyio.create_task_group() as tg:
+            tg.start_soon(read, events)
+    assert kinds[0] == "outline" and kinds[-1] == "deck"
+    assert task_count() == tasks_before
