@@ -8,6 +8,7 @@ import anyio
 import pytest
 
 import slidestream as ss
+from slidestream.render import NullAssembler
 from slidestream.testing import FakeStreamingScriptProvider, FakeTTSProvider
 
 from .scripted import Timeline, gated_pipeline
@@ -180,3 +181,82 @@ async def test_a_consumer_that_does_not_read_holds_the_run_back(tmp_path: Path) 
     assert received[-1].kind == "deck"
     assert sum(isinstance(e, ss.SlideResult) for e in received) == slides
     assert len(timeline.recorder.of("tts")) == slides
+
+
+async def test_a_timeout_around_the_loop_inside_the_block_lets_the_run_end(
+    tmp_path: Path,
+) -> None:
+    # The end of the stream used to close the run's task group from inside the user's own
+    # scope: "cancel scope stack corrupted" under trio, a RuntimeError under asyncio.
+    pipeline = ss.StreamingPipeline(
+        script_provider=FakeStreamingScriptProvider(slides=2),
+        tts_provider=FakeTTSProvider(),
+        output_dir=tmp_path,
+        cache_dir=None,
+        assembler=NullAssembler,
+    )
+    tasks_before = task_count()
+    async with pipeline.stream("Timed loop") as events:
+        with anyio.fail_after(30):
+            kinds = [event.kind async for event in events]
+    assert kinds[0] == "outline" and kinds[-1] == "deck"
+    assert events.deck is not None and len(events.deck.slides) == 2
+    assert task_count() == tasks_before
+
+
+async def test_aclose_inside_a_nested_scope_stops_the_run(tmp_path: Path) -> None:
+    timeline = Timeline()
+    tasks_before = task_count()
+    async with held_pipeline(tmp_path, timeline).stream("Close early") as events:
+        with anyio.fail_after(30):
+            async for event in events:
+                if isinstance(event, ss.SlideResult):
+                    await events.aclose()
+                    # Everything has stopped before aclose() returns.
+                    assert timeline.recorder.running == 0
+            assert [event async for event in events] == []
+    assert_nothing_left(timeline, tasks_before)
+    assert events.deck is None
+
+
+async def test_aclose_from_another_task_ends_the_iteration(tmp_path: Path) -> None:
+    timeline = Timeline()
+    tasks_before = task_count()
+    received: list[str] = []
+    events = held_pipeline(tmp_path, timeline).stream("Closed elsewhere")
+
+    async def close_once_slide_zero_is_done() -> None:
+        await timeline.done("tts", 0).wait()
+        await timeline.done("images", 0).wait()
+        await events.aclose()
+
+    with anyio.fail_after(30):
+        async with events, anyio.create_task_group() as task_group:
+            task_group.start_soon(close_once_slide_zero_is_done)
+            async for event in events:
+                received.append(event.kind)
+    assert received[0] == "outline" and "deck" not in received
+    assert_nothing_left(timeline, tasks_before)
+
+
+async def test_the_events_can_be_read_in_a_child_task(tmp_path: Path) -> None:
+    # The stream's end used to close the run's task group from the reading task, which
+    # failed when that was not the task that entered the block.
+    pipeline = ss.StreamingPipeline(
+        script_provider=FakeStreamingScriptProvider(slides=2),
+        tts_provider=FakeTTSProvider(),
+        output_dir=tmp_path,
+        cache_dir=None,
+        assembler=NullAssembler,
+    )
+    kinds: list[str] = []
+
+    async def read(events: ss.DeckEventStream) -> None:
+        kinds.extend([event.kind async for event in events])
+
+    tasks_before = task_count()
+    with anyio.fail_after(30):
+        async with pipeline.stream("Read elsewhere") as events, anyio.create_task_group() as tg:
+            tg.start_soon(read, events)
+    assert kinds[0] == "outline" and kinds[-1] == "deck"
+    assert task_count() == tasks_before

@@ -4,11 +4,13 @@ from __future__ import annotations
 
 import dataclasses
 import json
+import typing
 from pathlib import Path
 
 import pytest
 
 import slidestream as ss
+from slidestream._types import Stage
 
 
 def test_every_event_has_a_kind() -> None:
@@ -80,3 +82,16 @@ def test_all_is_complete() -> None:
     assert ss.__all__ == sorted(ss.__all__)
     for name in ss.__all__:
         assert getattr(ss, name) is not None
+
+
+def test_a_slide_error_takes_its_stage_by_name() -> None:
+    # API.md names it SlideError(stage, message): typed user code (an assembler's tests, a
+    # provider wrapper) passes the stage's name, which mypy --strict used to refuse.
+    hints = typing.get_type_hints(ss.SlideError.__init__)
+    assert str in typing.get_args(hints["stage"])
+    error = ss.SlideError("tts", "no voice")
+    assert error.stage is Stage.TTS
+    assert error == ss.SlideError(Stage.TTS, "no voice")
+    assert error.to_dict() == {"stage": "tts", "message": "no voice", "provider": None}
+    with pytest.raises(ValueError, match="talk"):
+        ss.SlideError("talk", "no such stage")

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import inspect
 import json
 from pathlib import Path
 
@@ -400,6 +401,14 @@ async def test_a_configuration_error_stops_the_run_at_once(tmp_path: Path) -> No
     assert recorder.running == 0
 
 
+def test_a_missing_script_provider_is_refused_at_once(tmp_path: Path) -> None:
+    # It used to be accepted, and the run then made the project folder and failed with
+    # "AttributeError: 'NoneType' object has no attribute 'outline'".
+    with pytest.raises(ss.ConfigurationError, match="script_provider is required"):
+        ss.StreamingPipeline(script_provider=None, output_dir=tmp_path)  # type: ignore[arg-type]
+    assert list(tmp_path.iterdir()) == []
+
+
 def test_a_provider_object_of_the_wrong_kind_is_refused_at_once(tmp_path: Path) -> None:
     with pytest.raises(ss.ConfigurationError, match="FakeTTSProvider is not an image provider"):
         ss.StreamingPipeline(
@@ -445,3 +454,12 @@ async def test_comma_separated_names_make_a_fallback_chain(
         await ss.StreamingPipeline(
             script_provider="test-script,test-script", output_dir=tmp_path
         ).run("No script chains")
+
+
+def test_run_takes_the_same_keyword_arguments_as_stream() -> None:
+    # run() took **options: Any, so a typed user program could pass slides="8" or a
+    # misspelt slide=8 without mypy saying a word.
+    run = inspect.signature(ss.StreamingPipeline.run).parameters
+    stream = inspect.signature(ss.StreamingPipeline.stream).parameters
+    assert run == stream
+    assert all(p.kind is not inspect.Parameter.VAR_KEYWORD for p in run.values())

@@ -144,14 +144,20 @@ class SpeechClip(_Serializable):
 
 @dataclass(frozen=True)
 class SlideError(_Serializable):
-    """A stage that failed for one slide; the slide still arrives without that stage's output."""
+    """A stage that failed for one slide; the slide still arrives without that stage's output.
+
+    ``SlideError("tts", "no voice")``: the stage may be given by name, and is kept as a
+    :class:`Stage`.
+    """
 
     stage: Stage
     message: str
     provider: str | None = None
 
-    def __post_init__(self) -> None:
-        object.__setattr__(self, "stage", Stage(self.stage))
+    def __init__(self, stage: Stage | str, message: str, provider: str | None = None) -> None:
+        object.__setattr__(self, "stage", Stage(stage))
+        object.__setattr__(self, "message", message)
+        object.__setattr__(self, "provider", provider)
 
 
 @dataclass(frozen=True, kw_only=True)

@@ -61,6 +61,15 @@ def _check_kind(value: object, kind: ProviderKind) -> None:
         )
 
 
+def _require_script_provider(value: object) -> None:
+    """Refuse a missing script provider (images and TTS are optional, the script is not)."""
+    if value is None:
+        raise ConfigurationError(
+            "script_provider is required: pass a ScriptProvider object or a registered name "
+            "such as 'markdown' or 'openai' (see `slidestream providers`)."
+        )
+
+
 def _limits(
     limits: Limits | None, scripts: int | None, images: int | None, tts: int | None
 ) -> Limits:
@@ -198,6 +207,7 @@ class StreamingPipeline:
             limits, max_concurrent_scripts, max_concurrent_images, max_concurrent_tts
         )
         """The limits every run of this pipeline takes its slots from."""
+        _require_script_provider(script_provider)
         for value, kind in (
             (script_provider, ProviderKind.SCRIPT),
             (image_provider, ProviderKind.IMAGES),
@@ -278,12 +288,39 @@ class StreamingPipeline:
 
         return DeckEventStream(produce)
 
-    async def run(self, topic: str, **options: Any) -> DeckResult:
+    async def run(
+        self,
+        topic: str,
+        *,
+        project: str | None = None,
+        language: str = DEFAULT_LANGUAGE,
+        slides: int | None = None,
+        voice: str | None = None,
+        images_per_slide: int = 1,
+        source_text: str | None = None,
+        audience: str | None = None,
+        tone: str | None = None,
+        video: bool | None = None,
+        fresh: bool = False,
+    ) -> DeckResult:
         """Run the whole pipeline and return the finished deck (``stream()`` drained).
 
         Takes the same keyword arguments as :meth:`stream`.
         """
-        async with self.stream(topic, **options) as events:
+        events = self.stream(
+            topic,
+            project=project,
+            language=language,
+            slides=slides,
+            voice=voice,
+            images_per_slide=images_per_slide,
+            source_text=source_text,
+            audience=audience,
+            tone=tone,
+            video=video,
+            fresh=fresh,
+        )
+        async with events:
             async for _event in events:
                 pass
         assert events.deck is not None

@@ -54,10 +54,13 @@ class DeckEventStream:
     def __init__(self, producer: Producer) -> None:
         self._producer = producer
         self._task_group: TaskGroup | None = None
+        self._producer_scope: anyio.CancelScope | None = None
+        self._producer_stopped: anyio.Event | None = None
         self._receive: MemoryObjectReceiveStream[Event] | None = None
         self._error: BaseException | None = None
         self._deck: DeckResult | None = None
-        self._closed = False
+        self._started = False
+        self._finished = False
 
     @property
     def deck(self) -> DeckResult | None:
@@ -65,34 +68,45 @@ class DeckEventStream:
         return self._deck
 
     async def __aenter__(self) -> DeckEventStream:
-        if self._task_group is not None or self._closed:
-            raise RuntimeError("This event stream was already started; call stream() again.")
+        if self._started:
+            raise RuntimeError(
+                "This event stream was already started or closed; call stream() again."
+            )
+        self._started = True
         send, self._receive = anyio.create_memory_object_stream[Event](self.buffer_size)
+        self._producer_scope = scope = anyio.CancelScope()
+        self._producer_stopped = stopped = anyio.Event()
         task_group = anyio.create_task_group()
         await task_group.__aenter__()
         self._task_group = task_group
-        task_group.start_soon(self._produce, send)
+        task_group.start_soon(self._produce, send, scope, stopped)
         return self
 
-    async def _produce(self, send: MemoryObjectSendStream[Event]) -> None:
-        async with send:
-            try:
-                await self._producer(send)
-            except Exception as error:  # handed to the consumer, raised from __anext__
-                self._error = one_error(error)
+    async def _produce(
+        self, send: MemoryObjectSendStream[Event], scope: anyio.CancelScope, stopped: anyio.Event
+    ) -> None:
+        try:
+            with scope:
+                async with send:
+                    try:
+                        await self._producer(send)
+                    except Exception as error:  # handed to the consumer, raised from __anext__
+                        self._error = one_error(error)
+        finally:
+            stopped.set()
 
     def __aiter__(self) -> DeckEventStream:
         return self
 
     async def __anext__(self) -> Event:
-        if self._closed:
+        if self._finished:
             raise StopAsyncIteration
         if self._receive is None:
             raise RuntimeError(_USE_ASYNC_WITH)
         try:
             event = await self._receive.receive()
-        except anyio.EndOfStream:
-            await self.aclose()
+        except (anyio.EndOfStream, anyio.ClosedResourceError):
+            await self._stop_producer()
             error, self._error = self._error, None
             if error is not None:
                 raise error from None
@@ -101,9 +115,28 @@ class DeckEventStream:
             self._deck = event.deck
         return event
 
+    async def _stop_producer(self) -> None:
+        """End the iteration: cancel the run if it is still going and wait until it stopped.
+
+        The task group itself stays open until the ``async with`` block is left, so this is
+        safe from inside the user's own cancel scopes and from any task.
+        """
+        self._finished = True
+        if self._producer_scope is not None:
+            self._producer_scope.cancel()
+        if self._producer_stopped is not None:
+            await self._producer_stopped.wait()
+
     async def aclose(self) -> None:
-        """Cancel whatever is still running and wait for it to stop."""
-        await self.__aexit__(None, None, None)
+        """Cancel whatever is still running and wait for it to stop; iteration then ends.
+
+        It may be called from inside the ``async with`` block (in any task): the run stops
+        before it returns, and leaving the block does the rest.
+        """
+        if self._task_group is None:  # never entered, or already left: nothing runs
+            self._started = self._finished = True
+            return
+        await self._stop_producer()
 
     async def __aexit__(
         self,
@@ -111,9 +144,7 @@ class DeckEventStream:
         exc: BaseException | None,
         tb: TracebackType | None,
     ) -> None:
-        if self._closed:
-            return
-        self._closed = True
+        self._finished = True
         task_group, self._task_group = self._task_group, None
         if task_group is None:
             return
