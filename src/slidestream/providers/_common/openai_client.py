@@ -501,14 +501,7 @@ class OpenAIClient:
                 if server_errors == 2 and simpler is not None and sent is body:
                     sent = simpler
                 if not is_retryable_status(status):
-                    raise refusal(
-                        status,
-                        text,
-                        provider=self.provider,
-                        call=call,
-                        stage=stage,
-                        hints=ENDPOINT_HINTS,
-                    )
+                    raise self._refusal(status, text, call=call, stage=stage)
                 raise RetryableFailure(
                     snippet(text),
                     kind=Failure.STATUS,
@@ -533,6 +526,13 @@ class OpenAIClient:
         )
         return value, sent is not body
 
+    def _refusal(self, status: int, text: str, *, call: str, stage: str) -> ProviderResponseError:
+        """The error for a refused request, with what to check at an OpenAI-compatible
+        endpoint (the API key, the base URL, the model)."""
+        return refusal(
+            status, text, provider=self.provider, call=call, stage=stage, hints=ENDPOINT_HINTS
+        )
+
     def _check_shape(
         self, status: int, text: str, body: dict[str, Any], *, call: str, stage: str
     ) -> None:
@@ -543,16 +543,7 @@ class OpenAIClient:
         if field is None:
             return
         raise ShapeRefused(
-            str(
-                refusal(
-                    status,
-                    text,
-                    provider=self.provider,
-                    call=call,
-                    stage=stage,
-                    hints=ENDPOINT_HINTS,
-                )
-            ),
+            str(self._refusal(status, text, call=call, stage=stage)),
             field=field,
             body=body,
             provider=self.provider,
