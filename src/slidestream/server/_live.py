@@ -19,6 +19,7 @@ together in every segment and no segment's audio overlaps the next.
 from __future__ import annotations
 
 import math
+import shutil
 from collections.abc import Callable, Sequence
 from contextlib import AbstractAsyncContextManager
 from dataclasses import dataclass
@@ -41,7 +42,15 @@ from ..render._frames import render_frame
 from ..render._look import Look
 from ..render._pptx import open_style
 
-__all__ = ["LIVE_DIR", "PLAYLIST", "LiveAssembler", "Segment", "live_assembler"]
+__all__ = [
+    "LIVE_DIR",
+    "PLAYLIST",
+    "LiveAssembler",
+    "Segment",
+    "end_playlist",
+    "live_assembler",
+    "remove_preview",
+]
 
 LIVE_DIR = "live"
 PLAYLIST = f"{LIVE_DIR}/live.m3u8"
@@ -50,6 +59,7 @@ AUDIO_RATE = 48000
 AAC_FRAME = 1024
 """Samples per AAC frame, and the encoder's priming delay."""
 FPS = 2
+ENDLIST = "#EXT-X-ENDLIST"
 
 OnSegment = Callable[["Segment"], Any]
 
@@ -84,8 +94,28 @@ def playlist_text(segments: Sequence[Segment], *, ended: bool) -> str:
     for segment in segments:
         lines += [f"#EXTINF:{segment.duration_s:.6f},", f"files/{segment.segment}"]
     if ended:
-        lines.append("#EXT-X-ENDLIST")
+        lines.append(ENDLIST)
     return "\n".join(lines) + "\n"
+
+
+def end_playlist(project_dir: Path) -> None:
+    """End the project's playlist with ``#EXT-X-ENDLIST`` if it is there and not ended yet.
+
+    A run that stopped without closing its preview (the process was killed) leaves a playlist
+    that players would poll for ever; once its job is marked finished, nothing will follow.
+    """
+    path = project_dir / PLAYLIST
+    try:
+        text = path.read_text(encoding="utf-8")
+    except FileNotFoundError:
+        return
+    if ENDLIST not in text.splitlines():
+        atomic_write_text(path, text.rstrip("\n") + f"\n{ENDLIST}\n")
+
+
+def remove_preview(project_dir: Path) -> None:
+    """Remove the project's preview folder, so a new deck there starts with no segments."""
+    shutil.rmtree(project_dir / LIVE_DIR, ignore_errors=True)
 
 
 def live_assembler(
