@@ -60,6 +60,9 @@ AAC_FRAME = 1024
 """Samples per AAC frame, and the encoder's priming delay."""
 FPS = 2
 ENDLIST = "#EXT-X-ENDLIST"
+START_AT_FIRST_SLIDE = "#EXT-X-START:TIME-OFFSET=0"
+"""Players start a playlist still growing at its live edge unless told otherwise: a deck's
+preview starts at slide 1 (hls.js and Safari honour this; ffmpeg with ``-prefer_x_start 1``)."""
 
 OnSegment = Callable[["Segment"], Any]
 
@@ -90,6 +93,7 @@ def playlist_text(segments: Sequence[Segment], *, ended: bool) -> str:
         f"#EXT-X-TARGETDURATION:{target}",
         "#EXT-X-MEDIA-SEQUENCE:0",
         "#EXT-X-INDEPENDENT-SEGMENTS",
+        START_AT_FIRST_SLIDE,
     ]
     for segment in segments:
         lines += [f"#EXTINF:{segment.duration_s:.6f},", f"files/{segment.segment}"]
