@@ -9,6 +9,8 @@ exist) and a narrated segment (the renderer's levelled narration piece,
 Segments join the playlist in slide order, each as soon as it and every slide before it are
 ready, so a player can start slide 1 while later slides are still being written; the
 playlist ends with ``#EXT-X-ENDLIST`` when the deck is done (or failed, so players stop).
+A slide whose frame or segment cannot be made ends the preview there (and is logged); the
+deck itself goes on.
 
 Sync across segments: each segment's timestamps start where the previous one ended
 (``-output_ts_offset``), its length is a whole number of AAC frames, and its audio is shifted
@@ -18,6 +20,7 @@ together in every segment and no segment's audio overlaps the next.
 
 from __future__ import annotations
 
+import logging
 import math
 import shutil
 from collections.abc import Callable, Sequence
@@ -63,6 +66,8 @@ ENDLIST = "#EXT-X-ENDLIST"
 START_AT_FIRST_SLIDE = "#EXT-X-START:TIME-OFFSET=0"
 """Players start a playlist still growing at its live edge unless told otherwise: a deck's
 preview starts at slide 1 (hls.js and Safari honour this; ffmpeg with ``-prefer_x_start 1``)."""
+
+logger = logging.getLogger("slidestream.server")
 
 OnSegment = Callable[["Segment"], Any]
 
@@ -251,6 +256,8 @@ class LiveAssembler:
             self._frames[slide.index] = await anyio.to_thread.run_sync(
                 lambda: render_frame(slide, look=look, count=count, path=path, size=FRAME_SIZE)
             )
+        except Exception as error:
+            _preview_failed("drawing the preview frame", slide.index, error)
         finally:
             self._frame_ready[slide.index].set()
 
@@ -283,6 +290,8 @@ class LiveAssembler:
             async with self._encoder:
                 await _encode_segment(frame, piece, out, offset=offset, index=index)
             self._encoded[index] = out
+        except Exception as error:
+            _preview_failed("encoding the preview segment", index, error)
         finally:
             self._encoded_ready[index].set()
 
@@ -309,6 +318,11 @@ class LiveAssembler:
         atomic_write_text(
             self.context.project_dir / PLAYLIST, playlist_text(self.published, ended=ended)
         )
+
+
+def _preview_failed(what: str, index: int, error: Exception) -> None:
+    """Log a slide's preview that could not be made: the preview stops there, the deck goes on."""
+    logger.warning("The live preview stops at slide %d: %s failed: %s", index + 1, what, error)
 
 
 async def _encode_segment(
