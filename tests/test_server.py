@@ -441,3 +441,44 @@ async def test_every_error_has_the_one_json_shape(
         assert list(response.json()) == ["error"]
         assert (error["status"], bool(error["type"])) == (status, True)
         assert len(error["message"]) > 20, error["message"]
+
+
+async def test_an_interrupted_decks_playlist_ends_when_it_is_marked_failed(
+    tmp_path: Path,
+) -> None:
+    cfg = config(tmp_path)
+    async with client(cfg) as http:
+        job_id = (await http.post("/v1/decks", json={"topic": "Dunes", "slides": 2})).json()["id"]
+        await _finish(http, job_id)
+        project = (await http.get(f"/v1/decks/{job_id}")).json()["project"]
+    # A crash (kill -9) left the deck running, its playlist growing and never ended.
+    folder = tmp_path / "decks" / project
+    record = json.loads((folder / "slidestream-job.json").read_text())
+    (folder / "slidestream-job.json").write_text(json.dumps(dict(record, status="running")))
+    playlist = folder / "live" / "live.m3u8"
+    playlist.write_text(playlist.read_text().replace("#EXT-X-ENDLIST\n", ""))
+    (folder / "events.jsonl").unlink()
+
+    async with client(config(tmp_path, resume=False)) as http:
+        assert (await http.get(f"/v1/decks/{job_id}")).json()["status"] == "failed"
+        text = (await http.get(f"/v1/decks/{job_id}/live.m3u8")).text
+    assert text.count("#EXTINF") == 2
+    assert text.rstrip().endswith("#EXT-X-ENDLIST")  # players stop instead of polling forever
+
+
+async def test_a_project_made_again_never_serves_the_previous_decks_preview(
+    tmp_path: Path,
+) -> None:
+    cfg = config(tmp_path, max_decks=1, provider_options={"test-tts": {"latency": 30.0}})
+    async with client(config(tmp_path)) as http:
+        first = (await http.post("/v1/decks", json={"topic": "Old", "project": "again"})).json()
+        await _finish(http, first["id"])
+    async with client(cfg) as http:
+        busy = (await http.post("/v1/decks", json={"topic": "Busy", "slides": 2})).json()
+        again = (await http.post("/v1/decks", json={"topic": "New", "project": "again"})).json()
+        assert (await http.get(f"/v1/decks/{again['id']}")).json()["status"] == "queued"
+        text = (await http.get(f"/v1/decks/{again['id']}/live.m3u8")).text
+        assert "#EXTINF" not in text  # the old deck's slides are not this deck's preview
+        assert "#EXT-X-ENDLIST" not in text
+        for job_id in (again["id"], busy["id"]):
+            await http.delete(f"/v1/decks/{job_id}")

@@ -47,7 +47,7 @@ from ._errors import (
     ShuttingDownError,
 )
 from ._events import EVENTS_NAME, DeckFailed, EventLog, FailureReason, JobResumed, PreviewReady
-from ._live import PLAYLIST, Segment, live_assembler
+from ._live import PLAYLIST, Segment, end_playlist, live_assembler, remove_preview
 from ._providers import ProviderPool
 from ._schemas import VOICE_PATTERN, ErrorView, JobRecord, JobStatus, SlideProgress
 from ._security import check_job_id, strip_images
@@ -473,6 +473,7 @@ class JobStore:
             stage=failure.stage,
             provider=failure.provider,
         )
+        await anyio.to_thread.run_sync(end_playlist, job.folder)
         if (job.folder / PLAYLIST).is_file():
             record.live = PLAYLIST
         await self.save(job)
@@ -574,6 +575,7 @@ def _prepare_folder(folder: Path, markdown: str | None) -> None:
     folder.mkdir(parents=True, exist_ok=True)
     (folder / EVENTS_NAME).unlink(missing_ok=True)
     (folder / RECORD_NAME).unlink(missing_ok=True)
+    remove_preview(folder)  # the deck made there before is not this one's preview
     if markdown is not None:
         atomic_write_text(folder / OUTLINE_NAME, markdown)
 

@@ -9,6 +9,8 @@ exist) and a narrated segment (the renderer's levelled narration piece,
 Segments join the playlist in slide order, each as soon as it and every slide before it are
 ready, so a player can start slide 1 while later slides are still being written; the
 playlist ends with ``#EXT-X-ENDLIST`` when the deck is done (or failed, so players stop).
+A slide whose frame or segment cannot be made ends the preview there (and is logged); the
+deck itself goes on.
 
 Sync across segments: each segment's timestamps start where the previous one ended
 (``-output_ts_offset``), its length is a whole number of AAC frames, and its audio is shifted
@@ -18,7 +20,9 @@ together in every segment and no segment's audio overlaps the next.
 
 from __future__ import annotations
 
+import logging
 import math
+import shutil
 from collections.abc import Callable, Sequence
 from contextlib import AbstractAsyncContextManager
 from dataclasses import dataclass
@@ -41,7 +45,15 @@ from ..render._frames import render_frame
 from ..render._look import Look
 from ..render._pptx import open_style
 
-__all__ = ["LIVE_DIR", "PLAYLIST", "LiveAssembler", "Segment", "live_assembler"]
+__all__ = [
+    "LIVE_DIR",
+    "PLAYLIST",
+    "LiveAssembler",
+    "Segment",
+    "end_playlist",
+    "live_assembler",
+    "remove_preview",
+]
 
 LIVE_DIR = "live"
 PLAYLIST = f"{LIVE_DIR}/live.m3u8"
@@ -50,6 +62,12 @@ AUDIO_RATE = 48000
 AAC_FRAME = 1024
 """Samples per AAC frame, and the encoder's priming delay."""
 FPS = 2
+ENDLIST = "#EXT-X-ENDLIST"
+START_AT_FIRST_SLIDE = "#EXT-X-START:TIME-OFFSET=0"
+"""Players start a playlist still growing at its live edge unless told otherwise: a deck's
+preview starts at slide 1 (hls.js and Safari honour this; ffmpeg with ``-prefer_x_start 1``)."""
+
+logger = logging.getLogger("slidestream.server")
 
 OnSegment = Callable[["Segment"], Any]
 
@@ -80,12 +98,33 @@ def playlist_text(segments: Sequence[Segment], *, ended: bool) -> str:
         f"#EXT-X-TARGETDURATION:{target}",
         "#EXT-X-MEDIA-SEQUENCE:0",
         "#EXT-X-INDEPENDENT-SEGMENTS",
+        START_AT_FIRST_SLIDE,
     ]
     for segment in segments:
         lines += [f"#EXTINF:{segment.duration_s:.6f},", f"files/{segment.segment}"]
     if ended:
-        lines.append("#EXT-X-ENDLIST")
+        lines.append(ENDLIST)
     return "\n".join(lines) + "\n"
+
+
+def end_playlist(project_dir: Path) -> None:
+    """End the project's playlist with ``#EXT-X-ENDLIST`` if it is there and not ended yet.
+
+    A run that stopped without closing its preview (the process was killed) leaves a playlist
+    that players would poll for ever; once its job is marked finished, nothing will follow.
+    """
+    path = project_dir / PLAYLIST
+    try:
+        text = path.read_text(encoding="utf-8")
+    except FileNotFoundError:
+        return
+    if ENDLIST not in text.splitlines():
+        atomic_write_text(path, text.rstrip("\n") + f"\n{ENDLIST}\n")
+
+
+def remove_preview(project_dir: Path) -> None:
+    """Remove the project's preview folder, so a new deck there starts with no segments."""
+    shutil.rmtree(project_dir / LIVE_DIR, ignore_errors=True)
 
 
 def live_assembler(
@@ -217,6 +256,8 @@ class LiveAssembler:
             self._frames[slide.index] = await anyio.to_thread.run_sync(
                 lambda: render_frame(slide, look=look, count=count, path=path, size=FRAME_SIZE)
             )
+        except Exception as error:
+            _preview_failed("drawing the preview frame", slide.index, error)
         finally:
             self._frame_ready[slide.index].set()
 
@@ -249,6 +290,8 @@ class LiveAssembler:
             async with self._encoder:
                 await _encode_segment(frame, piece, out, offset=offset, index=index)
             self._encoded[index] = out
+        except Exception as error:
+            _preview_failed("encoding the preview segment", index, error)
         finally:
             self._encoded_ready[index].set()
 
@@ -275,6 +318,11 @@ class LiveAssembler:
         atomic_write_text(
             self.context.project_dir / PLAYLIST, playlist_text(self.published, ended=ended)
         )
+
+
+def _preview_failed(what: str, index: int, error: Exception) -> None:
+    """Log a slide's preview that could not be made: the preview stops there, the deck goes on."""
+    logger.warning("The live preview stops at slide %d: %s failed: %s", index + 1, what, error)
 
 
 async def _encode_segment(

@@ -2,14 +2,17 @@
 "use strict";
 
 const $ = (id) => document.getElementById(id);
-const state = { job: null, source: null, hls: null, done: 0, total: 0, outline: null };
+const state = { job: null, source: null, hls: null, done: 0, total: 0, outline: null, lastEvent: 0 };
+const RECONNECT_MS = 2000;
 
 async function api(path, options = {}) {
   const response = await fetch(path, { credentials: "same-origin", ...options });
   const body = await response.json().catch(() => ({}));
   if (!response.ok) {
     const message = body.error ? body.error.message : JSON.stringify(body.detail || body);
-    throw new Error(message || `HTTP ${response.status}`);
+    const error = new Error(message || `HTTP ${response.status}`);
+    error.status = response.status;
+    throw error;
   }
   return body;
 }
@@ -64,7 +67,7 @@ async function submit(event) {
 function reset() {
   if (state.source) state.source.close();
   if (state.hls) state.hls.destroy();
-  Object.assign(state, { source: null, hls: null, done: 0, total: 0 });
+  Object.assign(state, { source: null, hls: null, done: 0, total: 0, lastEvent: 0 });
   $("slides-done").replaceChildren();
   $("downloads").replaceChildren();
   $("downloads").hidden = true;
@@ -76,9 +79,18 @@ function reset() {
 function follow(id) {
   reset();
   state.job = id;
-  const source = new EventSource(`/v1/decks/${id}/events`);
+  connect();
+  refresh().catch(showRunError);
+}
+
+function connect() {
+  const after = state.lastEvent ? `?after=${state.lastEvent}` : "";
+  const source = new EventSource(`/v1/decks/${state.job}/events${after}`);
   state.source = source;
-  const on = (kind, handler) => source.addEventListener(kind, (e) => handler(JSON.parse(e.data)));
+  const on = (kind, handler) => source.addEventListener(kind, (e) => {
+    state.lastEvent = Number(e.lastEventId) || state.lastEvent;
+    handler(JSON.parse(e.data));
+  });
   on("outline", (data) => {
     $("title").textContent = data.outline.title;
     state.total = data.outline.items.length;
@@ -90,13 +102,32 @@ function follow(id) {
   on("resumed", () => resumed());
   on("deck", () => finished());
   on("failed", (data) => failed(data));
-  refresh();
+  source.addEventListener("error", () => streamLost(source));
+}
+
+async function streamLost(source) {
+  // EventSource reconnects by itself when a connection drops, but an answer that is not an
+  // event stream (a proxy's 502 while the server restarts, a 404) closes it for good.
+  if (source.readyState !== EventSource.CLOSED || state.source !== source) return;
+  try {
+    await refresh();
+  } catch (error) {
+    showRunError(error);
+    if (error.status >= 400 && error.status < 500) return; // no such deck, or no access
+  }
+  setTimeout(() => { if (state.source === source) connect(); }, RECONNECT_MS);
+}
+
+function showRunError(error) {
+  $("run-error").textContent = error.message;
+  if (error.status === 404) setState("unavailable");
 }
 
 async function refresh() {
   const view = await api(`/v1/decks/${state.job}`);
   $("title").textContent = view.title || view.topic;
   setState(view.status);
+  if (!view.error) $("run-error").textContent = "";
   return view;
 }
 
