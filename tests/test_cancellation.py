@@ -260,3 +260,19 @@ async def test_the_events_can_be_read_in_a_child_task(tmp_path: Path) -> None:
             tg.start_soon(read, events)
     assert kinds[0] == "outline" and kinds[-1] == "deck"
     assert task_count() == tasks_before
+
+
+async def test_a_block_left_before_the_run_starts_leaves_no_stream_open(tmp_path: Path) -> None:
+    import gc
+
+    pipeline = ss.StreamingPipeline(
+        script_provider=FakeStreamingScriptProvider(slides=2),
+        tts_provider=FakeTTSProvider(),
+        output_dir=tmp_path,
+        assembler=NullAssembler,
+        cache_dir=None,
+    )
+    for _ in range(5):
+        async with pipeline.stream("Tides"):
+            pass  # left before the run's task took its first step
+    gc.collect()  # an unclosed memory stream warns here, which the suite turns into an error

@@ -57,6 +57,7 @@ class DeckEventStream:
         self._producer_scope: anyio.CancelScope | None = None
         self._producer_stopped: anyio.Event | None = None
         self._receive: MemoryObjectReceiveStream[Event] | None = None
+        self._send: MemoryObjectSendStream[Event] | None = None
         self._error: BaseException | None = None
         self._deck: DeckResult | None = None
         self._started = False
@@ -74,6 +75,7 @@ class DeckEventStream:
             )
         self._started = True
         send, self._receive = anyio.create_memory_object_stream[Event](self.buffer_size)
+        self._send = send  # closed on leaving too: a producer cancelled unstarted never ran
         self._producer_scope = scope = anyio.CancelScope()
         self._producer_stopped = stopped = anyio.Event()
         task_group = anyio.create_task_group()
@@ -154,5 +156,6 @@ class DeckEventStream:
             # out of here; the block's own exception, if any, propagates unchanged.
             await task_group.__aexit__(None, None, None)
         finally:
-            if self._receive is not None:
-                self._receive.close()
+            for end in (self._send, self._receive):
+                if end is not None:
+                    end.close()
