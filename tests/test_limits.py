@@ -481,6 +481,12 @@ def test_services_that_are_not_a_mapping_are_refused_with_what_to_do(services: o
         Limits(services=services)  # type: ignore[arg-type]
 
 
+@pytest.mark.parametrize("adaptive", ["no", 0, None])
+def test_adaptive_that_is_not_a_bool_is_refused(adaptive: object) -> None:
+    with pytest.raises(InvalidInputError, match=r"adaptive=.* is invalid: pass True"):
+        Limits(adaptive=adaptive)  # type: ignore[arg-type]
+
+
 def test_a_service_limit_comes_from_services_by_key_or_name_else_its_stage() -> None:
     limits = Limits(scripts=4, images=5, tts=3, services={"openai-tts": 2})
     assert limits.cap(ServiceKey.from_url("openai-tts", "http://a.example/v1")) == 2

@@ -294,7 +294,12 @@ class Limits:
         self.images = _check_count("images", images)
         self.tts = _check_count("tts", tts)
         self.cpu_budget = default_cpu_budget() if cpu is None else _check_count("cpu", cpu)
-        self.adaptive = bool(adaptive)
+        if not isinstance(adaptive, bool):
+            raise InvalidInputError(
+                f"adaptive={adaptive!r} is invalid: pass True (online limits follow throttling) "
+                "or False (they stay at their caps)."
+            )
+        self.adaptive = adaptive
         if leases is not None and not isinstance(leases, LeaseBackend):
             raise InvalidInputError(
                 f"leases={leases!r} is invalid: pass a lease backend such as "
