@@ -237,3 +237,62 @@ async def test_a_long_sentence_spoken_by_clause_is_one_sentence() -> None:
     assert words / 4 < duration < words / 1.5
     assert rms > 500
     assert [t.text for t in clip.words] == [LONG]
+
+
+def test_length_scale_out_of_range_is_refused() -> None:
+    from slidestream.providers.offline import PiperTTSProvider
+
+    for bad in (0, -1, float("nan"), float("inf"), 50):
+        with pytest.raises(ss.ConfigurationError, match="length_scale"):
+            PiperTTSProvider(length_scale=bad)
+    assert PiperTTSProvider(length_scale=0.5).length_scale == 0.5
+
+
+@pytest.mark.anyio
+async def test_a_voice_linked_from_a_model_cache_loads_the_config_beside_the_link(
+    tmp_path: Any,
+) -> None:
+    from slidestream.providers.offline import PiperTTSProvider
+
+    joe = PiperTTSProvider().voice_path
+    blobs, snapshot = tmp_path / "blobs", tmp_path / "snapshot"
+    blobs.mkdir()
+    snapshot.mkdir()
+    # A model cache keeps files under their hashes and links them by name from a snapshot.
+    (blobs / "b0").write_bytes(joe.read_bytes())
+    (blobs / "b1").write_bytes(joe.with_name(f"{joe.name}.json").read_bytes())
+    (snapshot / "voice.onnx").symlink_to(blobs / "b0")
+    (snapshot / "voice.onnx.json").symlink_to(blobs / "b1")
+    clip = await PiperTTSProvider(voice=snapshot / "voice.onnx").synthesize(
+        "Hi.", voice=None, language="en"
+    )
+    assert pcm_stats(clip.audio)[1] > 500
+
+
+@pytest.mark.anyio
+async def test_control_characters_and_double_brackets_are_spoken_as_text() -> None:
+    from slidestream.providers.offline import PiperTTSProvider
+
+    provider = PiperTTSProvider()
+    clip = await provider.synthesize("Null\x00 and bell\x07 here.", voice=None, language="en")
+    assert [t.text for t in clip.words] == ["Null and bell here."]
+    plain = await provider.synthesize("See Main Page now.", voice=None, language="en")
+    linked = await provider.synthesize("See [[Main Page]] now.", voice=None, language="en")
+    # Piper reads [[...]] as raw phonemes (here mostly unknown ones, so dropped); narration
+    # is text, so the words inside are spoken.
+    assert linked.duration_s == pytest.approx(plain.duration_s, rel=0.1)
+
+
+@pytest.mark.anyio
+async def test_text_with_nothing_to_say_is_refused_and_silent_sentences_are_skipped() -> None:
+    from slidestream.providers.offline import PiperTTSProvider
+
+    for fmt in ("wav", "mp3"):
+        with pytest.raises(ss.ProviderError, match="nothing Piper can say"):
+            await PiperTTSProvider(format=fmt).synthesize(  # type: ignore[arg-type]
+                "... ?!", voice=None, language="en"
+            )
+    clip = await PiperTTSProvider(sentence_pause_s=0).synthesize(
+        "Hello. ... World.", voice=None, language="en"
+    )
+    assert [t.text for t in clip.words] == ["Hello.", "World."]

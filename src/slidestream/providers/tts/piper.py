@@ -23,6 +23,9 @@ import importlib
 import importlib.metadata
 import importlib.util
 import json
+import math
+import os
+import re
 import threading
 from collections.abc import Sequence
 from dataclasses import dataclass
@@ -38,7 +41,7 @@ from ..._files import expand_home
 from ..._limits import ServiceKey
 from ..._media import ffmpeg_exe
 from ..._models import SpeechClip, WordTiming
-from ..._text import split_sentences
+from ..._text import clean_text, split_sentences
 from .._common.audio import mono_wav, wav_rate
 from .._protocols import Provider
 
@@ -57,7 +60,11 @@ WORD_JOIN_GAP_S = 0.04
 about 0.05 s of silence and ends it with 0.1-0.25 s, a pause no speaker makes mid-phrase."""
 SILENCE_FRACTION = 0.01
 """Samples quieter than this share of the louder clause's peak (-40 dB) count as silence."""
+LENGTH_SCALE_RANGE = (0.2, 5.0)
+"""The speaking paces accepted (``length_scale``): five times faster to five times slower."""
 _PAUSE_MARKS = frozenset(",;:")
+_PHONEME_BLOCK_START = re.compile(r"\[(?=\[)")
+"""The first ``[`` of each ``[[``: Piper reads ``[[ ... ]]`` as raw phonemes, not as text."""
 _MAX_WAV_VALUE = 32767.0
 
 
@@ -123,6 +130,7 @@ class PiperTTSProvider(Provider):
             raise ConfigurationError(f"sample_rate={sample_rate} is out of range: use 8000-48000.")
         if not 0 <= sentence_pause_s <= 5:
             raise ConfigurationError("sentence_pause_s must be between 0 and 5 seconds.")
+        _check_length_scale(length_scale)
         _require_installed("piper")
         self.voice_path = self._voice_path(voice)
         self.format = format
@@ -151,7 +159,9 @@ class PiperTTSProvider(Provider):
                 f"Piper voice {path} has no config {path.name}.json beside it: "
                 "download both files of the voice."
             )
-        return path.resolve()
+        # Not resolve(): a model cache links the .onnx and its .json from one folder to
+        # files with other names, and the config is the one beside the path given.
+        return Path(os.path.abspath(path))
 
     def _load(self, path: Path) -> _Loaded:
         """The voice at ``path``, loaded once (thread-safe; runs in a worker thread)."""
@@ -193,7 +203,7 @@ class PiperTTSProvider(Provider):
                 ],
                 loaded.sample_rate,
             )
-            for phonemes in voice.phonemize(sentence)
+            for phonemes in voice.phonemize(as_plain_text(sentence))
         ]
         parts = [part for part in parts if part.size]
         if not parts:
@@ -235,7 +245,7 @@ class PiperTTSProvider(Provider):
             path = await anyio.to_thread.run_sync(self._voice_path, voice)
         loaded = await anyio.to_thread.run_sync(self._load, path)
         self._check_language(loaded, language, path)
-        sentences = split_sentences(text)
+        sentences = split_sentences(clean_text(text))
         if not sentences:
             raise ProviderError("There is no text to speak.", provider=self.name, stage="tts")
         rate = loaded.sample_rate
@@ -251,17 +261,46 @@ class PiperTTSProvider(Provider):
                     provider=self.name,
                     stage="tts",
                 ) from err
-            if number:
+            if not audio:  # only punctuation or symbols: no sound, no subtitle
+                continue
+            if pcm:
                 pcm += pause
             start = len(pcm) / 2 / rate
             pcm += audio
             timings.append(WordTiming(sentence, round(start, 3), round(len(pcm) / 2 / rate, 3)))
+        if not pcm:
+            raise ProviderError(
+                f"There is nothing Piper can say in {text[:40]!r}: it has no words.",
+                provider=self.name,
+                stage="tts",
+            )
         duration = len(pcm) / 2 / rate
         wav = mono_wav(bytes(pcm), rate)
         if self.format == "wav" and self.sample_rate in (None, rate):
             return SpeechClip(audio=wav, format="wav", duration_s=duration, words=timings)
         audio = await _transcode(wav, self.format, self.sample_rate)
         return SpeechClip(audio=audio, format=self.format, duration_s=duration, words=timings)
+
+
+def as_plain_text(sentence: str) -> str:
+    """``sentence`` with each ``[[`` broken up, so Piper speaks it as text.
+
+    Piper reads what stands between ``[[`` and ``]]`` as raw phonemes; in narration it is
+    text (a wiki link, an index like ``x[[0]]``), so its words are spoken, not spelled as
+    phoneme symbols.
+    """
+    return _PHONEME_BLOCK_START.sub("[ ", sentence)
+
+
+def _check_length_scale(length_scale: float | None) -> None:
+    """Refuse a pace Piper cannot speak at (zero, negative, not a number, or extreme)."""
+    low, high = LENGTH_SCALE_RANGE
+    if length_scale is not None and not (
+        math.isfinite(length_scale) and low <= length_scale <= high
+    ):
+        raise ConfigurationError(
+            f"length_scale={length_scale} is out of range: use {low}-{high} (above 1 is slower)."
+        )
 
 
 def split_phonemes(phonemes: list[str], limit: int = MAX_CLAUSE_PHONEMES) -> list[list[str]]:
