@@ -428,3 +428,22 @@ async def test_an_openverse_result_without_a_licence_is_not_credited_as_cc() -> 
     await provider.aclose()
     assert image.license is None
     assert image.attribution == '"Lava" by Ann.'
+
+
+@pytest.mark.anyio
+async def test_a_blank_image_query_searches_for_the_slide_title() -> None:
+    asked: list[str | None] = []
+
+    def handler(request: httpx.Request) -> httpx.Response:
+        asked.append(request.url.params.get("q"))
+        return httpx.Response(200, json={"results": []})
+
+    provider = OpenverseImages(
+        base_url="http://api.test/v1/images/", retry=FAST, transport=httpx.MockTransport(handler)
+    )
+    blank = SlideScript(index=0, title="Lava  flows", image_query="  \n")
+    assert await provider.find_images(REQUEST, blank, limit=1) == []
+    untitled = SlideScript(index=1, title=" ", image_query=None)
+    assert await provider.find_images(REQUEST, untitled, limit=1) == []
+    await provider.aclose()
+    assert asked == ["Lava flows", "Volcanoes"]
