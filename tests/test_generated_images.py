@@ -283,3 +283,27 @@ def test_a_flush_blends_only_what_was_drawn_smoothed() -> None:
     assert canvas.layer.getbbox() is None  # the layer is clear for what comes next
     edge = {canvas.image.getpixel((100 + x, 100 + y))[0] for x in range(8) for y in range(8)}
     assert len(edge) > 2  # the rounded corner has in-between shades, not only two colours
+
+
+@pytest.mark.parametrize(
+    "title",
+    [
+        pytest.param("x" * 500, id="500-letters-no-space"),
+        pytest.param("Donaudampfschifffahrtsgesellschaftskapitänsmützenabzeichen", id="compound"),
+        pytest.param("การฉีดวัคซีนช่วยปกป้องชุมชนของเราจากโรคติดเชื้อ", id="thai-no-spaces"),
+    ],
+)
+def test_a_word_wider_than_a_line_is_broken_between_its_characters(title: str) -> None:
+    canvas = _Canvas(THEMES[0], random.Random(0))
+    lines = _wrap(canvas, title, 76, 640)
+    assert len(lines) > 1
+    assert "".join(lines) == title
+    assert all(canvas.text_width(line, 76, bold=True) <= 640 for line in lines)
+    assert not any(line[0] in "\u0e31\u0e34\u0e35\u0e48\u0e49\u0e47" for line in lines)  # marks
+
+
+@pytest.mark.parametrize("title", ["x" * 500, "Donaudampfschifffahrtsgesellschaftskapitän"])
+def test_a_title_without_spaces_stays_in_its_column(title: str) -> None:
+    box = _title_layer(title).getbbox()
+    assert box is not None
+    assert box[2] <= (96 + 640) * 2  # the column's right edge, on the doubled layer

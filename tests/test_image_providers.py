@@ -405,3 +405,45 @@ async def test_a_download_that_breaks_off_is_retried_then_reported() -> None:
     # One of ours, never the raw httpx error (which is kept as the cause).
     assert type(caught.value) is ProviderError and caught.value.stage == "images"
     assert isinstance(caught.value.__cause__, httpx.ReadError)
+
+
+@pytest.mark.anyio
+async def test_an_openverse_result_without_a_licence_is_not_credited_as_cc() -> None:
+    picture = io.BytesIO()
+    Image.new("RGB", (800, 600), (10, 120, 200)).save(picture, "PNG")
+    result = {"url": "http://images.test/a.png", "title": "Lava", "creator": "Ann"}
+
+    def handler(request: httpx.Request) -> httpx.Response:
+        if request.url.host == "api.test":
+            return httpx.Response(200, json={"results": [result]})
+        return httpx.Response(200, content=picture.getvalue())
+
+    provider = OpenverseImages(
+        base_url="http://api.test/v1/images/",
+        allow_private_addresses=True,
+        retry=FAST,
+        transport=httpx.MockTransport(handler),
+    )
+    [image] = await provider.find_images(REQUEST, SLIDE, limit=1)
+    await provider.aclose()
+    assert image.license is None
+    assert image.attribution == '"Lava" by Ann.'
+
+
+@pytest.mark.anyio
+async def test_a_blank_image_query_searches_for_the_slide_title() -> None:
+    asked: list[str | None] = []
+
+    def handler(request: httpx.Request) -> httpx.Response:
+        asked.append(request.url.params.get("q"))
+        return httpx.Response(200, json={"results": []})
+
+    provider = OpenverseImages(
+        base_url="http://api.test/v1/images/", retry=FAST, transport=httpx.MockTransport(handler)
+    )
+    blank = SlideScript(index=0, title="Lava  flows", image_query="  \n")
+    assert await provider.find_images(REQUEST, blank, limit=1) == []
+    untitled = SlideScript(index=1, title=" ", image_query=None)
+    assert await provider.find_images(REQUEST, untitled, limit=1) == []
+    await provider.aclose()
+    assert asked == ["Lava flows", "Volcanoes"]

@@ -123,3 +123,25 @@ def test_a_huge_file_named_like_an_image_is_refused_without_reading_it_whole(
     finally:
         tracemalloc.stop()
     assert peak < 10_000_000
+
+
+def test_words_in_any_script_are_whole_words() -> None:
+    assert words("Zürich-lakes") == {"zürich", "lake"}
+    assert words("cafe\u0301_menu") == words("café menu") == {"café", "menu"}  # macOS names: NFD
+    assert words("вакцина и иммунитет") >= {"вакцина", "иммунитет"}
+    assert words("Ελλάδα") == {"ελλάδα"}
+    assert words("टीकाकरण कैसे") == {"टीकाकरण", "कैसे"}  # vowel signs stay in the word
+
+
+@pytest.mark.anyio
+async def test_file_names_outside_ascii_match_slides_in_their_language(tmp_path: Path) -> None:
+    for name in ["Zürich.png", "cafe\u0301.png", "вакцина.png"]:
+        Image.new("RGB", (40, 30), (1, 2, 3)).save(tmp_path / name)
+    provider = LocalImageProvider(tmp_path)
+    [zurich] = await provider.find_images(REQUEST, slide("Zürich at night"), limit=1)
+    assert zurich.source_url.endswith("Z%C3%BCrich.png")
+    [cafe] = await provider.find_images(REQUEST, slide("Le café"), limit=1)
+    assert "caf" in cafe.source_url
+    [vaccine] = await provider.find_images(REQUEST, slide("Как работает вакцина"), limit=1)
+    assert vaccine.source_url.endswith("%D0%B0.png")
+    assert await provider.find_images(REQUEST, slide("Rich people"), limit=1) == []

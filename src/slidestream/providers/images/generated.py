@@ -375,9 +375,46 @@ def _pieces(text: str) -> list[tuple[str, str]]:
     return out
 
 
+def _clusters(word: str) -> list[str]:
+    """``word`` as characters each with the combining marks that follow it (Thai vowels and
+    tone marks, accents), the smallest pieces a word may be broken into."""
+    clusters: list[str] = []
+    for char in word:
+        if clusters and unicodedata.category(char).startswith("M"):
+            clusters[-1] += char
+        else:
+            clusters.append(char)
+    return clusters
+
+
+def _broken(c: _Canvas, word: str, size: int, width: float) -> list[str]:
+    """``word`` in chunks that each fit ``width`` (a word wider than the line: a long name,
+    a run of letters, a script written without spaces such as Thai); one chunk when it fits."""
+    if c.text_width(word, size, bold=True) <= width:
+        return [word]
+    clusters = _clusters(word)
+    chunks: list[str] = []
+    while clusters:
+        low, high = 1, len(clusters)  # the longest prefix that fits, at least one cluster
+        while low < high:
+            middle = (low + high + 1) // 2
+            fits = c.text_width("".join(clusters[:middle]), size, bold=True) <= width
+            low, high = (middle, high) if fits else (low, middle - 1)
+        chunks.append("".join(clusters[:low]))
+        clusters = clusters[low:]
+    return chunks
+
+
 def _wrap(c: _Canvas, text: str, size: int, width: float) -> list[str]:
+    """``text`` in lines at most ``width`` wide: broken between words and wide characters,
+    and inside a word only when the word alone is wider than a line."""
+    pieces = [
+        (glue if n == 0 else "", chunk)
+        for glue, piece in _pieces(text)
+        for n, chunk in enumerate(_broken(c, piece, size, width))
+    ]
     lines: list[str] = []
-    for glue, piece in _pieces(text):
+    for glue, piece in pieces:
         if lines and c.text_width(f"{lines[-1]}{glue}{piece}", size, bold=True) <= width:
             lines[-1] = f"{lines[-1]}{glue}{piece}"
         else:

@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import os
 import re
+import unicodedata
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -74,10 +75,20 @@ def stem(word: str) -> str:
     return word
 
 
+def _split(text: str) -> list[str]:
+    """Runs of letters, combining marks and digits of any script (Devanagari vowel signs
+    stay in their word); everything else (``-``, ``_``, ``.``, spaces) separates."""
+    kept = "".join(c if unicodedata.category(c)[0] in "LMN" else " " for c in text)
+    return kept.split()
+
+
 def words(text: str) -> set[str]:
-    """The stemmed words of ``text``; file-name separators and camelCase split words."""
-    spaced = re.sub(r"([a-z0-9])([A-Z])", r"\1 \2", text)
-    found = re.findall(r"[A-Za-z0-9]+", spaced)
+    """The stemmed words of ``text``, in any script; file-name separators and camelCase split
+    words. Accented letters count the same whether composed or not (macOS writes file names
+    decomposed: ``e`` + U+0301 for ``é``)."""
+    composed = unicodedata.normalize("NFC", text)
+    spaced = re.sub(r"([a-z0-9])([A-Z])", r"\1 \2", composed)
+    found = _split(spaced)
     return {stem(w) for w in found if len(w) > 1 and w.lower() not in _IGNORED}
 
 

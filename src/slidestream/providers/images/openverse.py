@@ -22,6 +22,12 @@ def license_name(code: str, version: str | None) -> str:
     return f"{name} {version}" if version else name
 
 
+def _credit(result: dict[str, Any], license_: str | None) -> str:
+    """A credit line for a result that has none: title, creator and licence when known."""
+    credit = f'"{result.get("title") or "Untitled"}" by {result.get("creator") or "unknown"}'
+    return f"{credit} is licensed under {license_}." if license_ else f"{credit}."
+
+
 class OpenverseImages(SearchImageProvider):
     """Images from Openverse (``GET /v1/images/?q=...``); no key needed.
 
@@ -48,11 +54,9 @@ class OpenverseImages(SearchImageProvider):
         for result in body["results"]:
             if not result.get("url"):
                 continue
-            license_ = license_name(result.get("license") or "", result.get("license_version"))
-            attribution = result.get("attribution") or (
-                f'"{result.get("title") or "Untitled"}" by '
-                f"{result.get('creator') or 'unknown'} is licensed under {license_}."
-            )
+            code = (result.get("license") or "").strip()
+            license_ = license_name(code, result.get("license_version")) if code else None
+            attribution = result.get("attribution") or _credit(result, license_)
             candidates.append(
                 ImageCandidate(
                     url=result["url"],

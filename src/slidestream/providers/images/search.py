@@ -30,7 +30,7 @@ from .._common.http import create_client, request_with_retries
 from .._common.retry import RetryPolicy
 from .._protocols import Provider
 
-__all__ = ["ImageCandidate", "SearchImageProvider", "api_key", "html_text"]
+__all__ = ["ImageCandidate", "SearchImageProvider", "api_key", "html_text", "search_query"]
 
 MAX_CANDIDATES = 20
 _TAG = re.compile(r"<[^>]+>")
@@ -64,6 +64,16 @@ def api_key(value: str | None, env_var: str, provider: str, where: str) -> str:
             f"(get a free key at {where})."
         )
     return key
+
+
+def search_query(request: DeckRequest, slide: SlideScript) -> str:
+    """What to search for: the slide's image query, else its title, else the deck's topic
+    (the first that is not blank), with runs of whitespace made single spaces."""
+    for text in (slide.image_query, slide.title, request.topic):
+        query = " ".join((text or "").split())
+        if query:
+            return query
+    return ""
 
 
 class SearchImageProvider(Provider, abc.ABC):
@@ -166,7 +176,7 @@ class SearchImageProvider(Provider, abc.ABC):
         """Search for the slide's ``image_query`` (or its title) and download ``limit`` images."""
         if limit <= 0:
             return []
-        query = " ".join((slide.image_query or slide.title or request.topic).split())
+        query = search_query(request, slide)
         try:
             candidates = await self.search(
                 query, count=min(MAX_CANDIDATES, max(limit * 3, 5)), request=request
