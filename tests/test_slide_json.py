@@ -145,3 +145,38 @@ def test_parse_outline_validates_and_defaults() -> None:
         parse_outline({"title": "No slides"}, request)
     bare = parse_outline([{"title": "X"}], DeckRequest(topic="T", project="t"))
     assert bare.items[0].title == "X"
+
+
+def test_markdown_and_html_entities_a_model_writes_are_read_as_plain_text() -> None:
+    slide = normalize_slide(
+        {
+            "title": "## **Salt &amp; pepper**",
+            "bullets": ["*Fast* and `cheap`", "See [the docs](https://example.com)"],
+            "narration": "**Hello** &mdash; read [our site](https://x.org) &#39;now&#39;.",
+        },
+        index=0,
+    )
+    assert slide.title == "Salt & pepper"
+    assert slide.bullets == ["Fast and cheap", "See the docs"]
+    assert slide.narration == "Hello \u2014 read our site 'now'."
+
+
+def test_plain_text_keeps_names_with_underscores_and_lone_stars() -> None:
+    slide = normalize_slide({"title": "snake_case_name", "narration": "2 * 3 * 4 = 24"}, index=0)
+    assert (slide.title, slide.narration) == ("snake_case_name", "2 * 3 * 4 = 24")
+
+
+def test_bullets_as_objects_or_one_line_of_dots_are_each_a_bullet() -> None:
+    as_objects = normalize_slide(
+        {"bullets": [{"point": "one"}, {"text": "two"}, {"content": "three"}, {"x": 4}]}, index=0
+    )
+    assert as_objects.bullets == ["one", "two", "three", "4"]
+    one_line = normalize_slide({"bullets": "• one • two • three"}, index=0)
+    assert one_line.bullets == ["one", "two", "three"]
+
+
+def test_slides_nested_under_another_key_are_found() -> None:
+    nested = {"presentation": {"title": "Deck", "slides": SLIDES}}
+    assert slides_from_document(nested) == SLIDES
+    outline = parse_outline(nested, DeckRequest(topic="T", project="t"))
+    assert [item.title for item in outline.items] == [slide["title"] for slide in SLIDES]

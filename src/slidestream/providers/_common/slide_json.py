@@ -14,6 +14,7 @@ Pure functions and one small state machine, no I/O:
 
 from __future__ import annotations
 
+import html
 import json
 import re
 from collections.abc import Mapping
@@ -33,12 +34,20 @@ __all__ = [
     "normalize_slide",
     "parse_outline",
     "slides_from_document",
+    "unmarked",
 ]
 
 _FENCE = re.compile(r"```[a-zA-Z0-9_-]*[ \t]*\n?(.*?)```", re.DOTALL)
 _THINK = re.compile(r"<think>.*?(</think>|$)", re.DOTALL | re.IGNORECASE)
 _SLIDE_KEYS = ("title", "bullets", "narration", "points", "key_points", "notes", "script")
 _ITEM_LIST_KEYS = ("slides", "items", "outline", "sections")
+_TEXT_KEYS = ("text", "title", "point", "content", "bullet", "description", "name", "value")
+_MD_HEADING = re.compile(r"^[ \t]*#{1,6}[ \t]+", re.MULTILINE)
+_MD_LINK = re.compile(r"!?\[([^\]]*)\]\([^)\s]*\)")
+# **strong**, __strong__, *em* and `code`, only when the marks wrap words: ``2 * 3 * 4``
+# and ``snake_case_name`` stay as they are.
+_MD_MARKS = re.compile(r"(\*\*|__|(?<![\w*])\*|`)(?=\S)(.+?)(?<=\S)\1(?![\w*])")
+_BULLET_DOT = re.compile(r"\s*[•▪◦‣]\s*")
 
 
 class MalformedJSONError(ValueError):
@@ -224,24 +233,53 @@ def _extract_json(body: str) -> tuple[Any, bool]:
     return repaired, True
 
 
+def unmarked(text: str) -> str:
+    """``text`` as a model meant it to be read: HTML entities decoded, Markdown marks gone.
+
+    Headings (``## ``), links (``[text](url)`` keeps ``text``), ``**strong**``,
+    ``__strong__``, ``*emphasis*`` and ```code``` lose their marks; a ``*`` or ``_`` that
+    does not wrap words (``2 * 3``, ``snake_case``) stays.
+    """
+    text = html.unescape(text)
+    text = _MD_HEADING.sub("", text)
+    text = _MD_LINK.sub(r"\1", text)
+    previous = None
+    while previous != text:
+        previous, text = text, _MD_MARKS.sub(r"\2", text)
+    return text.strip()
+
+
 def _text(value: Any) -> str:
     if value is None:
         return ""
     if isinstance(value, str):
-        return value.strip()
+        return unmarked(value)
     if isinstance(value, (list, tuple)):
         return " ".join(_text(v) for v in value if _text(v))
     if isinstance(value, Mapping):
-        return _text(value.get("text") or value.get("title") or "")
+        return _text(_first(value, *_TEXT_KEYS) or _first_scalar(value))
     return str(value).strip()
+
+
+def _first_scalar(value: Mapping[str, Any]) -> Any:
+    """The first string or number in an object none of whose keys names its text."""
+    for item in value.values():
+        if isinstance(item, (str, int, float)) and not isinstance(item, bool):
+            return item
+    return None
 
 
 def _strings(value: Any) -> list[str]:
     if value is None:
         return []
     if isinstance(value, str):
-        lines = [line.strip().lstrip("-*•").strip() for line in value.splitlines()]
-        return [line for line in lines if line]
+        pieces = [
+            piece
+            for line in value.splitlines()
+            for piece in _BULLET_DOT.split(line.strip().lstrip("-*").strip())
+        ]
+        texts = [_text(piece) for piece in pieces]
+        return [text for text in texts if text]
     if isinstance(value, (list, tuple)):
         return [text for text in (_text(v) for v in value) if text]
     text = _text(value)
@@ -296,6 +334,19 @@ def _slide_list(value: Any, *, single: bool) -> list[Any]:
             return listed
         if single and looks_like_slide(value):
             return [value]
+        wrapped = _wrapped_slide_list(value)
+        if wrapped:
+            return wrapped
+    return []
+
+
+def _wrapped_slide_list(value: Mapping[str, Any]) -> list[Any]:
+    """The slide list one level down: ``{"presentation": {"slides": [...]}}``."""
+    for inner in value.values():
+        if isinstance(inner, Mapping):
+            listed = _first(inner, *_ITEM_LIST_KEYS)
+            if isinstance(listed, list):
+                return listed
     return []
 
 
