@@ -27,6 +27,7 @@ from ..._text import compose_narration
 
 __all__ = [
     "MalformedJSONError",
+    "SlideNumbering",
     "SlideObjectScanner",
     "ThinkFilter",
     "extract_json",
@@ -52,6 +53,47 @@ _BULLET_DOT = re.compile(r"\s*[•▪◦‣]\s*")
 
 class MalformedJSONError(ValueError):
     """The text holds no JSON value we could read, even after one repair attempt."""
+
+
+class SlideNumbering:
+    """Where each slide goes when the model numbers its slides (``"slide_number": 3``).
+
+    Models that write slides out of order usually say which is which. ``slide_number``,
+    ``number`` and ``slide`` count from 1 (from 0 once the model has written a 0);
+    ``index`` and ``slide_index`` count from 0. A slide with no number, or one outside the
+    deck, goes where it arrived.
+    """
+
+    _FROM_ONE = ("slide_number", "number", "slide")
+    _FROM_ZERO = ("slide_index", "index")
+
+    def __init__(self, count: int) -> None:
+        self._count = count
+        self._from_zero = False
+
+    def index(self, value: Any, position: int) -> int:
+        """The 0-based index of the slide ``value`` that arrived at ``position``."""
+        index = _stated_number(value, self._FROM_ZERO)
+        if index is None:
+            stated = _stated_number(value, self._FROM_ONE)
+            if stated is None:
+                return position
+            self._from_zero = self._from_zero or stated == 0
+            index = stated if self._from_zero else stated - 1
+        return index if 0 <= index < self._count else position
+
+
+def _stated_number(value: Any, keys: tuple[str, ...]) -> int | None:
+    """The whole number (or string of digits) under the first of ``keys`` that has one."""
+    if not isinstance(value, Mapping):
+        return None
+    for key in keys:
+        number = value.get(key)
+        if isinstance(number, str) and number.strip().isdigit():
+            return int(number)
+        if isinstance(number, int) and not isinstance(number, bool):
+            return number
+    return None
 
 
 class ThinkFilter:
