@@ -180,3 +180,18 @@ def test_slides_nested_under_another_key_are_found() -> None:
     assert slides_from_document(nested) == SLIDES
     outline = parse_outline(nested, DeckRequest(topic="T", project="t"))
     assert [item.title for item in outline.items] == [slide["title"] for slide in SLIDES]
+
+
+def test_a_slide_body_written_as_content_becomes_its_narration_or_bullets() -> None:
+    prose = normalize_slide({"title": "A", "content": "Real body text."}, index=0)
+    assert (prose.bullets, prose.narration) == ([], "Real body text.")
+    listed = normalize_slide({"title": "A", "content": ["x", "y"]}, index=0)
+    assert listed.bullets == ["x", "y"]
+
+
+def test_a_slide_wrapped_in_a_slide_key_is_read() -> None:
+    wrapped = {"slides": [{"slide": {"title": "A", "narration": "n"}}]}
+    (slide,) = [normalize_slide(d, index=0) for d in slides_from_document(wrapped)]
+    assert (slide.title, slide.narration) == ("A", "n")
+    outline = parse_outline(wrapped, DeckRequest(topic="T", project="t"))
+    assert outline.items[0].title == "A"

@@ -40,7 +40,17 @@ __all__ = [
 
 _FENCE = re.compile(r"```[a-zA-Z0-9_-]*[ \t]*\n?(.*?)```", re.DOTALL)
 _THINK = re.compile(r"<think>.*?(</think>|$)", re.DOTALL | re.IGNORECASE)
-_SLIDE_KEYS = ("title", "bullets", "narration", "points", "key_points", "notes", "script")
+_SLIDE_KEYS = (
+    "title",
+    "bullets",
+    "narration",
+    "points",
+    "key_points",
+    "notes",
+    "script",
+    "content",
+)
+_WRAPPER_KEYS = ("slide", "item", "section")
 _ITEM_LIST_KEYS = ("slides", "items", "outline", "sections")
 _TEXT_KEYS = ("text", "title", "point", "content", "bullet", "description", "name", "value")
 _MD_HEADING = re.compile(r"^[ \t]*#{1,6}[ \t]+", re.MULTILINE)
@@ -335,9 +345,20 @@ def _first(data: Mapping[str, Any], *keys: str) -> Any:
     return None
 
 
+def _unwrapped(value: Mapping[str, Any]) -> Mapping[str, Any]:
+    """The slide inside a one-key wrapper (``{"slide": {...}}``), else ``value`` itself."""
+    if len(value) == 1:
+        ((key, inner),) = value.items()
+        if key in _WRAPPER_KEYS and isinstance(inner, Mapping):
+            return inner
+    return value
+
+
 def looks_like_slide(value: Any) -> bool:
     """True for an object with at least one slide field (title, bullets, narration, ...)."""
-    return isinstance(value, Mapping) and any(key in value for key in _SLIDE_KEYS)
+    if not isinstance(value, Mapping):
+        return False
+    return any(key in _unwrapped(value) for key in _SLIDE_KEYS)
 
 
 def normalize_slide(data: Any, *, index: int, outline: Outline | None = None) -> SlideScript:
@@ -346,15 +367,20 @@ def normalize_slide(data: Any, *, index: int, outline: Outline | None = None) ->
     Missing fields get defaults: the title from the outline item (else ``Slide N``), no
     bullets, narration composed from the title and bullets, the image query from the title.
     """
-    fields: Mapping[str, Any] = data if isinstance(data, Mapping) else {}
+    fields: Mapping[str, Any] = _unwrapped(data) if isinstance(data, Mapping) else {}
+    body = fields.get("content")
     item = outline.items[index] if outline is not None and 0 <= index < len(outline.items) else None
     title = _text(_first(fields, "title", "heading", "name"))
     if not title:
         title = item.title if item is not None else f"Slide {index + 1}"
     bullets = _strings(_first(fields, "bullets", "points", "key_points", "bullet_points"))
+    if not bullets and isinstance(body, (list, tuple)):
+        bullets = _strings(body)
     narration = _text(
         _first(fields, "narration", "notes", "speaker_notes", "script", "speech", "text")
     )
+    if not narration and isinstance(body, str):
+        narration = _text(body)
     if not narration:
         narration = compose_narration(title, bullets)
     query = _text(_first(fields, "image_query", "image", "image_prompt", "image_search"))
@@ -408,6 +434,7 @@ def parse_outline(value: Any, request: DeckRequest) -> Outline:
         if isinstance(entry, str) and entry.strip():
             items.append(OutlineItem(entry.strip(), []))
         elif isinstance(entry, Mapping):
+            entry = _unwrapped(entry)
             title = _text(_first(entry, "title", "heading", "name")) or f"Part {number}"
             points = _strings(_first(entry, "key_points", "points", "bullets", "bullet_points"))
             items.append(OutlineItem(title, points))
