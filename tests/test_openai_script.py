@@ -466,3 +466,27 @@ async def test_a_redirect_loop_is_a_provider_error(server: OpenAIServer) -> None
     ) as looping:
         with pytest.raises(ProviderResponseError, match="redirected more than 20 times"):
             await looping.outline(REQUEST)
+
+
+@pytest.mark.anyio
+@pytest.mark.parametrize(
+    ("key", "numbers"),
+    [("slide_number", [3, 1, 2]), ("number", [3, 1, 2]), ("index", [2, 0, 1])],
+)
+async def test_slides_the_model_numbers_out_of_order_keep_their_numbers(
+    server: OpenAIServer, provider: OpenAIScriptProvider, key: str, numbers: list[int]
+) -> None:
+    written = [_slide(n, **{key: stated}) for n, stated in zip((3, 1, 2), numbers, strict=True)]
+    server.replies.append(Reply.text(json.dumps({"slides": written}), chunk_size=7))
+    slides = await _all(provider)
+    assert [(s.index, s.title) for s in slides] == [(2, "T3"), (0, "T1"), (1, "T2")]
+
+
+@pytest.mark.anyio
+async def test_slides_nested_under_another_key_are_read_from_the_whole_reply(
+    server: OpenAIServer, provider: OpenAIScriptProvider
+) -> None:
+    nested = {"presentation": {"slides": [_slide(1), _slide(2), _slide(3)]}}
+    server.replies.append(Reply.text(json.dumps(nested), chunk_size=9))
+    slides = await _all(provider)
+    assert [(s.index, s.title) for s in slides] == [(0, "T1"), (1, "T2"), (2, "T3")]

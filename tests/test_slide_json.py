@@ -145,3 +145,53 @@ def test_parse_outline_validates_and_defaults() -> None:
         parse_outline({"title": "No slides"}, request)
     bare = parse_outline([{"title": "X"}], DeckRequest(topic="T", project="t"))
     assert bare.items[0].title == "X"
+
+
+def test_markdown_and_html_entities_a_model_writes_are_read_as_plain_text() -> None:
+    slide = normalize_slide(
+        {
+            "title": "## **Salt &amp; pepper**",
+            "bullets": ["*Fast* and `cheap`", "See [the docs](https://example.com)"],
+            "narration": "**Hello** &mdash; read [our site](https://x.org) &#39;now&#39;.",
+        },
+        index=0,
+    )
+    assert slide.title == "Salt & pepper"
+    assert slide.bullets == ["Fast and cheap", "See the docs"]
+    assert slide.narration == "Hello \u2014 read our site 'now'."
+
+
+def test_plain_text_keeps_names_with_underscores_and_lone_stars() -> None:
+    slide = normalize_slide({"title": "snake_case_name", "narration": "2 * 3 * 4 = 24"}, index=0)
+    assert (slide.title, slide.narration) == ("snake_case_name", "2 * 3 * 4 = 24")
+
+
+def test_bullets_as_objects_or_one_line_of_dots_are_each_a_bullet() -> None:
+    as_objects = normalize_slide(
+        {"bullets": [{"point": "one"}, {"text": "two"}, {"content": "three"}, {"x": 4}]}, index=0
+    )
+    assert as_objects.bullets == ["one", "two", "three", "4"]
+    one_line = normalize_slide({"bullets": "• one • two • three"}, index=0)
+    assert one_line.bullets == ["one", "two", "three"]
+
+
+def test_slides_nested_under_another_key_are_found() -> None:
+    nested = {"presentation": {"title": "Deck", "slides": SLIDES}}
+    assert slides_from_document(nested) == SLIDES
+    outline = parse_outline(nested, DeckRequest(topic="T", project="t"))
+    assert [item.title for item in outline.items] == [slide["title"] for slide in SLIDES]
+
+
+def test_a_slide_body_written_as_content_becomes_its_narration_or_bullets() -> None:
+    prose = normalize_slide({"title": "A", "content": "Real body text."}, index=0)
+    assert (prose.bullets, prose.narration) == ([], "Real body text.")
+    listed = normalize_slide({"title": "A", "content": ["x", "y"]}, index=0)
+    assert listed.bullets == ["x", "y"]
+
+
+def test_a_slide_wrapped_in_a_slide_key_is_read() -> None:
+    wrapped = {"slides": [{"slide": {"title": "A", "narration": "n"}}]}
+    (slide,) = [normalize_slide(d, index=0) for d in slides_from_document(wrapped)]
+    assert (slide.title, slide.narration) == ("A", "n")
+    outline = parse_outline(wrapped, DeckRequest(topic="T", project="t"))
+    assert outline.items[0].title == "A"

@@ -14,6 +14,7 @@ Pure functions and one small state machine, no I/O:
 
 from __future__ import annotations
 
+import html
 import json
 import re
 from collections.abc import Mapping
@@ -26,6 +27,7 @@ from ..._text import compose_narration
 
 __all__ = [
     "MalformedJSONError",
+    "SlideNumbering",
     "SlideObjectScanner",
     "ThinkFilter",
     "extract_json",
@@ -33,16 +35,75 @@ __all__ = [
     "normalize_slide",
     "parse_outline",
     "slides_from_document",
+    "unmarked",
 ]
 
 _FENCE = re.compile(r"```[a-zA-Z0-9_-]*[ \t]*\n?(.*?)```", re.DOTALL)
 _THINK = re.compile(r"<think>.*?(</think>|$)", re.DOTALL | re.IGNORECASE)
-_SLIDE_KEYS = ("title", "bullets", "narration", "points", "key_points", "notes", "script")
+_SLIDE_KEYS = (
+    "title",
+    "bullets",
+    "narration",
+    "points",
+    "key_points",
+    "notes",
+    "script",
+    "content",
+)
+_WRAPPER_KEYS = ("slide", "item", "section")
 _ITEM_LIST_KEYS = ("slides", "items", "outline", "sections")
+_TEXT_KEYS = ("text", "title", "point", "content", "bullet", "description", "name", "value")
+_MD_HEADING = re.compile(r"^[ \t]*#{1,6}[ \t]+", re.MULTILINE)
+_MD_LINK = re.compile(r"!?\[([^\]]*)\]\([^)\s]*\)")
+# **strong**, __strong__, *em* and `code`, only when the marks wrap words: ``2 * 3 * 4``
+# and ``snake_case_name`` stay as they are.
+_MD_MARKS = re.compile(r"(\*\*|__|(?<![\w*])\*|`)(?=\S)(.+?)(?<=\S)\1(?![\w*])")
+_BULLET_DOT = re.compile(r"\s*[•▪◦‣]\s*")
 
 
 class MalformedJSONError(ValueError):
     """The text holds no JSON value we could read, even after one repair attempt."""
+
+
+class SlideNumbering:
+    """Where each slide goes when the model numbers its slides (``"slide_number": 3``).
+
+    Models that write slides out of order usually say which is which. ``slide_number``,
+    ``number`` and ``slide`` count from 1 (from 0 once the model has written a 0);
+    ``index`` and ``slide_index`` count from 0. A slide with no number, or one outside the
+    deck, goes where it arrived.
+    """
+
+    _FROM_ONE = ("slide_number", "number", "slide")
+    _FROM_ZERO = ("slide_index", "index")
+
+    def __init__(self, count: int) -> None:
+        self._count = count
+        self._from_zero = False
+
+    def index(self, value: Any, position: int) -> int:
+        """The 0-based index of the slide ``value`` that arrived at ``position``."""
+        index = _stated_number(value, self._FROM_ZERO)
+        if index is None:
+            stated = _stated_number(value, self._FROM_ONE)
+            if stated is None:
+                return position
+            self._from_zero = self._from_zero or stated == 0
+            index = stated if self._from_zero else stated - 1
+        return index if 0 <= index < self._count else position
+
+
+def _stated_number(value: Any, keys: tuple[str, ...]) -> int | None:
+    """The whole number (or string of digits) under the first of ``keys`` that has one."""
+    if not isinstance(value, Mapping):
+        return None
+    for key in keys:
+        number = value.get(key)
+        if isinstance(number, str) and number.strip().isdigit():
+            return int(number)
+        if isinstance(number, int) and not isinstance(number, bool):
+            return number
+    return None
 
 
 class ThinkFilter:
@@ -224,24 +285,53 @@ def _extract_json(body: str) -> tuple[Any, bool]:
     return repaired, True
 
 
+def unmarked(text: str) -> str:
+    """``text`` as a model meant it to be read: HTML entities decoded, Markdown marks gone.
+
+    Headings (``## ``), links (``[text](url)`` keeps ``text``), ``**strong**``,
+    ``__strong__``, ``*emphasis*`` and ```code``` lose their marks; a ``*`` or ``_`` that
+    does not wrap words (``2 * 3``, ``snake_case``) stays.
+    """
+    text = html.unescape(text)
+    text = _MD_HEADING.sub("", text)
+    text = _MD_LINK.sub(r"\1", text)
+    previous = None
+    while previous != text:
+        previous, text = text, _MD_MARKS.sub(r"\2", text)
+    return text.strip()
+
+
 def _text(value: Any) -> str:
     if value is None:
         return ""
     if isinstance(value, str):
-        return value.strip()
+        return unmarked(value)
     if isinstance(value, (list, tuple)):
         return " ".join(_text(v) for v in value if _text(v))
     if isinstance(value, Mapping):
-        return _text(value.get("text") or value.get("title") or "")
+        return _text(_first(value, *_TEXT_KEYS) or _first_scalar(value))
     return str(value).strip()
+
+
+def _first_scalar(value: Mapping[str, Any]) -> Any:
+    """The first string or number in an object none of whose keys names its text."""
+    for item in value.values():
+        if isinstance(item, (str, int, float)) and not isinstance(item, bool):
+            return item
+    return None
 
 
 def _strings(value: Any) -> list[str]:
     if value is None:
         return []
     if isinstance(value, str):
-        lines = [line.strip().lstrip("-*•").strip() for line in value.splitlines()]
-        return [line for line in lines if line]
+        pieces = [
+            piece
+            for line in value.splitlines()
+            for piece in _BULLET_DOT.split(line.strip().lstrip("-*").strip())
+        ]
+        texts = [_text(piece) for piece in pieces]
+        return [text for text in texts if text]
     if isinstance(value, (list, tuple)):
         return [text for text in (_text(v) for v in value) if text]
     text = _text(value)
@@ -255,9 +345,20 @@ def _first(data: Mapping[str, Any], *keys: str) -> Any:
     return None
 
 
+def _unwrapped(value: Mapping[str, Any]) -> Mapping[str, Any]:
+    """The slide inside a one-key wrapper (``{"slide": {...}}``), else ``value`` itself."""
+    if len(value) == 1:
+        ((key, inner),) = value.items()
+        if key in _WRAPPER_KEYS and isinstance(inner, Mapping):
+            return inner
+    return value
+
+
 def looks_like_slide(value: Any) -> bool:
     """True for an object with at least one slide field (title, bullets, narration, ...)."""
-    return isinstance(value, Mapping) and any(key in value for key in _SLIDE_KEYS)
+    if not isinstance(value, Mapping):
+        return False
+    return any(key in _unwrapped(value) for key in _SLIDE_KEYS)
 
 
 def normalize_slide(data: Any, *, index: int, outline: Outline | None = None) -> SlideScript:
@@ -266,15 +367,20 @@ def normalize_slide(data: Any, *, index: int, outline: Outline | None = None) ->
     Missing fields get defaults: the title from the outline item (else ``Slide N``), no
     bullets, narration composed from the title and bullets, the image query from the title.
     """
-    fields: Mapping[str, Any] = data if isinstance(data, Mapping) else {}
+    fields: Mapping[str, Any] = _unwrapped(data) if isinstance(data, Mapping) else {}
+    body = fields.get("content")
     item = outline.items[index] if outline is not None and 0 <= index < len(outline.items) else None
     title = _text(_first(fields, "title", "heading", "name"))
     if not title:
         title = item.title if item is not None else f"Slide {index + 1}"
     bullets = _strings(_first(fields, "bullets", "points", "key_points", "bullet_points"))
+    if not bullets and isinstance(body, (list, tuple)):
+        bullets = _strings(body)
     narration = _text(
         _first(fields, "narration", "notes", "speaker_notes", "script", "speech", "text")
     )
+    if not narration and isinstance(body, str):
+        narration = _text(body)
     if not narration:
         narration = compose_narration(title, bullets)
     query = _text(_first(fields, "image_query", "image", "image_prompt", "image_search"))
@@ -296,6 +402,19 @@ def _slide_list(value: Any, *, single: bool) -> list[Any]:
             return listed
         if single and looks_like_slide(value):
             return [value]
+        wrapped = _wrapped_slide_list(value)
+        if wrapped:
+            return wrapped
+    return []
+
+
+def _wrapped_slide_list(value: Mapping[str, Any]) -> list[Any]:
+    """The slide list one level down: ``{"presentation": {"slides": [...]}}``."""
+    for inner in value.values():
+        if isinstance(inner, Mapping):
+            listed = _first(inner, *_ITEM_LIST_KEYS)
+            if isinstance(listed, list):
+                return listed
     return []
 
 
@@ -315,6 +434,7 @@ def parse_outline(value: Any, request: DeckRequest) -> Outline:
         if isinstance(entry, str) and entry.strip():
             items.append(OutlineItem(entry.strip(), []))
         elif isinstance(entry, Mapping):
+            entry = _unwrapped(entry)
             title = _text(_first(entry, "title", "heading", "name")) or f"Part {number}"
             points = _strings(_first(entry, "key_points", "points", "bullets", "bullet_points"))
             items.append(OutlineItem(title, points))

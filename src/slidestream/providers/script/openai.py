@@ -57,6 +57,7 @@ from .._common.openai_config import (
 from .._common.retry import RetryPolicy, resolve_retry
 from .._common.slide_json import (
     MalformedJSONError,
+    SlideNumbering,
     SlideObjectScanner,
     ThinkFilter,
     extract_json,
@@ -265,6 +266,7 @@ class OpenAIScriptProvider(OpenAIEndpointProvider):
     ) -> AsyncIterator[SlideScript]:
         wanted = len(outline.items)
         scanner, thinking = SlideObjectScanner(), ThinkFilter()
+        numbering = SlideNumbering(wanted)
         position = 0
         messages = prompts.slides_messages(request, outline)
         chat = await self._chat_stream(
@@ -274,17 +276,18 @@ class OpenAIScriptProvider(OpenAIEndpointProvider):
         async with chat:
             async for delta in chat:
                 for raw in scanner.feed(thinking.feed(delta)):
-                    slide = self._streamed_slide(raw, position, outline)
+                    slide = self._streamed_slide(raw, position, outline, numbering)
                     position += 1
                     if slide is not None and slide.index < wanted:
                         yield slide
         for raw in scanner.feed(thinking.flush()):
-            slide = self._streamed_slide(raw, position, outline)
+            slide = self._streamed_slide(raw, position, outline, numbering)
             position += 1
             if slide is not None and slide.index < wanted:
                 yield slide
         if position == 0:
-            for slide in self._slides_from_whole_reply(scanner.text, chat.finish_reason, outline):
+            whole = self._slides_from_whole_reply(scanner.text, chat.finish_reason, outline)
+            for slide in whole:
                 position += 1
                 yield slide
         if chat.finish_reason == "length" and position < wanted:
@@ -348,14 +351,16 @@ class OpenAIScriptProvider(OpenAIEndpointProvider):
 
     # -- parsing ------------------------------------------------------------------------
 
-    def _streamed_slide(self, raw: str, position: int, outline: Outline) -> SlideScript | None:
+    def _streamed_slide(
+        self, raw: str, position: int, outline: Outline, numbering: SlideNumbering
+    ) -> SlideScript | None:
         try:
             value, _ = extract_json(raw)
         except MalformedJSONError:
             return None
         if not looks_like_slide(value):
             return None
-        return normalize_slide(value, index=position, outline=outline)
+        return normalize_slide(value, index=numbering.index(value, position), outline=outline)
 
     def _slides_from_whole_reply(
         self, text: str, finish: str | None, outline: Outline
@@ -372,8 +377,9 @@ class OpenAIScriptProvider(OpenAIEndpointProvider):
                 provider=self.name,
                 stage="script",
             )
+        numbering = SlideNumbering(len(outline.items))
         return [
-            normalize_slide(data, index=i, outline=outline)
+            normalize_slide(data, index=numbering.index(data, i), outline=outline)
             for i, data in enumerate(found[: len(outline.items)])
         ]
 
