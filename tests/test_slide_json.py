@@ -10,6 +10,7 @@ from slidestream import DeckRequest
 from slidestream._models import Outline, OutlineItem
 from slidestream.providers._common.slide_json import (
     MalformedJSONError,
+    SlideNumbering,
     SlideObjectScanner,
     ThinkFilter,
     extract_json,
@@ -195,3 +196,24 @@ def test_a_slide_wrapped_in_a_slide_key_is_read() -> None:
     assert (slide.title, slide.narration) == ("A", "n")
     outline = parse_outline(wrapped, DeckRequest(topic="T", project="t"))
     assert outline.items[0].title == "A"
+
+
+@pytest.mark.parametrize(
+    ("key", "stated", "placed"),
+    [
+        ("index", [0, 1, 2], [0, 1, 2]),
+        ("index", [1, 2, 3], [0, 1, 2]),  # in order from 1, though the key usually counts from 0
+        ("slide_number", [1, 2, 3], [0, 1, 2]),
+        ("slide_number", [0, 1, 2], [0, 1, 2]),
+        ("index", [2, 0, 1], [2, 0, 1]),
+        ("slide_number", [3, 1, 2], [2, 0, 1]),
+        ("number", [2, 2, 3], [1, 1, 2]),  # a place already taken: where it arrived
+        ("index", [7, 0, 1], [0, 1, 2]),  # outside the deck: where it arrived
+    ],
+)
+def test_slide_numbers_place_slides_whichever_way_the_model_counts(
+    key: str, stated: list[int], placed: list[int]
+) -> None:
+    numbering = SlideNumbering(3)
+    got = [numbering.index({key: number}, position) for position, number in enumerate(stated)]
+    assert got == placed

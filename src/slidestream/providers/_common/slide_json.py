@@ -68,10 +68,13 @@ class MalformedJSONError(ValueError):
 class SlideNumbering:
     """Where each slide goes when the model numbers its slides (``"slide_number": 3``).
 
-    Models that write slides out of order usually say which is which. ``slide_number``,
-    ``number`` and ``slide`` count from 1 (from 0 once the model has written a 0);
-    ``index`` and ``slide_index`` count from 0. A slide with no number, or one outside the
-    deck, goes where it arrived.
+    Models that write slides out of order usually say which is which, counting from 0 or
+    from 1 under any of ``index``, ``slide_index``, ``slide_number``, ``number`` or
+    ``slide``. The first numbered slide tells how the model counts when it came in order (a
+    first slide numbered 1 counts from 1, even as ``index``); out of order, ``index`` and
+    ``slide_index`` count from 0 and the others from 1; a 0 anywhere means from 0. A slide
+    with no number, a number outside the deck, or a place already taken goes where it
+    arrived.
     """
 
     _FROM_ONE = ("slide_number", "number", "slide")
@@ -79,18 +82,26 @@ class SlideNumbering:
 
     def __init__(self, count: int) -> None:
         self._count = count
-        self._from_zero = False
+        self._base: int | None = None
+        self._taken: set[int] = set()
 
     def index(self, value: Any, position: int) -> int:
         """The 0-based index of the slide ``value`` that arrived at ``position``."""
-        index = _stated_number(value, self._FROM_ZERO)
-        if index is None:
-            stated = _stated_number(value, self._FROM_ONE)
-            if stated is None:
-                return position
-            self._from_zero = self._from_zero or stated == 0
-            index = stated if self._from_zero else stated - 1
-        return index if 0 <= index < self._count else position
+        stated, usual_base = _stated_number(value, self._FROM_ZERO), 0
+        if stated is None:
+            stated, usual_base = _stated_number(value, self._FROM_ONE), 1
+        index = position
+        if stated is not None:
+            if self._base is None:
+                in_order = stated - position in (0, 1)
+                self._base = stated - position if in_order else usual_base
+            if stated == 0:
+                self._base = 0
+            index = stated - self._base
+            if not 0 <= index < self._count or index in self._taken:
+                index = position
+        self._taken.add(index)
+        return index
 
 
 def _stated_number(value: Any, keys: tuple[str, ...]) -> int | None:
