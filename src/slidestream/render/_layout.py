@@ -20,6 +20,7 @@ import re
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass, replace
 
+from .._fonts.breaking import broken
 from .._fonts.faces import coverage
 from .._fonts.fallback import measure
 from ._typeface import LATO, Typeface
@@ -232,30 +233,12 @@ def wrap(
             lines.append(line)
         line, line_w, mixed = token, token_w, token_mixed
         if line_w > limit:  # a word longer than a line: broken between characters
-            while (cut := _fitting_prefix(line, limit, measured)) < len(line):
-                lines.append(line[:cut])
-                line = line[cut:]
+            *full, line = broken(line, limit, measured)
+            lines.extend(full)
             line_w = measured(line)
     if line or not lines:
         lines.append(line)
     return lines
-
-
-def _fitting_prefix(word: str, limit: float, measured: Callable[[str], float]) -> int:
-    """How many leading characters of ``word`` fit in ``limit`` (at least one, maybe all).
-
-    Found by doubling, then halving the step, so a word of thousands of characters is
-    measured a few dozen times, each time no longer than about two lines.
-    """
-    fits, step = 1, 1
-    while fits + step <= len(word) and measured(word[: fits + step]) <= limit:
-        fits += step
-        step *= 2
-    while step > 1:
-        step //= 2
-        if fits + step <= len(word) and measured(word[: fits + step]) <= limit:
-            fits += step
-    return fits
 
 
 def join_lines(lines: Sequence[str]) -> str:

@@ -24,6 +24,7 @@ import anyio
 from PIL import Image, ImageChops, ImageDraw, ImageFilter
 
 from ..._exceptions import ConfigurationError
+from ..._fonts.breaking import broken
 from ..._fonts.draw import Anchor, draw_line
 from ..._fonts.faces import fonts_fingerprint
 from ..._fonts.fallback import measure
@@ -375,50 +376,27 @@ def _pieces(text: str) -> list[tuple[str, str]]:
     return out
 
 
-def _clusters(word: str) -> list[str]:
-    """``word`` as characters each with the combining marks that follow it (Thai vowels and
-    tone marks, accents), the smallest pieces a word may be broken into."""
-    clusters: list[str] = []
-    for char in word:
-        if clusters and unicodedata.category(char).startswith("M"):
-            clusters[-1] += char
-        else:
-            clusters.append(char)
-    return clusters
+def _bold_width(c: _Canvas, size: int, text: str) -> float:
+    return c.text_width(text, size, bold=True)
 
 
-def _broken(c: _Canvas, word: str, size: int, width: float) -> list[str]:
-    """``word`` in chunks that each fit ``width`` (a word wider than the line: a long name,
-    a run of letters, a script written without spaces such as Thai); one chunk when it fits."""
-    if c.text_width(word, size, bold=True) <= width:
-        return [word]
-    clusters = _clusters(word)
-    chunks: list[str] = []
-    while clusters:
-        low, high = 1, len(clusters)  # the longest prefix that fits, at least one cluster
-        while low < high:
-            middle = (low + high + 1) // 2
-            fits = c.text_width("".join(clusters[:middle]), size, bold=True) <= width
-            low, high = (middle, high) if fits else (low, middle - 1)
-        chunks.append("".join(clusters[:low]))
-        clusters = clusters[low:]
-    return chunks
-
-
-def _wrap(c: _Canvas, text: str, size: int, width: float) -> list[str]:
+def _wrap(
+    c: _Canvas, text: str, size: int, width: float, max_lines: int | None = None
+) -> list[str]:
     """``text`` in lines at most ``width`` wide: broken between words and wide characters,
-    and inside a word only when the word alone is wider than a line."""
-    pieces = [
-        (glue if n == 0 else "", chunk)
-        for glue, piece in _pieces(text)
-        for n, chunk in enumerate(_broken(c, piece, size, width))
-    ]
+    and inside a word only when the word alone is wider than a line; once there are more
+    than ``max_lines`` lines (when given), the rest is left out."""
+    measured = functools.partial(_bold_width, c, size)
     lines: list[str] = []
-    for glue, piece in pieces:
-        if lines and c.text_width(f"{lines[-1]}{glue}{piece}", size, bold=True) <= width:
-            lines[-1] = f"{lines[-1]}{glue}{piece}"
-        else:
-            lines.append(piece)
+    for glue, piece in _pieces(text):
+        for n, chunk in enumerate(broken(piece, width, measured)):
+            joined = f"{lines[-1]}{glue if n == 0 else ''}{chunk}" if lines else chunk
+            if lines and measured(joined) <= width:
+                lines[-1] = joined
+            elif max_lines is not None and len(lines) > max_lines:
+                return lines
+            else:
+                lines.append(chunk)
     return lines
 
 
@@ -426,10 +404,10 @@ def _title_block(c: _Canvas, title: str, words: list[str], number: int, deck: st
     theme = c.theme
     left, width = 96.0, 640.0
     size = 76
-    lines = _wrap(c, title, size, width)
+    lines = _wrap(c, title, size, width, max_lines=5)
     while (len(lines) > 4 or any(c.text_width(x, size, True) > width for x in lines)) and size > 36:
         size -= 4
-        lines = _wrap(c, title, size, width)
+        lines = _wrap(c, title, size, width, max_lines=5)
     lines = lines[:5]
     line_height = size * 1.16
     block = len(lines) * line_height
