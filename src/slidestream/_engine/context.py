@@ -21,7 +21,14 @@ from anyio.streams.memory import MemoryObjectSendStream
 from .._cache import ProviderAnswers, RunCache
 from .._context import _slide_index
 from .._events import Event
-from .._limits import LimitChanged, Limits, LimitStatistics, ServiceKey, member_keys
+from .._limits import (
+    LimitChanged,
+    Limits,
+    LimitStatistics,
+    ServiceKey,
+    SupportsMemberLimits,
+    member_keys,
+)
 from .._limits._signal import member_slots
 from .._models import (
     DeckRequest,
@@ -161,12 +168,12 @@ def _stage_providers(providers: Providers) -> dict[Stage, object]:
     return found
 
 
-def _service_keys(providers: Providers) -> dict[Stage, tuple[ServiceKey, ...]]:
+def _service_keys(stage_providers: dict[Stage, object]) -> dict[Stage, tuple[ServiceKey, ...]]:
     """The services each stage's calls are limited under: its provider's, or, for a chain,
     its members' (each call a chain makes to a member takes that member's limit)."""
     return {
         stage: member_keys(provider) or (ServiceKey.of(provider),)
-        for stage, provider in _stage_providers(providers).items()
+        for stage, provider in stage_providers.items()
     }
 
 
@@ -207,10 +214,14 @@ class RunContext:
             else None
         )
         """The providers' cached answers (None: no cache)."""
-        self.service_keys = _service_keys(providers)
+        stage_providers = _stage_providers(providers)
+        self.service_keys = _service_keys(stage_providers)
         """The services each stage's provider calls, whose limits its calls are kept under."""
-        stage_providers = _stage_providers(providers).items()
-        self._chains = frozenset(stage for stage, used in stage_providers if member_keys(used))
+        self._chains = frozenset(
+            stage
+            for stage, provider in stage_providers.items()
+            if isinstance(provider, SupportsMemberLimits)
+        )
         self._service_names = frozenset(
             str(key) for keys in self.service_keys.values() for key in keys
         )
@@ -285,7 +296,7 @@ class RunContext:
         :func:`slidestream.member_slot`) takes a slot under that member's own service."""
 
         def open_slot(member: object) -> contextlib.AbstractAsyncContextManager[object]:
-            if member_keys(member):  # a chain inside the chain: its members take slots
+            if isinstance(member, SupportsMemberLimits):  # a chain in the chain: its members
                 return contextlib.nullcontext()
             key = ServiceKey.of(member)
             return self.limits.slot(key, stage=stage, index=slide_index, run=self.run_number)
