@@ -15,6 +15,7 @@ finish for ``grace_s`` seconds, then cancels the rest, which are marked failed.
 
 from __future__ import annotations
 
+import functools
 import logging
 import re
 import secrets
@@ -131,12 +132,16 @@ class Job:
         if self._scope is not None:
             self._scope.cancel()
 
+    @functools.cached_property
+    def _real_folder(self) -> Path:
+        return self.folder.resolve()
+
     def relative(self, path: Path | str | None) -> str | None:
         """``path`` as a name inside the project folder, or None when outside it."""
         if path is None:
             return None
         try:
-            return Path(path).resolve().relative_to(self.folder.resolve()).as_posix()
+            return Path(path).resolve().relative_to(self._real_folder).as_posix()
         except ValueError:
             return None
 
