@@ -189,16 +189,16 @@ class FfmpegPipe:
         assert process is not None
         assert stderr is not None
         try:
-            if exc is None:
-                if process.stdin is not None:
-                    await process.stdin.aclose()
-                await process.wait()
-        finally:
-            await _stop(process)
-        try:
+            try:
+                if exc is None:
+                    if process.stdin is not None:
+                        await process.stdin.aclose()
+                    await process.wait()
+            finally:
+                await _stop(process)
             if exc is None:
                 _check(process.returncode, stderr, self._what)
-        finally:
+        finally:  # cancelled while ffmpeg finished too: its error log is still closed
             stderr.close()
 
 
